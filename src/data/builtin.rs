@@ -1,0 +1,108 @@
+//! Built-in synthetic datasets: deterministic, small, and worth looking at.
+//! `datasets/` holds them as `.mat` files written by [`super::save_dataset`].
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::dataset::{Labels, MatFormat, MultiViewDataset, View, ViewData};
+use super::error::DataError;
+
+/// Names and one-line descriptions of the built-in sets.
+pub const BUILTINS: &[(&str, &str)] = &[
+    (
+        "gauss3-noise",
+        "3 views, 600 samples, 4 Gaussian clusters; views 1-2 informative (20-d, 30-d), view 3 pure noise (10-d): the view weighting should learn to down-weight it",
+    ),
+    (
+        "rings-moons",
+        "2 views, 900 samples, 3 clusters; view 1 concentric rings, view 2 interleaved moons (2-D, noisy): not linearly separable",
+    ),
+];
+
+pub fn names() -> Vec<&'static str> {
+    BUILTINS.iter().map(|(n, _)| *n).collect()
+}
+
+pub fn description(name: &str) -> Option<&'static str> {
+    BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, d)| *d)
+}
+
+fn normal(rng: &mut ChaCha8Rng) -> f64 {
+    // Box–Muller; deterministic for a given stream.
+    let u1: f64 = rng.random::<f64>().max(1e-300);
+    let u2: f64 = rng.random::<f64>();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+fn shuffled_labels(rng: &mut ChaCha8Rng, k: usize, per: usize) -> Vec<usize> {
+    let mut y: Vec<usize> = (0..k).flat_map(|c| std::iter::repeat_n(c, per)).collect();
+    for i in (1..y.len()).rev() {
+        let j = rng.random_range(0..=i);
+        y.swap(i, j);
+    }
+    y
+}
+
+fn view(name: &str, rows: usize, cols: usize, values: Vec<f32>) -> View {
+    View { name: name.into(), source: name.into(), transposed: false, data: ViewData::Dense { rows, cols, values } }
+}
+
+fn labelled(name: &str, views: Vec<View>, y: &[usize]) -> MultiViewDataset {
+    let raw = y.iter().map(|&c| (c + 1) as f64).collect();
+    MultiViewDataset { name: name.into(), path: None, format: MatFormat::Generated, views, labels: Some(Labels::from_raw("Y", raw)), ignored: vec![] }
+}
+
+fn gauss3_noise() -> MultiViewDataset {
+    let mut rng = ChaCha8Rng::seed_from_u64(0x6a55);
+    let (k, per) = (4, 150);
+    let y = shuffled_labels(&mut rng, k, per);
+    let mut gaussian_view = |d: usize, spread: f64| {
+        let centres: Vec<Vec<f64>> = (0..k).map(|_| (0..d).map(|_| normal(&mut rng) * spread).collect()).collect();
+        let mut v = Vec::with_capacity(y.len() * d);
+        for &c in &y {
+            for j in 0..d {
+                v.push((centres[c][j] + normal(&mut rng)) as f32);
+            }
+        }
+        v
+    };
+    let v1 = gaussian_view(20, 1.6);
+    let v2 = gaussian_view(30, 1.4);
+    let v3: Vec<f32> = (0..y.len() * 10).map(|_| (normal(&mut rng) * 2.0) as f32).collect();
+    let n = y.len();
+    let mut ds = labelled("gauss3-noise", vec![view("signal-a", n, 20, v1), view("signal-b", n, 30, v2), view("noise", n, 10, v3)], &y);
+    ds.labels.as_mut().unwrap().class_names = Some((1..=k).map(|c| format!("blob {c}")).collect());
+    ds
+}
+
+fn rings_moons() -> MultiViewDataset {
+    let mut rng = ChaCha8Rng::seed_from_u64(0x2196);
+    let (k, per) = (3, 300);
+    let y = shuffled_labels(&mut rng, k, per);
+    let n = y.len();
+    let mut rings = Vec::with_capacity(n * 2);
+    let mut moons = Vec::with_capacity(n * 2);
+    for &c in &y {
+        let t = rng.random::<f64>() * std::f64::consts::TAU;
+        let r = 1.0 + c as f64 * 1.2;
+        rings.push((r * t.cos() + normal(&mut rng) * 0.12) as f32);
+        rings.push((r * t.sin() + normal(&mut rng) * 0.12) as f32);
+        // Three interleaved half-moons, alternately opening down and up.
+        let s = rng.random::<f64>() * std::f64::consts::PI;
+        let (x, yy) = if c % 2 == 0 { (s.cos() + c as f64 * 1.0, s.sin()) } else { (s.cos() + c as f64 * 1.0, -s.sin() + 0.4) };
+        moons.push((x + normal(&mut rng) * 0.08) as f32);
+        moons.push((yy + normal(&mut rng) * 0.08) as f32);
+    }
+    let mut ds = labelled("rings-moons", vec![view("rings", n, 2, rings), view("moons", n, 2, moons)], &y);
+    ds.labels.as_mut().unwrap().class_names = Some((1..=k).map(|c| format!("group {c}")).collect());
+    ds
+}
+
+/// Generates a built-in dataset by name.
+pub fn generate(name: &str) -> Result<MultiViewDataset, DataError> {
+    match name {
+        "gauss3-noise" => Ok(gauss3_noise()),
+        "rings-moons" => Ok(rings_moons()),
+        other => Err(DataError::Other(format!("there is no built-in dataset {other:?}; the built-in datasets are: {}", names().join(", ")))),
+    }
+}

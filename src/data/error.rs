@@ -1,0 +1,39 @@
+//! Errors of the data layer. Every message names the file and, where it
+//! applies, the variable and what was expected.
+
+use std::path::PathBuf;
+
+/// Something went wrong reading or interpreting a dataset.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{path}: cannot read the file: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a MAT file ({why})")]
+    NotMat { path: PathBuf, why: String },
+    #[error("{path}: the file is damaged: {why}")]
+    Corrupt { path: PathBuf, why: String },
+    #[error("{path}: variable `{variable}`: {why}")]
+    Variable { path: PathBuf, variable: String, why: String },
+    #[error("{path}: {why}")]
+    Layout { path: PathBuf, why: String },
+    #[error("{path}: HDF5 (MAT v7.3) error: {why}")]
+    Hdf5 { path: PathBuf, why: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl DataError {
+    pub(crate) fn corrupt(path: &std::path::Path, why: impl Into<String>) -> Self {
+        DataError::Corrupt { path: path.to_path_buf(), why: why.into() }
+    }
+    pub(crate) fn variable(path: &std::path::Path, variable: &str, why: impl Into<String>) -> Self {
+        DataError::Variable { path: path.to_path_buf(), variable: variable.to_string(), why: why.into() }
+    }
+    pub(crate) fn layout(path: &std::path::Path, why: impl Into<String>) -> Self {
+        DataError::Layout { path: path.to_path_buf(), why: why.into() }
+    }
+}

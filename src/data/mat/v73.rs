@@ -1,0 +1,155 @@
+//! MAT v7.3: an HDF5 container. Arrays are datasets stored transposed (HDF5
+//! is row-major over the reversed dimensions, which is MATLAB's column-major
+//! order), cells are datasets of object references into `#refs#`, sparse
+//! matrices are groups (`data`, `ir`, `jc`) marked `MATLAB_sparse`.
+
+use std::path::Path;
+
+use hdf5::types::{FixedAscii, TypeDescriptor};
+use hdf5::{Dataset, File, Group, Location};
+
+use super::{MatClass, MatFile, MatValue, MatVariable, NumericArray, SparseArray};
+use crate::data::dataset::MatFormat;
+use crate::data::error::DataError;
+
+/// Cells nested deeper than this are refused (guards against reference cycles).
+const MAX_DEPTH: usize = 16;
+
+fn h5err(path: &Path, var: &str, e: impl std::fmt::Display) -> DataError {
+    DataError::Hdf5 { path: path.to_path_buf(), why: format!("variable `{var}`: {e}") }
+}
+
+fn string_attr(loc: &Location, name: &str) -> Option<String> {
+    let attr = loc.attr(name).ok()?;
+    if let Ok(s) = attr.read_scalar::<FixedAscii<64>>() {
+        return Some(s.as_str().trim_end_matches('\0').to_string());
+    }
+    if let Ok(s) = attr.read_scalar::<hdf5::types::VarLenAscii>() {
+        return Some(s.as_str().to_string());
+    }
+    None
+}
+
+fn int_attr(loc: &Location, name: &str) -> Option<u64> {
+    let attr = loc.attr(name).ok()?;
+    attr.read_scalar::<u64>().ok().or_else(|| attr.read_raw::<u64>().ok().and_then(|v| v.first().copied()))
+}
+
+/// Reads every top-level variable of a v7.3 file.
+pub fn read(path: &Path) -> Result<MatFile, DataError> {
+    let _silence = hdf5::silence_errors(true);
+    let file = File::open(path).map_err(|e| DataError::Hdf5 {
+        path: path.to_path_buf(),
+        why: format!("cannot open the HDF5 container (the file may be truncated or damaged): {e}"),
+    })?;
+    let header = std::fs::read(path)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b[..b.len().min(116)]).trim_end_matches([' ', '\0']).to_string())
+        .unwrap_or_default();
+    let names = file.member_names().map_err(|e| h5err(path, "/", e))?;
+    let mut variables = Vec::new();
+    for name in names {
+        if name.starts_with('#') {
+            continue; // `#refs#`, `#subsystem#`
+        }
+        let value = if let Ok(ds) = file.dataset(&name) {
+            read_dataset(path, &file, &ds, &name, 0)?
+        } else if let Ok(g) = file.group(&name) {
+            read_group(path, &g, &name)?
+        } else {
+            MatValue::Skipped { what: "HDF5 object that is neither a dataset nor a group".into() }
+        };
+        variables.push(MatVariable { name, value });
+    }
+    Ok(MatFile { format: MatFormat::V73, header, variables })
+}
+
+fn read_group(path: &Path, g: &Group, var: &str) -> Result<MatValue, DataError> {
+    let class = string_attr(g, "MATLAB_class").unwrap_or_default();
+    if let Some(rows) = int_attr(g, "MATLAB_sparse") {
+        let jc: Vec<u64> = g.dataset("jc").and_then(|d| d.read_raw::<u64>()).map_err(|e| h5err(path, var, e))?;
+        let cols = jc.len().saturating_sub(1);
+        let nnz = jc.last().copied().unwrap_or(0) as usize;
+        let (ir, data) = if nnz == 0 {
+            (vec![], vec![])
+        } else {
+            let ir: Vec<u64> = g.dataset("ir").and_then(|d| d.read_raw::<u64>()).map_err(|e| h5err(path, var, e))?;
+            let data: Vec<f64> = g.dataset("data").and_then(|d| d.read_raw::<f64>()).map_err(|e| h5err(path, var, e))?;
+            (ir, data)
+        };
+        if ir.len() < nnz || data.len() < nnz {
+            return Err(DataError::variable(path, var, "sparse group: `ir`/`data` are shorter than `jc` says"));
+        }
+        let rows = rows as usize;
+        if ir.iter().take(nnz).any(|&r| r as usize >= rows) {
+            return Err(DataError::variable(path, var, format!("a sparse row index exceeds the {rows} rows")));
+        }
+        return Ok(MatValue::Sparse(SparseArray {
+            rows,
+            cols,
+            ir: ir.into_iter().take(nnz).map(|r| r as usize).collect(),
+            jc: jc.into_iter().map(|c| c as usize).collect(),
+            data: data.into_iter().take(nnz).collect(),
+            logical: class == "logical",
+        }));
+    }
+    Ok(MatValue::Skipped { what: if class.is_empty() { "HDF5 group".into() } else { class } })
+}
+
+fn read_dataset(path: &Path, file: &File, ds: &Dataset, var: &str, depth: usize) -> Result<MatValue, DataError> {
+    if depth > MAX_DEPTH {
+        return Err(DataError::variable(path, var, "cells are nested too deeply (a reference cycle?)"));
+    }
+    let class = string_attr(ds, "MATLAB_class").unwrap_or_else(|| "double".into());
+    let mut dims: Vec<usize> = ds.shape().into_iter().rev().collect();
+    if dims.len() == 1 {
+        dims.push(1);
+    }
+    if int_attr(ds, "MATLAB_empty").unwrap_or(0) != 0 {
+        // Empty arrays store their dimensions as data.
+        let d: Vec<u64> = ds.read_raw::<u64>().unwrap_or_default();
+        let dims = if d.is_empty() { vec![0, 0] } else { d.into_iter().map(|x| x as usize).collect() };
+        return Ok(match class.as_str() {
+            "cell" => MatValue::Cell { dims, items: vec![] },
+            "char" => MatValue::Char { dims, chars: vec![] },
+            c => MatValue::Numeric(NumericArray {
+                dims,
+                class: MatClass::from_name(c).unwrap_or(MatClass::Double),
+                data: vec![],
+                complex: false,
+            }),
+        });
+    }
+    let dtype = ds.dtype().map_err(|e| h5err(path, var, e))?;
+    let desc = dtype.to_descriptor().map_err(|e| h5err(path, var, e))?;
+    match (class.as_str(), &desc) {
+        ("cell", _) | (_, TypeDescriptor::Reference(_)) => {
+            let refs: Vec<hdf5::ObjectReference1> = ds.read_raw().map_err(|e| h5err(path, var, e))?;
+            let mut items = Vec::with_capacity(refs.len());
+            for (i, r) in refs.iter().enumerate() {
+                let item_name = format!("{var}{{{}}}", i + 1);
+                let obj = file.dereference(r).map_err(|e| h5err(path, &item_name, e))?;
+                let v = match obj {
+                    hdf5::ReferencedObject::Dataset(d) => read_dataset(path, file, &d, &item_name, depth + 1)?,
+                    hdf5::ReferencedObject::Group(g) => read_group(path, &g, &item_name)?,
+                    hdf5::ReferencedObject::Datatype(_) => MatValue::Skipped { what: "named datatype".into() },
+                };
+                items.push(v);
+            }
+            Ok(MatValue::Cell { dims, items })
+        }
+        ("char", _) => {
+            let units: Vec<u16> = ds.read_raw().map_err(|e| h5err(path, var, e))?;
+            let chars = char::decode_utf16(units).map(|r| r.unwrap_or('\u{FFFD}')).collect();
+            Ok(MatValue::Char { dims, chars })
+        }
+        ("struct", _) | ("function_handle", _) => Ok(MatValue::Skipped { what: class }),
+        (c, TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) | TypeDescriptor::Float(_) | TypeDescriptor::Boolean) => {
+            let data: Vec<f64> = ds.read_raw().map_err(|e| h5err(path, var, e))?;
+            let mclass = MatClass::from_name(c).unwrap_or(MatClass::Double);
+            Ok(MatValue::Numeric(NumericArray { dims, class: mclass, data, complex: false }))
+        }
+        (_, TypeDescriptor::Compound(_)) => Ok(MatValue::Skipped { what: "complex numbers (compound real/imag)".into() }),
+        (c, d) => Ok(MatValue::Skipped { what: format!("{c} stored as {d}") }),
+    }
+}

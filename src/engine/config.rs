@@ -1,0 +1,217 @@
+//! Run configuration: every knob of a CVC-AFWM training run, checked before use.
+
+use serde::{Deserialize, Serialize};
+
+/// Weight and on/off switch of one loss term.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Term {
+    pub enabled: bool,
+    pub weight: f32,
+}
+
+impl Term {
+    pub const ON: Term = Term { enabled: true, weight: 1.0 };
+
+    /// The factor the term enters the objective with.
+    pub fn factor(&self) -> f32 {
+        if self.enabled { self.weight } else { 0.0 }
+    }
+}
+
+impl Default for Term {
+    fn default() -> Self {
+        Term::ON
+    }
+}
+
+/// The objective's terms: `L = rec·L_R + (cluster·L_C,cluster + local·L_C,local) + kl·L_A + label·L_Q`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct LossWeights {
+    pub rec: Term,
+    pub cluster: Term,
+    pub local: Term,
+    pub kl: Term,
+    pub label: Term,
+}
+
+impl LossWeights {
+    /// Parses the CLI form `R,C,A,Q` (C weights both cross-view terms).
+    pub fn parse_rcaq(s: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+        if parts.len() != 4 {
+            return Err(format!("loss weights must be four numbers R,C,A,Q, got {s:?}"));
+        }
+        let mut w = [0f32; 4];
+        for (i, p) in parts.iter().enumerate() {
+            w[i] = p.parse::<f32>().map_err(|_| format!("loss weight {p:?} in {s:?} is not a number"))?;
+            if !w[i].is_finite() || w[i] < 0.0 {
+                return Err(format!("loss weight {p:?} in {s:?} must be a finite number ≥ 0"));
+            }
+        }
+        let t = |x: f32| Term { enabled: x > 0.0, weight: x };
+        Ok(LossWeights { rec: t(w[0]), cluster: t(w[1]), local: t(w[1]), kl: t(w[2]), label: t(w[3]) })
+    }
+}
+
+/// How the DEC cluster centres start after pre-training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum CentroidInit {
+    /// k-means++ on the high-level features `h` (DEC's convention).
+    #[default]
+    KmeansPlusPlus,
+    /// Xavier-uniform (the seed's literal init).
+    Xavier,
+}
+
+/// Which compute device to train on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeviceChoice {
+    /// A real GPU through wgpu when one exists, else `flex`.
+    #[default]
+    Auto,
+    /// burn's pure-Rust CPU backend (rayon + SIMD).
+    Flex,
+    /// wgpu on a hardware adapter (fails when only a software adapter exists).
+    Wgpu,
+    /// wgpu on any adapter, software rasterisers (lavapipe/llvmpipe) included.
+    WgpuSoftware,
+}
+
+impl std::str::FromStr for DeviceChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(DeviceChoice::Auto),
+            "flex" | "cpu" => Ok(DeviceChoice::Flex),
+            "wgpu" | "gpu" => Ok(DeviceChoice::Wgpu),
+            "wgpu-software" | "software" => Ok(DeviceChoice::WgpuSoftware),
+            other => Err(format!("unknown device {other:?}; use auto, flex (alias cpu), wgpu or wgpu-software")),
+        }
+    }
+}
+
+/// Every setting of a training run. `Default` gives the seed's defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainConfig {
+    /// Name of the preset this config started from, if any (informational).
+    pub preset: Option<String>,
+    /// Number of clusters K; `None` takes the label count of the dataset.
+    pub n_clusters: Option<usize>,
+    pub mse_epochs: usize,
+    pub con_epochs: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    /// Hidden sizes of each view's encoder (mirrored by the decoder).
+    pub encoder_hidden: Vec<usize>,
+    /// F: size of the per-view latent `z_v`.
+    pub feature_dim: usize,
+    /// H: size of the high-level feature `h_v`.
+    pub high_feature_dim: usize,
+    /// Feed-forward size of the VCF transformer layer.
+    pub vcf_ff_dim: usize,
+    /// Heads of the AFW attention across views.
+    pub afw_heads: usize,
+    pub threshold: f32,
+    pub temperature_f: f32,
+    pub temperature_l: f32,
+    /// Minimum `max P` for a pseudo label to enter `L_Q` when no labels are given.
+    pub confidence: f32,
+    /// Fraction of samples whose true label supervises `L_Q` (0 = unsupervised).
+    pub labelled_fraction: f32,
+    pub loss: LossWeights,
+    pub centroid_init: CentroidInit,
+    pub seed: u64,
+    pub device: DeviceChoice,
+    /// Compute metrics every k contrastive epochs (and at the end).
+    pub eval_every: usize,
+    /// Send an embedding snapshot every k epochs (0 = only on request and at the end).
+    pub snapshot_every: usize,
+    /// Samples in an embedding snapshot (stratified subsample).
+    pub snapshot_points: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            preset: None,
+            n_clusters: None,
+            mse_epochs: 200,
+            con_epochs: 50,
+            batch_size: 256,
+            learning_rate: 3e-4,
+            weight_decay: 0.0,
+            encoder_hidden: vec![500, 500, 2000],
+            feature_dim: 512,
+            high_feature_dim: 512,
+            vcf_ff_dim: 256,
+            afw_heads: 1,
+            threshold: 0.8,
+            temperature_f: 0.5,
+            temperature_l: 1.0,
+            confidence: 0.9,
+            labelled_fraction: 0.0,
+            loss: LossWeights::default(),
+            centroid_init: CentroidInit::KmeansPlusPlus,
+            seed: 10,
+            device: DeviceChoice::Auto,
+            eval_every: 5,
+            snapshot_every: 5,
+            snapshot_points: 2000,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks every field; the message names the field and what it must be.
+    pub fn validate(&self) -> Result<(), String> {
+        let pos = |name: &str, v: usize| if v == 0 { Err(format!("{name} must be at least 1")) } else { Ok(()) };
+        pos("batch_size", self.batch_size)?;
+        pos("feature_dim", self.feature_dim)?;
+        pos("high_feature_dim", self.high_feature_dim)?;
+        pos("vcf_ff_dim", self.vcf_ff_dim)?;
+        pos("afw_heads", self.afw_heads)?;
+        pos("eval_every", self.eval_every)?;
+        if self.encoder_hidden.iter().any(|&h| h == 0) {
+            return Err("encoder_hidden sizes must all be at least 1".into());
+        }
+        if self.mse_epochs + self.con_epochs == 0 {
+            return Err("mse_epochs + con_epochs must be at least 1".into());
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(format!("learning_rate must be a positive number, got {}", self.learning_rate));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(format!("weight_decay must be ≥ 0, got {}", self.weight_decay));
+        }
+        if !(0.0..=1.0).contains(&self.threshold) {
+            return Err(format!("threshold must lie in [0, 1], got {}", self.threshold));
+        }
+        if !(0.0..=1.0).contains(&self.confidence) {
+            return Err(format!("confidence must lie in [0, 1], got {}", self.confidence));
+        }
+        if !(0.0..=1.0).contains(&self.labelled_fraction) {
+            return Err(format!("labelled_fraction must lie in [0, 1], got {}", self.labelled_fraction));
+        }
+        for (name, t) in [("temperature_f", self.temperature_f), ("temperature_l", self.temperature_l)] {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(format!("{name} must be a positive number, got {t}"));
+            }
+        }
+        if let Some(k) = self.n_clusters
+            && k < 2
+        {
+            return Err(format!("n_clusters must be at least 2, got {k}"));
+        }
+        if self.high_feature_dim % self.afw_heads != 0 {
+            return Err(format!(
+                "high_feature_dim ({}) must be divisible by afw_heads ({})",
+                self.high_feature_dim, self.afw_heads
+            ));
+        }
+        Ok(())
+    }
+}

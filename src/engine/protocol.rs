@@ -1,0 +1,212 @@
+//! The trainer's channel protocol: commands in, events out.
+//!
+//! A caller (the app, the CLI, the HTTP server) owns a [`TrainerHandle`]
+//! (see `engine::trainer`): a `Sender<Command>` and a `Receiver<Event>`, both
+//! `crossbeam-channel`, both **bounded**. The trainer runs on its own named
+//! thread (`mvc-trainer`), creates its model and tensors there, and checks for
+//! commands between batches, so every command takes effect at the next batch
+//! (well within a second).
+//!
+//! ## Commands
+//! - [`Command::Start`] begins a run (ignored with an [`Event::Warning`] while one is active).
+//! - [`Command::Pause`] / [`Command::Resume`]: the run waits between batches.
+//! - [`Command::Stop`]: the run ends after the current batch with
+//!   [`Event::Finished`] whose `stopped` is true (results so far are kept).
+//! - [`Command::Update`]: live parameters (learning rate, threshold,
+//!   temperatures, loss weights), applied from the next batch; answered by
+//!   [`Event::ParamsApplied`].
+//! - [`Command::Snapshot`]: an [`Event::Snapshot`] of the current embedding soon after.
+//! - [`Command::Shutdown`]: the thread exits (also when the command sender is dropped).
+//!
+//! ## Events, in order for one run
+//! `Started` → `Phase(Pretrain)` → (`Progress`* → `Epoch`)* → `Phase(Contrastive)` →
+//! (`Progress`* → `Epoch` → `Metrics`? → `Snapshot`? → `CheckpointSaved`?)* →
+//! `Finished` | `Failed`.
+//!
+//! ## Back-pressure
+//! The event channel is bounded ([`EVENT_CAPACITY`]). High-rate events
+//! (`Progress`, `Snapshot`) are sent with `try_send` and dropped when the
+//! channel is full: they are superseded by the next one. Epoch-level events
+//! (`Epoch`, `Metrics`, …) are also sent with `try_send`; when the channel is
+//! full they are kept in the trainer's own history (always complete, returned
+//! in [`RunSummary::history`]), so a slow or absent receiver never stalls
+//! training and never loses the run's record. Terminal events (`Finished`,
+//! `Failed`) are sent with a blocking send with a timeout.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::MultiViewDataset;
+use crate::engine::config::{LossWeights, TrainConfig};
+
+/// Capacity of the event channel.
+pub const EVENT_CAPACITY: usize = 256;
+/// Capacity of the command channel.
+pub const COMMAND_CAPACITY: usize = 64;
+
+/// Live-editable parameters; `None` leaves a value as it is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LiveParams {
+    pub learning_rate: Option<f64>,
+    pub threshold: Option<f32>,
+    pub temperature_f: Option<f32>,
+    pub temperature_l: Option<f32>,
+    pub loss: Option<LossWeights>,
+}
+
+/// What a caller asks of the trainer.
+#[derive(Debug, Clone)]
+pub enum Command {
+    Start {
+        dataset: Arc<MultiViewDataset>,
+        config: TrainConfig,
+        /// Where checkpoints go; `None` keeps the run in memory only.
+        out_dir: Option<PathBuf>,
+    },
+    Pause,
+    Resume,
+    Stop,
+    Update(LiveParams),
+    Snapshot,
+    Shutdown,
+}
+
+/// Training phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Reconstruction-only pre-training.
+    Pretrain,
+    /// The whole objective.
+    Contrastive,
+}
+
+/// Mean per-term losses over an epoch (0 for a term that is off).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Losses {
+    pub rec: f64,
+    pub cluster: f64,
+    pub local: f64,
+    pub kl: f64,
+    pub label: f64,
+    pub total: f64,
+}
+
+/// End of one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochReport {
+    pub phase: Phase,
+    /// 1-based within its phase.
+    pub epoch: usize,
+    /// 1-based over both phases (the x axis of the plots).
+    pub global_epoch: usize,
+    pub losses: Losses,
+    /// AFW view weights averaged over the epoch's batches (sum to 1).
+    pub view_weights: Vec<f32>,
+    pub secs: f64,
+}
+
+/// Clustering quality of one reading of the model.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    pub acc: f64,
+    pub nmi: f64,
+    pub ari: f64,
+    pub purity: f64,
+}
+
+/// Metrics at an epoch, for the three readings (only when the data has labels).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricsReport {
+    pub global_epoch: usize,
+    /// argmax of the mean of the views' `q_v` (the primary reading).
+    pub mean_q: Scores,
+    /// argmax of the VCF head's `t`.
+    pub vcf: Scores,
+    /// k-means on the fused feature `Z`.
+    pub kmeans_z: Scores,
+    /// ACC of each view's own `argmax q_v`.
+    pub per_view_acc: Vec<f64>,
+}
+
+/// An embedding snapshot for plots and the inspector (a capped, stratified sample).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbeddingSnapshot {
+    pub global_epoch: usize,
+    /// Dataset row of each point.
+    pub indices: Vec<usize>,
+    /// Fused feature `Z`, row-major, `indices.len() × z_dim`.
+    pub z: Vec<f32>,
+    pub z_dim: usize,
+    /// Per-view `h_v`, each row-major `indices.len() × h_dim`.
+    pub h: Vec<Vec<f32>>,
+    pub h_dim: usize,
+    /// Mean soft assignment, row-major `indices.len() × k`.
+    pub q_mean: Vec<f32>,
+    /// Per-view soft assignments, each row-major `indices.len() × k`.
+    pub q_views: Vec<Vec<f32>>,
+    pub k: usize,
+    /// Predicted cluster (argmax of the mean `q`), in model cluster ids.
+    pub predicted: Vec<usize>,
+    /// Predicted cluster mapped to label ids by the Hungarian matching (when labelled).
+    pub predicted_aligned: Option<Vec<usize>>,
+    /// max of the mean `q`.
+    pub confidence: Vec<f32>,
+    /// True label ids, when labelled.
+    pub labels: Option<Vec<usize>>,
+    /// AFW view weights at the time of the snapshot.
+    pub view_weights: Vec<f32>,
+}
+
+/// Fine-grained progress within an epoch (coalesced; may be dropped).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub phase: Phase,
+    pub epoch: usize,
+    pub global_epoch: usize,
+    pub total_epochs: usize,
+    pub batch: usize,
+    pub n_batches: usize,
+    /// Estimated seconds left for the whole run.
+    pub eta_secs: f64,
+}
+
+/// Everything a finished (or stopped) run leaves behind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub stopped: bool,
+    pub epochs: Vec<EpochReport>,
+    pub metrics: Vec<MetricsReport>,
+    /// Final metrics (None when unlabelled).
+    pub final_metrics: Option<MetricsReport>,
+    pub checkpoint: Option<PathBuf>,
+    /// Mean seconds per epoch of each phase.
+    pub secs_per_epoch_pretrain: f64,
+    pub secs_per_epoch_contrastive: f64,
+    pub device: String,
+    pub config: TrainConfig,
+    pub dataset_fingerprint: String,
+}
+
+/// What the trainer reports.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Started { device: String, n_params: usize, total_epochs: usize },
+    Phase(Phase),
+    Progress(Progress),
+    Epoch(EpochReport),
+    Metrics(MetricsReport),
+    Snapshot(Box<EmbeddingSnapshot>),
+    ParamsApplied(LiveParams),
+    Paused,
+    Resumed,
+    CheckpointSaved(PathBuf),
+    /// Something the user should know that does not end the run.
+    Warning(String),
+    Finished(Box<RunSummary>),
+    /// The run ended with an error (e.g. a non-finite loss); the last good
+    /// checkpoint, if any, is named.
+    Failed { reason: String, last_checkpoint: Option<PathBuf> },
+}
