@@ -6,3 +6,7 @@
 pub mod data;
 pub mod cli;
 pub mod engine;
+pub mod metrics;
+pub mod cluster;
+pub mod model;
+pub mod loss;

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 pub mod datasets;
 pub mod inspect;
+pub mod train;
 
 /// MVC Workbench — deep multi-view clustering (CVC-AFWM), desktop app and headless engine.
 #[derive(Debug, Parser)]
@@ -19,6 +20,14 @@ pub enum Commands {
     Inspect(inspect::InspectArgs),
     /// List the built-in datasets, or write them as .mat files.
     Datasets(datasets::DatasetsArgs),
+    /// Train CVC-AFWM on a dataset; writes a checkpoint.
+    Train(train::TrainArgs),
+    /// Score a checkpoint on a dataset (ACC, NMI, ARI, purity; three readings).
+    Eval(train::EvalArgs),
+    /// Predict one sample with a checkpoint.
+    Predict(train::PredictArgs),
+    /// Seconds per epoch of each phase and achieved GFLOP/s.
+    Bench(train::BenchArgs),
 }
 
 /// Parses the arguments, runs the command and returns the process exit code.
@@ -27,6 +36,10 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Some(Commands::Inspect(args)) => inspect::run(&args),
         Some(Commands::Datasets(args)) => datasets::run(&args),
+        Some(Commands::Train(args)) => train::run_train(&args),
+        Some(Commands::Eval(args)) => train::run_eval(&args),
+        Some(Commands::Predict(args)) => train::run_predict(&args),
+        Some(Commands::Bench(args)) => train::run_bench(&args),
         None => {
             use clap::CommandFactory;
             Cli::command().print_help().ok();

@@ -1,7 +1,13 @@
 //! Training engine: configuration, the channel protocol and the trainer thread.
 
+pub mod checkpoint;
 pub mod config;
+pub mod device;
+pub mod predict;
+pub mod presets;
 pub mod protocol;
+pub mod trainer;
 
 pub use config::{CentroidInit, DeviceChoice, LossWeights, Term, TrainConfig};
 pub use protocol::{Command, EmbeddingSnapshot, Event, LiveParams, Phase};
+pub use trainer::{TrainerHandle, spawn_trainer};

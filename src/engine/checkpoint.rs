@@ -1,0 +1,204 @@
+//! Checkpoints: a directory holding the weights (burn's `.bpk` record), the
+//! full run config, the model's shape, the dataset fingerprint, the metrics
+//! and the seed.
+//!
+//! ```text
+//! DIR/weights.bpk   burn ModuleRecord of the network
+//! DIR/config.json   the TrainConfig of the run
+//! DIR/meta.json     CheckpointMeta: model shape, dataset fingerprint, seed, metrics, view weights
+//! ```
+//!
+//! Writing is atomic: everything goes into a temporary sibling directory that
+//! is then renamed into place (a previous checkpoint is moved aside first and
+//! removed last), so a crash never leaves a half-written checkpoint under the
+//! final name. Loading checks the files, the shapes and the fingerprint, and
+//! says what differs.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::data::MultiViewDataset;
+use crate::engine::config::TrainConfig;
+use crate::engine::protocol::MetricsReport;
+use crate::model::{Cvc, ModelConfig};
+
+pub const WEIGHTS_FILE: &str = "weights.bpk";
+pub const CONFIG_FILE: &str = "config.json";
+pub const META_FILE: &str = "meta.json";
+const FORMAT_VERSION: u32 = 1;
+
+/// What a checkpoint knows besides the weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    pub format_version: u32,
+    pub model: ModelConfig,
+    pub dataset_name: String,
+    pub dataset_fingerprint: String,
+    pub n_samples: usize,
+    pub seed: u64,
+    /// 1-based epoch over both phases at which it was written.
+    pub global_epoch: usize,
+    pub metrics: Option<MetricsReport>,
+    /// AFW weights averaged over the last epoch.
+    pub view_weights: Vec<f32>,
+    pub device: String,
+    /// Seconds since the Unix epoch.
+    pub created_unix: u64,
+}
+
+/// Why a checkpoint could not be written or used.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("{path}: {why}: {source}")]
+    Io {
+        path: PathBuf,
+        why: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {why}")]
+    Invalid { path: PathBuf, why: String },
+    #[error("the checkpoint {path} does not fit this dataset: {}", differences.join("; "))]
+    Mismatch { path: PathBuf, differences: Vec<String> },
+}
+
+/// A loaded checkpoint (weights are read by [`Checkpoint::model`]).
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    pub dir: PathBuf,
+    pub config: TrainConfig,
+    pub meta: CheckpointMeta,
+}
+
+fn io(path: &Path, why: &'static str) -> impl FnOnce(std::io::Error) -> CheckpointError {
+    let path = path.to_path_buf();
+    move |source| CheckpointError::Io { path, why, source }
+}
+
+fn unique_suffix() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    format!("{}-{nanos}", std::process::id())
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Writes a checkpoint to `dir` atomically and returns `dir`.
+pub fn save(dir: &Path, model: &Cvc, config: &TrainConfig, meta: &CheckpointMeta) -> Result<PathBuf, CheckpointError> {
+    let name = dir
+        .file_name()
+        .ok_or_else(|| CheckpointError::Invalid { path: dir.to_path_buf(), why: "a checkpoint needs a directory name".into() })?
+        .to_string_lossy()
+        .into_owned();
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(io(parent, "cannot create the checkpoint's parent directory"))?;
+    let tmp = parent.join(format!(".{name}.tmp-{}", unique_suffix()));
+    let result = (|| {
+        std::fs::create_dir(&tmp).map_err(io(&tmp, "cannot create a temporary checkpoint directory"))?;
+        model
+            .clone()
+            .save_file(tmp.join(WEIGHTS_FILE))
+            .map_err(|e| CheckpointError::Invalid { path: tmp.join(WEIGHTS_FILE), why: format!("cannot write the weights: {e}") })?;
+        let cfg = serde_json::to_string_pretty(config).map_err(|e| CheckpointError::Invalid { path: tmp.clone(), why: e.to_string() })?;
+        std::fs::write(tmp.join(CONFIG_FILE), cfg).map_err(io(&tmp.join(CONFIG_FILE), "cannot write the config"))?;
+        let m = serde_json::to_string_pretty(meta).map_err(|e| CheckpointError::Invalid { path: tmp.clone(), why: e.to_string() })?;
+        std::fs::write(tmp.join(META_FILE), m).map_err(io(&tmp.join(META_FILE), "cannot write the metadata"))?;
+        let old = parent.join(format!(".{name}.old-{}", unique_suffix()));
+        let had_old = dir.exists();
+        if had_old {
+            std::fs::rename(dir, &old).map_err(io(dir, "cannot move the previous checkpoint aside"))?;
+        }
+        if let Err(e) = std::fs::rename(&tmp, dir) {
+            if had_old {
+                std::fs::rename(&old, dir).ok();
+            }
+            return Err(io(dir, "cannot move the new checkpoint into place")(e));
+        }
+        if had_old {
+            std::fs::remove_dir_all(&old).ok();
+        }
+        Ok(dir.to_path_buf())
+    })();
+    if result.is_err() {
+        std::fs::remove_dir_all(&tmp).ok();
+    }
+    result
+}
+
+/// Reads a checkpoint's config and metadata (not yet the weights).
+pub fn load(dir: &Path) -> Result<Checkpoint, CheckpointError> {
+    if !dir.is_dir() {
+        return Err(CheckpointError::Invalid { path: dir.to_path_buf(), why: "is not a checkpoint directory (it does not exist or is a file)".into() });
+    }
+    for f in [WEIGHTS_FILE, CONFIG_FILE, META_FILE] {
+        if !dir.join(f).is_file() {
+            return Err(CheckpointError::Invalid { path: dir.to_path_buf(), why: format!("is not a complete checkpoint: {f} is missing") });
+        }
+    }
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).map_err(io(&dir.join(f), "cannot read"));
+    let config: TrainConfig = serde_json::from_str(&read(CONFIG_FILE)?)
+        .map_err(|e| CheckpointError::Invalid { path: dir.join(CONFIG_FILE), why: format!("is not a valid run config: {e}") })?;
+    let meta: CheckpointMeta = serde_json::from_str(&read(META_FILE)?)
+        .map_err(|e| CheckpointError::Invalid { path: dir.join(META_FILE), why: format!("is not valid checkpoint metadata: {e}") })?;
+    if meta.format_version != FORMAT_VERSION {
+        return Err(CheckpointError::Invalid {
+            path: dir.join(META_FILE),
+            why: format!("has format version {}, this build reads version {FORMAT_VERSION}", meta.format_version),
+        });
+    }
+    meta.model.validate().map_err(|why| CheckpointError::Invalid { path: dir.join(META_FILE), why })?;
+    Ok(Checkpoint { dir: dir.to_path_buf(), config, meta })
+}
+
+impl Checkpoint {
+    /// Differences between the data the checkpoint was trained on and `ds`
+    /// that make it unusable (view count and sizes), and whether the data
+    /// itself differs (fingerprint).
+    pub fn differences(&self, ds: &MultiViewDataset) -> (Vec<String>, bool) {
+        let mut hard = Vec::new();
+        let want = &self.meta.model.view_dims;
+        let got = ds.view_dims();
+        if want.len() != got.len() {
+            hard.push(format!("it was trained on {} views, the dataset has {}", want.len(), got.len()));
+        } else {
+            for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+                if w != g {
+                    hard.push(format!("view {} has {g} features, the checkpoint expects {w}", i + 1));
+                }
+            }
+        }
+        let other_data = ds.fingerprint() != self.meta.dataset_fingerprint;
+        (hard, other_data)
+    }
+
+    /// Fails unless `ds` has the checkpoint's shapes; unless `allow_other_data`,
+    /// also unless it is the very data the checkpoint was trained on.
+    pub fn check_dataset(&self, ds: &MultiViewDataset, allow_other_data: bool) -> Result<(), CheckpointError> {
+        let (mut differences, other) = self.differences(ds);
+        if other && !allow_other_data {
+            differences.push(format!(
+                "the data differs from the training data {:?} ({} samples; fingerprint {}… vs {}…)",
+                self.meta.dataset_name,
+                self.meta.n_samples,
+                &self.meta.dataset_fingerprint.get(..12).unwrap_or(""),
+                &ds.fingerprint().get(..12).unwrap_or("")
+            ));
+        }
+        if differences.is_empty() { Ok(()) } else { Err(CheckpointError::Mismatch { path: self.dir.clone(), differences }) }
+    }
+
+    /// Builds the network on `device` and loads the weights.
+    pub fn model(&self, device: &Device) -> Result<Cvc, CheckpointError> {
+        let path = self.dir.join(WEIGHTS_FILE);
+        self.meta
+            .model
+            .init(device)
+            .try_load_file(&path)
+            .map_err(|e| CheckpointError::Invalid { path, why: format!("the weights do not match the recorded model shape: {e}") })
+    }
+}

@@ -1,0 +1,284 @@
+//! Inference: run a trained network over a dataset (or some of its rows) and
+//! read it three ways — argmax of the mean `q_v` (primary), argmax of the VCF
+//! output `t`, and k-means on the fused feature `Z` — plus per-view ACC, and
+//! answer for one sample what the seed's `/predict` did.
+//!
+//! The AFW weights of an evaluation come from the summaries of the whole set
+//! being evaluated (not of one batch), so a sample's reading does not depend
+//! on which batch it happens to fall in; the VCF layer still attends across
+//! the samples of each batch, in row order.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::{KMeansParams, kmeans};
+use crate::data::MultiViewDataset;
+use crate::engine::protocol::{EmbeddingSnapshot, MetricsReport, Scores};
+use crate::metrics;
+use crate::model::Cvc;
+
+/// Reads a tensor back to the host as `f32`s.
+pub fn to_host<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, String> {
+    t.try_into_data()
+        .map_err(|e| format!("reading a result back from the device failed: {e:?}"))?
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .map_err(|e| format!("reading a result back from the device failed: {e:?}"))
+}
+
+/// Everything the network says about a set of rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// Dataset rows, in evaluation order.
+    pub rows: Vec<usize>,
+    pub k: usize,
+    pub h_dim: usize,
+    /// Per-view `h_v`, each row-major `rows × h_dim`.
+    pub h: Vec<Vec<f32>>,
+    /// Per-view `q_v`, each row-major `rows × k`.
+    pub q_views: Vec<Vec<f32>>,
+    /// Mean of the `q_v`, row-major `rows × k`.
+    pub q_mean: Vec<f32>,
+    /// VCF output, row-major `rows × k`.
+    pub t: Vec<f32>,
+    /// Fused feature, row-major `rows × z_dim`.
+    pub z: Vec<f32>,
+    pub z_dim: usize,
+    /// AFW weights from the summaries of all rows.
+    pub view_weights: Vec<f32>,
+    /// argmax of `q_mean` (model cluster ids).
+    pub pred_mean: Vec<usize>,
+    /// argmax of each `q_v`.
+    pub pred_views: Vec<Vec<usize>>,
+    /// argmax of `t`.
+    pub pred_vcf: Vec<usize>,
+    /// max of `q_mean`.
+    pub confidence: Vec<f32>,
+}
+
+fn argmax_rows(values: &[f32], k: usize) -> Vec<usize> {
+    values
+        .chunks_exact(k.max(1))
+        .map(|r| r.iter().enumerate().fold((0usize, f32::NEG_INFINITY), |b, (i, &x)| if x > b.1 { (i, x) } else { b }).0)
+        .collect()
+}
+
+fn gather(ds: &MultiViewDataset, rows: &[usize], device: &Device) -> Vec<Tensor<2>> {
+    ds.views
+        .iter()
+        .map(|v| Tensor::<2>::from_data(TensorData::new(v.data.gather_rows(rows), [rows.len(), v.data.cols()]), device))
+        .collect()
+}
+
+/// Evaluates `model` (a `valid()` copy on the plain `device`) over `rows` of `ds`.
+pub fn evaluate_rows(model: &Cvc, ds: &MultiViewDataset, rows: &[usize], device: &Device, batch: usize) -> Result<Evaluation, String> {
+    let v = model.n_views();
+    if ds.n_views() != v {
+        return Err(format!("the model has {v} views but the dataset has {}", ds.n_views()));
+    }
+    if rows.is_empty() {
+        return Err("there are no samples to evaluate".into());
+    }
+    if let Some(&bad) = rows.iter().find(|&&r| r >= ds.n_samples()) {
+        return Err(format!("sample index {bad} is out of range: the dataset has {} samples", ds.n_samples()));
+    }
+    let batch = batch.max(1);
+    let n = rows.len();
+    let k = model.dec.centers.val().dims()[0];
+    let h_dim = model.projection.weight.val().dims()[1];
+    let mut h: Vec<Vec<f32>> = vec![Vec::with_capacity(n * h_dim); v];
+    let mut q_views: Vec<Vec<f32>> = vec![Vec::with_capacity(n * k); v];
+    for chunk in rows.chunks(batch) {
+        let xs = gather(ds, chunk, device);
+        for (i, hv) in model.features(&xs).into_iter().enumerate() {
+            q_views[i].extend(to_host(model.dec.forward(hv.clone()))?);
+            h[i].extend(to_host(hv)?);
+        }
+    }
+    // AFW weights from the summaries of all rows.
+    let mut summaries = vec![0f32; v * h_dim];
+    for (i, hv) in h.iter().enumerate() {
+        for row in hv.chunks_exact(h_dim) {
+            for (s, x) in summaries[i * h_dim..(i + 1) * h_dim].iter_mut().zip(row) {
+                *s += x;
+            }
+        }
+    }
+    summaries.iter_mut().for_each(|s| *s /= n as f32);
+    let weights_t = model.afw.forward(Tensor::from_data(TensorData::new(summaries, [v, h_dim]), device));
+    let view_weights = to_host(weights_t.clone())?;
+    let z_dim = h_dim * v;
+    let mut z = Vec::with_capacity(n * z_dim);
+    let mut t = Vec::with_capacity(n * k);
+    for start in (0..n).step_by(batch) {
+        let end = (start + batch).min(n);
+        let hs: Vec<Tensor<2>> = h
+            .iter()
+            .map(|hv| Tensor::from_data(TensorData::new(hv[start * h_dim..end * h_dim].to_vec(), [end - start, h_dim]), device))
+            .collect();
+        let fused = Cvc::fuse(&hs, &weights_t);
+        t.extend(to_host(model.vcf.forward(fused.clone()))?);
+        z.extend(to_host(fused)?);
+    }
+    let mut q_mean = vec![0f32; n * k];
+    for qv in &q_views {
+        for (m, x) in q_mean.iter_mut().zip(qv) {
+            *m += x / v as f32;
+        }
+    }
+    let pred_mean = argmax_rows(&q_mean, k);
+    let confidence = q_mean.chunks_exact(k).map(|r| r.iter().copied().fold(f32::NEG_INFINITY, f32::max)).collect();
+    let pred_views = q_views.iter().map(|q| argmax_rows(q, k)).collect();
+    let pred_vcf = argmax_rows(&t, k);
+    Ok(Evaluation { rows: rows.to_vec(), k, h_dim, h, q_views, q_mean, t, z, z_dim, view_weights, pred_mean, pred_views, pred_vcf, confidence })
+}
+
+/// Evaluates the whole dataset.
+pub fn evaluate(model: &Cvc, ds: &MultiViewDataset, device: &Device, batch: usize) -> Result<Evaluation, String> {
+    let rows: Vec<usize> = (0..ds.n_samples()).collect();
+    evaluate_rows(model, ds, &rows, device, batch)
+}
+
+fn to_scores(s: metrics::ClusterScores) -> Scores {
+    Scores { acc: s.acc, nmi: s.nmi, ari: s.ari, purity: s.purity }
+}
+
+/// The three readings' scores and per-view ACC, against `truth` (label ids of `eval.rows`).
+pub fn metrics_report(eval: &Evaluation, truth: &[usize], global_epoch: usize, seed: u64) -> Result<MetricsReport, String> {
+    let n = eval.rows.len();
+    let km = kmeans(&eval.z, n, eval.z_dim, &KMeansParams::new(eval.k, seed)).map_err(|e| e.to_string())?;
+    Ok(MetricsReport {
+        global_epoch,
+        mean_q: to_scores(metrics::scores(&eval.pred_mean, truth)),
+        vcf: to_scores(metrics::scores(&eval.pred_vcf, truth)),
+        kmeans_z: to_scores(metrics::scores(&km.labels, truth)),
+        per_view_acc: eval.pred_views.iter().map(|p| metrics::accuracy(p, truth)).collect(),
+    })
+}
+
+/// Label ids of the given rows, when the dataset is labelled.
+pub fn truth_of(ds: &MultiViewDataset, rows: &[usize]) -> Option<Vec<usize>> {
+    ds.label_ids().map(|ids| rows.iter().map(|&r| ids[r]).collect())
+}
+
+/// A capped sample of `n` rows, stratified by label when labels exist
+/// (each class keeps its share), drawn with `seed`; sorted.
+pub fn stratified_sample(labels: Option<&[usize]>, n: usize, cap: usize, seed: u64) -> Vec<usize> {
+    if n <= cap {
+        return (0..n).collect();
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5a17_c0de);
+    let mut out = Vec::with_capacity(cap);
+    match labels {
+        Some(ids) if ids.len() == n => {
+            let k = ids.iter().copied().max().map_or(0, |m| m + 1);
+            let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); k];
+            for (i, &c) in ids.iter().enumerate() {
+                by_class[c].push(i);
+            }
+            for members in by_class.iter_mut() {
+                members.shuffle(&mut rng);
+                let take = ((members.len() as f64 * cap as f64 / n as f64).round() as usize).max(1).min(members.len());
+                out.extend_from_slice(&members[..take]);
+            }
+        }
+        _ => {
+            let mut all: Vec<usize> = (0..n).collect();
+            all.shuffle(&mut rng);
+            out.extend_from_slice(&all[..cap]);
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// An embedding snapshot from an evaluation of some rows.
+pub fn snapshot_from(eval: &Evaluation, ds: &MultiViewDataset, global_epoch: usize) -> EmbeddingSnapshot {
+    let labels = truth_of(ds, &eval.rows);
+    let predicted_aligned = labels.as_ref().map(|t| {
+        let map = metrics::align_clusters(&eval.pred_mean, t);
+        eval.pred_mean.iter().map(|&p| map.get(p).copied().unwrap_or(p)).collect()
+    });
+    EmbeddingSnapshot {
+        global_epoch,
+        indices: eval.rows.clone(),
+        z: eval.z.clone(),
+        z_dim: eval.z_dim,
+        h: eval.h.clone(),
+        h_dim: eval.h_dim,
+        q_mean: eval.q_mean.clone(),
+        q_views: eval.q_views.clone(),
+        k: eval.k,
+        predicted: eval.pred_mean.clone(),
+        predicted_aligned,
+        confidence: eval.confidence.clone(),
+        labels,
+        view_weights: eval.view_weights.clone(),
+    }
+}
+
+/// The answer for one sample (the seed's `/predict`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    pub data_index: usize,
+    /// Mean soft assignment over the views, in model cluster order.
+    pub cluster_probabilities: Vec<f32>,
+    /// Predicted cluster mapped to a label id (Hungarian matching over the whole dataset);
+    /// the model's own cluster id when the data is unlabelled.
+    pub cluster_assignment: usize,
+    /// The model's own cluster id (argmax of `cluster_probabilities`).
+    pub model_cluster: usize,
+    pub ground_truth_label: Option<usize>,
+    /// The class name (or raw value) of the ground truth, when labelled.
+    pub ground_truth_name: Option<String>,
+    pub is_correct: Option<bool>,
+    /// Each view's own assignment, aligned the same way.
+    pub per_view_assignment: Vec<usize>,
+    /// max of `cluster_probabilities`.
+    pub confidence: f32,
+}
+
+/// Answers for sample `index` from a whole-dataset evaluation.
+pub fn predict_index(eval: &Evaluation, ds: &MultiViewDataset, index: usize) -> Result<Prediction, String> {
+    let Some(pos) = eval.rows.iter().position(|&r| r == index) else {
+        return Err(format!("sample index {index} is out of range: the dataset has {} samples", ds.n_samples()));
+    };
+    let k = eval.k;
+    let truth = truth_of(ds, &eval.rows);
+    let map = truth.as_ref().map(|t| metrics::align_clusters(&eval.pred_mean, t));
+    let align = |p: usize| map.as_ref().and_then(|m| m.get(p).copied()).unwrap_or(p);
+    let model_cluster = eval.pred_mean[pos];
+    let cluster_assignment = align(model_cluster);
+    let ground_truth_label = truth.as_ref().map(|t| t[pos]);
+    let ground_truth_name = ds.labels.as_ref().zip(ground_truth_label).map(|(l, id)| l.class_name(id));
+    Ok(Prediction {
+        data_index: index,
+        cluster_probabilities: eval.q_mean[pos * k..(pos + 1) * k].to_vec(),
+        cluster_assignment,
+        model_cluster,
+        ground_truth_label,
+        ground_truth_name,
+        is_correct: ground_truth_label.map(|g| g == cluster_assignment),
+        per_view_assignment: eval.pred_views.iter().map(|p| align(p[pos])).collect(),
+        confidence: eval.confidence[pos],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stratified_sample_keeps_class_shares() {
+        let labels: Vec<usize> = (0..1000).map(|i| if i < 800 { 0 } else { 1 }).collect();
+        let s = stratified_sample(Some(&labels), 1000, 100, 3);
+        let ones = s.iter().filter(|&&i| labels[i] == 1).count();
+        assert_eq!(s.len(), 100);
+        assert_eq!(ones, 20);
+        assert!(s.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(stratified_sample(None, 10, 100, 0), (0..10).collect::<Vec<_>>());
+    }
+}

@@ -1,0 +1,69 @@
+//! Adaptive feature weighting (AFW), after DealMVC (ACM MM 2023), made learnable.
+//!
+//! The seed's version attends over the batch axis (so it only runs at batch
+//! size 256), multiplies the weights batch after batch without renormalising,
+//! feeds them into the fused feature through `.item()` (no gradient) and never
+//! steps the optimisers of its two networks. Here:
+//!
+//! 1. each view is summarised over the batch: `s_v = mean_b h_v[b]` (`[V, H]`);
+//! 2. multi-head self-attention runs across the V view tokens, and a linear
+//!    read-out gives one score `a_v` per view;
+//! 3. a small FFN (`Linear(V,32)-GELU-Linear(32,V)`, as in the seed) maps the
+//!    view-sampling distribution `p` (uniform) to a modulation `m_v`;
+//! 4. `w = softmax_v(a_v · m_v)`.
+//!
+//! `w` sums to 1, does not depend on the batch size, and is part of the
+//! autodiff graph, so every parameter here is trained by the objective.
+
+use burn::module::Module;
+use burn::nn::attention::{MhaInput, MultiHeadAttention, MultiHeadAttentionConfig};
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::{Device, Tensor};
+
+/// The view-weighting network.
+#[derive(Module, Debug)]
+pub struct AdaptiveWeighting {
+    pub attention: MultiHeadAttention,
+    pub score: Linear,
+    pub p_hidden: Linear,
+    pub p_out: Linear,
+    pub n_views: usize,
+}
+
+impl AdaptiveWeighting {
+    pub fn new(n_views: usize, high_feature_dim: usize, heads: usize, ffn_hidden: usize, device: &Device) -> Self {
+        AdaptiveWeighting {
+            attention: MultiHeadAttentionConfig::new(high_feature_dim, heads).with_dropout(0.0).init(device),
+            score: LinearConfig::new(high_feature_dim, 1).init(device),
+            p_hidden: LinearConfig::new(n_views, ffn_hidden).init(device),
+            p_out: LinearConfig::new(ffn_hidden, n_views).init(device),
+            n_views,
+        }
+    }
+
+    /// View weights from per-view summaries.
+    ///
+    /// # Shapes
+    /// - summaries: `[V, H]` (the mean of each `h_v` over the batch)
+    /// - output: `[V]`, non-negative, summing to 1
+    pub fn forward(&self, summaries: Tensor<2>) -> Tensor<1> {
+        let [v, h] = summaries.dims();
+        let device = summaries.device();
+        let tokens = summaries.reshape([1, v, h]); // [1, V, H]
+        let ctx = self.attention.forward(MhaInput::self_attn(tokens)).context; // [1, V, H]
+        let a = self.score.forward(ctx.reshape([v, h])).reshape([v]); // [V]
+        let p = Tensor::<1>::ones([v], &device).div_scalar(v as f32); // uniform sampling distribution
+        let m = self.p_out.forward(gelu(self.p_hidden.forward(p.reshape([1, v])))).reshape([v]); // [V]
+        softmax(a * m, 0)
+    }
+
+    /// Convenience: summaries from the views' features, then the weights.
+    ///
+    /// # Shapes
+    /// - hs: V tensors `[batch, H]` → `[V]`
+    pub fn weights_from_features(&self, hs: &[Tensor<2>]) -> Tensor<1> {
+        let summaries: Vec<Tensor<2>> = hs.iter().map(|h| h.clone().mean_dim(0)).collect(); // each [1, H]
+        self.forward(Tensor::cat(summaries, 0))
+    }
+}

@@ -1,0 +1,131 @@
+//! The CVC-AFWM network: per-view autoencoders, a shared projection to the
+//! high-level features `h_v`, a shared DEC head, adaptive feature weighting
+//! (AFW) and the VCF transformer head. Written against burn 0.22's
+//! device-carried API (no backend type parameter).
+//!
+//! Data flow for a batch of V views:
+//! ```text
+//! x_v ─enc_v→ z_v ─dec_v→ x̂_v                    (L_R)
+//!        z_v ─proj→ L2norm → h_v ─DEC→ q_v         (L_C, L_A, L_Q)
+//! {mean_b h_v} ─AFW→ w (Σ w = 1)
+//! Z = concat_v(w_v · h_v) ─VCF→ t → P = sharpen(t) (L_A target, L_Q)
+//! ```
+
+pub mod afw;
+pub mod autoencoder;
+pub mod config;
+pub mod dec;
+pub mod vcf;
+
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::{Device, Tensor};
+
+pub use afw::AdaptiveWeighting;
+pub use autoencoder::ViewAutoencoder;
+pub use config::ModelConfig;
+pub use dec::DecHead;
+pub use vcf::VcfHead;
+
+/// The whole network.
+#[derive(Module, Debug)]
+pub struct Cvc {
+    pub views: Vec<ViewAutoencoder>,
+    /// Shared `Linear(F, H)` before the L2 normalisation.
+    pub projection: Linear,
+    pub dec: DecHead,
+    pub afw: AdaptiveWeighting,
+    pub vcf: VcfHead,
+}
+
+/// Everything one forward pass of a batch produces.
+#[derive(Debug, Clone)]
+pub struct Forward {
+    /// Reconstruction of each view, `[B, d_v]`.
+    pub xr: Vec<Tensor<2>>,
+    /// High-level features of each view, `[B, H]`, unit rows.
+    pub h: Vec<Tensor<2>>,
+    /// Soft assignments of each view, `[B, K]`.
+    pub q: Vec<Tensor<2>>,
+    /// AFW view weights `[V]`.
+    pub weights: Tensor<1>,
+    /// Fused feature `Z`, `[B, H·V]`.
+    pub fused: Tensor<2>,
+    /// VCF output `t`, `[B, K]`.
+    pub t: Tensor<2>,
+}
+
+impl ModelConfig {
+    /// Builds the network on `device` (lazily initialised parameters).
+    pub fn init(&self, device: &Device) -> Cvc {
+        let views = self.view_dims.iter().map(|&d| ViewAutoencoder::new(d, &self.encoder_hidden, self.feature_dim, device)).collect();
+        Cvc {
+            views,
+            projection: LinearConfig::new(self.feature_dim, self.high_feature_dim).init(device),
+            dec: DecHead::new(self.n_clusters, self.high_feature_dim, device),
+            afw: AdaptiveWeighting::new(self.n_views(), self.high_feature_dim, self.afw_heads, self.afw_ffn_hidden, device),
+            vcf: VcfHead::new(self.fused_dim(), self.vcf_ff_dim, self.n_clusters, device),
+        }
+    }
+}
+
+/// Row-wise L2 normalisation (`torch.nn.functional.normalize`, eps 1e-12).
+pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
+    let norm = x.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12); // [B, 1]
+    x / norm
+}
+
+impl Cvc {
+    pub fn n_views(&self) -> usize {
+        self.views.len()
+    }
+
+    /// Reconstructions only (the pre-training phase).
+    pub fn reconstruct(&self, xs: &[Tensor<2>]) -> Vec<Tensor<2>> {
+        self.views.iter().zip(xs).map(|(ae, x)| ae.decode(ae.encode(x.clone()))).collect()
+    }
+
+    /// `h_v` of one view from its latent `z_v`.
+    pub fn project(&self, z: Tensor<2>) -> Tensor<2> {
+        l2_normalize(self.projection.forward(z))
+    }
+
+    /// `h_v` of every view (no decoder, no heads).
+    pub fn features(&self, xs: &[Tensor<2>]) -> Vec<Tensor<2>> {
+        self.views.iter().zip(xs).map(|(ae, x)| self.project(ae.encode(x.clone()))).collect()
+    }
+
+    /// `Z = concat_v(w_v · h_v)`.
+    ///
+    /// # Shapes
+    /// - hs: V × `[B, H]`, weights `[V]` → `[B, H·V]`
+    pub fn fuse(hs: &[Tensor<2>], weights: &Tensor<1>) -> Tensor<2> {
+        let parts: Vec<Tensor<2>> = hs
+            .iter()
+            .enumerate()
+            .map(|(v, h)| {
+                let w = weights.clone().slice([v..v + 1]).reshape([1, 1]); // [1, 1]
+                h.clone() * w
+            })
+            .collect();
+        Tensor::cat(parts, 1)
+    }
+
+    /// The full forward pass of a batch.
+    pub fn forward(&self, xs: &[Tensor<2>]) -> Forward {
+        let mut xr = Vec::with_capacity(xs.len());
+        let mut h = Vec::with_capacity(xs.len());
+        let mut q = Vec::with_capacity(xs.len());
+        for (ae, x) in self.views.iter().zip(xs) {
+            let z = ae.encode(x.clone());
+            xr.push(ae.decode(z.clone()));
+            let hv = self.project(z);
+            q.push(self.dec.forward(hv.clone()));
+            h.push(hv);
+        }
+        let weights = self.afw.weights_from_features(&h);
+        let fused = Self::fuse(&h, &weights);
+        let t = self.vcf.forward(fused.clone());
+        Forward { xr, h, q, weights, fused, t }
+    }
+}

@@ -1,0 +1,306 @@
+//! The engine end to end on `flex`: gradients, every loss term, accuracy and
+//! view weighting on a built-in set, stop/pause, divergence, checkpoints and
+//! reproducibility. Small networks keep each test well under a minute.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use burn::module::Module;
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Tensor, TensorData};
+use mvc_workbench::data::{self, MultiViewDataset, Preprocess};
+use mvc_workbench::engine::checkpoint::{self, CheckpointMeta};
+use mvc_workbench::engine::config::{DeviceChoice, LossWeights, Term, TrainConfig};
+use mvc_workbench::engine::predict::{evaluate, predict_index};
+use mvc_workbench::engine::protocol::{Command, Event, LiveParams, Phase, RunSummary};
+use mvc_workbench::engine::trainer::{adam, spawn_trainer};
+use mvc_workbench::loss::{LabelTargets, LossParams, objective};
+use mvc_workbench::model::{Cvc, ModelConfig};
+
+fn gauss3() -> MultiViewDataset {
+    let mut ds = data::builtin::generate("gauss3-noise").unwrap();
+    data::preprocess::apply(&mut ds, Preprocess::MinMax);
+    ds
+}
+
+fn small(mse: usize, con: usize) -> TrainConfig {
+    TrainConfig {
+        encoder_hidden: vec![64, 64],
+        feature_dim: 32,
+        high_feature_dim: 32,
+        vcf_ff_dim: 64,
+        batch_size: 100,
+        learning_rate: 1e-3,
+        mse_epochs: mse,
+        con_epochs: con,
+        device: DeviceChoice::Flex,
+        eval_every: 1000,
+        snapshot_every: 0,
+        seed: 7,
+        ..TrainConfig::default()
+    }
+}
+
+fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().to_vec::<f32>().unwrap()
+}
+
+fn batch(ds: &MultiViewDataset, rows: &[usize], device: &Device) -> Vec<Tensor<2>> {
+    ds.views
+        .iter()
+        .map(|v| Tensor::from_data(TensorData::new(v.data.gather_rows(rows), [rows.len(), v.data.cols()]), device))
+        .collect()
+}
+
+/// Runs a whole training on a fresh trainer thread and returns its summary and events.
+fn run(ds: MultiViewDataset, cfg: TrainConfig, out: Option<std::path::PathBuf>) -> (Result<RunSummary, String>, Vec<Event>) {
+    let h = spawn_trainer();
+    h.commands.send(Command::Start { dataset: Arc::new(ds), config: cfg, out_dir: out }).unwrap();
+    let mut events = Vec::new();
+    loop {
+        let e = h.events.recv_timeout(Duration::from_secs(300)).expect("the trainer answers");
+        match e {
+            Event::Finished(s) => return (Ok(*s), events),
+            Event::Failed { reason, .. } => return (Err(reason), events),
+            other => events.push(other),
+        }
+    }
+}
+
+fn loss_params(weights: LossWeights) -> LossParams {
+    LossParams { weights, temperature_f: 0.5, temperature_l: 1.0, threshold: 0.8, confidence: 0.9 }
+}
+
+fn only(term: &str) -> LossWeights {
+    let off = Term { enabled: false, weight: 1.0 };
+    let mut w = LossWeights { rec: off, cluster: off, local: off, kl: off, label: off };
+    match term {
+        "rec" => w.rec = Term::ON,
+        "cluster" => w.cluster = Term::ON,
+        "local" => w.local = Term::ON,
+        "kl" => w.kl = Term::ON,
+        "label" => w.label = Term::ON,
+        _ => unreachable!(),
+    }
+    w
+}
+
+fn model_for(ds: &MultiViewDataset, device: &Device) -> (ModelConfig, Cvc) {
+    let mc = ModelConfig::from_train(&small(1, 1), ds.view_dims(), 4);
+    let m = mc.init(device);
+    (mc, m)
+}
+
+#[test]
+fn gradients_reach_afw_and_vcf_parameters() {
+    let ds = gauss3();
+    let device = Device::flex();
+    device.seed(1);
+    let ad = device.autodiff();
+    let (_, mut model) = model_for(&ds, &ad);
+    let snapshot = |m: &Cvc| {
+        vec![
+            host(m.afw.score.weight.val()),
+            host(m.afw.p_hidden.weight.val()),
+            host(m.afw.attention.query.weight.val()),
+            host(m.vcf.cluster.weight.val()),
+            host(m.vcf.encoder.layers[0].mha.query.weight.val()),
+        ]
+    };
+    let before = snapshot(&model);
+    let mut optim = adam(&small(1, 1));
+    let rows: Vec<usize> = (0..128).collect();
+    let xs = batch(&ds, &rows, &ad);
+    // Label loss against true labels: it reaches t (VCF) and, through Z, the AFW weights.
+    let labels: Vec<Option<usize>> = rows.iter().map(|&r| Some(ds.label_ids().unwrap()[r])).collect();
+    let targets = LabelTargets::labelled(&labels, 4, &ad);
+    let fwd = model.forward(&xs);
+    let w = host(fwd.weights.clone());
+    assert!((w.iter().sum::<f32>() - 1.0).abs() < 1e-5, "view weights sum to 1: {w:?}");
+    let obj = objective(&xs, &fwd, &loss_params(LossWeights::default()), &targets);
+    let grads = GradientsParams::from_grads(obj.total.backward(), &model);
+    model = optim.step(1e-3, model, grads);
+    let after = snapshot(&model);
+    let names = ["afw.score", "afw.p_hidden", "afw.attention.query", "vcf.cluster", "vcf.encoder.mha.query"];
+    for ((b, a), name) in before.iter().zip(&after).zip(names) {
+        let moved = b.iter().zip(a).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        assert!(moved > 0.0, "{name} did not change after one step");
+    }
+}
+
+#[test]
+fn every_loss_term_decreases_on_separable_data() {
+    let ds = gauss3();
+    let rows: Vec<usize> = (0..200).collect();
+    let ids = ds.label_ids().unwrap().to_vec();
+    for term in ["rec", "cluster", "local", "kl", "label"] {
+        let device = Device::flex();
+        device.seed(3);
+        let ad = device.autodiff();
+        let (_, mut model) = model_for(&ds, &ad);
+        let mut optim = adam(&small(1, 1));
+        let xs = batch(&ds, &rows, &ad);
+        let targets = if term == "label" {
+            LabelTargets::labelled(&rows.iter().map(|&r| Some(ids[r])).collect::<Vec<_>>(), 4, &ad)
+        } else {
+            LabelTargets::Pseudo
+        };
+        let params = loss_params(only(term));
+        let idx = ["rec", "cluster", "local", "kl", "label"].iter().position(|t| *t == term).unwrap();
+        let mut values = Vec::new();
+        for _ in 0..25 {
+            let fwd = model.forward(&xs);
+            let obj = objective(&xs, &fwd, &params, &targets);
+            values.push(host(obj.parts.clone())[idx]);
+            let grads = GradientsParams::from_grads(obj.total.backward(), &model);
+            model = optim.step(2e-3, model, grads);
+        }
+        let (first, last) = (values[0], values[values.len() - 1]);
+        assert!(first.is_finite() && last.is_finite(), "{term}: {values:?}");
+        assert!(last < first, "{term} loss did not decrease: {values:?}");
+    }
+}
+
+#[test]
+fn trains_to_high_accuracy_and_down_weights_the_noise_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = gauss3();
+    let mut cfg = small(10, 20);
+    cfg.eval_every = 10;
+    let (summary, events) = run(ds.clone(), cfg, Some(dir.path().to_path_buf()));
+    let summary = summary.unwrap();
+    assert!(!summary.stopped);
+    // Protocol order: Started, Phase(Pretrain) first; Phase(Contrastive) after all pre-training epochs.
+    assert!(matches!(events[0], Event::Started { .. }));
+    assert!(matches!(events[1], Event::Phase(Phase::Pretrain)));
+    let m = summary.final_metrics.clone().unwrap();
+    assert!(m.mean_q.acc >= 0.95, "ACC {} below 0.95 (metrics {m:?})", m.mean_q.acc);
+    let w = &summary.epochs.last().unwrap().view_weights;
+    assert!(w[2] < w[0] && w[2] < w[1], "the noise view (3) should have the lowest weight: {w:?}");
+    assert_eq!(summary.epochs.len(), 30);
+    assert!(events.iter().any(|e| matches!(e, Event::CheckpointSaved(_))));
+
+    // The checkpoint reproduces the run's final metrics.
+    let ck = checkpoint::load(summary.checkpoint.as_ref().unwrap()).unwrap();
+    ck.check_dataset(&ds, false).unwrap();
+    let device = Device::flex();
+    let model = ck.model(&device).unwrap();
+    let eval = evaluate(&model, &ds, &device, ck.config.batch_size).unwrap();
+    let acc = mvc_workbench::metrics::accuracy(&eval.pred_mean, ds.label_ids().unwrap());
+    assert!((acc - m.mean_q.acc).abs() < 1e-12);
+    let p = predict_index(&eval, &ds, 5).unwrap();
+    assert_eq!(p.cluster_probabilities.len(), 4);
+    assert_eq!(p.per_view_assignment.len(), 3);
+
+    // A dataset with other shapes is refused, and the message says what differs.
+    let other = data::builtin::generate("rings-moons").unwrap();
+    let err = ck.check_dataset(&other, true).unwrap_err().to_string();
+    assert!(err.contains("views"), "{err}");
+}
+
+#[test]
+fn checkpoint_round_trip_gives_identical_predictions() {
+    let ds = gauss3();
+    let device = Device::flex();
+    device.seed(11);
+    let ad = device.clone().autodiff();
+    let (mc, mut model) = model_for(&ds, &ad);
+    let mut optim = adam(&small(1, 1));
+    let rows: Vec<usize> = (0..100).collect();
+    for _ in 0..3 {
+        let xs = batch(&ds, &rows, &ad);
+        let fwd = model.forward(&xs);
+        let obj = objective(&xs, &fwd, &loss_params(LossWeights::default()), &LabelTargets::Pseudo);
+        let grads = GradientsParams::from_grads(obj.total.backward(), &model);
+        model = optim.step(1e-3, model, grads);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ck");
+    let meta = CheckpointMeta {
+        format_version: 1,
+        model: mc,
+        dataset_name: ds.name.clone(),
+        dataset_fingerprint: ds.fingerprint(),
+        n_samples: ds.n_samples(),
+        seed: 11,
+        global_epoch: 0,
+        metrics: None,
+        view_weights: vec![],
+        device: "flex".into(),
+        created_unix: 0,
+    };
+    checkpoint::save(&path, &model, &small(1, 1), &meta).unwrap();
+    // Saving again replaces it atomically (no leftovers beside it).
+    checkpoint::save(&path, &model, &small(1, 1), &meta).unwrap();
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    let before = evaluate(&model.valid(), &ds, &device, 100).unwrap();
+    let loaded = checkpoint::load(&path).unwrap().model(&device).unwrap();
+    let after = evaluate(&loaded, &ds, &device, 100).unwrap();
+    assert_eq!(before.pred_mean, after.pred_mean);
+    assert_eq!(before.q_mean, after.q_mean);
+    assert_eq!(before.t, after.t);
+    // A missing directory reads as a sentence naming it.
+    let err = checkpoint::load(&dir.path().join("nope")).unwrap_err().to_string();
+    assert!(err.contains("nope") && err.contains("not a checkpoint"), "{err}");
+}
+
+#[test]
+fn stop_pause_and_live_parameters_are_honoured_promptly() {
+    let ds = gauss3();
+    let h = spawn_trainer();
+    let cfg = small(1000, 1000);
+    h.commands.send(Command::Start { dataset: Arc::new(ds), config: cfg, out_dir: None }).unwrap();
+    let wait_for = |pred: &dyn Fn(&Event) -> bool, secs: u64| -> (Event, Duration) {
+        let start = Instant::now();
+        loop {
+            let e = h.events.recv_timeout(Duration::from_secs(secs)).expect("event in time");
+            if pred(&e) {
+                return (e, start.elapsed());
+            }
+        }
+    };
+    wait_for(&|e| matches!(e, Event::Epoch(_)), 60);
+    h.commands.send(Command::Update(LiveParams { learning_rate: Some(5e-4), ..LiveParams::default() })).unwrap();
+    wait_for(&|e| matches!(e, Event::ParamsApplied(_)), 5);
+    h.commands.send(Command::Pause).unwrap();
+    wait_for(&|e| matches!(e, Event::Paused), 5);
+    // Nothing trains while paused.
+    std::thread::sleep(Duration::from_millis(300));
+    while h.events.try_recv().is_ok() {}
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(h.events.try_recv().is_err(), "events arrived while paused");
+    h.commands.send(Command::Resume).unwrap();
+    wait_for(&|e| matches!(e, Event::Resumed), 5);
+    wait_for(&|e| matches!(e, Event::Progress(_)), 10);
+    h.commands.send(Command::Stop).unwrap();
+    let (e, took) = wait_for(&|e| matches!(e, Event::Finished(_) | Event::Failed { .. }), 10);
+    assert!(took < Duration::from_secs(1), "stop took {took:?}");
+    match e {
+        Event::Finished(s) => assert!(s.stopped),
+        other => panic!("expected Finished, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_non_finite_loss_stops_the_run_with_a_reason() {
+    let mut ds = gauss3();
+    if let mvc_workbench::data::ViewData::Dense { values, .. } = &mut ds.views[0].data {
+        values.iter_mut().for_each(|x| *x = 1e30);
+    }
+    let (res, _) = run(ds, small(2, 0), None);
+    let reason = res.unwrap_err();
+    assert!(reason.contains("diverged"), "{reason}");
+}
+
+#[test]
+fn same_seed_gives_the_same_losses_on_flex() {
+    let ds = gauss3();
+    let cfg = small(2, 2);
+    let (a, _) = run(ds.clone(), cfg.clone(), None);
+    let (b, _) = run(ds, cfg, None);
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let la: Vec<_> = a.epochs.iter().map(|e| e.losses).collect();
+    let lb: Vec<_> = b.epochs.iter().map(|e| e.losses).collect();
+    assert_eq!(la, lb);
+    assert_eq!(a.final_metrics, b.final_metrics);
+}
