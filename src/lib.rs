@@ -10,3 +10,5 @@ pub mod metrics;
 pub mod cluster;
 pub mod model;
 pub mod loss;
+pub mod app;
+pub mod export;

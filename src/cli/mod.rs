@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod datasets;
+pub mod gui;
 pub mod inspect;
 pub mod train;
 
@@ -16,6 +17,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Commands {
+    /// Open the desktop workbench (the default when no command is given).
+    Gui(gui::GuiArgs),
     /// Summarise a multi-view .mat file: views, shapes, statistics, labels.
     Inspect(inspect::InspectArgs),
     /// List the built-in datasets, or write them as .mat files.
@@ -34,17 +37,14 @@ pub enum Commands {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     let result = match cli.command {
+        Some(Commands::Gui(args)) => gui::run(&args),
         Some(Commands::Inspect(args)) => inspect::run(&args),
         Some(Commands::Datasets(args)) => datasets::run(&args),
         Some(Commands::Train(args)) => train::run_train(&args),
         Some(Commands::Eval(args)) => train::run_eval(&args),
         Some(Commands::Predict(args)) => train::run_predict(&args),
         Some(Commands::Bench(args)) => train::run_bench(&args),
-        None => {
-            use clap::CommandFactory;
-            Cli::command().print_help().ok();
-            Ok(())
-        }
+        None => gui::run(&gui::GuiArgs::default()),
     };
     match result {
         Ok(()) => 0,

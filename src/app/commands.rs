@@ -1,0 +1,381 @@
+//! Applying the commands panels sent during the ui pass.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::TrySendError;
+
+use crate::data::{self, LoadOptions};
+use crate::engine::protocol::Command;
+use crate::engine::{TrainConfig, presets, trainer};
+use crate::export::{self, ColorKey, DatasetInfo, EmbeddingExport, FigureStyle, RunExport, SampleExport};
+
+use super::state::{
+    AppCommand, ColorBy, DEMO_PRESET, DatasetSource, ExportOutcome, ExportTarget, FeatureSource, LoadedDataset, RunRecord, cluster_to_label,
+    demo_config, position_in,
+};
+use super::training_panel::SEED_DEFAULTS;
+use super::{DialogPick, Task, WorkbenchApp};
+
+impl WorkbenchApp {
+    /// Applies every queued command.
+    pub(super) fn run_commands(&mut self) {
+        for command in self.commands.drain() {
+            self.run_command(command);
+        }
+    }
+
+    fn run_command(&mut self, command: AppCommand) {
+        match command {
+            AppCommand::Load(src) => self.load(src, false),
+            AppCommand::Reload => {
+                if let Some(src) = self.session.loaded.as_ref().map(|l| l.source.clone()) {
+                    self.load(src, true);
+                }
+            }
+            AppCommand::OpenFileDialog => self.open_dialog(false),
+            AppCommand::ChooseExportDir => self.open_dialog(true),
+            AppCommand::StartRun => self.start_run(),
+            AppCommand::Pause => self.send_trainer(Command::Pause),
+            AppCommand::Resume => self.send_trainer(Command::Resume),
+            AppCommand::Stop => self.send_trainer(Command::Stop),
+            AppCommand::RequestSnapshot => self.send_trainer(Command::Snapshot),
+            AppCommand::Live(p) => {
+                if self.session.run.status.is_active() {
+                    self.send_trainer(Command::Update(p));
+                }
+            }
+            AppCommand::RecomputeTsne => match self.session.run.snapshot.clone() {
+                Some(s) => self.submit_tsne(&s),
+                None => self.session.notify("no embedding snapshot yet"),
+            },
+            AppCommand::PauseTsne(paused) => {
+                if let Some(w) = &mut self.tsne {
+                    w.set_paused(paused);
+                    self.session.tsne_paused = w.is_paused();
+                }
+            }
+            AppCommand::CancelTsne => {
+                if let Some(w) = &self.tsne {
+                    w.cancel();
+                }
+                self.session.embedding.pending = None;
+            }
+            AppCommand::Select(row) => self.session.selected = row,
+            AppCommand::Export(target) => self.export(target),
+            AppCommand::ApplyPreset(name) => self.apply_preset(&name),
+        }
+    }
+
+    fn load(&mut self, src: DatasetSource, with_overrides: bool) {
+        if self.loader.is_some() {
+            self.session.notify("a dataset is already loading");
+            return;
+        }
+        if self.session.run.status.is_active() {
+            self.session.notify("stop the run before loading another dataset");
+            return;
+        }
+        let is_same_file = matches!((&src, self.session.loaded.as_ref().map(|l| &l.source)), (DatasetSource::File(a), Some(DatasetSource::File(b))) if a == b);
+        if !with_overrides && !is_same_file {
+            // A different file: the previous file's choice of variables does not apply.
+            self.state.overrides = Default::default();
+        }
+        let ov = self.state.overrides.clone();
+        let opts = LoadOptions {
+            views: (ov.enabled && !ov.views.is_empty()).then(|| ov.views.clone()),
+            labels: ov.enabled.then(|| ov.labels.clone()).flatten(),
+            no_labels: ov.enabled && ov.no_labels,
+            ..LoadOptions::default()
+        };
+        let preprocess = self.state.preprocess;
+        let task_src = src.clone();
+        let work = move || -> Result<LoadedDataset, String> {
+            let t0 = Instant::now();
+            let (mut ds, variables) = match &task_src {
+                DatasetSource::Builtin(name) => (data::builtin::generate(name).map_err(|e| e.to_string())?, None),
+                DatasetSource::File(path) => {
+                    let ds = data::load_dataset(path, &opts).map_err(|e| e.to_string())?;
+                    let vars = data::list_variables(path).ok();
+                    (ds, vars)
+                }
+            };
+            if ds.n_views() == 0 || ds.n_samples() == 0 {
+                return Err(format!("{}: the dataset has no views or no samples", task_src.display()));
+            }
+            data::preprocess::apply(&mut ds, preprocess);
+            Ok(LoadedDataset { source: task_src, dataset: Arc::new(ds), variables, preprocess, load_secs: t0.elapsed().as_secs_f64() })
+        };
+        match Task::spawn("mvc-loader", work, self.egui_ctx.clone()) {
+            Ok(t) => {
+                self.loader = Some(t);
+                self.session.loading = Some(src);
+                self.session.load_error = None;
+            }
+            Err(e) => self.session.load_error = Some(format!("could not start the loader thread: {e}")),
+        }
+    }
+
+    fn open_dialog(&mut self, folder: bool) {
+        if self.dialog.is_some() {
+            self.session.notify("a file dialog is already open");
+            return;
+        }
+        let start_dir = if folder {
+            Some(self.state.export.dir.clone())
+        } else {
+            self.state.recent_files.first().and_then(|p| p.parent().map(Path::to_path_buf))
+        };
+        let work = move || -> Option<DialogPick> {
+            let mut d = rfd::FileDialog::new();
+            if let Some(dir) = start_dir.filter(|d| d.is_dir()) {
+                d = d.set_directory(dir);
+            }
+            if folder {
+                d.set_title("Export folder").pick_folder().map(DialogPick::ExportDir)
+            } else {
+                d.set_title("Open a multi-view dataset").add_filter("MATLAB data", &["mat"]).pick_file().map(DialogPick::Dataset)
+            }
+        };
+        match Task::spawn("mvc-file-dialog", work, self.egui_ctx.clone()) {
+            Ok(t) => self.dialog = Some(t),
+            Err(e) => self.session.notify(format!("could not open the file dialog: {e}")),
+        }
+    }
+
+    fn start_run(&mut self) {
+        self.session.start_error = None;
+        if self.session.run.status.is_active() {
+            return;
+        }
+        let Some(dataset) = self.session.dataset().cloned() else {
+            self.session.start_error = Some("load a dataset first".into());
+            return;
+        };
+        let config: TrainConfig = self.state.config.clone();
+        if let Err(e) = config.validate() {
+            self.session.start_error = Some(e);
+            return;
+        }
+        if config.n_clusters.is_none() && dataset.labels.is_none() {
+            self.session.start_error = Some("this dataset has no labels: set the number of clusters K (Schedule ▸ Clusters K)".into());
+            return;
+        }
+        if self.trainer.is_none() {
+            match trainer::try_spawn_trainer() {
+                Ok(t) => self.trainer = Some(t),
+                Err(e) => {
+                    self.session.start_error = Some(format!("could not start the trainer thread: {e}"));
+                    return;
+                }
+            }
+        }
+        let Some(t) = &self.trainer else { return };
+        // Anything left from an earlier run is stale.
+        while t.events.try_recv().is_ok() {}
+        match t.commands.try_send(Command::Start { dataset, config: config.clone(), out_dir: None }) {
+            Ok(()) => {
+                self.session.run = RunRecord::starting(config);
+                self.session.embedding = Default::default();
+                self.finished_handled = false;
+            }
+            Err(e) => self.session.start_error = Some(format!("the trainer did not take the run: {}", send_error(&e))),
+        }
+    }
+
+    fn send_trainer(&mut self, command: Command) {
+        let Some(t) = &self.trainer else {
+            self.session.notify("no run is active");
+            return;
+        };
+        if let Err(e) = t.commands.try_send(command) {
+            let why = send_error(&e);
+            self.session.notify(format!("the trainer did not take the command: {why}"));
+        }
+    }
+
+    fn apply_preset(&mut self, name: &str) {
+        let device = self.state.config.device;
+        let cfg = match name {
+            DEMO_PRESET => demo_config(),
+            SEED_DEFAULTS => TrainConfig { preset: Some(SEED_DEFAULTS.to_owned()), ..TrainConfig::default() },
+            other => match presets::find(other) {
+                Ok(p) => {
+                    let mut cfg = TrainConfig::default();
+                    p.apply(&mut cfg, &[]);
+                    cfg
+                }
+                Err(e) => {
+                    self.session.notify(e);
+                    return;
+                }
+            },
+        };
+        self.state.config = TrainConfig { device, ..cfg };
+    }
+
+    fn export(&mut self, target: ExportTarget) {
+        if self.exporter.is_some() {
+            self.session.notify("an export is already in progress");
+            return;
+        }
+        let run = self.build_run_export();
+        let ex = &self.state.export;
+        let style = FigureStyle { width_in: ex.width_in, height_in: ex.height_in, dpi: ex.dpi, log_losses: self.state.losses_log_scale };
+        let stem = file_safe(&run.dataset.name);
+        let dir = ex.dir.clone();
+        let work = move || -> ExportOutcome {
+            let result = match target {
+                ExportTarget::Svg(fig) => {
+                    let p = dir.join(format!("{stem}-{}.svg", fig.stem()));
+                    export::write_svg(&run, fig, &style, &p).map(|()| vec![p])
+                }
+                ExportTarget::Png(fig) => {
+                    let p = dir.join(format!("{stem}-{}.png", fig.stem()));
+                    export::write_png(&run, fig, &style, &p).map(|()| vec![p])
+                }
+                ExportTarget::Csv(fig) => {
+                    let p = dir.join(format!("{stem}-{}.csv", fig.stem()));
+                    export::write_csv(&run, fig, &p).map(|()| vec![p])
+                }
+                ExportTarget::RunJson => {
+                    let p = dir.join(format!("{stem}-run.json"));
+                    export::write_run_json(&run, &p).map(|()| vec![p])
+                }
+                ExportTarget::All => {
+                    let folder = dir.join(format!("{stem}-{}", timestamp(run.exported_at_unix)));
+                    export::export_all(&run, &style, &folder)
+                }
+            };
+            match result {
+                Ok(files) => ExportOutcome::Written(files),
+                Err(e) => ExportOutcome::Failed(e.to_string()),
+            }
+        };
+        match Task::spawn("mvc-export", work, self.egui_ctx.clone()) {
+            Ok(t) => {
+                self.exporter = Some(t);
+                self.session.export_busy = true;
+                self.session.export_outcome = None;
+            }
+            Err(e) => self.session.export_outcome = Some(ExportOutcome::Failed(format!("could not start the export thread: {e}"))),
+        }
+    }
+
+    /// Everything an export reads, as plain data.
+    pub fn build_run_export(&self) -> RunExport {
+        let session = &self.session;
+        let run = &session.run;
+        let dataset = session.loaded.as_ref().map_or_else(DatasetInfo::default, |l| {
+            let ds = &l.dataset;
+            DatasetInfo {
+                name: ds.name.clone(),
+                source: match &l.source {
+                    DatasetSource::Builtin(n) => format!("builtin:{n}"),
+                    DatasetSource::File(p) => p.display().to_string(),
+                },
+                fingerprint: ds.fingerprint(),
+                n_samples: ds.n_samples(),
+                view_names: ds.views.iter().map(|v| v.name.clone()).collect(),
+                view_dims: ds.view_dims(),
+                label_variable: ds.labels.as_ref().map(|l| l.variable.clone()),
+                class_names: ds.labels.as_ref().map_or_else(Vec::new, |l| (0..l.n_clusters()).map(|k| l.class_name(k)).collect()),
+                preprocess: l.preprocess.as_str().to_owned(),
+            }
+        });
+        let embedding = session.embedding.layout.as_ref().map(|l| {
+            let s = &l.snapshot;
+            let pick = |v: &[usize]| l.positions.iter().map(|&p| v.get(p).copied().unwrap_or(0)).collect::<Vec<_>>();
+            EmbeddingExport {
+                epoch: s.global_epoch,
+                method: if matches!(l.method, super::state::LayoutMethod::Pca) { "PCA".into() } else { "t-SNE".into() },
+                feature: match l.source {
+                    FeatureSource::Fused => "Z".into(),
+                    FeatureSource::View(v) => format!("h ({})", session.view_names(s.h.len()).get(v).cloned().unwrap_or_default()),
+                },
+                color_by: match self.state.embedding.color_by {
+                    ColorBy::Predicted => ColorKey::Predicted,
+                    ColorBy::TrueLabel if s.labels.is_some() => ColorKey::TrueLabel,
+                    ColorBy::TrueLabel => ColorKey::Predicted,
+                    ColorBy::Confidence => ColorKey::Confidence,
+                },
+                rows: (0..l.positions.len()).filter_map(|i| l.row(i)).collect(),
+                coords: l.coords.clone(),
+                true_labels: s.labels.as_deref().map(pick),
+                predicted: pick(&s.predicted),
+                predicted_aligned: s.predicted_aligned.as_deref().map(pick),
+                confidence: l.positions.iter().map(|&p| s.confidence.get(p).copied().unwrap_or(0.0)).collect(),
+            }
+        });
+        let selected = session.selected.and_then(|row| {
+            let s = run.snapshot.as_ref()?;
+            let p = position_in(s, row)?;
+            let map = cluster_to_label(s);
+            Some(SampleExport {
+                row,
+                epoch: s.global_epoch,
+                true_label: s.labels.as_ref().and_then(|l| l.get(p)).copied(),
+                predicted: s.predicted.get(p).copied().unwrap_or(0),
+                predicted_aligned: s.predicted_aligned.as_ref().and_then(|a| a.get(p)).copied(),
+                q: s.q_mean.get(p * s.k..(p + 1) * s.k).map(<[f32]>::to_vec).unwrap_or_default(),
+                cluster_names: map.iter().map(|m| m.map_or_else(String::new, |l| session.class_name(l))).collect(),
+            })
+        });
+        RunExport {
+            app_version: env!("CARGO_PKG_VERSION").to_owned(),
+            exported_at_unix: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            dataset,
+            config: run.config.clone(),
+            device: run.device.clone(),
+            status: run.status.label(),
+            wall_secs: run.wall.or_else(|| run.started_at.map(|t| t.elapsed())).map(|d| d.as_secs_f64()),
+            epochs: run.epochs.clone(),
+            metrics: run.metrics.clone(),
+            contrastive_from: run.contrastive_from,
+            final_metrics: run.summary.as_ref().and_then(|s| s.final_metrics.clone()).or_else(|| run.metrics.last().cloned()),
+            summary: run.summary.as_deref().cloned(),
+            embedding,
+            selected,
+        }
+    }
+}
+
+fn send_error<T>(e: &TrySendError<T>) -> &'static str {
+    match e {
+        TrySendError::Full(_) => "its queue is full, try again",
+        TrySendError::Disconnected(_) => "the trainer thread has stopped",
+    }
+}
+
+/// A name safe for a file name.
+fn file_safe(s: &str) -> String {
+    let t: String = s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    if t.is_empty() { "run".into() } else { t }
+}
+
+/// `YYYYMMDD-HHMMSS` (UTC) of a Unix time.
+pub fn timestamp(unix: u64) -> String {
+    let days = (unix / 86_400) as i64;
+    let secs = unix % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", secs / 3600, (secs % 3600) / 60, secs % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps_are_civil_dates() {
+        assert_eq!(super::timestamp(0), "19700101-000000");
+        assert_eq!(super::timestamp(1_700_000_000), "20231114-221320");
+    }
+}

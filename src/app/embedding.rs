@@ -1,0 +1,257 @@
+//! Centre tile: the t-SNE (PCA while it runs) of the fused feature `Z` or of
+//! one view's `h`; coloured by predicted cluster, true label or confidence;
+//! hover shows index, true and predicted; click selects.
+
+use eframe::egui;
+use egui::{Pos2, RichText};
+use egui_plot::{Legend, MarkerShape, Plot, PlotPoint, PlotTransform, Points};
+
+use crate::export::Figure;
+
+use super::palette;
+use super::state::{AppCommand, AppState, ColorBy, EmbeddingLayout, FeatureSource, LayoutMethod, ViewCtx};
+use super::tsne::TsneMethod;
+use super::widgets::{empty_hint_ui, export_menu_ui};
+
+/// Pointer distance (points) within which a sample is hovered or clicked.
+const PICK_RADIUS: f32 = 10.0;
+
+/// Widget state of the embedding tile.
+#[derive(Debug, Default)]
+pub struct EmbeddingPanel {
+    /// The plot transform of the last frame (for picking and tests).
+    transform: Option<PlotTransform>,
+    show_settings: bool,
+}
+
+/// Group (colour index) of point `i` of a layout.
+pub fn group_of(layout: &EmbeddingLayout, i: usize, color_by: ColorBy) -> usize {
+    let s = &layout.snapshot;
+    let Some(&p) = layout.positions.get(i) else { return 0 };
+    let predicted = s.predicted_aligned.as_ref().and_then(|a| a.get(p)).or_else(|| s.predicted.get(p)).copied().unwrap_or(0);
+    match color_by {
+        ColorBy::Predicted => predicted,
+        ColorBy::TrueLabel => s.labels.as_ref().and_then(|l| l.get(p)).copied().unwrap_or(predicted),
+        ColorBy::Confidence => {
+            let c = s.confidence.get(p).copied().unwrap_or(0.0);
+            ((c.clamp(0.0, 1.0) * 9.0).round()) as usize
+        }
+    }
+}
+
+impl EmbeddingPanel {
+    /// Screen position of dataset row `row` in the last frame, if it is shown.
+    pub fn screen_pos_of(&self, layout: &EmbeddingLayout, row: usize) -> Option<Pos2> {
+        let t = self.transform.as_ref()?;
+        let i = (0..layout.positions.len()).find(|&i| layout.row(i) == Some(row))?;
+        let c = layout.coords.get(i)?;
+        Some(t.position_from_point(&PlotPoint::new(c[0], c[1])))
+    }
+
+    fn pick(&self, layout: &EmbeddingLayout, pos: Pos2) -> Option<usize> {
+        let t = self.transform.as_ref()?;
+        let mut best: Option<(usize, f32)> = None;
+        for (i, c) in layout.coords.iter().enumerate() {
+            let d = t.position_from_point(&PlotPoint::new(c[0], c[1])).distance_sq(pos);
+            if d <= PICK_RADIUS * PICK_RADIUS && best.is_none_or(|(_, b)| d < b) {
+                best = Some((i, d));
+            }
+        }
+        best.map(|(i, _)| i)
+    }
+
+    pub fn ui(&mut self, state: &mut AppState, ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui) {
+        let session = ctx.session;
+        let emb = &session.embedding;
+        let settings = &mut state.embedding;
+        let n_views = session.run.snapshot.as_ref().map_or(0, |s| s.h.len());
+        if let FeatureSource::View(v) = settings.source
+            && n_views > 0
+            && v >= n_views
+        {
+            settings.source = FeatureSource::Fused;
+        }
+
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Colour");
+            egui::ComboBox::from_id_salt("color_by").selected_text(settings.color_by.label()).show_ui(ui, |ui| {
+                for c in [ColorBy::Predicted, ColorBy::TrueLabel, ColorBy::Confidence] {
+                    ui.selectable_value(&mut settings.color_by, c, c.label());
+                }
+            });
+            ui.label("Feature");
+            let names = session.view_names(n_views);
+            let label = |s: FeatureSource| match s {
+                FeatureSource::Fused => "fused Z".to_owned(),
+                FeatureSource::View(v) => format!("h of {}", names.get(v).cloned().unwrap_or_else(|| format!("view {}", v + 1))),
+            };
+            let before = settings.source;
+            egui::ComboBox::from_id_salt("feature_source").selected_text(label(settings.source)).show_ui(ui, |ui| {
+                ui.selectable_value(&mut settings.source, FeatureSource::Fused, label(FeatureSource::Fused));
+                for v in 0..n_views {
+                    ui.selectable_value(&mut settings.source, FeatureSource::View(v), label(FeatureSource::View(v)));
+                }
+            });
+            if settings.source != before {
+                ctx.commands.send(AppCommand::RecomputeTsne);
+            }
+            let has_snapshot = session.run.snapshot.is_some();
+            if ui.add_enabled(has_snapshot, egui::Button::new("↻ t-SNE")).on_hover_text("Recompute the t-SNE of the latest snapshot now").clicked() {
+                ctx.commands.send(AppCommand::RecomputeTsne);
+            }
+            let running = emb.pending.is_some();
+            let paused = state_paused(ctx);
+            if ui.add_enabled(running, egui::Button::new(if paused { "⏵ resume t-SNE" } else { "⏸ pause t-SNE" })).clicked() {
+                ctx.commands.send(AppCommand::PauseTsne(!paused));
+            }
+            if ui.add_enabled(running, egui::Button::new("⏹")).on_hover_text("Stop this t-SNE (its last layout stays)").clicked() {
+                ctx.commands.send(AppCommand::CancelTsne);
+            }
+            ui.toggle_value(&mut self.show_settings, "⚙ t-SNE settings");
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                export_menu_ui(ctx, ui, &[Figure::Embedding]);
+            });
+        });
+        let settings = &mut state.embedding;
+        if self.show_settings {
+            egui::Grid::new("tsne_settings").num_columns(4).show(ui, |ui| {
+                ui.label("Perplexity");
+                ui.add(egui::DragValue::new(&mut settings.tsne.perplexity).range(1.0..=200.0).speed(0.5));
+                ui.label("Iterations");
+                ui.add(egui::DragValue::new(&mut settings.tsne.iterations).range(10..=10_000).speed(10));
+                ui.end_row();
+                ui.label("Max points");
+                ui.add(egui::DragValue::new(&mut settings.tsne.max_points).range(10..=50_000).speed(50));
+                ui.label("Every");
+                ui.add(egui::DragValue::new(&mut settings.every_epochs).range(0..=1000).suffix(" epochs"))
+                    .on_hover_text("Recompute automatically when a snapshot is at least this many epochs newer (0: only on demand)");
+                ui.end_row();
+                ui.label("Method");
+                egui::ComboBox::from_id_salt("tsne_method").selected_text(settings.tsne.method.label()).show_ui(ui, |ui| {
+                    for m in [TsneMethod::BarnesHut, TsneMethod::Fft] {
+                        ui.selectable_value(&mut settings.tsne.method, m, m.label());
+                    }
+                });
+                ui.label("Seed");
+                ui.add(egui::DragValue::new(&mut settings.tsne.seed));
+                ui.end_row();
+                ui.label("Point size");
+                ui.add(egui::Slider::new(&mut settings.point_radius, 1.0..=6.0));
+                ui.end_row();
+            });
+        }
+
+        let Some(layout) = &emb.layout else {
+            if let Some(e) = &emb.error {
+                ui.label(RichText::new(e).color(palette::error_text()));
+            }
+            empty_hint_ui(ui, "The embedding appears with the first snapshot of a run.");
+            return;
+        };
+        // Which epoch the picture is from, and how it was made.
+        let source = match layout.source {
+            FeatureSource::Fused => "Z".to_owned(),
+            FeatureSource::View(v) => format!("h of {}", session.view_names(layout.snapshot.h.len()).get(v).cloned().unwrap_or_default()),
+        };
+        let mut line = format!("{} of {} · epoch {} · {} points", layout.method.label(), source, layout.epoch(), layout.coords.len());
+        if let Some(p) = &emb.pending {
+            if layout.method == LayoutMethod::Pca {
+                line.push_str(" · t-SNE running…");
+            } else if p.snapshot.global_epoch != layout.epoch() {
+                line.push_str(&format!(" · t-SNE of epoch {} running…", p.snapshot.global_epoch));
+            }
+        }
+        if let Some(secs) = emb.last_tsne_secs {
+            line.push_str(&format!(" · last t-SNE {secs:.1} s"));
+        }
+        ui.label(RichText::new(line).strong());
+        if let Some(e) = &emb.error {
+            ui.label(RichText::new(e).color(palette::error_text()));
+        }
+
+        let color_by = settings.color_by;
+        let radius = settings.point_radius;
+        let k = (0..layout.coords.len()).map(|i| group_of(layout, i, color_by)).max().map_or(0, |m| m + 1);
+        let mut groups: Vec<Vec<[f64; 2]>> = vec![Vec::new(); k.max(1)];
+        for (i, c) in layout.coords.iter().enumerate() {
+            let g = group_of(layout, i, color_by);
+            if let Some(v) = groups.get_mut(g) {
+                v.push([f64::from(c[0]), f64::from(c[1])]);
+            }
+        }
+        let names: Vec<String> = (0..groups.len())
+            .map(|g| match color_by {
+                ColorBy::Confidence => format!("confidence ≈ {:.1}", g as f32 / 9.0),
+                ColorBy::Predicted if layout.snapshot.predicted_aligned.is_none() => format!("cluster {g}"),
+                _ => session.class_name(g),
+            })
+            .collect();
+        let selected = session.selected.and_then(|row| {
+            let i = (0..layout.positions.len()).find(|&i| layout.row(i) == Some(row))?;
+            layout.coords.get(i).map(|c| [f64::from(c[0]), f64::from(c[1])])
+        });
+
+        let resp = Plot::new("embedding_plot")
+            .legend(Legend::default())
+            .data_aspect(1.0)
+            .show_axes(false)
+            .show_grid(false)
+            .show_x(false)
+            .show_y(false)
+            .allow_scroll(false)
+            .allow_double_click_reset(true)
+            .show(ui, |p| {
+                for (g, pts) in groups.into_iter().enumerate() {
+                    if pts.is_empty() {
+                        continue;
+                    }
+                    let color = if color_by == ColorBy::Confidence { palette::sequential(g as f32 / 9.0) } else { palette::category(g) };
+                    p.points(Points::new(names[g].as_str(), pts).color(color).radius(radius).shape(MarkerShape::Circle).filled(true).allow_hover(false));
+                }
+                if let Some(xy) = selected {
+                    p.points(
+                        Points::new("selected", vec![xy])
+                            .color(palette::rgb(palette::SELECTION))
+                            .radius(radius * 2.6 + 2.0)
+                            .shape(MarkerShape::Circle)
+                            .filled(false)
+                            .allow_hover(false),
+                    );
+                }
+            });
+        self.transform = Some(resp.transform);
+        let response = resp.response;
+        if let Some(pos) = response.hover_pos()
+            && let Some(i) = self.pick(layout, pos)
+        {
+            let text = describe_point(ctx, layout, i);
+            response.clone().on_hover_ui_at_pointer(|ui| {
+                ui.label(text);
+            });
+        }
+        if response.clicked()
+            && let Some(pos) = response.interact_pointer_pos()
+        {
+            let row = self.pick(layout, pos).and_then(|i| layout.row(i));
+            ctx.commands.send(AppCommand::Select(row));
+        }
+    }
+}
+
+fn state_paused(ctx: &ViewCtx<'_>) -> bool {
+    ctx.session.tsne_paused
+}
+
+fn describe_point(ctx: &ViewCtx<'_>, layout: &EmbeddingLayout, i: usize) -> String {
+    let session = ctx.session;
+    let s = &layout.snapshot;
+    let Some(&p) = layout.positions.get(i) else { return String::new() };
+    let row = s.indices.get(p).copied().unwrap_or(0);
+    let truth = s.labels.as_ref().and_then(|l| l.get(p)).map_or_else(|| "unknown".to_owned(), |&t| session.class_name(t));
+    let predicted = match s.predicted_aligned.as_ref().and_then(|a| a.get(p)) {
+        Some(&a) => session.class_name(a),
+        None => format!("cluster {}", s.predicted.get(p).copied().unwrap_or(0)),
+    };
+    let conf = s.confidence.get(p).copied().unwrap_or(0.0);
+    format!("sample #{row}\ntrue: {truth}\npredicted: {predicted} (confidence {conf:.2})\nclick to inspect")
+}

@@ -1,0 +1,153 @@
+//! Centre tile: the selected sample: index, true label, predicted cluster
+//! (aligned to label ids), correct or not, its cluster probabilities, each
+//! view's own prediction and the view weights that produced the fused one.
+
+use eframe::egui;
+use egui::RichText;
+use egui_plot::{Bar, BarChart, Plot};
+
+use crate::export::Figure;
+
+use super::palette;
+use super::state::{AppCommand, AppState, ViewCtx, cluster_to_label, position_in};
+use super::widgets::{empty_hint_ui, export_menu_ui};
+
+/// Widget state of the inspector.
+#[derive(Debug, Default)]
+pub struct InspectorPanel {
+    goto_row: usize,
+}
+
+fn argmax(v: &[f32]) -> Option<(usize, f32)> {
+    v.iter().copied().enumerate().fold(None, |best, (i, x)| match best {
+        Some((_, b)) if b >= x => best,
+        _ => Some((i, x)),
+    })
+}
+
+impl InspectorPanel {
+    pub fn ui(&mut self, _state: &mut AppState, ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui) {
+        let Self { goto_row } = self;
+        let session = ctx.session;
+        ui.horizontal(|ui| {
+            ui.label("Sample #");
+            let max = session.dataset().map_or(0, |d| d.n_samples().saturating_sub(1));
+            ui.add(egui::DragValue::new(goto_row).range(0..=max));
+            if ui.button("Inspect").clicked() {
+                ctx.commands.send(AppCommand::Select(Some(*goto_row)));
+            }
+            if ui.add_enabled(session.selected.is_some(), egui::Button::new("Clear")).clicked() {
+                ctx.commands.send(AppCommand::Select(None));
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                export_menu_ui(ctx, ui, &[Figure::ClusterProbabilities]);
+            });
+        });
+        let Some(row) = session.selected else {
+            empty_hint_ui(ui, "Click a point in the embedding (or enter a sample number) to inspect it.");
+            return;
+        };
+        let snapshot = session.run.snapshot.as_ref().or_else(|| session.embedding.layout.as_ref().map(|l| &l.snapshot));
+        let Some(s) = snapshot else {
+            ui.label(format!("Sample #{row}: no embedding snapshot yet."));
+            return;
+        };
+        let Some(p) = position_in(s, row) else {
+            ui.label(format!(
+                "Sample #{row} is not in the epoch-{} snapshot ({} of the samples); pick one from the embedding.",
+                s.global_epoch,
+                s.indices.len()
+            ));
+            return;
+        };
+        let map = cluster_to_label(s);
+        let cluster_name = |c: usize| match map.get(c).copied().flatten() {
+            Some(l) => format!("{} (cluster {c})", session.class_name(l)),
+            None => format!("cluster {c}"),
+        };
+        let truth = s.labels.as_ref().and_then(|l| l.get(p)).copied();
+        let predicted = s.predicted.get(p).copied().unwrap_or(0);
+        let aligned = s.predicted_aligned.as_ref().and_then(|a| a.get(p)).copied();
+        let q = s.q_mean.get(p * s.k..(p + 1) * s.k).unwrap_or(&[]);
+
+        egui::Grid::new("inspector_summary").num_columns(2).striped(true).show(ui, |ui| {
+            ui.label("Sample");
+            ui.label(RichText::new(format!("#{row}")).strong());
+            ui.end_row();
+            ui.label("Snapshot");
+            ui.label(format!("epoch {}", s.global_epoch));
+            ui.end_row();
+            ui.label("True label");
+            ui.label(truth.map_or_else(|| "unknown (no labels)".to_owned(), |t| format!("{} (id {t})", session.class_name(t))));
+            ui.end_row();
+            ui.label("Predicted");
+            ui.label(RichText::new(match aligned {
+                Some(a) => format!("{} (label id {a}, model cluster {predicted})", session.class_name(a)),
+                None => format!("cluster {predicted}"),
+            }).strong());
+            ui.end_row();
+            if let (Some(t), Some(a)) = (truth, aligned) {
+                ui.label("Correct");
+                if t == a {
+                    ui.label(RichText::new("✔ correct").color(palette::rgb(palette::CORRECT)).strong());
+                } else {
+                    ui.label(RichText::new("✘ wrong").color(palette::rgb(palette::WRONG)).strong());
+                }
+                ui.end_row();
+            }
+            ui.label("Confidence");
+            ui.label(format!("{:.3}", s.confidence.get(p).copied().unwrap_or(0.0)));
+            ui.end_row();
+        });
+
+        ui.add_space(4.0);
+        ui.label(RichText::new("Each view's own prediction, and its weight in the fusion").strong());
+        let names = session.view_names(s.q_views.len());
+        egui::Grid::new("inspector_views").num_columns(4).striped(true).show(ui, |ui| {
+            ui.label(RichText::new("view").weak());
+            ui.label(RichText::new("predicts").weak());
+            ui.label(RichText::new("q").weak());
+            ui.label(RichText::new("weight").weak());
+            ui.end_row();
+            for (v, qv) in s.q_views.iter().enumerate() {
+                let row_q = qv.get(p * s.k..(p + 1) * s.k).unwrap_or(&[]);
+                let (c, prob) = argmax(row_q).unwrap_or((0, 0.0));
+                ui.label(names.get(v).cloned().unwrap_or_default());
+                let agrees = c == predicted;
+                let text = RichText::new(cluster_name(c));
+                ui.label(if agrees { text } else { text.color(palette::rgb(palette::WRONG)) });
+                ui.label(format!("{prob:.2}"));
+                let w = s.view_weights.get(v).copied().unwrap_or(0.0);
+                ui.add(egui::ProgressBar::new(w.clamp(0.0, 1.0)).text(format!("{w:.3}")).desired_width(110.0));
+                ui.end_row();
+            }
+        });
+
+        ui.add_space(4.0);
+        ui.label(RichText::new("Cluster probabilities (mean q)").strong());
+        let bars: Vec<Bar> = q
+            .iter()
+            .enumerate()
+            .map(|(c, &x)| {
+                let color = if c == predicted { palette::category(aligned.unwrap_or(c)) } else { ui.visuals().weak_text_color() };
+                Bar::new(c as f64, f64::from(x)).name(cluster_name(c)).fill(color).width(0.7)
+            })
+            .collect();
+        let labels: Vec<String> = (0..q.len()).map(|c| match map.get(c).copied().flatten() {
+            Some(l) => session.class_name(l),
+            None => format!("c{c}"),
+        }).collect();
+        Plot::new("inspector_q")
+            .include_y(0.0)
+            .include_y(1.0)
+            .y_axis_label("q")
+            .allow_drag(false)
+            .allow_zoom(false)
+            .allow_scroll(false)
+            .x_axis_formatter(move |m, _| {
+                let i = m.value.round();
+                if (m.value - i).abs() < 1e-6 && i >= 0.0 { labels.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+            })
+            .show(ui, |pl| pl.bar_chart(BarChart::new("q", bars)));
+    }
+}

@@ -1,0 +1,79 @@
+//! Centre tile: each loss term and the total over epochs, log-scale toggle,
+//! the phase boundary marked.
+
+use eframe::egui;
+use egui_plot::{Legend, Line, LineStyle, Plot, VLine};
+
+use crate::engine::protocol::EpochReport;
+use crate::export::Figure;
+
+use super::palette;
+use super::state::{AppState, ViewCtx};
+use super::widgets::{empty_hint_ui, export_menu_ui};
+
+const TERMS: [&str; 6] = ["reconstruction", "cluster-level", "instance-level", "KL (views)", "label", "total"];
+
+fn values(e: &EpochReport) -> [f64; 6] {
+    let l = &e.losses;
+    [l.rec, l.cluster, l.local, l.kl, l.label, l.total]
+}
+
+/// The losses tile (its only setting, the log scale, persists in [`AppState`]).
+#[derive(Debug, Default)]
+pub struct LossesPanel;
+
+impl LossesPanel {
+    pub fn ui(&mut self, state: &mut AppState, ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui) {
+        let run = &ctx.session.run;
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut state.losses_log_scale, "log scale");
+            if let Some(last) = run.epochs.last() {
+                ui.label(egui::RichText::new(format!("epoch {} · total {:.4}", last.global_epoch, last.losses.total)).weak());
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| export_menu_ui(ctx, ui, &[Figure::Losses]));
+        });
+        if run.epochs.is_empty() {
+            empty_hint_ui(ui, "Losses appear here after the first epoch.");
+            return;
+        }
+        let log = state.losses_log_scale;
+        let tf = move |v: f64| if log { v.max(1e-12).log10() } else { v };
+        let plot = Plot::new("losses_plot")
+            .legend(Legend::default())
+            .x_axis_label("epoch")
+            .y_axis_label(if log { "loss (log)" } else { "loss" })
+            .allow_scroll(false)
+            .y_axis_formatter(move |m, _| if log { format_pow10(m.value) } else { egui_plot::format_number(m.value, 3) });
+        let plot = if log { plot } else { plot.include_y(0.0) };
+        plot.show(ui, |p| {
+            for t in 0..TERMS.len() {
+                if !run.epochs.iter().any(|e| values(e)[t].abs() > 0.0) {
+                    continue;
+                }
+                let pts: Vec<[f64; 2]> = run
+                    .epochs
+                    .iter()
+                    .filter_map(|e| {
+                        let v = values(e)[t];
+                        (v.is_finite() && (!log || v > 0.0)).then(|| [e.global_epoch as f64, tf(v)])
+                    })
+                    .collect();
+                let width = if t == 5 { 2.5 } else { 1.5 };
+                p.line(Line::new(TERMS[t], pts).color(palette::rgb(palette::LOSS_TERMS[t])).width(width));
+            }
+            if let Some(b) = run.contrastive_from {
+                p.vline(
+                    VLine::new("contrastive phase", b as f64 - 0.5)
+                        .color(palette::rgb(palette::PHASE_MARKER))
+                        .style(LineStyle::dashed_loose()),
+                );
+            }
+        });
+    }
+}
+
+/// Tick label for a log10 axis value.
+fn format_pow10(v: f64) -> String {
+    let x = 10f64.powf(v);
+    if (1e-3..1e4).contains(&x.abs()) { egui_plot::format_number(x, 3) } else { format!("{x:.0e}") }
+}

@@ -1,0 +1,95 @@
+//! Centre tile: ACC / NMI / ARI / purity over epochs for the three readings
+//! (mean q, VCF head, k-means on Z), and the latest values as a table.
+
+use eframe::egui;
+use egui::RichText;
+use egui_plot::{Legend, Line, Plot};
+
+use crate::engine::protocol::{MetricsReport, Scores};
+use crate::export::Figure;
+
+use super::palette;
+use super::state::{AppState, ViewCtx};
+use super::widgets::{empty_hint_ui, export_menu_ui};
+
+const METRICS: [&str; 4] = ["ACC", "NMI", "ARI", "Purity"];
+const READINGS: [&str; 3] = ["mean q", "VCF head", "k-means on Z"];
+
+fn score(s: &Scores, m: usize) -> f64 {
+    match m {
+        0 => s.acc,
+        1 => s.nmi,
+        2 => s.ari,
+        _ => s.purity,
+    }
+}
+
+fn reading(r: &MetricsReport, i: usize) -> &Scores {
+    match i {
+        0 => &r.mean_q,
+        1 => &r.vcf,
+        _ => &r.kmeans_z,
+    }
+}
+
+/// The metrics tile: which metric the plot shows.
+#[derive(Debug, Default)]
+pub struct MetricsPanel {
+    metric: usize,
+}
+
+impl MetricsPanel {
+    pub fn ui(&mut self, _state: &mut AppState, ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui) {
+        let Self { metric } = self;
+        let session = ctx.session;
+        let run = &session.run;
+        ui.horizontal(|ui| {
+            for (i, name) in METRICS.iter().enumerate() {
+                ui.selectable_value(metric, i, *name);
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| export_menu_ui(ctx, ui, &[Figure::Metrics]));
+        });
+        let Some(last) = run.metrics.last() else {
+            let why = if session.dataset().is_some_and(|d| d.labels.is_none()) {
+                "This dataset has no labels, so there are no metrics."
+            } else {
+                "Metrics appear here during the contrastive phase."
+            };
+            empty_hint_ui(ui, why);
+            return;
+        };
+        egui::Grid::new("metrics_table").num_columns(5).striped(true).show(ui, |ui| {
+            ui.label(RichText::new(format!("epoch {}", last.global_epoch)).weak());
+            for m in METRICS {
+                ui.label(RichText::new(m).strong());
+            }
+            ui.end_row();
+            for (r, name) in READINGS.iter().enumerate() {
+                ui.label(RichText::new(*name).color(palette::rgb(palette::READINGS[r])));
+                for m in 0..4 {
+                    ui.label(format!("{:.3}", score(reading(last, r), m)));
+                }
+                ui.end_row();
+            }
+        });
+        if !last.per_view_acc.is_empty() {
+            let names = session.view_names(last.per_view_acc.len());
+            let per_view: Vec<String> = names.iter().zip(&last.per_view_acc).map(|(n, a)| format!("{n} {a:.3}")).collect();
+            ui.label(RichText::new(format!("ACC of each view's own prediction: {}", per_view.join(" · "))).small());
+        }
+        let m = *metric;
+        Plot::new("metrics_plot")
+            .legend(Legend::default())
+            .x_axis_label("epoch")
+            .y_axis_label(METRICS[m])
+            .include_y(0.0)
+            .include_y(1.0)
+            .allow_scroll(false)
+            .show(ui, |p| {
+                for (r, name) in READINGS.iter().enumerate() {
+                    let pts: Vec<[f64; 2]> = run.metrics.iter().map(|x| [x.global_epoch as f64, score(reading(x, r), m)]).collect();
+                    p.line(Line::new(*name, pts).color(palette::rgb(palette::READINGS[r])).width(2.0));
+                }
+            });
+    }
+}

@@ -1,0 +1,326 @@
+//! Left panel: model and training settings, run controls and progress.
+//!
+//! Threshold, temperatures, loss weights and learning rate stay editable
+//! while a run is active and are sent to the trainer as live parameters; the
+//! rest lock until the run ends.
+
+use eframe::egui;
+use egui::RichText;
+
+use crate::engine::{CentroidInit, DeviceChoice, LiveParams, Term, TrainConfig, presets};
+
+use super::palette;
+use super::state::{AppCommand, AppState, DEMO_PRESET, RunStatus, ViewCtx};
+
+/// The seed's defaults as a preset entry.
+pub const SEED_DEFAULTS: &str = "Seed defaults";
+
+/// Widget state of the training panel.
+#[derive(Debug, Default)]
+pub struct TrainingPanel {
+    hidden_text: String,
+    hidden_for: Vec<usize>,
+    hidden_error: Option<String>,
+}
+
+impl TrainingPanel {
+    pub fn ui(&mut self, state: &mut AppState, ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui) {
+        let session = ctx.session;
+        let run = &session.run;
+        let active = run.status.is_active();
+        ui.heading("Model & training");
+
+        run_controls_ui(state, ctx, ui);
+        ui.add_space(4.0);
+
+        ui.add_enabled_ui(!active, |ui| {
+            ui.horizontal(|ui| {
+                ui.label("Preset");
+                let current = state.config.preset.clone().unwrap_or_else(|| "(custom)".into());
+                egui::ComboBox::from_id_salt("preset").selected_text(current).width(150.0).show_ui(ui, |ui| {
+                    for name in [DEMO_PRESET, SEED_DEFAULTS].into_iter().chain(presets::names()) {
+                        if ui.selectable_label(state.config.preset.as_deref() == Some(name), name).clicked() {
+                            ctx.commands.send(AppCommand::ApplyPreset(name.to_owned()));
+                        }
+                    }
+                });
+            });
+        });
+
+        let before = state.config.clone();
+        live_ui(&mut state.config, ui);
+        if active && live_changed(&before, &state.config) {
+            ctx.commands.send(AppCommand::Live(live_diff(&before, &state.config)));
+        }
+
+        ui.add_enabled_ui(!active, |ui| self.locked_ui(&mut state.config, ui));
+        if active {
+            ui.label(RichText::new("Sizes, epochs and the device are locked while a run is active.").weak().small());
+        }
+        if let Err(e) = state.config.validate() {
+            ui.label(RichText::new(e).color(palette::error_text()));
+        }
+    }
+
+    fn locked_ui(&mut self, cfg: &mut TrainConfig, ui: &mut egui::Ui) {
+        let Self { hidden_text, hidden_for, hidden_error } = self;
+        egui::CollapsingHeader::new("Schedule").default_open(true).show(ui, |ui| {
+            egui::Grid::new("schedule").num_columns(2).show(ui, |ui| {
+                ui.label("Pre-training epochs");
+                ui.add(egui::DragValue::new(&mut cfg.mse_epochs).range(0..=5000));
+                ui.end_row();
+                ui.label("Contrastive epochs");
+                ui.add(egui::DragValue::new(&mut cfg.con_epochs).range(0..=5000));
+                ui.end_row();
+                ui.label("Batch size");
+                ui.add(egui::DragValue::new(&mut cfg.batch_size).range(1..=65536));
+                ui.end_row();
+                ui.label("Seed");
+                ui.add(egui::DragValue::new(&mut cfg.seed));
+                ui.end_row();
+                ui.label("Labelled fraction");
+                ui.add(egui::Slider::new(&mut cfg.labelled_fraction, 0.0..=1.0).fixed_decimals(2));
+                ui.end_row();
+                ui.label("Clusters K");
+                ui.horizontal(|ui| {
+                    let mut auto = cfg.n_clusters.is_none();
+                    if ui.checkbox(&mut auto, "from labels").changed() {
+                        cfg.n_clusters = if auto { None } else { Some(cfg.n_clusters.unwrap_or(4)) };
+                    }
+                    if let Some(k) = &mut cfg.n_clusters {
+                        ui.add(egui::DragValue::new(k).range(2..=1000));
+                    }
+                });
+                ui.end_row();
+                ui.label("Metrics every");
+                ui.add(egui::DragValue::new(&mut cfg.eval_every).range(1..=1000).suffix(" epochs"));
+                ui.end_row();
+                ui.label("Snapshot every");
+                ui.add(egui::DragValue::new(&mut cfg.snapshot_every).range(0..=1000).suffix(" epochs"));
+                ui.end_row();
+                ui.label("Snapshot points");
+                ui.add(egui::DragValue::new(&mut cfg.snapshot_points).range(10..=100_000));
+                ui.end_row();
+            });
+        });
+        egui::CollapsingHeader::new("Architecture").default_open(false).show(ui, |ui| {
+            if *hidden_for != cfg.encoder_hidden || hidden_text.is_empty() {
+                *hidden_text = cfg.encoder_hidden.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                hidden_for.clone_from(&cfg.encoder_hidden);
+            }
+            egui::Grid::new("arch").num_columns(2).show(ui, |ui| {
+                ui.label("Encoder hidden sizes");
+                if ui.text_edit_singleline(hidden_text).changed() {
+                    match parse_sizes(hidden_text) {
+                        Ok(v) => {
+                            cfg.encoder_hidden.clone_from(&v);
+                            *hidden_for = v;
+                            *hidden_error = None;
+                        }
+                        Err(e) => *hidden_error = Some(e),
+                    }
+                }
+                ui.end_row();
+                ui.label("Feature size F (z)");
+                ui.add(egui::DragValue::new(&mut cfg.feature_dim).range(1..=8192));
+                ui.end_row();
+                ui.label("High-level size H (h)");
+                ui.add(egui::DragValue::new(&mut cfg.high_feature_dim).range(1..=8192));
+                ui.end_row();
+                ui.label("VCF feed-forward");
+                ui.add(egui::DragValue::new(&mut cfg.vcf_ff_dim).range(1..=8192));
+                ui.end_row();
+                ui.label("AFW heads");
+                ui.add(egui::DragValue::new(&mut cfg.afw_heads).range(1..=64));
+                ui.end_row();
+                ui.label("Weight decay");
+                ui.add(egui::DragValue::new(&mut cfg.weight_decay).speed(1e-5).range(0.0..=1.0).min_decimals(5));
+                ui.end_row();
+                ui.label("Pseudo-label confidence");
+                ui.add(egui::Slider::new(&mut cfg.confidence, 0.0..=1.0).fixed_decimals(2));
+                ui.end_row();
+                ui.label("Centroid init");
+                egui::ComboBox::from_id_salt("centroid_init")
+                    .selected_text(match cfg.centroid_init {
+                        CentroidInit::KmeansPlusPlus => "k-means++ on h",
+                        CentroidInit::Xavier => "Xavier uniform",
+                    })
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut cfg.centroid_init, CentroidInit::KmeansPlusPlus, "k-means++ on h");
+                        ui.selectable_value(&mut cfg.centroid_init, CentroidInit::Xavier, "Xavier uniform");
+                    });
+                ui.end_row();
+                ui.label("Device");
+                egui::ComboBox::from_id_salt("device").selected_text(device_label(cfg.device)).show_ui(ui, |ui| {
+                    for d in [DeviceChoice::Auto, DeviceChoice::Flex, DeviceChoice::Wgpu, DeviceChoice::WgpuSoftware] {
+                        ui.selectable_value(&mut cfg.device, d, device_label(d));
+                    }
+                });
+                ui.end_row();
+            });
+            if let Some(e) = hidden_error {
+                ui.label(RichText::new(e.as_str()).color(palette::error_text()));
+            }
+        });
+    }
+}
+
+fn device_label(d: DeviceChoice) -> &'static str {
+    match d {
+        DeviceChoice::Auto => "auto (GPU if present)",
+        DeviceChoice::Flex => "CPU (flex)",
+        DeviceChoice::Wgpu => "GPU (wgpu)",
+        DeviceChoice::WgpuSoftware => "wgpu, software allowed",
+    }
+}
+
+/// Parses `500, 500, 2000`.
+pub fn parse_sizes(s: &str) -> Result<Vec<usize>, String> {
+    let v: Result<Vec<usize>, _> = s.split([',', ' ']).filter(|p| !p.trim().is_empty()).map(|p| p.trim().parse::<usize>()).collect();
+    match v {
+        Ok(v) if v.iter().all(|&x| x > 0) => Ok(v),
+        Ok(_) => Err("hidden sizes must all be at least 1".into()),
+        Err(_) => Err(format!("{s:?} is not a list of sizes like 500, 500, 2000")),
+    }
+}
+
+fn run_controls_ui(state: &AppState, ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui) {
+    let session = ctx.session;
+    let run = &session.run;
+    let has_data = session.loaded.is_some();
+    ui.horizontal(|ui| {
+        let can_start = has_data && !run.status.is_active() && state.config.validate().is_ok();
+        let start = ui.add_enabled(can_start, egui::Button::new(RichText::new("▶ Start").strong()));
+        let start = if has_data { start } else { start.on_disabled_hover_text("Load a dataset first") };
+        if start.clicked() {
+            ctx.commands.send(AppCommand::StartRun);
+        }
+        match run.status {
+            RunStatus::Paused => {
+                if ui.button("⏵ Resume").clicked() {
+                    ctx.commands.send(AppCommand::Resume);
+                }
+            }
+            _ => {
+                if ui.add_enabled(run.status == RunStatus::Running, egui::Button::new("⏸ Pause")).clicked() {
+                    ctx.commands.send(AppCommand::Pause);
+                }
+            }
+        }
+        if ui.add_enabled(run.status.is_active(), egui::Button::new("⏹ Stop")).clicked() {
+            ctx.commands.send(AppCommand::Stop);
+        }
+        if ui
+            .add_enabled(run.status.is_active(), egui::Button::new("📷 Snapshot"))
+            .on_hover_text("Ask the trainer for an embedding snapshot now")
+            .clicked()
+        {
+            ctx.commands.send(AppCommand::RequestSnapshot);
+        }
+    });
+    if let Some(e) = &session.start_error {
+        ui.label(RichText::new(e).color(palette::error_text()));
+    }
+    match &run.status {
+        RunStatus::Idle => {}
+        RunStatus::Starting => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Starting the trainer…");
+            });
+        }
+        RunStatus::Failed(reason) => {
+            ui.label(RichText::new(format!("Run failed: {reason}")).color(palette::error_text()));
+        }
+        _ => {}
+    }
+    if let Some((frac, text)) = run.progress_line() {
+        let text = if run.status.is_active() { text } else { format!("{} · {}", run.status.label(), text) };
+        ui.add(egui::ProgressBar::new(frac).text(text));
+    } else if run.status.is_active() {
+        ui.add(egui::ProgressBar::new(0.0).text("waiting for the first batch"));
+    }
+    if let Some(d) = &run.device {
+        ui.label(RichText::new(format!("Device in use: {d}")).small());
+    }
+}
+
+/// The live-editable settings.
+fn live_ui(cfg: &mut TrainConfig, ui: &mut egui::Ui) {
+    egui::CollapsingHeader::new("Live parameters").default_open(true).show(ui, |ui| {
+        ui.label(RichText::new("These apply at the next batch, also while training.").weak().small());
+        egui::Grid::new("live").num_columns(2).show(ui, |ui| {
+            ui.label("Learning rate");
+            ui.add(egui::Slider::new(&mut cfg.learning_rate, 1e-6..=1e-1).logarithmic(true).custom_formatter(|v, _| format!("{v:.2e}")));
+            ui.end_row();
+            ui.label("Threshold");
+            ui.add(egui::Slider::new(&mut cfg.threshold, 0.0..=1.0).fixed_decimals(2));
+            ui.end_row();
+            ui.label("Temperature τ_F (instance)");
+            ui.add(egui::Slider::new(&mut cfg.temperature_f, 0.01..=2.0).logarithmic(true).fixed_decimals(3));
+            ui.end_row();
+            ui.label("Temperature τ_L (cluster)");
+            ui.add(egui::Slider::new(&mut cfg.temperature_l, 0.01..=2.0).logarithmic(true).fixed_decimals(3));
+            ui.end_row();
+        });
+        ui.label(RichText::new("Loss terms").strong());
+        egui::Grid::new("loss_terms").num_columns(2).show(ui, |ui| {
+            let l = &mut cfg.loss;
+            for (name, term) in [
+                ("Reconstruction L_R", &mut l.rec),
+                ("Cluster-level L_C", &mut l.cluster),
+                ("Instance-level L_C", &mut l.local),
+                ("View KL L_A", &mut l.kl),
+                ("Label L_Q", &mut l.label),
+            ] {
+                term_ui(name, term, ui);
+                ui.end_row();
+            }
+        });
+    });
+}
+
+fn term_ui(name: &str, term: &mut Term, ui: &mut egui::Ui) {
+    ui.checkbox(&mut term.enabled, name);
+    ui.add_enabled(term.enabled, egui::DragValue::new(&mut term.weight).speed(0.01).range(0.0..=100.0).fixed_decimals(2));
+}
+
+fn live_changed(a: &TrainConfig, b: &TrainConfig) -> bool {
+    a.learning_rate != b.learning_rate
+        || a.threshold != b.threshold
+        || a.temperature_f != b.temperature_f
+        || a.temperature_l != b.temperature_l
+        || a.loss != b.loss
+}
+
+/// The live parameters that differ between `a` and `b`.
+pub fn live_diff(a: &TrainConfig, b: &TrainConfig) -> LiveParams {
+    LiveParams {
+        learning_rate: (a.learning_rate != b.learning_rate).then_some(b.learning_rate),
+        threshold: (a.threshold != b.threshold).then_some(b.threshold),
+        temperature_f: (a.temperature_f != b.temperature_f).then_some(b.temperature_f),
+        temperature_l: (a.temperature_l != b.temperature_l).then_some(b.temperature_l),
+        loss: (a.loss != b.loss).then_some(b.loss),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_sizes("500, 500,2000").unwrap(), vec![500, 500, 2000]);
+        assert!(parse_sizes("5,x").is_err());
+        assert!(parse_sizes("0").is_err());
+    }
+
+    #[test]
+    fn only_changed_live_fields_are_sent() {
+        let a = TrainConfig::default();
+        let b = TrainConfig { threshold: 0.5, ..a.clone() };
+        let d = live_diff(&a, &b);
+        assert_eq!(d.threshold, Some(0.5));
+        assert!(d.learning_rate.is_none() && d.loss.is_none());
+    }
+}

@@ -1,0 +1,601 @@
+//! t-SNE (and an instant PCA) of embedding snapshots, on the `mvc-tsne` worker thread.
+//!
+//! The worker uses [`bhtsne`] 0.7 directly: its per-epoch callback streams
+//! intermediate layouts (so the scatter animates while t-SNE converges), its
+//! initial embedding gives seeded, reproducible runs and warm starts from the
+//! previous layout (successive snapshots move smoothly instead of jumping).
+//!
+//! Every job first sends a PCA projection (milliseconds), then streams t-SNE
+//! layouts. Parameters are checked before any work ([`validate`]): bhtsne
+//! panics on a perplexity too large for the sample count, we return a
+//! sentence instead.
+//!
+//! Control (pause, resume, cancel, a newer job) is read between t-SNE
+//! iterations inside the epoch callback. bhtsne has no way to stop a fit early,
+//! so an interrupted fit unwinds out of the callback with a private payload
+//! ([`std::panic::resume_unwind`], which does not run the panic hook) and the
+//! worker catches exactly that payload. The callback runs on the worker
+//! thread between iterations, outside any rayon scope, so nothing is left
+//! half-updated: the interrupted `tSNE` value is simply dropped.
+
+use std::cell::{Cell, RefCell};
+use std::panic::AssertUnwindSafe;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError, bounded};
+use rand::seq::SliceRandom as _;
+use rand::{Rng as _, SeedableRng as _};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// Which t-SNE gradient approximation to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum TsneMethod {
+    /// Barnes–Hut tree (`theta` sets the accuracy).
+    #[default]
+    BarnesHut,
+    /// FFT-accelerated interpolation (FIt-SNE), faster for many points.
+    Fft,
+}
+
+impl TsneMethod {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::BarnesHut => "Barnes-Hut",
+            Self::Fft => "FFT (FIt-SNE)",
+        }
+    }
+}
+
+/// User-adjustable t-SNE settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TsneParams {
+    pub perplexity: f32,
+    pub iterations: usize,
+    pub method: TsneMethod,
+    /// Barnes–Hut accuracy (0 < theta; 0.5 is the usual choice).
+    pub theta: f32,
+    /// Cap on the points embedded (a stratified subsample beyond it).
+    pub max_points: usize,
+    pub seed: u64,
+}
+
+impl Default for TsneParams {
+    fn default() -> Self {
+        Self { perplexity: 30.0, iterations: 750, method: TsneMethod::BarnesHut, theta: 0.5, max_points: 3000, seed: 7 }
+    }
+}
+
+/// Why a t-SNE cannot run with the given settings.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TsneError {
+    #[error("t-SNE needs at least 5 points, the snapshot has {n_points}")]
+    TooFewPoints { n_points: usize },
+    #[error("perplexity {perplexity} is too large for {n_points} points: it must be at most {max:.1} ((points − 1) / 3)")]
+    PerplexityTooLarge { perplexity: f32, n_points: usize, max: f32 },
+    #[error("perplexity must be a number ≥ 1, got {0}")]
+    BadPerplexity(f32),
+    #[error("t-SNE needs at least 10 iterations, got {0}")]
+    TooFewIterations(usize),
+    #[error("theta must be a positive number, got {0}")]
+    BadTheta(f32),
+    #[error("the point cap must be at least 10, got {0}")]
+    BadCap(usize),
+    #[error("the snapshot's feature matrix is malformed: {0}")]
+    BadData(String),
+    #[error("t-SNE failed: {0}")]
+    Internal(String),
+}
+
+/// Checks the settings against the number of points that will be embedded.
+pub fn validate(params: &TsneParams, n_points: usize) -> Result<(), TsneError> {
+    if !(params.perplexity.is_finite() && params.perplexity >= 1.0) {
+        return Err(TsneError::BadPerplexity(params.perplexity));
+    }
+    if params.iterations < 10 {
+        return Err(TsneError::TooFewIterations(params.iterations));
+    }
+    if !(params.theta.is_finite() && params.theta > 0.0) {
+        return Err(TsneError::BadTheta(params.theta));
+    }
+    if params.max_points < 10 {
+        return Err(TsneError::BadCap(params.max_points));
+    }
+    if n_points < 5 {
+        return Err(TsneError::TooFewPoints { n_points });
+    }
+    let max = (n_points - 1) as f32 / 3.0;
+    if params.perplexity > max {
+        return Err(TsneError::PerplexityTooLarge { perplexity: params.perplexity, n_points, max });
+    }
+    Ok(())
+}
+
+/// Positions (sorted) of at most `cap` items, keeping each group's share.
+/// `groups[i]` is item `i`'s class (true label, or predicted cluster).
+pub fn stratified_subsample(groups: &[usize], cap: usize, seed: u64) -> Vec<usize> {
+    let n = groups.len();
+    if n <= cap {
+        return (0..n).collect();
+    }
+    let k = groups.iter().copied().max().map_or(0, |m| m + 1);
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
+    for (i, &g) in groups.iter().enumerate() {
+        if let Some(m) = members.get_mut(g) {
+            m.push(i);
+        }
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut quotas: Vec<usize> =
+        members.iter().map(|m| if m.is_empty() { 0 } else { ((m.len() * cap) / n).max(1) }).collect();
+    // Hand out what rounding left over to the largest groups, or take back what it overshot.
+    let mut total: usize = quotas.iter().sum();
+    let mut order: Vec<usize> = (0..k).collect();
+    order.sort_by_key(|&g| std::cmp::Reverse(members[g].len()));
+    let mut turn = 0;
+    while total != cap && !order.is_empty() {
+        let g = order[turn % order.len()];
+        if total < cap && quotas[g] < members[g].len() {
+            quotas[g] += 1;
+            total += 1;
+        } else if total > cap && quotas[g] > 1 {
+            quotas[g] -= 1;
+            total -= 1;
+        }
+        turn += 1;
+        if turn > 4 * (cap + n) {
+            break;
+        }
+    }
+    let mut out = Vec::with_capacity(cap);
+    for (m, q) in members.iter_mut().zip(quotas) {
+        m.shuffle(&mut rng);
+        out.extend(m.iter().take(q));
+    }
+    out.sort_unstable();
+    out
+}
+
+/// The first two principal-component scores of `data` (`n × dim`, row-major),
+/// by block power iteration; deterministic for a given seed. Returns `n × 2`.
+pub fn pca_2d(data: &[f32], dim: usize, seed: u64) -> Vec<f32> {
+    if dim == 0 || data.is_empty() {
+        return Vec::new();
+    }
+    let n = data.len() / dim;
+    let mut mean = vec![0f64; dim];
+    for row in data.chunks_exact(dim) {
+        for (m, &x) in mean.iter_mut().zip(row) {
+            *m += f64::from(x);
+        }
+    }
+    for m in &mut mean {
+        *m /= n.max(1) as f64;
+    }
+    let centred: Vec<f64> =
+        data.chunks_exact(dim).flat_map(|row| row.iter().zip(&mean).map(|(&x, m)| f64::from(x) - m)).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut basis: Vec<Vec<f64>> = (0..2).map(|_| (0..dim).map(|_| rng.random::<f64>() - 0.5).collect()).collect();
+    let mut scores = vec![0f64; n];
+    for _ in 0..40 {
+        for v in &mut basis {
+            // v ← Xᵀ (X v)
+            for (s, row) in scores.iter_mut().zip(centred.chunks_exact(dim)) {
+                *s = row.iter().zip(v.iter()).map(|(a, b)| a * b).sum();
+            }
+            let mut next = vec![0f64; dim];
+            for (s, row) in scores.iter().zip(centred.chunks_exact(dim)) {
+                for (nx, a) in next.iter_mut().zip(row) {
+                    *nx += s * a;
+                }
+            }
+            *v = next;
+        }
+        orthonormalise(&mut basis);
+    }
+    // A fixed sign: the largest loading of each component is positive.
+    for v in &mut basis {
+        let big = v.iter().copied().fold(0f64, |acc, x| if x.abs() > acc.abs() { x } else { acc });
+        if big < 0.0 {
+            v.iter_mut().for_each(|x| *x = -*x);
+        }
+    }
+    let mut out = Vec::with_capacity(n * 2);
+    for row in centred.chunks_exact(dim) {
+        for v in &basis {
+            out.push(row.iter().zip(v).map(|(a, b)| a * b).sum::<f64>() as f32);
+        }
+    }
+    out
+}
+
+fn orthonormalise(basis: &mut [Vec<f64>]) {
+    for i in 0..basis.len() {
+        for j in 0..i {
+            let dot: f64 = basis[i].iter().zip(&basis[j]).map(|(a, b)| a * b).sum();
+            let (head, tail) = basis.split_at_mut(i);
+            for (x, y) in tail[0].iter_mut().zip(&head[j]) {
+                *x -= dot * y;
+            }
+        }
+        let norm = basis[i].iter().map(|x| x * x).sum::<f64>().sqrt();
+        if norm > 1e-300 {
+            basis[i].iter_mut().for_each(|x| *x /= norm);
+        }
+    }
+}
+
+/// One t-SNE request.
+#[derive(Debug, Clone)]
+pub struct TsneJob {
+    pub job_id: u64,
+    /// Row-major `n × dim` features of the points.
+    pub data: Vec<f32>,
+    pub dim: usize,
+    /// A warm start: the previous layout of each point where known. When at
+    /// least half the points have one, the fit starts there without early
+    /// exaggeration; the others are placed by PCA at the layout's scale.
+    pub warm_start: Option<Vec<Option<[f32; 2]>>>,
+    pub params: TsneParams,
+}
+
+/// What the worker reports; coordinates are row-major `n × 2`.
+#[derive(Debug, Clone)]
+pub enum TsneUpdate {
+    /// The PCA projection, sent before the t-SNE starts.
+    Pca { job_id: u64, coords: Vec<f32> },
+    /// An intermediate t-SNE layout.
+    Progress { job_id: u64, iteration: usize, total: usize, coords: Vec<f32> },
+    Done { job_id: u64, coords: Vec<f32>, secs: f64 },
+    Failed { job_id: u64, reason: String },
+}
+
+enum Request {
+    Run(Box<TsneJob>),
+    Pause,
+    Resume,
+    Cancel,
+    Shutdown,
+}
+
+/// Why a fit stopped before the end.
+enum Interrupt {
+    Superseded(Box<TsneJob>),
+    Cancelled,
+    Shutdown,
+}
+
+/// The payload an interrupted fit unwinds with.
+struct Interrupted;
+
+/// Handle to the `mvc-tsne` thread. Dropping it stops the thread.
+pub struct TsneWorker {
+    requests: Sender<Request>,
+    updates: Receiver<TsneUpdate>,
+    thread: Option<JoinHandle<()>>,
+    paused: bool,
+    next_job_id: u64,
+}
+
+/// Called by the worker after each update it sends (e.g. `egui::Context::request_repaint`).
+pub type Wake = Box<dyn Fn() + Send>;
+
+impl TsneWorker {
+    /// Starts the `mvc-tsne` thread.
+    pub fn spawn(wake: Wake) -> std::io::Result<Self> {
+        // Requests are rare (one per snapshot or click); updates are superseded by the next one.
+        let (req_tx, req_rx) = bounded::<Request>(16);
+        let (upd_tx, upd_rx) = bounded::<TsneUpdate>(8);
+        let thread = std::thread::Builder::new().name("mvc-tsne".into()).spawn(move || worker(&req_rx, &upd_tx, &wake))?;
+        Ok(Self { requests: req_tx, updates: upd_rx, thread: Some(thread), paused: false, next_job_id: 1 })
+    }
+
+    /// A fresh job id.
+    pub fn next_job_id(&mut self) -> u64 {
+        let id = self.next_job_id;
+        self.next_job_id += 1;
+        id
+    }
+
+    /// Queues a job; it supersedes the one running.
+    pub fn submit(&self, job: TsneJob) -> Result<(), String> {
+        match self.requests.try_send(Request::Run(Box::new(job))) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err("the t-SNE worker is busy; try again in a moment".into()),
+            Err(TrySendError::Disconnected(_)) => Err("the t-SNE worker has stopped".into()),
+        }
+    }
+
+    pub fn set_paused(&mut self, paused: bool) {
+        if paused != self.paused && self.requests.try_send(if paused { Request::Pause } else { Request::Resume }).is_ok() {
+            self.paused = paused;
+        }
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    /// Stops the running job (its last layout stays on screen).
+    pub fn cancel(&self) {
+        self.requests.try_send(Request::Cancel).ok();
+    }
+
+    /// The next update, if any (never blocks).
+    pub fn try_recv(&self) -> Option<TsneUpdate> {
+        self.updates.try_recv().ok()
+    }
+}
+
+impl Drop for TsneWorker {
+    fn drop(&mut self) {
+        self.requests.try_send(Request::Shutdown).ok();
+        if let Some(t) = self.thread.take() {
+            // The worker checks for requests between iterations, so this is short.
+            t.join().ok();
+        }
+    }
+}
+
+fn worker(requests: &Receiver<Request>, updates: &Sender<TsneUpdate>, wake: &Wake) {
+    let mut paused = false;
+    let mut pending: Option<Box<TsneJob>> = None;
+    loop {
+        let mut job = match pending.take() {
+            Some(j) => j,
+            None => match requests.recv() {
+                Ok(Request::Run(j)) => j,
+                Ok(Request::Pause) => {
+                    paused = true;
+                    continue;
+                }
+                Ok(Request::Resume) => {
+                    paused = false;
+                    continue;
+                }
+                Ok(Request::Cancel) => continue,
+                Ok(Request::Shutdown) | Err(_) => return,
+            },
+        };
+        // A job submitted while paused waits for Resume (a newer one replaces it).
+        while paused {
+            match requests.recv() {
+                Ok(Request::Resume) => paused = false,
+                Ok(Request::Run(j)) => job = j,
+                Ok(Request::Pause | Request::Cancel) => {}
+                Ok(Request::Shutdown) | Err(_) => return,
+            }
+        }
+        match run_job(&job, requests, updates, wake, &mut paused) {
+            None => {}
+            Some(Interrupt::Superseded(next)) => pending = Some(next),
+            Some(Interrupt::Cancelled) => {}
+            Some(Interrupt::Shutdown) => return,
+        }
+    }
+}
+
+fn send(updates: &Sender<TsneUpdate>, wake: &Wake, update: TsneUpdate, must_arrive: bool) {
+    let sent = if must_arrive {
+        updates.send_timeout(update, Duration::from_secs(2)).is_ok()
+    } else {
+        updates.try_send(update).is_ok()
+    };
+    if sent {
+        wake();
+    }
+}
+
+/// Runs one job; returns why it stopped early, if it did.
+fn run_job(
+    job: &TsneJob,
+    requests: &Receiver<Request>,
+    updates: &Sender<TsneUpdate>,
+    wake: &Wake,
+    paused: &mut bool,
+) -> Option<Interrupt> {
+    let TsneJob { job_id, data, dim, warm_start, params } = job;
+    let job_id = *job_id;
+    let dim = *dim;
+    let fail = |reason: String| send(updates, wake, TsneUpdate::Failed { job_id, reason }, true);
+    if dim == 0 || data.len() % dim != 0 {
+        fail(TsneError::BadData(format!("{} values do not split into rows of {dim}", data.len())).to_string());
+        return None;
+    }
+    if data.iter().any(|x| !x.is_finite()) {
+        fail(TsneError::BadData("it contains NaN or infinite values".into()).to_string());
+        return None;
+    }
+    let n = data.len() / dim;
+    let started = Instant::now();
+    // PCA first, even when the t-SNE settings are refused: the picture never stays empty.
+    let pca = pca_2d(data, dim, params.seed);
+    send(updates, wake, TsneUpdate::Pca { job_id, coords: pca.clone() }, true);
+    if let Err(e) = validate(params, n) {
+        fail(e.to_string());
+        return None;
+    }
+
+    let (init, warm) = initial_layout(&pca, warm_start.as_deref(), n, params.seed);
+    let samples: Vec<&[f32]> = data.chunks_exact(dim).collect();
+    let interrupt: RefCell<Option<Interrupt>> = RefCell::new(None);
+    let paused_cell = Cell::new(*paused);
+    let last_sent = Cell::new(Instant::now());
+    let total = params.iterations;
+
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let mut tsne: bhtsne::tSNE<'_, f32, &[f32], 2> = bhtsne::tSNE::new(&samples);
+        tsne.perplexity(params.perplexity).epochs(total).initial_embedding(init);
+        if warm {
+            // Already a good layout: no early exaggeration, full momentum from the start.
+            tsne.stop_lying_epoch(0).momentum_switch_epoch(0);
+        }
+        tsne.epoch_callback(|epoch, embedding: &[f32]| {
+            if let Some(why) = check_requests(requests, &paused_cell) {
+                *interrupt.borrow_mut() = Some(why);
+                std::panic::resume_unwind(Box::new(Interrupted));
+            }
+            let last = epoch + 1 == total;
+            if !last && last_sent.get().elapsed() >= Duration::from_millis(50) {
+                last_sent.set(Instant::now());
+                let update = TsneUpdate::Progress { job_id, iteration: epoch + 1, total, coords: embedding.to_vec() };
+                send(updates, wake, update, false);
+            }
+        });
+        let metric = |a: &&[f32], b: &&[f32]| a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt();
+        match params.method {
+            TsneMethod::BarnesHut => tsne.barnes_hut(params.theta, metric),
+            TsneMethod::Fft => tsne.fit_sne(metric),
+        };
+        tsne.embedding()
+    }));
+    *paused = paused_cell.get();
+    match outcome {
+        Ok(coords) => {
+            let secs = started.elapsed().as_secs_f64();
+            send(updates, wake, TsneUpdate::Done { job_id, coords, secs }, true);
+            None
+        }
+        Err(payload) if payload.is::<Interrupted>() => interrupt.into_inner(),
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_else(|| "unknown error".into());
+            fail(TsneError::Internal(what.trim().to_owned()).to_string());
+            None
+        }
+    }
+}
+
+/// Reads the pending requests between iterations; blocks while paused.
+fn check_requests(requests: &Receiver<Request>, paused: &Cell<bool>) -> Option<Interrupt> {
+    loop {
+        let next = if paused.get() {
+            requests.recv().map_err(|_| TryRecvError::Disconnected)
+        } else {
+            requests.try_recv()
+        };
+        match next {
+            Ok(Request::Pause) => paused.set(true),
+            Ok(Request::Resume) => paused.set(false),
+            Ok(Request::Cancel) => return Some(Interrupt::Cancelled),
+            Ok(Request::Run(job)) => return Some(Interrupt::Superseded(job)),
+            Ok(Request::Shutdown) | Err(TryRecvError::Disconnected) => return Some(Interrupt::Shutdown),
+            Err(TryRecvError::Empty) => return None,
+        }
+    }
+}
+
+/// The starting layout and whether it is a warm start.
+fn initial_layout(pca: &[f32], warm: Option<&[Option<[f32; 2]>]>, n: usize, seed: u64) -> (Vec<f32>, bool) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7473_6e65);
+    let std_of = |xs: &mut dyn Iterator<Item = f32>| {
+        let v: Vec<f32> = xs.collect();
+        let m = v.iter().sum::<f32>() / v.len().max(1) as f32;
+        (v.iter().map(|x| (x - m) * (x - m)).sum::<f32>() / v.len().max(1) as f32).sqrt()
+    };
+    let pca_std = std_of(&mut pca.iter().step_by(2).copied()).max(1e-12);
+    if let Some(prev) = warm
+        && prev.len() == n
+        && prev.iter().filter(|p| p.is_some()).count() * 2 >= n
+    {
+        let known_std = std_of(&mut prev.iter().flatten().map(|p| p[0])).max(1e-6);
+        let scale = known_std / pca_std;
+        let mut out = Vec::with_capacity(n * 2);
+        for (i, p) in prev.iter().enumerate() {
+            match p {
+                Some(xy) => out.extend_from_slice(xy),
+                None => {
+                    out.push(pca[2 * i] * scale + rng.random::<f32>() * 1e-3);
+                    out.push(pca[2 * i + 1] * scale + rng.random::<f32>() * 1e-3);
+                }
+            }
+        }
+        return (out, true);
+    }
+    // Cold start: PCA scaled to a standard deviation of 1e-4 (openTSNE's choice), with a
+    // tiny seeded jitter so coincident points separate.
+    let scale = 1e-4 / pca_std;
+    let out = pca.iter().map(|x| x * scale + (rng.random::<f32>() - 0.5) * 1e-6).collect();
+    (out, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn perplexity_is_checked_against_points() {
+        let p = TsneParams { perplexity: 30.0, ..TsneParams::default() };
+        assert!(matches!(validate(&p, 50), Err(TsneError::PerplexityTooLarge { .. })));
+        assert!(validate(&p, 91).is_ok());
+        let msg = validate(&p, 50).unwrap_err().to_string();
+        assert!(msg.contains("too large for 50 points"), "{msg}");
+    }
+
+    #[test]
+    fn stratified_keeps_shares_and_cap() {
+        let groups: Vec<usize> = (0..1000).map(|i| if i < 800 { 0 } else { 1 }).collect();
+        let s = stratified_subsample(&groups, 100, 3);
+        assert_eq!(s.len(), 100);
+        let ones = s.iter().filter(|&&i| groups[i] == 1).count();
+        assert_eq!(ones, 20);
+        assert_eq!(s, stratified_subsample(&groups, 100, 3));
+    }
+
+    #[test]
+    fn pca_finds_the_main_axis() {
+        let data: Vec<f32> = (0..200).flat_map(|i| [i as f32, 0.5 * (i % 3) as f32, 1.0]).collect();
+        let y = pca_2d(&data, 3, 1);
+        assert_eq!(y.len(), 400);
+        let spread = |k: usize| {
+            let v: Vec<f32> = y.iter().skip(k).step_by(2).copied().collect();
+            v.iter().copied().fold(f32::MIN, f32::max) - v.iter().copied().fold(f32::MAX, f32::min)
+        };
+        assert!(spread(0) > 100.0 * spread(1).max(1e-3) || spread(0) > 150.0);
+    }
+
+    #[test]
+    fn worker_streams_and_finishes() {
+        let mut w = TsneWorker::spawn(Box::new(|| {})).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let data: Vec<f32> = (0..120).flat_map(|i| (0..4).map(move |j| ((i % 3) * 10 + j) as f32)).map(|x| x + rng.random::<f32>()).collect();
+        let id = w.next_job_id();
+        let params = TsneParams { perplexity: 10.0, iterations: 300, ..TsneParams::default() };
+        w.submit(TsneJob { job_id: id, data, dim: 4, warm_start: None, params }).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let (mut pca, mut done) = (false, None);
+        while Instant::now() < deadline && done.is_none() {
+            match w.try_recv() {
+                Some(TsneUpdate::Pca { .. }) => pca = true,
+                Some(TsneUpdate::Done { coords, .. }) => done = Some(coords),
+                Some(TsneUpdate::Failed { reason, .. }) => panic!("{reason}"),
+                _ => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+        assert!(pca);
+        let coords = done.expect("t-SNE finished");
+        assert_eq!(coords.len(), 240);
+        assert!(coords.iter().all(|c| c.is_finite()));
+    }
+
+    #[test]
+    fn a_bad_perplexity_fails_with_a_sentence() {
+        let mut w = TsneWorker::spawn(Box::new(|| {})).unwrap();
+        let id = w.next_job_id();
+        w.submit(TsneJob { job_id: id, data: vec![0.5; 40], dim: 2, warm_start: None, params: TsneParams::default() }).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            assert!(Instant::now() < deadline, "no answer");
+            if let Some(TsneUpdate::Failed { reason, .. }) = w.try_recv() {
+                assert!(reason.contains("perplexity"), "{reason}");
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}

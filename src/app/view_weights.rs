@@ -1,0 +1,72 @@
+//! Centre tile: the current AFW view weights as bars with view names, and
+//! their history over epochs.
+
+use eframe::egui;
+use egui_plot::{Bar, BarChart, Legend, Line, Plot};
+
+use crate::export::Figure;
+
+use super::palette;
+use super::state::{AppState, ViewCtx};
+use super::widgets::{empty_hint_ui, export_menu_ui};
+
+/// The view-weights tile.
+#[derive(Debug, Default)]
+pub struct ViewWeightsPanel;
+
+impl ViewWeightsPanel {
+    pub fn ui(&mut self, _state: &mut AppState, ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui) {
+        let session = ctx.session;
+        let run = &session.run;
+        ui.horizontal(|ui| {
+            if let Some(last) = run.epochs.last() {
+                ui.label(egui::RichText::new(format!("epoch {}", last.global_epoch)).weak());
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                export_menu_ui(ctx, ui, &[Figure::ViewWeights, Figure::ViewWeightHistory]);
+            });
+        });
+        let Some(last) = run.epochs.last() else {
+            empty_hint_ui(ui, "View weights appear here after the first epoch.");
+            return;
+        };
+        let n = last.view_weights.len();
+        let names = session.view_names(n);
+        let half = (ui.available_height() * 0.45).max(80.0);
+        let bars: Vec<Bar> = last
+            .view_weights
+            .iter()
+            .enumerate()
+            .map(|(v, &w)| Bar::new(v as f64, f64::from(w)).name(&names[v]).fill(palette::category(v)).width(0.6))
+            .collect();
+        let bar_names = names.clone();
+        Plot::new("view_weight_bars")
+            .height(half)
+            .include_y(0.0)
+            .y_axis_label("weight")
+            .allow_scroll(false)
+            .allow_drag(false)
+            .allow_zoom(false)
+            .x_axis_formatter(move |m, _| {
+                let i = m.value.round();
+                if (m.value - i).abs() < 1e-6 && i >= 0.0 { bar_names.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+            })
+            .show(ui, |p| p.bar_chart(BarChart::new("weights", bars)));
+        Plot::new("view_weight_history")
+            .legend(Legend::default())
+            .x_axis_label("epoch")
+            .y_axis_label("weight")
+            .include_y(0.0)
+            .allow_scroll(false)
+            .show(ui, |p| {
+                for (v, name) in names.iter().enumerate() {
+                    let pts: Vec<[f64; 2]> = run
+                        .epochs
+                        .iter()
+                        .filter_map(|e| e.view_weights.get(v).map(|&w| [e.global_epoch as f64, f64::from(w)]))
+                        .collect();
+                    p.line(Line::new(name.as_str(), pts).color(palette::category(v)).width(2.0));
+                }
+            });
+    }
+}

@@ -1,0 +1,75 @@
+//! `mvc-workbench gui`: the desktop app (also what runs with no command).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::app::{self, AppOptions, state::Tile};
+
+/// Arguments of `gui`.
+#[derive(Debug, Args, Default)]
+pub struct GuiArgs {
+    /// A built-in dataset name (gauss3-noise, rings-moons) or a .mat file to load at start;
+    /// without it the last dataset is reopened.
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Start training as soon as the dataset is loaded.
+    #[arg(long)]
+    pub start: bool,
+    /// Select this sample (dataset row) in the inspector once it appears in the embedding.
+    #[arg(long)]
+    pub select: Option<usize>,
+    /// Open with one tile as a tab: losses, metrics, view-weights, embedding or inspector.
+    #[arg(long, value_parser = parse_tile)]
+    pub tab: Option<Tile>,
+    /// When the run finishes, "Export all" into this folder.
+    #[arg(long)]
+    pub export_on_finish: Option<PathBuf>,
+    /// Close the window when the run has finished (and its export is written).
+    #[arg(long)]
+    pub exit_when_done: bool,
+    /// Measure frame times for this many seconds while training with the embedding on
+    /// screen, print p50/p95 as JSON (or write them to --bench-out) and close.
+    #[arg(long)]
+    pub bench_frames: Option<f64>,
+    #[arg(long)]
+    pub bench_out: Option<PathBuf>,
+    /// Dark theme (default: the saved choice, else light).
+    #[arg(long, conflicts_with = "light")]
+    pub dark: bool,
+    /// Light theme.
+    #[arg(long)]
+    pub light: bool,
+    /// Neither restore nor save the UI state.
+    #[arg(long)]
+    pub no_persist: bool,
+}
+
+fn parse_tile(s: &str) -> Result<Tile, String> {
+    match s.to_ascii_lowercase().replace('_', "-").as_str() {
+        "losses" => Ok(Tile::Losses),
+        "metrics" => Ok(Tile::Metrics),
+        "view-weights" | "weights" => Ok(Tile::ViewWeights),
+        "embedding" => Ok(Tile::Embedding),
+        "inspector" => Ok(Tile::Inspector),
+        o => Err(format!("unknown tile {o:?}; use losses, metrics, view-weights, embedding or inspector")),
+    }
+}
+
+/// Launches the app.
+pub fn run(args: &GuiArgs) -> Result<(), String> {
+    let GuiArgs { dataset, start, select, tab, export_on_finish, exit_when_done, bench_frames, bench_out, dark, light, no_persist } =
+        args;
+    app::run(AppOptions {
+        dataset: dataset.clone(),
+        start: *start || bench_frames.is_some(),
+        select: *select,
+        tab: *tab,
+        export_on_finish: export_on_finish.clone(),
+        bench_secs: *bench_frames,
+        bench_out: bench_out.clone(),
+        exit_when_done: *exit_when_done,
+        persist: !no_persist,
+        dark: if *dark { Some(true) } else if *light { Some(false) } else { None },
+    })
+}
