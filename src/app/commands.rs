@@ -159,7 +159,7 @@ impl WorkbenchApp {
             return;
         }
         if config.n_clusters.is_none() && dataset.labels.is_none() {
-            self.session.start_error = Some("this dataset has no labels: set the number of clusters K (Schedule ▸ Clusters K)".into());
+            self.session.start_error = Some("this dataset has no labels: set the number of clusters K (Schedule > Clusters K)".into());
             return;
         }
         if self.trainer.is_none() {

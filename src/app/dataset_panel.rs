@@ -35,7 +35,7 @@ impl DatasetPanel {
                     }
                 }
             });
-            if ui.button("📂 Open .mat file…").on_hover_text("Or drop a .mat file anywhere on the window").clicked() {
+            if ui.button("Open .mat file…").on_hover_text("Or drop a .mat file anywhere on the window").clicked() {
                 ctx.commands.send(AppCommand::OpenFileDialog);
             }
             if !state.recent_files.is_empty() {

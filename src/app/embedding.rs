@@ -96,18 +96,18 @@ impl EmbeddingPanel {
                 ctx.commands.send(AppCommand::RecomputeTsne);
             }
             let has_snapshot = session.run.snapshot.is_some();
-            if ui.add_enabled(has_snapshot, egui::Button::new("↻ t-SNE")).on_hover_text("Recompute the t-SNE of the latest snapshot now").clicked() {
+            if ui.add_enabled(has_snapshot, egui::Button::new("Recompute t-SNE")).on_hover_text("Recompute the t-SNE of the latest snapshot now").clicked() {
                 ctx.commands.send(AppCommand::RecomputeTsne);
             }
             let running = emb.pending.is_some();
             let paused = state_paused(ctx);
-            if ui.add_enabled(running, egui::Button::new(if paused { "⏵ resume t-SNE" } else { "⏸ pause t-SNE" })).clicked() {
+            if ui.add_enabled(running, egui::Button::new(if paused { "Resume t-SNE" } else { "Pause t-SNE" })).clicked() {
                 ctx.commands.send(AppCommand::PauseTsne(!paused));
             }
-            if ui.add_enabled(running, egui::Button::new("⏹")).on_hover_text("Stop this t-SNE (its last layout stays)").clicked() {
+            if ui.add_enabled(running, egui::Button::new("Stop t-SNE")).on_hover_text("Stop this t-SNE (its last layout stays)").clicked() {
                 ctx.commands.send(AppCommand::CancelTsne);
             }
-            ui.toggle_value(&mut self.show_settings, "⚙ t-SNE settings");
+            ui.toggle_value(&mut self.show_settings, "t-SNE settings");
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 export_menu_ui(ctx, ui, &[Figure::Embedding]);
             });

@@ -89,9 +89,9 @@ impl InspectorPanel {
             if let (Some(t), Some(a)) = (truth, aligned) {
                 ui.label("Correct");
                 if t == a {
-                    ui.label(RichText::new("✔ correct").color(palette::rgb(palette::CORRECT)).strong());
+                    ui.label(RichText::new("correct").color(palette::rgb(palette::CORRECT)).strong());
                 } else {
-                    ui.label(RichText::new("✘ wrong").color(palette::rgb(palette::WRONG)).strong());
+                    ui.label(RichText::new("wrong").color(palette::rgb(palette::WRONG)).strong());
                 }
                 ui.end_row();
             }

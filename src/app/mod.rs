@@ -304,7 +304,7 @@ impl WorkbenchApp {
                 ui.add(egui::Slider::new(&mut ex.width_in, 2.0..=12.0).text("width (in)"));
                 ui.add(egui::Slider::new(&mut ex.height_in, 1.5..=10.0).text("height (in)"));
             });
-            if ui.add_enabled(!session.export_busy, egui::Button::new("⬇ Export all")).on_hover_text("Every figure (SVG + PNG), its data (CSV) and the run (JSON) into a new folder").clicked() {
+            if ui.add_enabled(!session.export_busy, egui::Button::new("Export all")).on_hover_text("Every figure (SVG + PNG), its data (CSV) and the run (JSON) into a new folder").clicked() {
                 commands.send(AppCommand::Export(state::ExportTarget::All));
             }
             if let Some(ExportOutcome::Written(files)) = &session.export_outcome
@@ -314,7 +314,7 @@ impl WorkbenchApp {
                 ui.label(RichText::new(format!("exported {} file(s) to {where_}", files.len())).weak().small());
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                let label = if state.dark_mode { "☀ Light" } else { "🌙 Dark" };
+                let label = if state.dark_mode { "Light theme" } else { "Dark theme" };
                 if ui.button(label).on_hover_text("Switch the theme").clicked() {
                     state.dark_mode = !state.dark_mode;
                 }
@@ -338,7 +338,7 @@ impl WorkbenchApp {
             LayoutMode::Grid => {
                 let tiles = self.state.layout.visible();
                 if tiles.is_empty() {
-                    widgets::empty_hint_ui(ui, "Every tile is hidden: View ▸ Tiles shown.");
+                    widgets::empty_hint_ui(ui, "Every tile is hidden: View > Tiles shown.");
                     return;
                 }
                 let cols = self.state.layout.columns.clamp(1, 3).min(tiles.len());
@@ -373,17 +373,17 @@ impl WorkbenchApp {
         ui.horizontal(|ui| {
             ui.label(RichText::new(t.title()).strong().size(15.0));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui.small_button("✕").on_hover_text("Hide this tile (View ▸ Tiles shown)").clicked() {
+                if ui.small_button("Hide").on_hover_text("Hide this tile (View > Tiles shown)").clicked() {
                     layout.hidden.push(t);
                 }
-                if ui.small_button("⛶").on_hover_text("Show this tile alone, as a tab").clicked() {
+                if ui.small_button("Solo").on_hover_text("Show this tile alone, as a tab").clicked() {
                     layout.mode = LayoutMode::Tabs;
                     layout.active_tab = t;
                 }
-                if ui.small_button("▶").on_hover_text("Move right").clicked() {
+                if ui.small_button(">").on_hover_text("Move right").clicked() {
                     layout.move_tile(t, 1);
                 }
-                if ui.small_button("◀").on_hover_text("Move left").clicked() {
+                if ui.small_button("<").on_hover_text("Move left").clicked() {
                     layout.move_tile(t, -1);
                 }
             });

@@ -21,12 +21,12 @@ impl StatusBar {
         let run = &session.run;
         ui.horizontal(|ui| {
             let ds = session.loaded.as_ref().map_or_else(|| "no dataset".to_owned(), |l| l.dataset.name.clone());
-            ui.label(format!("📊 {ds}"));
+            ui.label(format!("Dataset: {ds}"));
             ui.separator();
-            ui.label(format!("🖥 {}", run.device.as_deref().unwrap_or("device: not started")));
+            ui.label(format!("Device: {}", run.device.as_deref().unwrap_or("device: not started")));
             ui.separator();
             let state = run.status.label();
-            let text = RichText::new(format!("● {state}"));
+            let text = RichText::new(format!("Run: {state}"));
             ui.label(match run.status {
                 RunStatus::Failed(_) => text.color(palette::error_text()),
                 RunStatus::Running => text.strong(),

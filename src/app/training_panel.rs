@@ -190,28 +190,28 @@ fn run_controls_ui(state: &AppState, ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui) {
     let has_data = session.loaded.is_some();
     ui.horizontal(|ui| {
         let can_start = has_data && !run.status.is_active() && state.config.validate().is_ok();
-        let start = ui.add_enabled(can_start, egui::Button::new(RichText::new("▶ Start").strong()));
+        let start = ui.add_enabled(can_start, egui::Button::new(RichText::new("Start").strong()));
         let start = if has_data { start } else { start.on_disabled_hover_text("Load a dataset first") };
         if start.clicked() {
             ctx.commands.send(AppCommand::StartRun);
         }
         match run.status {
             RunStatus::Paused => {
-                if ui.button("⏵ Resume").clicked() {
+                if ui.button("Resume").clicked() {
                     ctx.commands.send(AppCommand::Resume);
                 }
             }
             _ => {
-                if ui.add_enabled(run.status == RunStatus::Running, egui::Button::new("⏸ Pause")).clicked() {
+                if ui.add_enabled(run.status == RunStatus::Running, egui::Button::new("Pause")).clicked() {
                     ctx.commands.send(AppCommand::Pause);
                 }
             }
         }
-        if ui.add_enabled(run.status.is_active(), egui::Button::new("⏹ Stop")).clicked() {
+        if ui.add_enabled(run.status.is_active(), egui::Button::new("Stop")).clicked() {
             ctx.commands.send(AppCommand::Stop);
         }
         if ui
-            .add_enabled(run.status.is_active(), egui::Button::new("📷 Snapshot"))
+            .add_enabled(run.status.is_active(), egui::Button::new("Snapshot now"))
             .on_hover_text("Ask the trainer for an embedding snapshot now")
             .clicked()
         {

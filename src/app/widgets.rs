@@ -5,11 +5,11 @@ use crate::export::Figure;
 
 use super::state::{AppCommand, ExportTarget, ViewCtx};
 
-/// The "Export ▾" menu of a plot tile: SVG, PNG and the data as CSV.
+/// The "Export" menu of a plot tile: SVG, PNG and the data as CSV.
 pub fn export_menu_ui(ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui, figures: &[Figure]) {
     let busy = ctx.session.export_busy;
     ui.add_enabled_ui(!busy, |ui| {
-        ui.menu_button("Export ▾", |ui| {
+        ui.menu_button("Export", |ui| {
             for &fig in figures {
                 if figures.len() > 1 {
                     ui.label(egui::RichText::new(fig.title()).strong());

@@ -1,0 +1,201 @@
+//! The desktop app driven through egui_kittest: the real `WorkbenchApp`, the
+//! real trainer thread, the real t-SNE worker. No GPU needed.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+
+use mvc_workbench::app::state::{AppCommand, DatasetSource, RunStatus};
+use mvc_workbench::app::{AppOptions, WorkbenchApp};
+use mvc_workbench::engine::{DeviceChoice, TrainConfig};
+
+fn harness(dataset: Option<&str>) -> Harness<'static, WorkbenchApp> {
+    let opts = AppOptions { dataset: dataset.map(str::to_owned), persist: false, ..AppOptions::default() };
+    // The form grids label their sliders with a neighbouring label, not `labelled_by`
+    // (yet), so the strict accessibility check is off.
+    Harness::builder().with_size(egui::vec2(1600.0, 1100.0)).with_accessibility_check(false).build_eframe(move |cc| WorkbenchApp::new(cc, opts))
+}
+
+/// Steps frames until `done` holds (or panics after `secs`).
+fn step_until(h: &mut Harness<'static, WorkbenchApp>, secs: u64, what: &str, done: impl Fn(&WorkbenchApp) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !done(h.state()) {
+        assert!(Instant::now() < deadline, "timed out after {secs} s waiting for {what}");
+        h.step();
+        std::thread::sleep(Duration::from_millis(15));
+    }
+    h.step();
+}
+
+/// A run small enough for a test: seconds on a CPU.
+fn tiny_config() -> TrainConfig {
+    TrainConfig {
+        mse_epochs: 2,
+        con_epochs: 5,
+        batch_size: 200,
+        learning_rate: 1e-3,
+        encoder_hidden: vec![32],
+        feature_dim: 16,
+        high_feature_dim: 16,
+        vcf_ff_dim: 16,
+        eval_every: 1,
+        snapshot_every: 1,
+        snapshot_points: 600,
+        device: DeviceChoice::Flex,
+        ..TrainConfig::default()
+    }
+}
+
+/// Clicks at a screen position (press and release, no movement).
+fn click_at(h: &mut Harness<'static, WorkbenchApp>, pos: egui::Pos2) {
+    h.event(egui::Event::PointerMoved(pos));
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton { pos, button: egui::PointerButton::Primary, pressed, modifiers: egui::Modifiers::NONE });
+    }
+    h.step();
+    h.step();
+}
+
+#[test]
+fn load_train_inspect_and_export() {
+    let mut h = harness(Some("gauss3-noise"));
+    step_until(&mut h, 30, "the built-in dataset to load", |a| a.session.loaded.is_some());
+    h.get_all_by_label_contains("gauss3-noise").next().unwrap();
+    h.get_all_by_label("600").next().unwrap();
+
+    {
+        let app = h.state_mut();
+        app.state.config = tiny_config();
+        app.state.embedding.tsne.iterations = 150;
+        app.state.embedding.tsne.perplexity = 15.0;
+        app.state.embedding.every_epochs = 100;
+    }
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Start").click();
+    h.step();
+    assert!(h.state().session.run.status.is_active(), "Start did not start a run");
+    step_until(&mut h, 90, "the run to finish", |a| matches!(a.session.run.status, RunStatus::Finished { .. } | RunStatus::Failed(_)));
+    let run = &h.state().session.run;
+    assert_eq!(run.status, RunStatus::Finished { stopped: false }, "run ended: {:?}", run.status);
+    assert_eq!(run.epochs.len(), 7, "every epoch arrived");
+    assert!(!run.metrics.is_empty(), "metrics arrived");
+    assert!(run.snapshot.is_some(), "a snapshot arrived");
+    assert!(run.device.as_deref().is_some_and(|d| !d.is_empty()));
+    // The plots filled: the losses tile shows the last epoch, the metrics tile its table.
+    h.get_all_by_label_contains("epoch 7 · total").next().unwrap();
+    h.get_all_by_label("mean q").next().unwrap();
+
+    step_until(&mut h, 60, "the t-SNE of the final snapshot", |a| {
+        a.session.embedding.pending.is_none() && a.session.embedding.layout.as_ref().is_some_and(|l| l.epoch() == 7)
+    });
+    let layout = h.state().session.embedding.layout.clone().expect("a layout");
+    assert!(layout.coords.len() >= 500, "{} points", layout.coords.len());
+    h.get_all_by_label_contains("t-SNE of Z · epoch 7").next().unwrap();
+
+    // Click a point of the scatter: the inspector shows it, with predicted vs true.
+    let row = (0..layout.coords.len()).filter_map(|i| layout.row(i)).nth(17).expect("a point");
+    let pos = h.state().embedding_point_pos(row).expect("the point is on screen");
+    click_at(&mut h, pos);
+    let selected = h.state().session.selected.expect("a click on a point selects it");
+    assert!(h.state().embedding_point_pos(selected).is_some_and(|p| p.distance(pos) < 12.0));
+    h.get_all_by_label(&format!("#{selected}")).next().unwrap();
+    h.get_all_by_label("True label").next().unwrap();
+    h.get_all_by_label("Predicted").next().unwrap();
+    assert!(h.query_by_label("correct").is_some() || h.query_by_label("wrong").is_some());
+
+    // Export all: valid SVG, PNG, CSV (with the t-SNE coordinates) and JSON.
+    let dir = tempfile::tempdir().unwrap();
+    h.state_mut().state.export.dir = dir.path().to_path_buf();
+    h.state_mut().state.export.dpi = 100;
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Export all").click();
+    step_until(&mut h, 60, "the export", |a| !a.session.export_busy && a.session.export_outcome.is_some());
+    let folder = only_subdir(dir.path());
+    for fig in ["losses", "metrics", "view_weights", "view_weight_history", "embedding", "cluster_probabilities"] {
+        let svg = std::fs::read_to_string(folder.join(format!("{fig}.svg"))).unwrap();
+        assert!(svg.contains("<svg") && svg.trim_end().ends_with("</svg>"), "{fig}.svg is not SVG");
+        let png = std::fs::read(folder.join(format!("{fig}.png"))).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{fig}.png is not PNG");
+        assert!(png.len() > 2000);
+    }
+    let csv = std::fs::read_to_string(folder.join("embedding.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "index,x,y,true_label,true_name,predicted,predicted_name,predicted_cluster,confidence,method,feature,epoch"
+    );
+    assert_eq!(lines.clone().count(), layout.coords.len());
+    assert!(lines.all(|l| l.split(',').count() == 12 && l.contains(",t-SNE,Z,7")));
+    let losses = std::fs::read_to_string(folder.join("losses.csv")).unwrap();
+    assert_eq!(losses.lines().count(), 8);
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(folder.join("run.json")).unwrap()).unwrap();
+    assert_eq!(json["dataset"]["name"], "gauss3-noise");
+    assert_eq!(json["dataset"]["fingerprint"].as_str().map(str::len), Some(64));
+    assert_eq!(json["epochs"].as_array().map(Vec::len), Some(7));
+    assert!(json["final_metrics"]["mean_q"]["acc"].as_f64().is_some());
+    assert!(json["config"]["con_epochs"] == 5 && json["device"].is_string() && json["wall_secs"].is_number());
+    let leftovers = std::fs::read_dir(&folder).unwrap().filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().contains(".tmp")).count();
+    assert_eq!(leftovers, 0, "no temporary files are left behind");
+}
+
+fn only_subdir(dir: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].clone()
+}
+
+#[derive(Debug)]
+struct DroppedPath(PathBuf);
+
+impl egui::DroppedFile for DroppedPath {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn a_bad_file_dropped_shows_its_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("not-really.mat");
+    std::fs::write(&bad, b"this is a text file, not MATLAB data\n").unwrap();
+    let mut h = harness(None);
+    h.step();
+    // Hovering shows the drop hint; dropping loads.
+    h.input_mut().hovered_files.push(egui::HoveredFile { path: Some(bad.clone()), mime: String::new() });
+    h.step();
+    h.input_mut().hovered_files.clear();
+    h.input_mut().dropped_files.push(Arc::new(DroppedPath(bad.clone())));
+    h.step();
+    assert_eq!(h.state().session.loading, Some(DatasetSource::File(bad.clone())));
+    step_until(&mut h, 20, "the load to fail", |a| a.session.loading.is_none());
+    let err = h.state().session.load_error.clone().expect("an error message");
+    assert!(err.contains("not-really.mat"), "{err}");
+    h.get_all_by_label("Could not load the dataset").next().unwrap();
+    h.get_all_by_label(&err).next().unwrap();
+    assert!(h.state().session.loaded.is_none());
+
+    // The app is still usable: a built-in set loads after the failure.
+    h.state_mut().send(AppCommand::Load(DatasetSource::Builtin("rings-moons".into())));
+    step_until(&mut h, 20, "the built-in set", |a| a.session.loaded.is_some());
+    assert!(h.state().session.load_error.is_none());
+    h.get_all_by_label("900").next().unwrap();
+}
+
+#[test]
+fn start_without_a_dataset_is_refused() {
+    let mut h = harness(None);
+    h.step();
+    // Start is disabled without data: clicking it does nothing.
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Start").click();
+    h.step();
+    h.step();
+    assert_eq!(h.state().session.run.status, RunStatus::Idle);
+    h.state_mut().send(AppCommand::StartRun);
+    h.step();
+    assert_eq!(h.state().session.start_error.as_deref(), Some("load a dataset first"));
+}
