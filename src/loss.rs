@@ -13,7 +13,11 @@
 //!   rows normalised; `−Σ Q log S` averaged over rows. `Q` is a target and is
 //!   detached (the seed computes this term but forgets to add it).
 //! - `L_A`: `Σ_v KL(P ‖ q_v)` with the DEC target `P` of the VCF output `t`
-//!   (`t² / Σ_batch t`, rows normalised), detached.
+//!   (`t² / Σ_batch t`, rows normalised), detached, plus `KL(P ‖ t)`: DEC's
+//!   own self-training of the head that makes the target. Without that term
+//!   `t` (and through the fused feature `Z`, the AFW weights) receives no
+//!   gradient until `max P` passes `confidence` for some sample, which a
+//!   freshly initialised VCF head never does — the weights would not learn.
 //! - `L_Q`: cross-entropy of `t` and of each `q_v` against labels: the true
 //!   labels of the labelled subset when one is given, else the confident
 //!   pseudo labels `argmax P` where `max P ≥ confidence`.
@@ -182,6 +186,7 @@ pub fn objective(xs: &[Tensor<2>], fwd: &Forward, params: &LossParams, labels: &
     let p = needs_p.then(|| target_distribution(fwd.t.clone()));
     let mut kl = zero();
     if let Some(p) = p.as_ref().filter(|_| w.kl.factor() > 0.0) {
+        kl = kl_divergence(p.clone(), fwd.t.clone());
         for q in &fwd.q {
             kl = kl + kl_divergence(p.clone(), q.clone());
         }

@@ -310,11 +310,10 @@ impl<'a> Run<'a> {
         let k = self.check_data()?;
         let ResolvedDevice { device, description, .. } = resolve(self.cfg.device)?;
         self.device_name = description.clone();
-        device.seed(self.cfg.seed);
         let ad = device.clone().autodiff();
         let model_cfg = ModelConfig::from_train(&self.cfg, self.ds.view_dims(), k);
         model_cfg.validate()?;
-        let mut model = model_cfg.init(&ad);
+        let mut model = model_cfg.init_seeded(&ad, self.cfg.seed);
         let mut optim = adam(&self.cfg);
         let total_epochs = self.cfg.mse_epochs + self.cfg.con_epochs;
         self.send(Event::Started { device: description, n_params: model.num_params(), total_epochs });
@@ -329,7 +328,9 @@ impl<'a> Run<'a> {
         }
         for epoch in 1..=self.cfg.mse_epochs {
             global_epoch += 1;
-            match self.epoch(&mut model, &mut optim, &ad, &device, Phase::Pretrain, epoch, global_epoch, &mut rng, &labelled)? {
+            let (trained, end) = self.epoch(model, &mut optim, &ad, &device, Phase::Pretrain, epoch, global_epoch, &mut rng, &labelled)?;
+            model = trained;
+            match end {
                 EpochEnd::Stopped => return self.finish(&model, &device, &model_cfg, global_epoch - 1, last_weights, true),
                 EpochEnd::Done { losses, view_weights, secs } => {
                     self.record_epoch(Phase::Pretrain, epoch, global_epoch, losses, view_weights.clone(), secs);
@@ -346,7 +347,9 @@ impl<'a> Run<'a> {
         self.send(Event::Phase(Phase::Contrastive));
         for epoch in 1..=self.cfg.con_epochs {
             global_epoch += 1;
-            match self.epoch(&mut model, &mut optim, &ad, &device, Phase::Contrastive, epoch, global_epoch, &mut rng, &labelled)? {
+            let (trained, end) = self.epoch(model, &mut optim, &ad, &device, Phase::Contrastive, epoch, global_epoch, &mut rng, &labelled)?;
+            model = trained;
+            match end {
                 EpochEnd::Stopped => return self.finish(&model, &device, &model_cfg, global_epoch - 1, last_weights, true),
                 EpochEnd::Done { losses, view_weights, secs } => {
                     self.record_epoch(Phase::Contrastive, epoch, global_epoch, losses, view_weights.clone(), secs);
@@ -410,7 +413,7 @@ impl<'a> Run<'a> {
     #[allow(clippy::too_many_arguments)]
     fn epoch(
         &mut self,
-        model: &mut Cvc,
+        mut model: Cvc,
         optim: &mut ModuleOptimizer,
         ad: &Device,
         device: &Device,
@@ -419,7 +422,7 @@ impl<'a> Run<'a> {
         global_epoch: usize,
         rng: &mut ChaCha8Rng,
         labelled: &[Option<usize>],
-    ) -> Result<EpochEnd, String> {
+    ) -> Result<(Cvc, EpochEnd), String> {
         let start = Instant::now();
         let n = self.ds.n_samples();
         let b = self.cfg.batch_size.min(n);
@@ -432,9 +435,9 @@ impl<'a> Run<'a> {
         let k = model.dec.centers.val().dims()[0];
         let phase_ix = usize::from(phase == Phase::Contrastive);
         for bi in 0..n_batches {
-            self.control(model, device, global_epoch.saturating_sub(1));
+            self.control(&model, device, global_epoch.saturating_sub(1));
             if self.stop {
-                return Ok(EpochEnd::Stopped);
+                return Ok((model, EpochEnd::Stopped));
             }
             let t0 = Instant::now();
             let rows = &order[bi * b..(bi + 1) * b];
@@ -458,7 +461,7 @@ impl<'a> Run<'a> {
                 }
             };
             let grads = obj.total.backward();
-            let grads = GradientsParams::from_grads(grads, &*model);
+            let grads = GradientsParams::from_grads(grads, &model);
             let parts = to_host(obj.parts)?;
             if let Some(bad) = parts.iter().position(|x| !x.is_finite()) {
                 let term = ["reconstruction", "cluster contrastive", "local contrastive", "KL", "label", "total"][bad.min(5)];
@@ -470,7 +473,7 @@ impl<'a> Run<'a> {
                     self.lr
                 ));
             }
-            *model = optim.step(self.lr, model.clone(), grads);
+            model = optim.step(self.lr, model, grads);
             for (s, p) in sums.iter_mut().zip(&parts) {
                 *s += *p as f64;
             }
@@ -509,7 +512,7 @@ impl<'a> Run<'a> {
             total: sums[5] / nb,
         };
         let view_weights = weight_sums.iter().map(|s| (s / nb) as f32).collect();
-        Ok(EpochEnd::Done { losses, view_weights, secs: start.elapsed().as_secs_f64() })
+        Ok((model, EpochEnd::Done { losses, view_weights, secs: start.elapsed().as_secs_f64() }))
     }
 
     /// DEC convention: k-means++ on the features `h` of all views (stacked).

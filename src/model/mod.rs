@@ -69,6 +69,21 @@ impl ModelConfig {
     }
 }
 
+/// Serialises "seed the device, then draw the initial parameters": burn's
+/// random state is per backend and process-wide, so two runs initialising at
+/// once would interleave their draws.
+static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+impl ModelConfig {
+    /// Builds the network with parameters drawn from `seed` (reproducible
+    /// even while other threads create tensors on the same backend).
+    pub fn init_seeded(&self, device: &Device, seed: u64) -> Cvc {
+        let _guard = INIT_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        device.seed(seed);
+        self.init(device).materialize()
+    }
+}
+
 /// Row-wise L2 normalisation (`torch.nn.functional.normalize`, eps 1e-12).
 pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
     let norm = x.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12); // [B, 1]
