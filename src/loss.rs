@@ -44,7 +44,7 @@ pub enum LabelTargets {
     /// Confident pseudo labels from `P` (no labelled subset).
     Pseudo,
     /// One-hot true labels `[B, K]` and a `[B, 1]` mask of the labelled rows.
-    Labelled { onehot: Tensor<2>, mask: Tensor<2> },
+    Labelled { onehot: Box<Tensor<2>>, mask: Box<Tensor<2>> },
 }
 
 impl LabelTargets {
@@ -62,8 +62,8 @@ impl LabelTargets {
             }
         }
         LabelTargets::Labelled {
-            onehot: Tensor::from_data(TensorData::new(onehot, [b, k]), device),
-            mask: Tensor::from_data(TensorData::new(mask, [b, 1]), device),
+            onehot: Box::new(Tensor::from_data(TensorData::new(onehot, [b, k]), device)),
+            mask: Box::new(Tensor::from_data(TensorData::new(mask, [b, 1]), device)),
         }
     }
 }
@@ -123,7 +123,14 @@ pub fn cluster_contrastive(qi: Tensor<2>, qj: Tensor<2>, temperature_l: f32) -> 
 ///
 /// # Shapes
 /// - hv, hw: `[B, H]`; qv, qw: `[B, K]` → `[1]`
-pub fn local_contrast(hv: Tensor<2>, hw: Tensor<2>, qv: Tensor<2>, qw: Tensor<2>, temperature_f: f32, threshold: f32) -> Tensor<1> {
+pub fn local_contrast(
+    hv: Tensor<2>,
+    hw: Tensor<2>,
+    qv: Tensor<2>,
+    qw: Tensor<2>,
+    temperature_f: f32,
+    threshold: f32,
+) -> Tensor<1> {
     let [b, _] = hv.dims();
     let device = hv.device();
     let log_s = log_softmax(hv.matmul(hw.transpose()).div_scalar(temperature_f), 1); // [B, B]
@@ -194,7 +201,7 @@ pub fn objective(xs: &[Tensor<2>], fwd: &Forward, params: &LossParams, labels: &
     let mut label = zero();
     if w.label.factor() > 0.0 {
         let (onehot, mask) = match (labels, p.as_ref()) {
-            (LabelTargets::Labelled { onehot, mask }, _) => (onehot.clone(), mask.clone()),
+            (LabelTargets::Labelled { onehot, mask }, _) => ((**onehot).clone(), (**mask).clone()),
             (LabelTargets::Pseudo, Some(p)) => {
                 let max = p.clone().max_dim(1); // [B, 1]
                 let onehot = (p.clone() - max.clone()).greater_equal_elem(0.0).float();

@@ -162,8 +162,7 @@ pub fn accuracy(pred: &[usize], truth: &[usize]) -> f64 {
         return 0.0;
     }
     let c = Contingency::new(pred, truth);
-    let matched: u64 =
-        max_matching(&c).iter().enumerate().filter_map(|(i, m)| m.map(|j| c.counts[i][j])).sum();
+    let matched: u64 = max_matching(&c).iter().enumerate().filter_map(|(i, m)| m.map(|j| c.counts[i][j])).sum();
     matched as f64 / c.n as f64
 }
 
@@ -285,7 +284,12 @@ pub fn ari(pred: &[usize], truth: &[usize]) -> f64 {
 
 /// All four scores at once.
 pub fn scores(pred: &[usize], truth: &[usize]) -> ClusterScores {
-    ClusterScores { acc: accuracy(pred, truth), nmi: nmi(pred, truth), ari: ari(pred, truth), purity: purity(pred, truth) }
+    ClusterScores {
+        acc: accuracy(pred, truth),
+        nmi: nmi(pred, truth),
+        ari: ari(pred, truth),
+        purity: purity(pred, truth),
+    }
 }
 
 #[cfg(test)]

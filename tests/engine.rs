@@ -53,7 +53,11 @@ fn batch(ds: &MultiViewDataset, rows: &[usize], device: &Device) -> Vec<Tensor<2
 }
 
 /// Runs a whole training on a fresh trainer thread and returns its summary and events.
-fn run(ds: MultiViewDataset, cfg: TrainConfig, out: Option<std::path::PathBuf>) -> (Result<RunSummary, String>, Vec<Event>) {
+fn run(
+    ds: MultiViewDataset,
+    cfg: TrainConfig,
+    out: Option<std::path::PathBuf>,
+) -> (Result<RunSummary, String>, Vec<Event>) {
     let h = spawn_trainer();
     h.commands.send(Command::Start { dataset: Arc::new(ds), config: cfg, out_dir: out }).unwrap();
     let mut events = Vec::new();

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use mvc_workbench::metrics;
 
 fn fixture() -> Option<serde_json::Value> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("shared").join("fixtures").join("metrics_cases.json");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("shared").join("fixtures").join("metrics_cases.json");
     match std::fs::read_to_string(&path) {
         Ok(text) => Some(serde_json::from_str(&text).unwrap()),
         Err(_) => {
@@ -30,7 +31,11 @@ fn metrics_equal_scikit_learn_fixtures() {
         let s = metrics::scores(&pred, &truth);
         for (name, got) in [("acc", s.acc), ("nmi", s.nmi), ("ari", s.ari), ("purity", s.purity)] {
             let want = c[name].as_f64().unwrap();
-            assert!((got - want).abs() <= 1e-9, "case {i} (n = {}): {name} is {got}, scikit-learn says {want}", truth.len());
+            assert!(
+                (got - want).abs() <= 1e-9,
+                "case {i} (n = {}): {name} is {got}, scikit-learn says {want}",
+                truth.len()
+            );
         }
     }
 }

@@ -153,7 +153,8 @@ fn toml_keys(table: &toml::Table) -> Vec<String> {
 pub fn build_config(args: &TrainArgs) -> Result<TrainConfig, String> {
     let table: toml::Table = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read the config file: {e}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("{}: cannot read the config file: {e}", path.display()))?;
             text.parse::<toml::Table>().map_err(|e| format!("{}: is not valid TOML: {e}", path.display()))?
         }
         None => toml::Table::new(),
@@ -180,7 +181,8 @@ pub fn build_config(args: &TrainArgs) -> Result<TrainConfig, String> {
     }
     // Overlay the file's keys on the config so far.
     if !table.is_empty() {
-        let mut base = toml::Table::try_from(&cfg).map_err(|e| format!("internal error serialising the config: {e}"))?;
+        let mut base =
+            toml::Table::try_from(&cfg).map_err(|e| format!("internal error serialising the config: {e}"))?;
         for (k, v) in table {
             if k == "preset" {
                 continue;
@@ -263,7 +265,13 @@ fn scores_line(name: &str, s: &Scores) -> String {
 }
 
 /// Drives a run on the trainer thread and reports its events; returns the summary.
-fn drive(ds: MultiViewDataset, cfg: TrainConfig, out: Option<PathBuf>, json: bool, quiet: bool) -> Result<RunSummary, String> {
+fn drive(
+    ds: MultiViewDataset,
+    cfg: TrainConfig,
+    out: Option<PathBuf>,
+    json: bool,
+    quiet: bool,
+) -> Result<RunSummary, String> {
     let handle = try_spawn_trainer().map_err(|e| format!("cannot start the trainer thread: {e}"))?;
     handle
         .commands
@@ -296,7 +304,10 @@ fn drive(ds: MultiViewDataset, cfg: TrainConfig, out: Option<PathBuf>, json: boo
         match event {
             Event::Started { device, n_params, total_epochs } => {
                 if json && !quiet {
-                    println!("{}", json!({"event": "started", "device": device, "n_params": n_params, "total_epochs": total_epochs}));
+                    println!(
+                        "{}",
+                        json!({"event": "started", "device": device, "n_params": n_params, "total_epochs": total_epochs})
+                    );
                 }
                 say(format!("training on {device}: {n_params} parameters, {total_epochs} epochs"));
             }
@@ -311,7 +322,7 @@ fn drive(ds: MultiViewDataset, cfg: TrainConfig, out: Option<PathBuf>, json: boo
             Event::Progress(p) => {
                 if let Some(b) = &bar {
                     b.set_position(p.global_epoch.saturating_sub(1) as u64);
-                    b.set_message(format!("{}", humantime(p.eta_secs)));
+                    b.set_message(humantime(p.eta_secs));
                 }
             }
             Event::Epoch(e) => {
@@ -324,7 +335,16 @@ fn drive(ds: MultiViewDataset, cfg: TrainConfig, out: Option<PathBuf>, json: boo
                 if bar.is_none() {
                     say(format!(
                         "{:?} epoch {:>4}  loss {:.5} (rec {:.5}, cluster {:.4}, local {:.4}, kl {:.4}, label {:.4})  weights {:?}  {:.2}s",
-                        e.phase, e.epoch, e.losses.total, e.losses.rec, e.losses.cluster, e.losses.local, e.losses.kl, e.losses.label, e.view_weights, e.secs
+                        e.phase,
+                        e.epoch,
+                        e.losses.total,
+                        e.losses.rec,
+                        e.losses.cluster,
+                        e.losses.local,
+                        e.losses.kl,
+                        e.losses.label,
+                        e.view_weights,
+                        e.secs
                     ));
                 }
             }
@@ -334,7 +354,11 @@ fn drive(ds: MultiViewDataset, cfg: TrainConfig, out: Option<PathBuf>, json: boo
                 }
                 say(format!("epoch {:>4}  {}", m.global_epoch, scores_line("mean q", &m.mean_q)));
             }
-            Event::CheckpointSaved(_) | Event::Snapshot(_) | Event::ParamsApplied(_) | Event::Paused | Event::Resumed => {}
+            Event::CheckpointSaved(_)
+            | Event::Snapshot(_)
+            | Event::ParamsApplied(_)
+            | Event::Paused
+            | Event::Resumed => {}
             Event::Warning(w) => {
                 if json && !quiet {
                     println!("{}", json!({"event": "warning", "message": w}));
@@ -376,7 +400,8 @@ pub fn run_train(args: &TrainArgs) -> Result<(), String> {
     let mut ds = load(&args.data, args.non_finite)?;
     data::preprocess::apply(&mut ds, args.preprocess);
     let out = args.out.clone().unwrap_or_else(|| {
-        let stem: String = ds.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+        let stem: String =
+            ds.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
         PathBuf::from("runs").join(stem)
     });
     let summary = drive(ds, cfg, Some(out), args.json, false)?;
@@ -387,7 +412,10 @@ pub fn run_train(args: &TrainArgs) -> Result<(), String> {
             println!("{}", scores_line("argmax mean q (primary)", &m.mean_q));
             println!("{}", scores_line("argmax t (VCF)", &m.vcf));
             println!("{}", scores_line("k-means on Z", &m.kmeans_z));
-            println!("per-view ACC: {}", m.per_view_acc.iter().map(|a| format!("{a:.4}")).collect::<Vec<_>>().join(", "));
+            println!(
+                "per-view ACC: {}",
+                m.per_view_acc.iter().map(|a| format!("{a:.4}")).collect::<Vec<_>>().join(", ")
+            );
         }
         println!(
             "seconds per epoch: pre-training {:.2}, contrastive {:.2}",
@@ -402,7 +430,12 @@ pub fn run_train(args: &TrainArgs) -> Result<(), String> {
 
 /// Loads the data for a checkpoint: the requested scaling, or the one that
 /// reproduces the training data's fingerprint.
-fn load_for_checkpoint(ck: &Checkpoint, data: &str, preprocess: Option<Preprocess>, allow_other: bool) -> Result<MultiViewDataset, String> {
+fn load_for_checkpoint(
+    ck: &Checkpoint,
+    data: &str,
+    preprocess: Option<Preprocess>,
+    allow_other: bool,
+) -> Result<MultiViewDataset, String> {
     let raw = load(data, NonFinite::Error)?;
     let candidates: Vec<Preprocess> = match preprocess {
         Some(p) => vec![p],
@@ -449,7 +482,10 @@ pub fn run_eval(args: &EvalArgs) -> Result<(), String> {
         println!("{}", scores_line("argmax t (VCF)", &m.vcf));
         println!("{}", scores_line("k-means on Z", &m.kmeans_z));
         println!("per-view ACC: {}", m.per_view_acc.iter().map(|a| format!("{a:.4}")).collect::<Vec<_>>().join(", "));
-        println!("view weights: {}", eval.view_weights.iter().map(|w| format!("{w:.3}")).collect::<Vec<_>>().join(", "));
+        println!(
+            "view weights: {}",
+            eval.view_weights.iter().map(|w| format!("{w:.3}")).collect::<Vec<_>>().join(", ")
+        );
     }
     Ok(())
 }
@@ -459,7 +495,12 @@ pub fn run_predict(args: &PredictArgs) -> Result<(), String> {
     let ck = checkpoint::load(&args.checkpoint).map_err(|e| e.to_string())?;
     let ds = load_for_checkpoint(&ck, &args.data, args.preprocess, args.allow_other_data)?;
     if args.index >= ds.n_samples() {
-        return Err(format!("--index {} is out of range: the dataset has {} samples (0..{})", args.index, ds.n_samples(), ds.n_samples()));
+        return Err(format!(
+            "--index {} is out of range: the dataset has {} samples (0..{})",
+            args.index,
+            ds.n_samples(),
+            ds.n_samples()
+        ));
     }
     let dev = resolve(args.device)?;
     let model = ck.model(&dev.device).map_err(|e| e.to_string())?;
@@ -470,10 +511,17 @@ pub fn run_predict(args: &PredictArgs) -> Result<(), String> {
     } else {
         println!("sample {}: cluster {} (confidence {:.3})", p.data_index, p.cluster_assignment, p.confidence);
         if let (Some(g), Some(ok)) = (p.ground_truth_label, p.is_correct) {
-            println!("ground truth: {g} ({}) — {}", p.ground_truth_name.clone().unwrap_or_default(), if ok { "correct" } else { "wrong" });
+            println!(
+                "ground truth: {g} ({}) — {}",
+                p.ground_truth_name.clone().unwrap_or_default(),
+                if ok { "correct" } else { "wrong" }
+            );
         }
         println!("per view: {:?}", p.per_view_assignment);
-        println!("probabilities: {}", p.cluster_probabilities.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(" "));
+        println!(
+            "probabilities: {}",
+            p.cluster_probabilities.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(" ")
+        );
     }
     Ok(())
 }
@@ -486,10 +534,20 @@ pub fn synthetic_like(n: usize, dims: &[usize], k: usize, seed: u64) -> MultiVie
         .iter()
         .enumerate()
         .map(|(vi, &d)| {
-            let centres: Vec<f32> = (0..k * d).map(|_| if rng.random::<f32>() < 0.2 { rng.random::<f32>() } else { 0.0 }).collect();
-            let values: Vec<f32> =
-                y.iter().flat_map(|&c| (0..d).map(|j| (centres[c * d + j] + 0.1 * rng.random::<f32>()).min(1.0)).collect::<Vec<_>>()).collect();
-            View { name: format!("view{}", vi + 1), source: "synthetic".into(), transposed: false, data: ViewData::Dense { rows: n, cols: d, values } }
+            let centres: Vec<f32> =
+                (0..k * d).map(|_| if rng.random::<f32>() < 0.2 { rng.random::<f32>() } else { 0.0 }).collect();
+            let values: Vec<f32> = y
+                .iter()
+                .flat_map(|&c| {
+                    (0..d).map(|j| (centres[c * d + j] + 0.1 * rng.random::<f32>()).min(1.0)).collect::<Vec<_>>()
+                })
+                .collect();
+            View {
+                name: format!("view{}", vi + 1),
+                source: "synthetic".into(),
+                transposed: false,
+                data: ViewData::Dense { rows: n, cols: d, values },
+            }
         })
         .collect();
     MultiViewDataset {
@@ -506,10 +564,16 @@ pub fn synthetic_like(n: usize, dims: &[usize], k: usize, seed: u64) -> MultiVie
 /// (clock × SIMD width × 2 FMA units × 2 FLOPs per FMA); `None` when unknown.
 pub fn cpu_peak_gflops(threads: usize) -> Option<(f64, String)> {
     let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    let mhz = info.lines().find(|l| l.starts_with("cpu MHz")).and_then(|l| l.split(':').nth(1)).and_then(|s| s.trim().parse::<f64>().ok())?;
+    let mhz = info
+        .lines()
+        .find(|l| l.starts_with("cpu MHz"))
+        .and_then(|l| l.split(':').nth(1))
+        .and_then(|s| s.trim().parse::<f64>().ok())?;
     let flags = info.lines().find(|l| l.starts_with("flags")).unwrap_or("");
     let has = |f: &str| flags.split_whitespace().any(|x| x == f);
-    let field = |name: &str| info.lines().find(|l| l.starts_with(name)).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_string());
+    let field = |name: &str| {
+        info.lines().find(|l| l.starts_with(name)).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_string())
+    };
     // AMD before Zen 5 (family 0x1a) executes AVX-512 as two 256-bit halves.
     let amd_half_width = field("vendor_id").as_deref() == Some("AuthenticAMD")
         && field("cpu family").and_then(|f| f.parse::<u32>().ok()).is_some_and(|f| f < 26);
@@ -523,7 +587,10 @@ pub fn cpu_peak_gflops(threads: usize) -> Option<(f64, String)> {
         (4.0, "SSE")
     };
     let per_cycle = lanes * 2.0 * 2.0;
-    Some((threads as f64 * mhz / 1000.0 * per_cycle, format!("{threads} threads × {:.2} GHz × {per_cycle} FLOP/cycle ({isa})", mhz / 1000.0)))
+    Some((
+        threads as f64 * mhz / 1000.0 * per_cycle,
+        format!("{threads} threads × {:.2} GHz × {per_cycle} FLOP/cycle ({isa})", mhz / 1000.0),
+    ))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -566,7 +633,11 @@ pub fn run_bench(args: &BenchArgs) -> Result<(), String> {
     let pre_flops = 6.0 * model_cfg.autoencoder_macs() as f64 * b as f64 * steps;
     let con_flops = 6.0 * (model_cfg.autoencoder_macs() + model_cfg.head_macs(b)) as f64 * b as f64 * steps;
     if !args.json {
-        eprintln!("benchmarking on {} with {n} samples × {:?}, batch {b}, {epochs} epochs per phase…", dev.description, ds.view_dims());
+        eprintln!(
+            "benchmarking on {} with {n} samples × {:?}, batch {b}, {epochs} epochs per phase…",
+            dev.description,
+            ds.view_dims()
+        );
     }
     let start = Instant::now();
     let summary = drive(ds, cfg, None, args.json, true)?;

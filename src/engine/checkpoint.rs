@@ -92,7 +92,10 @@ pub fn now_unix() -> u64 {
 pub fn save(dir: &Path, model: &Cvc, config: &TrainConfig, meta: &CheckpointMeta) -> Result<PathBuf, CheckpointError> {
     let name = dir
         .file_name()
-        .ok_or_else(|| CheckpointError::Invalid { path: dir.to_path_buf(), why: "a checkpoint needs a directory name".into() })?
+        .ok_or_else(|| CheckpointError::Invalid {
+            path: dir.to_path_buf(),
+            why: "a checkpoint needs a directory name".into(),
+        })?
         .to_string_lossy()
         .into_owned();
     let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -100,13 +103,15 @@ pub fn save(dir: &Path, model: &Cvc, config: &TrainConfig, meta: &CheckpointMeta
     let tmp = parent.join(format!(".{name}.tmp-{}", unique_suffix()));
     let result = (|| {
         std::fs::create_dir(&tmp).map_err(io(&tmp, "cannot create a temporary checkpoint directory"))?;
-        model
-            .clone()
-            .save_file(tmp.join(WEIGHTS_FILE))
-            .map_err(|e| CheckpointError::Invalid { path: tmp.join(WEIGHTS_FILE), why: format!("cannot write the weights: {e}") })?;
-        let cfg = serde_json::to_string_pretty(config).map_err(|e| CheckpointError::Invalid { path: tmp.clone(), why: e.to_string() })?;
+        model.clone().save_file(tmp.join(WEIGHTS_FILE)).map_err(|e| CheckpointError::Invalid {
+            path: tmp.join(WEIGHTS_FILE),
+            why: format!("cannot write the weights: {e}"),
+        })?;
+        let cfg = serde_json::to_string_pretty(config)
+            .map_err(|e| CheckpointError::Invalid { path: tmp.clone(), why: e.to_string() })?;
         std::fs::write(tmp.join(CONFIG_FILE), cfg).map_err(io(&tmp.join(CONFIG_FILE), "cannot write the config"))?;
-        let m = serde_json::to_string_pretty(meta).map_err(|e| CheckpointError::Invalid { path: tmp.clone(), why: e.to_string() })?;
+        let m = serde_json::to_string_pretty(meta)
+            .map_err(|e| CheckpointError::Invalid { path: tmp.clone(), why: e.to_string() })?;
         std::fs::write(tmp.join(META_FILE), m).map_err(io(&tmp.join(META_FILE), "cannot write the metadata"))?;
         let old = parent.join(format!(".{name}.old-{}", unique_suffix()));
         let had_old = dir.exists();
@@ -133,18 +138,28 @@ pub fn save(dir: &Path, model: &Cvc, config: &TrainConfig, meta: &CheckpointMeta
 /// Reads a checkpoint's config and metadata (not yet the weights).
 pub fn load(dir: &Path) -> Result<Checkpoint, CheckpointError> {
     if !dir.is_dir() {
-        return Err(CheckpointError::Invalid { path: dir.to_path_buf(), why: "is not a checkpoint directory (it does not exist or is a file)".into() });
+        return Err(CheckpointError::Invalid {
+            path: dir.to_path_buf(),
+            why: "is not a checkpoint directory (it does not exist or is a file)".into(),
+        });
     }
     for f in [WEIGHTS_FILE, CONFIG_FILE, META_FILE] {
         if !dir.join(f).is_file() {
-            return Err(CheckpointError::Invalid { path: dir.to_path_buf(), why: format!("is not a complete checkpoint: {f} is missing") });
+            return Err(CheckpointError::Invalid {
+                path: dir.to_path_buf(),
+                why: format!("is not a complete checkpoint: {f} is missing"),
+            });
         }
     }
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).map_err(io(&dir.join(f), "cannot read"));
-    let config: TrainConfig = serde_json::from_str(&read(CONFIG_FILE)?)
-        .map_err(|e| CheckpointError::Invalid { path: dir.join(CONFIG_FILE), why: format!("is not a valid run config: {e}") })?;
-    let meta: CheckpointMeta = serde_json::from_str(&read(META_FILE)?)
-        .map_err(|e| CheckpointError::Invalid { path: dir.join(META_FILE), why: format!("is not valid checkpoint metadata: {e}") })?;
+    let config: TrainConfig = serde_json::from_str(&read(CONFIG_FILE)?).map_err(|e| CheckpointError::Invalid {
+        path: dir.join(CONFIG_FILE),
+        why: format!("is not a valid run config: {e}"),
+    })?;
+    let meta: CheckpointMeta = serde_json::from_str(&read(META_FILE)?).map_err(|e| CheckpointError::Invalid {
+        path: dir.join(META_FILE),
+        why: format!("is not valid checkpoint metadata: {e}"),
+    })?;
     if meta.format_version != FORMAT_VERSION {
         return Err(CheckpointError::Invalid {
             path: dir.join(META_FILE),
@@ -189,16 +204,19 @@ impl Checkpoint {
                 &ds.fingerprint().get(..12).unwrap_or("")
             ));
         }
-        if differences.is_empty() { Ok(()) } else { Err(CheckpointError::Mismatch { path: self.dir.clone(), differences }) }
+        if differences.is_empty() {
+            Ok(())
+        } else {
+            Err(CheckpointError::Mismatch { path: self.dir.clone(), differences })
+        }
     }
 
     /// Builds the network on `device` and loads the weights.
     pub fn model(&self, device: &Device) -> Result<Cvc, CheckpointError> {
         let path = self.dir.join(WEIGHTS_FILE);
-        self.meta
-            .model
-            .init(device)
-            .try_load_file(&path)
-            .map_err(|e| CheckpointError::Invalid { path, why: format!("the weights do not match the recorded model shape: {e}") })
+        self.meta.model.init(device).try_load_file(&path).map_err(|e| CheckpointError::Invalid {
+            path,
+            why: format!("the weights do not match the recorded model shape: {e}"),
+        })
     }
 }

@@ -50,7 +50,8 @@ impl AdapterSummary {
     }
 }
 
-const SOFTWARE_NAMES: &[&str] = &["llvmpipe", "lavapipe", "softpipe", "swiftshader", "software", "microsoft basic render"];
+const SOFTWARE_NAMES: &[&str] =
+    &["llvmpipe", "lavapipe", "softpipe", "swiftshader", "software", "microsoft basic render"];
 
 /// Classifies an adapter from its reported type and name.
 pub fn classify(device_type: wgpu::DeviceType, name: &str) -> AdapterKind {
@@ -97,7 +98,11 @@ pub fn adapters() -> &'static [AdapterSummary] {
                 .into_iter()
                 .map(|a| {
                     let info = a.get_info();
-                    AdapterSummary { kind: classify(info.device_type, &info.name), name: info.name, backend: format!("{:?}", info.backend) }
+                    AdapterSummary {
+                        kind: classify(info.device_type, &info.name),
+                        name: info.name,
+                        backend: format!("{:?}", info.backend),
+                    }
                 })
                 .collect()
         })
@@ -192,7 +197,11 @@ pub fn resolve(choice: DeviceChoice) -> Result<ResolvedDevice, String> {
             };
             let kind = if a.kind == AdapterKind::Software { DeviceKind::Cpu } else { wgpu_kind(a.kind, 0) };
             let device = wgpu_device(kind)?;
-            Ok(ResolvedDevice { device, description: format!("wgpu: {}", a.name), is_cpu: a.kind == AdapterKind::Software })
+            Ok(ResolvedDevice {
+                device,
+                description: format!("wgpu: {}", a.name),
+                is_cpu: a.kind == AdapterKind::Software,
+            })
         }
     }
 }

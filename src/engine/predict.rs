@@ -62,7 +62,9 @@ pub struct Evaluation {
 fn argmax_rows(values: &[f32], k: usize) -> Vec<usize> {
     values
         .chunks_exact(k.max(1))
-        .map(|r| r.iter().enumerate().fold((0usize, f32::NEG_INFINITY), |b, (i, &x)| if x > b.1 { (i, x) } else { b }).0)
+        .map(|r| {
+            r.iter().enumerate().fold((0usize, f32::NEG_INFINITY), |b, (i, &x)| if x > b.1 { (i, x) } else { b }).0
+        })
         .collect()
 }
 
@@ -74,7 +76,13 @@ fn gather(ds: &MultiViewDataset, rows: &[usize], device: &Device) -> Vec<Tensor<
 }
 
 /// Evaluates `model` (a `valid()` copy on the plain `device`) over `rows` of `ds`.
-pub fn evaluate_rows(model: &Cvc, ds: &MultiViewDataset, rows: &[usize], device: &Device, batch: usize) -> Result<Evaluation, String> {
+pub fn evaluate_rows(
+    model: &Cvc,
+    ds: &MultiViewDataset,
+    rows: &[usize],
+    device: &Device,
+    batch: usize,
+) -> Result<Evaluation, String> {
     let v = model.n_views();
     if ds.n_views() != v {
         return Err(format!("the model has {v} views but the dataset has {}", ds.n_views()));
@@ -117,7 +125,12 @@ pub fn evaluate_rows(model: &Cvc, ds: &MultiViewDataset, rows: &[usize], device:
         let end = (start + batch).min(n);
         let hs: Vec<Tensor<2>> = h
             .iter()
-            .map(|hv| Tensor::from_data(TensorData::new(hv[start * h_dim..end * h_dim].to_vec(), [end - start, h_dim]), device))
+            .map(|hv| {
+                Tensor::from_data(
+                    TensorData::new(hv[start * h_dim..end * h_dim].to_vec(), [end - start, h_dim]),
+                    device,
+                )
+            })
             .collect();
         let fused = Cvc::fuse(&hs, &weights_t);
         t.extend(to_host(model.vcf.forward(fused.clone()))?);
@@ -133,7 +146,22 @@ pub fn evaluate_rows(model: &Cvc, ds: &MultiViewDataset, rows: &[usize], device:
     let confidence = q_mean.chunks_exact(k).map(|r| r.iter().copied().fold(f32::NEG_INFINITY, f32::max)).collect();
     let pred_views = q_views.iter().map(|q| argmax_rows(q, k)).collect();
     let pred_vcf = argmax_rows(&t, k);
-    Ok(Evaluation { rows: rows.to_vec(), k, h_dim, h, q_views, q_mean, t, z, z_dim, view_weights, pred_mean, pred_views, pred_vcf, confidence })
+    Ok(Evaluation {
+        rows: rows.to_vec(),
+        k,
+        h_dim,
+        h,
+        q_views,
+        q_mean,
+        t,
+        z,
+        z_dim,
+        view_weights,
+        pred_mean,
+        pred_views,
+        pred_vcf,
+        confidence,
+    })
 }
 
 /// Evaluates the whole dataset.
@@ -147,7 +175,12 @@ fn to_scores(s: metrics::ClusterScores) -> Scores {
 }
 
 /// The three readings' scores and per-view ACC, against `truth` (label ids of `eval.rows`).
-pub fn metrics_report(eval: &Evaluation, truth: &[usize], global_epoch: usize, seed: u64) -> Result<MetricsReport, String> {
+pub fn metrics_report(
+    eval: &Evaluation,
+    truth: &[usize],
+    global_epoch: usize,
+    seed: u64,
+) -> Result<MetricsReport, String> {
     let n = eval.rows.len();
     let km = kmeans(&eval.z, n, eval.z_dim, &KMeansParams::new(eval.k, seed)).map_err(|e| e.to_string())?;
     Ok(MetricsReport {

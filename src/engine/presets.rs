@@ -18,7 +18,14 @@ pub struct Preset {
     pub temperature_l: Option<f32>,
 }
 
-const fn p(name: &'static str, lr: Option<f64>, mse: Option<usize>, con: Option<usize>, seed: Option<u64>, temp: Option<f32>) -> Preset {
+const fn p(
+    name: &'static str,
+    lr: Option<f64>,
+    mse: Option<usize>,
+    con: Option<usize>,
+    seed: Option<u64>,
+    temp: Option<f32>,
+) -> Preset {
     Preset { name, learning_rate: lr, mse_epochs: mse, con_epochs: con, seed, temperature_l: temp }
 }
 

@@ -27,9 +27,12 @@ use crate::data::MultiViewDataset;
 use crate::engine::checkpoint::{self, CheckpointMeta};
 use crate::engine::config::{CentroidInit, TrainConfig};
 use crate::engine::device::{ResolvedDevice, resolve};
-use crate::engine::predict::{evaluate, evaluate_rows, metrics_report, snapshot_from, stratified_sample, to_host, truth_of};
+use crate::engine::predict::{
+    evaluate, evaluate_rows, metrics_report, snapshot_from, stratified_sample, to_host, truth_of,
+};
 use crate::engine::protocol::{
-    COMMAND_CAPACITY, Command, EVENT_CAPACITY, EpochReport, Event, LiveParams, Losses, MetricsReport, Phase, Progress, RunSummary,
+    COMMAND_CAPACITY, Command, EVENT_CAPACITY, EpochReport, Event, LiveParams, Losses, MetricsReport, Phase, Progress,
+    RunSummary,
 };
 use crate::loss::{LabelTargets, LossParams, objective, pretrain_objective};
 use crate::model::{Cvc, ModelConfig};
@@ -92,7 +95,10 @@ fn worker(cmd_rx: &Receiver<Command>, ev_tx: &Sender<Event>) {
                             .cloned()
                             .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
                             .unwrap_or_else(|| "unknown error".into());
-                        Event::Failed { reason: format!("the trainer hit an internal error: {what}"), last_checkpoint: run.last_checkpoint.clone() }
+                        Event::Failed {
+                            reason: format!("the trainer hit an internal error: {what}"),
+                            last_checkpoint: run.last_checkpoint.clone(),
+                        }
                     }
                 };
                 ev_tx.send_timeout(event, Duration::from_secs(5)).ok();
@@ -102,7 +108,9 @@ fn worker(cmd_rx: &Receiver<Command>, ev_tx: &Sender<Event>) {
             }
             Command::Pause | Command::Resume | Command::Stop => {}
             Command::Update(_) => {
-                ev_tx.try_send(Event::Warning("no run is active: live parameters apply to a running training".into())).ok();
+                ev_tx
+                    .try_send(Event::Warning("no run is active: live parameters apply to a running training".into()))
+                    .ok();
             }
             Command::Snapshot => {
                 ev_tx.try_send(Event::Warning("no run is active: there is no embedding to snapshot".into())).ok();
@@ -145,7 +153,13 @@ enum EpochEnd {
 }
 
 impl<'a> Run<'a> {
-    fn new(ds: Arc<MultiViewDataset>, cfg: TrainConfig, out_dir: Option<PathBuf>, cmd_rx: &'a Receiver<Command>, ev_tx: &'a Sender<Event>) -> Self {
+    fn new(
+        ds: Arc<MultiViewDataset>,
+        cfg: TrainConfig,
+        out_dir: Option<PathBuf>,
+        cmd_rx: &'a Receiver<Command>,
+        ev_tx: &'a Sender<Event>,
+    ) -> Self {
         let params = LossParams {
             weights: cfg.loss,
             temperature_f: cfg.temperature_f,
@@ -182,7 +196,9 @@ impl<'a> Run<'a> {
 
     fn handle(&mut self, cmd: Command) {
         match cmd {
-            Command::Start { .. } => self.send(Event::Warning("a run is already active; stop it before starting another".into())),
+            Command::Start { .. } => {
+                self.send(Event::Warning("a run is already active; stop it before starting another".into()))
+            }
             Command::Pause => {
                 if !self.paused {
                     self.paused = true;
@@ -260,7 +276,8 @@ impl<'a> Run<'a> {
     }
 
     fn send_snapshot(&self, model: &Cvc, device: &Device, global_epoch: usize) {
-        let rows = stratified_sample(self.ds.label_ids(), self.ds.n_samples(), self.cfg.snapshot_points.max(1), self.cfg.seed);
+        let rows =
+            stratified_sample(self.ds.label_ids(), self.ds.n_samples(), self.cfg.snapshot_points.max(1), self.cfg.seed);
         match evaluate_rows(&model.valid(), &self.ds, &rows, device, self.cfg.batch_size) {
             Ok(eval) => self.send(Event::Snapshot(Box::new(snapshot_from(&eval, &self.ds, global_epoch)))),
             Err(why) => self.send(Event::Warning(format!("the embedding snapshot failed: {why}"))),
@@ -294,7 +311,9 @@ impl<'a> Run<'a> {
         let k = match (self.cfg.n_clusters, ds.n_clusters()) {
             (Some(k), _) => k,
             (None, Some(k)) => k,
-            (None, None) => return Err("the dataset has no labels, so the number of clusters must be set (n_clusters)".into()),
+            (None, None) => {
+                return Err("the dataset has no labels, so the number of clusters must be set (n_clusters)".into());
+            }
         };
         if k < 2 {
             return Err(format!("clustering needs at least 2 clusters, the labels give {k}"));
@@ -328,10 +347,13 @@ impl<'a> Run<'a> {
         }
         for epoch in 1..=self.cfg.mse_epochs {
             global_epoch += 1;
-            let (trained, end) = self.epoch(model, &mut optim, &ad, &device, Phase::Pretrain, epoch, global_epoch, &mut rng, &labelled)?;
+            let (trained, end) =
+                self.epoch(model, &mut optim, &ad, &device, Phase::Pretrain, epoch, global_epoch, &mut rng, &labelled)?;
             model = trained;
             match end {
-                EpochEnd::Stopped => return self.finish(&model, &device, &model_cfg, global_epoch - 1, last_weights, true),
+                EpochEnd::Stopped => {
+                    return self.finish(&model, &device, &model_cfg, global_epoch - 1, last_weights, true);
+                }
                 EpochEnd::Done { losses, view_weights, secs } => {
                     self.record_epoch(Phase::Pretrain, epoch, global_epoch, losses, view_weights.clone(), secs);
                     last_weights = view_weights;
@@ -347,10 +369,22 @@ impl<'a> Run<'a> {
         self.send(Event::Phase(Phase::Contrastive));
         for epoch in 1..=self.cfg.con_epochs {
             global_epoch += 1;
-            let (trained, end) = self.epoch(model, &mut optim, &ad, &device, Phase::Contrastive, epoch, global_epoch, &mut rng, &labelled)?;
+            let (trained, end) = self.epoch(
+                model,
+                &mut optim,
+                &ad,
+                &device,
+                Phase::Contrastive,
+                epoch,
+                global_epoch,
+                &mut rng,
+                &labelled,
+            )?;
             model = trained;
             match end {
-                EpochEnd::Stopped => return self.finish(&model, &device, &model_cfg, global_epoch - 1, last_weights, true),
+                EpochEnd::Stopped => {
+                    return self.finish(&model, &device, &model_cfg, global_epoch - 1, last_weights, true);
+                }
                 EpochEnd::Done { losses, view_weights, secs } => {
                     self.record_epoch(Phase::Contrastive, epoch, global_epoch, losses, view_weights.clone(), secs);
                     last_weights = view_weights;
@@ -380,7 +414,9 @@ impl<'a> Run<'a> {
             return out;
         }
         let Some(ids) = self.ds.label_ids() else {
-            self.send(Event::Warning("labelled_fraction is set but the dataset has no labels; L_Q uses pseudo labels".into()));
+            self.send(Event::Warning(
+                "labelled_fraction is set but the dataset has no labels; L_Q uses pseudo labels".into(),
+            ));
             return out;
         };
         let mut rows: Vec<usize> = (0..n).collect();
@@ -392,7 +428,15 @@ impl<'a> Run<'a> {
         out
     }
 
-    fn record_epoch(&mut self, phase: Phase, epoch: usize, global_epoch: usize, losses: Losses, view_weights: Vec<f32>, secs: f64) {
+    fn record_epoch(
+        &mut self,
+        phase: Phase,
+        epoch: usize,
+        global_epoch: usize,
+        losses: Losses,
+        view_weights: Vec<f32>,
+        secs: f64,
+    ) {
         let report = EpochReport { phase, epoch, global_epoch, losses, view_weights, secs };
         self.epochs.push(report.clone());
         self.send(Event::Epoch(report));
@@ -404,8 +448,14 @@ impl<'a> Run<'a> {
         let pre = pre.unwrap_or(0.0);
         let left_in_epoch = (n_batches - batch) as f64;
         let (pre_left, con_left) = match phase {
-            Phase::Pretrain => ((self.cfg.mse_epochs - global_epoch) as f64 * n_batches as f64 + left_in_epoch, (self.cfg.con_epochs * n_batches) as f64),
-            Phase::Contrastive => (0.0, (self.cfg.mse_epochs + self.cfg.con_epochs - global_epoch) as f64 * n_batches as f64 + left_in_epoch),
+            Phase::Pretrain => (
+                (self.cfg.mse_epochs - global_epoch) as f64 * n_batches as f64 + left_in_epoch,
+                (self.cfg.con_epochs * n_batches) as f64,
+            ),
+            Phase::Contrastive => (
+                0.0,
+                (self.cfg.mse_epochs + self.cfg.con_epochs - global_epoch) as f64 * n_batches as f64 + left_in_epoch,
+            ),
         };
         pre_left * pre + con_left * con
     }
@@ -464,7 +514,8 @@ impl<'a> Run<'a> {
             let grads = GradientsParams::from_grads(grads, &model);
             let parts = to_host(obj.parts)?;
             if let Some(bad) = parts.iter().position(|x| !x.is_finite()) {
-                let term = ["reconstruction", "cluster contrastive", "local contrastive", "KL", "label", "total"][bad.min(5)];
+                let term =
+                    ["reconstruction", "cluster contrastive", "local contrastive", "KL", "label", "total"][bad.min(5)];
                 return Err(format!(
                     "training diverged: the {term} loss became {} in {} epoch {epoch}, batch {} of {n_batches}; lower the learning rate (now {}) or check the data's scaling",
                     parts[bad],
@@ -533,7 +584,12 @@ impl<'a> Run<'a> {
         Ok(model)
     }
 
-    fn evaluate_metrics(&self, model: &Cvc, device: &Device, global_epoch: usize) -> Result<Option<MetricsReport>, String> {
+    fn evaluate_metrics(
+        &self,
+        model: &Cvc,
+        device: &Device,
+        global_epoch: usize,
+    ) -> Result<Option<MetricsReport>, String> {
         if self.ds.labels.is_none() {
             return Ok(None);
         }
@@ -542,7 +598,14 @@ impl<'a> Run<'a> {
         metrics_report(&eval, &truth, global_epoch, self.cfg.seed).map(Some)
     }
 
-    fn save_checkpoint(&mut self, model: &Cvc, model_cfg: &ModelConfig, global_epoch: usize, metrics: Option<MetricsReport>, weights: &[f32]) {
+    fn save_checkpoint(
+        &mut self,
+        model: &Cvc,
+        model_cfg: &ModelConfig,
+        global_epoch: usize,
+        metrics: Option<MetricsReport>,
+        weights: &[f32],
+    ) {
         let Some(out) = &self.out_dir else { return };
         let meta = CheckpointMeta {
             format_version: 1,
@@ -566,7 +629,15 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn finish(&mut self, model: &Cvc, device: &Device, model_cfg: &ModelConfig, global_epoch: usize, weights: Vec<f32>, stopped: bool) -> Result<RunSummary, String> {
+    fn finish(
+        &mut self,
+        model: &Cvc,
+        device: &Device,
+        model_cfg: &ModelConfig,
+        global_epoch: usize,
+        weights: Vec<f32>,
+        stopped: bool,
+    ) -> Result<RunSummary, String> {
         // A stopped run keeps the results so far and skips the (possibly long) final evaluation.
         let final_metrics = if stopped {
             self.metrics.last().cloned()

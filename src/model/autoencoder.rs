@@ -19,7 +19,13 @@ impl ViewAutoencoder {
         sizes.extend_from_slice(hidden);
         sizes.push(feature_dim);
         let encoder = sizes.windows(2).map(|w| LinearConfig::new(w[0], w[1]).init(device)).collect();
-        let decoder = sizes.iter().rev().collect::<Vec<_>>().windows(2).map(|w| LinearConfig::new(*w[0], *w[1]).init(device)).collect();
+        let decoder = sizes
+            .iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .map(|w| LinearConfig::new(*w[0], *w[1]).init(device))
+            .collect();
         ViewAutoencoder { encoder, decoder }
     }
 

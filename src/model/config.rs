@@ -67,7 +67,7 @@ impl ModelConfig {
         if self.vcf_ff_dim == 0 || self.afw_ffn_hidden == 0 {
             return Err("the VCF feed-forward and AFW FFN sizes must be at least 1".into());
         }
-        if self.afw_heads == 0 || self.high_feature_dim % self.afw_heads != 0 {
+        if self.afw_heads == 0 || !self.high_feature_dim.is_multiple_of(self.afw_heads) {
             return Err(format!(
                 "high_feature_dim ({}) must be divisible by afw_heads ({})",
                 self.high_feature_dim, self.afw_heads
@@ -93,7 +93,8 @@ impl ModelConfig {
     /// Multiply–accumulates of one sample through the projection, DEC head,
     /// VCF layer (for a batch of `batch` samples) and its classifier.
     pub fn head_macs(&self, batch: usize) -> u64 {
-        let (f, h, k, v) = (self.feature_dim as u64, self.high_feature_dim as u64, self.n_clusters as u64, self.n_views() as u64);
+        let (f, h, k, v) =
+            (self.feature_dim as u64, self.high_feature_dim as u64, self.n_clusters as u64, self.n_views() as u64);
         let dm = self.fused_dim() as u64;
         let ff = self.vcf_ff_dim as u64;
         v * (f * h + h * k) + 4 * dm * dm + 2 * dm * batch as u64 + 2 * dm * ff + dm * k

@@ -58,12 +58,22 @@ pub struct Forward {
 impl ModelConfig {
     /// Builds the network on `device` (lazily initialised parameters).
     pub fn init(&self, device: &Device) -> Cvc {
-        let views = self.view_dims.iter().map(|&d| ViewAutoencoder::new(d, &self.encoder_hidden, self.feature_dim, device)).collect();
+        let views = self
+            .view_dims
+            .iter()
+            .map(|&d| ViewAutoencoder::new(d, &self.encoder_hidden, self.feature_dim, device))
+            .collect();
         Cvc {
             views,
             projection: LinearConfig::new(self.feature_dim, self.high_feature_dim).init(device),
             dec: DecHead::new(self.n_clusters, self.high_feature_dim, device),
-            afw: AdaptiveWeighting::new(self.n_views(), self.high_feature_dim, self.afw_heads, self.afw_ffn_hidden, device),
+            afw: AdaptiveWeighting::new(
+                self.n_views(),
+                self.high_feature_dim,
+                self.afw_heads,
+                self.afw_ffn_hidden,
+                device,
+            ),
             vcf: VcfHead::new(self.fused_dim(), self.vcf_ff_dim, self.n_clusters, device),
         }
     }
@@ -119,7 +129,7 @@ impl Cvc {
             .iter()
             .enumerate()
             .map(|(v, h)| {
-                let w = weights.clone().slice([v..v + 1]).reshape([1, 1]); // [1, 1]
+                let w = weights.clone().slice(v..v + 1).reshape([1, 1]); // [1, 1]
                 h.clone() * w
             })
             .collect();
