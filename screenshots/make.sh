@@ -10,12 +10,12 @@
 #                       figures exported by the app's "Export all" (plotters, 300 DPI)
 #
 # Needs: Xvfb, ImageMagick's `import` (apt-get install xvfb imagemagick).
-# MID_SECS sets when the mid-training shot is taken (default 25 s after launch).
+# MID_SECS sets when the mid-training shot is taken (default 6 s after launch).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/mvc-workbench/target}"
 OUT=screenshots
-MID_SECS="${MID_SECS:-25}"
+MID_SECS="${MID_SECS:-6}"
 SIZE=1600x1000
 
 for tool in Xvfb import; do
@@ -40,7 +40,7 @@ sleep 1
 
 # The window fills the virtual screen.
 launch() {
-  "$BIN" gui --dataset gauss3-noise --no-persist --light "$@" >"$TMP/app.log" 2>&1 &
+  "$BIN" gui --dataset gauss3-noise --no-persist --light --color-by true "$@" >"$TMP/app.log" 2>&1 &
   APP=$!
 }
 shoot() {

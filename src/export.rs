@@ -32,8 +32,14 @@ pub enum Figure {
 }
 
 impl Figure {
-    pub const ALL: [Self; 6] =
-        [Self::Losses, Self::Metrics, Self::ViewWeights, Self::ViewWeightHistory, Self::Embedding, Self::ClusterProbabilities];
+    pub const ALL: [Self; 6] = [
+        Self::Losses,
+        Self::Metrics,
+        Self::ViewWeights,
+        Self::ViewWeightHistory,
+        Self::Embedding,
+        Self::ClusterProbabilities,
+    ];
 
     /// File name stem (`losses` → `losses.svg`, `losses.csv`).
     pub fn stem(self) -> &'static str {
@@ -221,7 +227,9 @@ pub fn available(run: &RunExport, fig: Figure) -> Result<(), ExportError> {
         Figure::Losses | Figure::ViewWeightHistory if run.epochs.is_empty() => none("no epoch has finished yet"),
         Figure::ViewWeights if run.epochs.is_empty() => none("no epoch has finished yet"),
         Figure::Metrics if run.metrics.is_empty() => none("no metrics yet (they need labels and a contrastive epoch)"),
-        Figure::Embedding if run.embedding.as_ref().is_none_or(|e| e.coords.is_empty()) => none("no embedding has been computed"),
+        Figure::Embedding if run.embedding.as_ref().is_none_or(|e| e.coords.is_empty()) => {
+            none("no embedding has been computed")
+        }
         Figure::ClusterProbabilities if run.selected.is_none() => none("no sample is selected"),
         _ => Ok(()),
     }
@@ -234,7 +242,8 @@ pub fn write_svg(run: &RunExport, fig: Figure, style: &FigureStyle, path: &Path)
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-        draw_figure(&root, run, fig, style, 100.0 / 72.0).map_err(|why| ExportError::Render { path: path.to_path_buf(), why })?;
+        draw_figure(&root, run, fig, style, 100.0 / 72.0)
+            .map_err(|why| ExportError::Render { path: path.to_path_buf(), why })?;
         root.present().map_err(|e| ExportError::Render { path: path.to_path_buf(), why: e.to_string() })?;
     }
     atomic_write(path, svg.as_bytes())
@@ -249,7 +258,8 @@ pub fn write_png(run: &RunExport, fig: Figure, style: &FigureStyle, path: &Path)
     let tmp = temp_path(path);
     let result = (|| {
         let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-        draw_figure(&root, run, fig, style, f64::from(dpi) / 72.0).map_err(|why| ExportError::Render { path: path.to_path_buf(), why })?;
+        draw_figure(&root, run, fig, style, f64::from(dpi) / 72.0)
+            .map_err(|why| ExportError::Render { path: path.to_path_buf(), why })?;
         root.present().map_err(|e| ExportError::Encode { path: path.to_path_buf(), why: e.to_string() })?;
         drop(root);
         std::fs::rename(&tmp, path).map_err(io_err(path))
@@ -376,8 +386,11 @@ fn csv_of(run: &RunExport, fig: Figure) -> String {
                 let _ = write!(out, ",{}", csv_field(&view_name(run, v)));
             }
             out.push('\n');
-            let rows: Vec<&EpochReport> =
-                if fig == Figure::ViewWeights { run.epochs.last().into_iter().collect() } else { run.epochs.iter().collect() };
+            let rows: Vec<&EpochReport> = if fig == Figure::ViewWeights {
+                run.epochs.last().into_iter().collect()
+            } else {
+                run.epochs.iter().collect()
+            };
             for e in rows {
                 let _ = write!(out, "{},{}", e.global_epoch, phase_str(e.phase));
                 for v in 0..n_views {
@@ -454,7 +467,13 @@ fn re<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
-fn draw_figure<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, run: &RunExport, fig: Figure, style: &FigureStyle, px_per_pt: f64) -> Res
+fn draw_figure<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    run: &RunExport,
+    fig: Figure,
+    style: &FigureStyle,
+    px_per_pt: f64,
+) -> Res
 where
     DB::ErrorType: 'static,
 {
@@ -472,7 +491,8 @@ where
 }
 
 fn x_range_epochs(run: &RunExport) -> (f64, f64) {
-    let max = run.epochs.iter().map(|e| e.global_epoch).chain(run.metrics.iter().map(|m| m.global_epoch)).max().unwrap_or(1);
+    let max =
+        run.epochs.iter().map(|e| e.global_epoch).chain(run.metrics.iter().map(|m| m.global_epoch)).max().unwrap_or(1);
     (0.0, (max as f64).max(1.0) + 0.5)
 }
 
@@ -598,7 +618,8 @@ where
     };
     let (x0, x1) = x_range_epochs(run);
     for (m, panel) in panels.iter().enumerate() {
-        let lo = run.metrics.iter().flat_map(|r| [&r.mean_q, &r.vcf, &r.kmeans_z]).map(|s| get(s, m)).fold(0f64, f64::min);
+        let lo =
+            run.metrics.iter().flat_map(|r| [&r.mean_q, &r.vcf, &r.kmeans_z]).map(|s| get(s, m)).fold(0f64, f64::min);
         let mut chart = ChartBuilder::on(panel)
             .caption(names[m], p.font(9.0))
             .margin(p.px(3.0))
@@ -633,7 +654,9 @@ where
                 .label(*reading)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], stroke));
             if pts.len() < 12 {
-                chart.draw_series(pts.iter().map(|&(x, y)| Circle::new((x, y), p.px(1.5), color.filled()))).map_err(re)?;
+                chart
+                    .draw_series(pts.iter().map(|&(x, y)| Circle::new((x, y), p.px(1.5), color.filled())))
+                    .map_err(re)?;
             }
         }
         if m == 0 {
@@ -672,7 +695,11 @@ where
         .map_err(re)?;
     let xfmt = |v: &f64| {
         let i = v.round();
-        if (v - i).abs() < 1e-6 && i >= 0.0 { labels.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+        if (v - i).abs() < 1e-6 && i >= 0.0 {
+            labels.get(i as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
     };
     chart
         .configure_mesh()
@@ -694,9 +721,9 @@ where
         }))
         .map_err(re)?;
     chart
-        .draw_series(values.iter().enumerate().map(|(i, &v)| {
-            Text::new(tick(v), (i as f64 - 0.12, v + hi * 0.06), p.font(7.5))
-        }))
+        .draw_series(
+            values.iter().enumerate().map(|(i, &v)| Text::new(tick(v), (i as f64 - 0.12, v + hi * 0.06), p.font(7.5))),
+        )
         .map_err(re)?;
     Ok(())
 }
@@ -802,9 +829,13 @@ where
     let radius = p.px(1.6);
     let group = |i: usize| -> Option<usize> {
         match e.color_by {
-            ColorKey::Predicted => {
-                Some(e.predicted_aligned.as_ref().and_then(|a| a.get(i)).copied().unwrap_or(e.predicted.get(i).copied().unwrap_or(0)))
-            }
+            ColorKey::Predicted => Some(
+                e.predicted_aligned
+                    .as_ref()
+                    .and_then(|a| a.get(i))
+                    .copied()
+                    .unwrap_or(e.predicted.get(i).copied().unwrap_or(0)),
+            ),
             ColorKey::TrueLabel => e.true_labels.as_ref().and_then(|t| t.get(i)).copied(),
             ColorKey::Confidence => None,
         }
@@ -836,9 +867,8 @@ where
         } else {
             class_name(run, g)
         };
-        let series = chart
-            .draw_series(pts.into_iter().map(|xy| Circle::new(xy, radius, col.mix(0.8).filled())))
-            .map_err(re)?;
+        let series =
+            chart.draw_series(pts.into_iter().map(|xy| Circle::new(xy, radius, col.mix(0.8).filled()))).map_err(re)?;
         if k <= 16 {
             series.label(label).legend(move |(x, y)| Circle::new((x + 6, y), 4, col.filled()));
         }
@@ -861,11 +891,18 @@ where
     DB::ErrorType: 'static,
 {
     let Some(s) = &run.selected else { return Err("no sample selected".into()) };
-    let labels: Vec<String> =
-        (0..s.q.len()).map(|k| s.cluster_names.get(k).filter(|n| !n.is_empty()).cloned().unwrap_or_else(|| format!("c{k}"))).collect();
+    let labels: Vec<String> = (0..s.q.len())
+        .map(|k| s.cluster_names.get(k).filter(|n| !n.is_empty()).cloned().unwrap_or_else(|| format!("c{k}")))
+        .collect();
     let values: Vec<f64> = s.q.iter().map(|&q| f64::from(q)).collect();
     let colors: Vec<RGBColor> = (0..values.len())
-        .map(|k| if k == s.predicted { rgb(palette::category_rgb(s.predicted_aligned.unwrap_or(k))) } else { RGBColor(170, 170, 170) })
+        .map(|k| {
+            if k == s.predicted {
+                rgb(palette::category_rgb(s.predicted_aligned.unwrap_or(k)))
+            } else {
+                RGBColor(170, 170, 170)
+            }
+        })
         .collect();
     let truth = s.true_label.map_or(String::new(), |t| format!(", true: {}", class_name(run, t)));
     let title = format!("Sample {} cluster probabilities (epoch {}{truth})", s.row, s.epoch);
@@ -883,16 +920,32 @@ mod tests {
                 phase: if g <= 2 { Phase::Pretrain } else { Phase::Contrastive },
                 epoch: if g <= 2 { g } else { g - 2 },
                 global_epoch: g,
-                losses: Losses { rec: 1.0 / g as f64, cluster: if g > 2 { 2.0 } else { 0.0 }, total: 3.0 / g as f64, ..Losses::default() },
+                losses: Losses {
+                    rec: 1.0 / g as f64,
+                    cluster: if g > 2 { 2.0 } else { 0.0 },
+                    total: 3.0 / g as f64,
+                    ..Losses::default()
+                },
                 view_weights: vec![0.6, 0.4],
                 secs: 0.1,
             })
             .collect();
         let s = Scores { acc: 0.8, nmi: 0.7, ari: 0.6, purity: 0.85 };
         RunExport {
-            dataset: DatasetInfo { name: "t".into(), view_names: vec!["a, b".into(), "c".into()], class_names: vec!["x".into(), "y".into()], ..DatasetInfo::default() },
+            dataset: DatasetInfo {
+                name: "t".into(),
+                view_names: vec!["a, b".into(), "c".into()],
+                class_names: vec!["x".into(), "y".into()],
+                ..DatasetInfo::default()
+            },
             epochs,
-            metrics: vec![MetricsReport { global_epoch: 4, mean_q: s, vcf: s, kmeans_z: s, per_view_acc: vec![0.5, 0.6] }],
+            metrics: vec![MetricsReport {
+                global_epoch: 4,
+                mean_q: s,
+                vcf: s,
+                kmeans_z: s,
+                per_view_acc: vec![0.5, 0.6],
+            }],
             contrastive_from: Some(3),
             embedding: Some(EmbeddingExport {
                 epoch: 6,
@@ -930,10 +983,15 @@ mod tests {
         assert!(svg.contains("<svg") && svg.contains("reconstruction"));
         let png = std::fs::read(dir.path().join("embedding.png")).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().contains(".tmp")).collect();
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+            .collect();
         assert!(leftovers.is_empty());
         // No sample selected: that figure is skipped, and asking for it says why.
-        let err = write_svg(&run, Figure::ClusterProbabilities, &FigureStyle::default(), &dir.path().join("x.svg")).unwrap_err();
+        let err = write_svg(&run, Figure::ClusterProbabilities, &FigureStyle::default(), &dir.path().join("x.svg"))
+            .unwrap_err();
         assert!(err.to_string().contains("no sample is selected"));
     }
 

@@ -17,7 +17,10 @@ fn harness(dataset: Option<&str>) -> Harness<'static, WorkbenchApp> {
     let opts = AppOptions { dataset: dataset.map(str::to_owned), persist: false, ..AppOptions::default() };
     // The form grids label their sliders with a neighbouring label, not `labelled_by`
     // (yet), so the strict accessibility check is off.
-    Harness::builder().with_size(egui::vec2(1600.0, 1100.0)).with_accessibility_check(false).build_eframe(move |cc| WorkbenchApp::new(cc, opts))
+    Harness::builder()
+        .with_size(egui::vec2(1600.0, 1100.0))
+        .with_accessibility_check(false)
+        .build_eframe(move |cc| WorkbenchApp::new(cc, opts))
 }
 
 /// Steps frames until `done` holds (or panics after `secs`).
@@ -54,7 +57,12 @@ fn tiny_config() -> TrainConfig {
 fn click_at(h: &mut Harness<'static, WorkbenchApp>, pos: egui::Pos2) {
     h.event(egui::Event::PointerMoved(pos));
     for pressed in [true, false] {
-        h.event(egui::Event::PointerButton { pos, button: egui::PointerButton::Primary, pressed, modifiers: egui::Modifiers::NONE });
+        h.event(egui::Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        });
     }
     h.step();
     h.step();
@@ -77,7 +85,9 @@ fn load_train_inspect_and_export() {
     h.get_by_role_and_label(egui::accesskit::Role::Button, "Start").click();
     h.step();
     assert!(h.state().session.run.status.is_active(), "Start did not start a run");
-    step_until(&mut h, 90, "the run to finish", |a| matches!(a.session.run.status, RunStatus::Finished { .. } | RunStatus::Failed(_)));
+    step_until(&mut h, 90, "the run to finish", |a| {
+        matches!(a.session.run.status, RunStatus::Finished { .. } | RunStatus::Failed(_))
+    });
     let run = &h.state().session.run;
     assert_eq!(run.status, RunStatus::Finished { stopped: false }, "run ended: {:?}", run.status);
     assert_eq!(run.epochs.len(), 7, "every epoch arrived");
@@ -130,18 +140,24 @@ fn load_train_inspect_and_export() {
     assert!(lines.all(|l| l.split(',').count() == 12 && l.contains(",t-SNE,Z,7")));
     let losses = std::fs::read_to_string(folder.join("losses.csv")).unwrap();
     assert_eq!(losses.lines().count(), 8);
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(folder.join("run.json")).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("run.json")).unwrap()).unwrap();
     assert_eq!(json["dataset"]["name"], "gauss3-noise");
     assert_eq!(json["dataset"]["fingerprint"].as_str().map(str::len), Some(64));
     assert_eq!(json["epochs"].as_array().map(Vec::len), Some(7));
     assert!(json["final_metrics"]["mean_q"]["acc"].as_f64().is_some());
     assert!(json["config"]["con_epochs"] == 5 && json["device"].is_string() && json["wall_secs"].is_number());
-    let leftovers = std::fs::read_dir(&folder).unwrap().filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().contains(".tmp")).count();
+    let leftovers = std::fs::read_dir(&folder)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .count();
     assert_eq!(leftovers, 0, "no temporary files are left behind");
 }
 
 fn only_subdir(dir: &Path) -> PathBuf {
-    let dirs: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let dirs: Vec<PathBuf> =
+        std::fs::read_dir(dir).unwrap().filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()).collect();
     assert_eq!(dirs.len(), 1, "{dirs:?}");
     dirs[0].clone()
 }

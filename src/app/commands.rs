@@ -12,8 +12,8 @@ use crate::engine::{TrainConfig, presets, trainer};
 use crate::export::{self, ColorKey, DatasetInfo, EmbeddingExport, FigureStyle, RunExport, SampleExport};
 
 use super::state::{
-    AppCommand, ColorBy, DEMO_PRESET, DatasetSource, ExportOutcome, ExportTarget, FeatureSource, LoadedDataset, RunRecord, cluster_to_label,
-    demo_config, position_in,
+    AppCommand, ColorBy, DEMO_PRESET, DatasetSource, ExportOutcome, ExportTarget, FeatureSource, LoadedDataset,
+    RunRecord, cluster_to_label, demo_config, position_in,
 };
 use super::training_panel::SEED_DEFAULTS;
 use super::{DialogPick, Task, WorkbenchApp};
@@ -105,7 +105,13 @@ impl WorkbenchApp {
                 return Err(format!("{}: the dataset has no views or no samples", task_src.display()));
             }
             data::preprocess::apply(&mut ds, preprocess);
-            Ok(LoadedDataset { source: task_src, dataset: Arc::new(ds), variables, preprocess, load_secs: t0.elapsed().as_secs_f64() })
+            Ok(LoadedDataset {
+                source: task_src,
+                dataset: Arc::new(ds),
+                variables,
+                preprocess,
+                load_secs: t0.elapsed().as_secs_f64(),
+            })
         };
         match Task::spawn("mvc-loader", work, self.egui_ctx.clone()) {
             Ok(t) => {
@@ -135,7 +141,10 @@ impl WorkbenchApp {
             if folder {
                 d.set_title("Export folder").pick_folder().map(DialogPick::ExportDir)
             } else {
-                d.set_title("Open a multi-view dataset").add_filter("MATLAB data", &["mat"]).pick_file().map(DialogPick::Dataset)
+                d.set_title("Open a multi-view dataset")
+                    .add_filter("MATLAB data", &["mat"])
+                    .pick_file()
+                    .map(DialogPick::Dataset)
             }
         };
         match Task::spawn("mvc-file-dialog", work, self.egui_ctx.clone()) {
@@ -159,7 +168,8 @@ impl WorkbenchApp {
             return;
         }
         if config.n_clusters.is_none() && dataset.labels.is_none() {
-            self.session.start_error = Some("this dataset has no labels: set the number of clusters K (Schedule > Clusters K)".into());
+            self.session.start_error =
+                Some("this dataset has no labels: set the number of clusters K (Schedule > Clusters K)".into());
             return;
         }
         if self.trainer.is_none() {
@@ -222,7 +232,12 @@ impl WorkbenchApp {
         }
         let run = self.build_run_export();
         let ex = &self.state.export;
-        let style = FigureStyle { width_in: ex.width_in, height_in: ex.height_in, dpi: ex.dpi, log_losses: self.state.losses_log_scale };
+        let style = FigureStyle {
+            width_in: ex.width_in,
+            height_in: ex.height_in,
+            dpi: ex.dpi,
+            log_losses: self.state.losses_log_scale,
+        };
         let stem = file_safe(&run.dataset.name);
         let dir = ex.dir.clone();
         let work = move || -> ExportOutcome {
@@ -259,7 +274,10 @@ impl WorkbenchApp {
                 self.session.export_busy = true;
                 self.session.export_outcome = None;
             }
-            Err(e) => self.session.export_outcome = Some(ExportOutcome::Failed(format!("could not start the export thread: {e}"))),
+            Err(e) => {
+                self.session.export_outcome =
+                    Some(ExportOutcome::Failed(format!("could not start the export thread: {e}")))
+            }
         }
     }
 
@@ -280,7 +298,10 @@ impl WorkbenchApp {
                 view_names: ds.views.iter().map(|v| v.name.clone()).collect(),
                 view_dims: ds.view_dims(),
                 label_variable: ds.labels.as_ref().map(|l| l.variable.clone()),
-                class_names: ds.labels.as_ref().map_or_else(Vec::new, |l| (0..l.n_clusters()).map(|k| l.class_name(k)).collect()),
+                class_names: ds
+                    .labels
+                    .as_ref()
+                    .map_or_else(Vec::new, |l| (0..l.n_clusters()).map(|k| l.class_name(k)).collect()),
                 preprocess: l.preprocess.as_str().to_owned(),
             }
         });
@@ -292,7 +313,9 @@ impl WorkbenchApp {
                 method: if matches!(l.method, super::state::LayoutMethod::Pca) { "PCA".into() } else { "t-SNE".into() },
                 feature: match l.source {
                     FeatureSource::Fused => "Z".into(),
-                    FeatureSource::View(v) => format!("h ({})", session.view_names(s.h.len()).get(v).cloned().unwrap_or_default()),
+                    FeatureSource::View(v) => {
+                        format!("h ({})", session.view_names(s.h.len()).get(v).cloned().unwrap_or_default())
+                    }
                 },
                 color_by: match self.state.embedding.color_by {
                     ColorBy::Predicted => ColorKey::Predicted,
@@ -333,7 +356,11 @@ impl WorkbenchApp {
             epochs: run.epochs.clone(),
             metrics: run.metrics.clone(),
             contrastive_from: run.contrastive_from,
-            final_metrics: run.summary.as_ref().and_then(|s| s.final_metrics.clone()).or_else(|| run.metrics.last().cloned()),
+            final_metrics: run
+                .summary
+                .as_ref()
+                .and_then(|s| s.final_metrics.clone())
+                .or_else(|| run.metrics.last().cloned()),
             summary: run.summary.as_deref().cloned(),
             embedding,
             selected,
@@ -350,7 +377,8 @@ fn send_error<T>(e: &TrySendError<T>) -> &'static str {
 
 /// A name safe for a file name.
 fn file_safe(s: &str) -> String {
-    let t: String = s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    let t: String =
+        s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
     if t.is_empty() { "run".into() } else { t }
 }
 

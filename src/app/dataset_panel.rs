@@ -24,7 +24,8 @@ impl DatasetPanel {
         ui.add_enabled_ui(!locked && session.loading.is_none(), |ui| {
             ui.horizontal_wrapped(|ui| {
                 for name in builtin::names() {
-                    let current = matches!(&session.loaded, Some(l) if l.source == DatasetSource::Builtin(name.to_owned()));
+                    let current =
+                        matches!(&session.loaded, Some(l) if l.source == DatasetSource::Builtin(name.to_owned()));
                     let resp = ui.selectable_label(current, name);
                     let resp = match builtin::description(name) {
                         Some(d) => resp.on_hover_text(d),
@@ -41,7 +42,9 @@ impl DatasetPanel {
             if !state.recent_files.is_empty() {
                 ui.collapsing("Recent files", |ui| {
                     for path in state.recent_files.clone() {
-                        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+                        let name = path
+                            .file_name()
+                            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
                         let exists = path.exists();
                         let resp = ui
                             .add_enabled(exists, egui::Button::new(name).small())
@@ -74,7 +77,9 @@ impl DatasetPanel {
 
         ui.separator();
         let Some(loaded) = &session.loaded else {
-            ui.label(RichText::new("No dataset loaded. Pick a built-in one, open a file, or drop a .mat file here.").weak());
+            ui.label(
+                RichText::new("No dataset loaded. Pick a built-in one, open a file, or drop a .mat file here.").weak(),
+            );
             return;
         };
         let ds = &loaded.dataset;
@@ -105,7 +110,11 @@ impl DatasetPanel {
         ui.label(RichText::new("Views").strong());
         egui::Grid::new("dataset_views").num_columns(3).striped(true).show(ui, |ui| {
             for v in &ds.views {
-                ui.label(&v.name).on_hover_text(format!("from {}{}", v.source, if v.transposed { " (transposed)" } else { "" }));
+                ui.label(&v.name).on_hover_text(format!(
+                    "from {}{}",
+                    v.source,
+                    if v.transposed { " (transposed)" } else { "" }
+                ));
                 ui.label(format!("{} features", v.data.cols()));
                 ui.label(if v.data.is_sparse() { "sparse" } else { "dense" });
                 ui.end_row();
@@ -125,11 +134,14 @@ impl DatasetPanel {
             ui.horizontal(|ui| {
                 ui.label("Preprocessing");
                 let before = state.preprocess;
-                egui::ComboBox::from_id_salt("preprocess").selected_text(preprocess_label(state.preprocess)).show_ui(ui, |ui| {
-                    for p in [Preprocess::MinMax, Preprocess::ZScore, Preprocess::None] {
-                        ui.selectable_value(&mut state.preprocess, p, preprocess_label(p));
-                    }
-                });
+                egui::ComboBox::from_id_salt("preprocess").selected_text(preprocess_label(state.preprocess)).show_ui(
+                    ui,
+                    |ui| {
+                        for p in [Preprocess::MinMax, Preprocess::ZScore, Preprocess::None] {
+                            ui.selectable_value(&mut state.preprocess, p, preprocess_label(p));
+                        }
+                    },
+                );
                 if state.preprocess != before {
                     ctx.commands.send(AppCommand::Reload);
                 }
@@ -172,7 +184,11 @@ fn override_ui(state: &mut AppState, ctx: &mut ViewCtx<'_>, vars: &[crate::data:
                 egui::ComboBox::from_id_salt("label_var").selected_text(current).show_ui(ui, |ui| {
                     ui.selectable_value(&mut ov.labels, None, "(guess)");
                     for v in vars.iter().filter(|v| v.label_candidate) {
-                        ui.selectable_value(&mut ov.labels, Some(v.name.clone()), format!("{} ({})", v.name, v.description));
+                        ui.selectable_value(
+                            &mut ov.labels,
+                            Some(v.name.clone()),
+                            format!("{} ({})", v.name, v.description),
+                        );
                     }
                 });
             });

@@ -28,7 +28,8 @@ pub struct EmbeddingPanel {
 pub fn group_of(layout: &EmbeddingLayout, i: usize, color_by: ColorBy) -> usize {
     let s = &layout.snapshot;
     let Some(&p) = layout.positions.get(i) else { return 0 };
-    let predicted = s.predicted_aligned.as_ref().and_then(|a| a.get(p)).or_else(|| s.predicted.get(p)).copied().unwrap_or(0);
+    let predicted =
+        s.predicted_aligned.as_ref().and_then(|a| a.get(p)).or_else(|| s.predicted.get(p)).copied().unwrap_or(0);
     match color_by {
         ColorBy::Predicted => predicted,
         ColorBy::TrueLabel => s.labels.as_ref().and_then(|l| l.get(p)).copied().unwrap_or(predicted),
@@ -83,7 +84,9 @@ impl EmbeddingPanel {
             let names = session.view_names(n_views);
             let label = |s: FeatureSource| match s {
                 FeatureSource::Fused => "fused Z".to_owned(),
-                FeatureSource::View(v) => format!("h of {}", names.get(v).cloned().unwrap_or_else(|| format!("view {}", v + 1))),
+                FeatureSource::View(v) => {
+                    format!("h of {}", names.get(v).cloned().unwrap_or_else(|| format!("view {}", v + 1)))
+                }
             };
             let before = settings.source;
             egui::ComboBox::from_id_salt("feature_source").selected_text(label(settings.source)).show_ui(ui, |ui| {
@@ -96,15 +99,24 @@ impl EmbeddingPanel {
                 ctx.commands.send(AppCommand::RecomputeTsne);
             }
             let has_snapshot = session.run.snapshot.is_some();
-            if ui.add_enabled(has_snapshot, egui::Button::new("Recompute t-SNE")).on_hover_text("Recompute the t-SNE of the latest snapshot now").clicked() {
+            if ui
+                .add_enabled(has_snapshot, egui::Button::new("Recompute t-SNE"))
+                .on_hover_text("Recompute the t-SNE of the latest snapshot now")
+                .clicked()
+            {
                 ctx.commands.send(AppCommand::RecomputeTsne);
             }
             let running = emb.pending.is_some();
             let paused = state_paused(ctx);
-            if ui.add_enabled(running, egui::Button::new(if paused { "Resume t-SNE" } else { "Pause t-SNE" })).clicked() {
+            if ui.add_enabled(running, egui::Button::new(if paused { "Resume t-SNE" } else { "Pause t-SNE" })).clicked()
+            {
                 ctx.commands.send(AppCommand::PauseTsne(!paused));
             }
-            if ui.add_enabled(running, egui::Button::new("Stop t-SNE")).on_hover_text("Stop this t-SNE (its last layout stays)").clicked() {
+            if ui
+                .add_enabled(running, egui::Button::new("Stop t-SNE"))
+                .on_hover_text("Stop this t-SNE (its last layout stays)")
+                .clicked()
+            {
                 ctx.commands.send(AppCommand::CancelTsne);
             }
             ui.toggle_value(&mut self.show_settings, "t-SNE settings");
@@ -151,9 +163,17 @@ impl EmbeddingPanel {
         // Which epoch the picture is from, and how it was made.
         let source = match layout.source {
             FeatureSource::Fused => "Z".to_owned(),
-            FeatureSource::View(v) => format!("h of {}", session.view_names(layout.snapshot.h.len()).get(v).cloned().unwrap_or_default()),
+            FeatureSource::View(v) => {
+                format!("h of {}", session.view_names(layout.snapshot.h.len()).get(v).cloned().unwrap_or_default())
+            }
         };
-        let mut line = format!("{} of {} · epoch {} · {} points", layout.method.label(), source, layout.epoch(), layout.coords.len());
+        let mut line = format!(
+            "{} of {} · epoch {} · {} points",
+            layout.method.label(),
+            source,
+            layout.epoch(),
+            layout.coords.len()
+        );
         if let Some(p) = &emb.pending {
             if layout.method == LayoutMethod::Pca {
                 line.push_str(" · t-SNE running…");
@@ -205,8 +225,19 @@ impl EmbeddingPanel {
                     if pts.is_empty() {
                         continue;
                     }
-                    let color = if color_by == ColorBy::Confidence { palette::sequential(g as f32 / 9.0) } else { palette::category(g) };
-                    p.points(Points::new(names[g].as_str(), pts).color(color).radius(radius).shape(MarkerShape::Circle).filled(true).allow_hover(false));
+                    let color = if color_by == ColorBy::Confidence {
+                        palette::sequential(g as f32 / 9.0)
+                    } else {
+                        palette::category(g)
+                    };
+                    p.points(
+                        Points::new(names[g].as_str(), pts)
+                            .color(color)
+                            .radius(radius)
+                            .shape(MarkerShape::Circle)
+                            .filled(true)
+                            .allow_hover(false),
+                    );
                 }
                 if let Some(xy) = selected {
                     p.points(
@@ -247,7 +278,8 @@ fn describe_point(ctx: &ViewCtx<'_>, layout: &EmbeddingLayout, i: usize) -> Stri
     let s = &layout.snapshot;
     let Some(&p) = layout.positions.get(i) else { return String::new() };
     let row = s.indices.get(p).copied().unwrap_or(0);
-    let truth = s.labels.as_ref().and_then(|l| l.get(p)).map_or_else(|| "unknown".to_owned(), |&t| session.class_name(t));
+    let truth =
+        s.labels.as_ref().and_then(|l| l.get(p)).map_or_else(|| "unknown".to_owned(), |&t| session.class_name(t));
     let predicted = match s.predicted_aligned.as_ref().and_then(|a| a.get(p)) {
         Some(&a) => session.class_name(a),
         None => format!("cluster {}", s.predicted.get(p).copied().unwrap_or(0)),

@@ -78,13 +78,21 @@ impl InspectorPanel {
             ui.label(format!("epoch {}", s.global_epoch));
             ui.end_row();
             ui.label("True label");
-            ui.label(truth.map_or_else(|| "unknown (no labels)".to_owned(), |t| format!("{} (id {t})", session.class_name(t))));
+            ui.label(
+                truth.map_or_else(
+                    || "unknown (no labels)".to_owned(),
+                    |t| format!("{} (id {t})", session.class_name(t)),
+                ),
+            );
             ui.end_row();
             ui.label("Predicted");
-            ui.label(RichText::new(match aligned {
-                Some(a) => format!("{} (label id {a}, model cluster {predicted})", session.class_name(a)),
-                None => format!("cluster {predicted}"),
-            }).strong());
+            ui.label(
+                RichText::new(match aligned {
+                    Some(a) => format!("{} (label id {a}, model cluster {predicted})", session.class_name(a)),
+                    None => format!("cluster {predicted}"),
+                })
+                .strong(),
+            );
             ui.end_row();
             if let (Some(t), Some(a)) = (truth, aligned) {
                 ui.label("Correct");
@@ -129,14 +137,20 @@ impl InspectorPanel {
             .iter()
             .enumerate()
             .map(|(c, &x)| {
-                let color = if c == predicted { palette::category(aligned.unwrap_or(c)) } else { ui.visuals().weak_text_color() };
+                let color = if c == predicted {
+                    palette::category(aligned.unwrap_or(c))
+                } else {
+                    ui.visuals().weak_text_color()
+                };
                 Bar::new(c as f64, f64::from(x)).name(cluster_name(c)).fill(color).width(0.7)
             })
             .collect();
-        let labels: Vec<String> = (0..q.len()).map(|c| match map.get(c).copied().flatten() {
-            Some(l) => session.class_name(l),
-            None => format!("c{c}"),
-        }).collect();
+        let labels: Vec<String> = (0..q.len())
+            .map(|c| match map.get(c).copied().flatten() {
+                Some(l) => session.class_name(l),
+                None => format!("c{c}"),
+            })
+            .collect();
         Plot::new("inspector_q")
             .include_y(0.0)
             .include_y(1.0)
@@ -146,7 +160,11 @@ impl InspectorPanel {
             .allow_scroll(false)
             .x_axis_formatter(move |m, _| {
                 let i = m.value.round();
-                if (m.value - i).abs() < 1e-6 && i >= 0.0 { labels.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+                if (m.value - i).abs() < 1e-6 && i >= 0.0 {
+                    labels.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
             })
             .show(ui, |pl| pl.bar_chart(BarChart::new("q", bars)));
     }

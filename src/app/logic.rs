@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use super::WorkbenchApp;
 use super::state::{
-    AppCommand, DatasetSource, EmbeddingLayout, ExportOutcome, ExportTarget, FeatureSource, LayoutMethod, PendingTsne, RunStatus,
-    quantile,
+    AppCommand, DatasetSource, EmbeddingLayout, ExportOutcome, ExportTarget, FeatureSource, LayoutMethod, PendingTsne,
+    RunStatus, quantile,
 };
 use super::tsne::{self, TsneJob, TsneUpdate};
 use crate::engine::protocol::EmbeddingSnapshot;
@@ -84,7 +84,11 @@ impl WorkbenchApp {
         self.session.export_busy = false;
         if let ExportOutcome::Written(files) = &outcome {
             let first = files.first().map(|p| p.display().to_string()).unwrap_or_default();
-            self.session.notify(format!("exported {} file(s): {first}{}", files.len(), if files.len() > 1 { " …" } else { "" }));
+            self.session.notify(format!(
+                "exported {} file(s): {first}{}",
+                files.len(),
+                if files.len() > 1 { " …" } else { "" }
+            ));
         }
         self.session.export_outcome = Some(outcome);
     }
@@ -127,7 +131,8 @@ impl WorkbenchApp {
             TsneUpdate::Pca { job_id, coords } if job_id == pending.job_id => {
                 // Show PCA at once unless a t-SNE picture of the same feature is on screen
                 // (the warm-started t-SNE will move it smoothly).
-                let keep = emb.layout.as_ref().is_some_and(|l| l.source == pending.source && l.method != LayoutMethod::Pca);
+                let keep =
+                    emb.layout.as_ref().is_some_and(|l| l.source == pending.source && l.method != LayoutMethod::Pca);
                 if !keep {
                     emb.layout = Some(layout_for(pending, &coords, LayoutMethod::Pca));
                 }
@@ -137,7 +142,8 @@ impl WorkbenchApp {
                 emb.layout = Some(layout_for(pending, &coords, LayoutMethod::Tsne { iteration, total, done: false }));
             }
             TsneUpdate::Done { job_id, coords, secs } if job_id == pending.job_id => {
-                emb.layout = Some(layout_for(pending, &coords, LayoutMethod::Tsne { iteration: 0, total: 0, done: true }));
+                emb.layout =
+                    Some(layout_for(pending, &coords, LayoutMethod::Tsne { iteration: 0, total: 0, done: true }));
                 emb.last_tsne_secs = Some(secs);
                 emb.pending = None;
                 emb.error = None;
@@ -213,7 +219,8 @@ impl WorkbenchApp {
         match worker.submit(job) {
             Ok(()) => {
                 emb.error = None;
-                emb.pending = Some(PendingTsne { job_id, snapshot: Arc::clone(snap), positions, source, last_iteration: 0 });
+                emb.pending =
+                    Some(PendingTsne { job_id, snapshot: Arc::clone(snap), positions, source, last_iteration: 0 });
             }
             Err(e) => emb.error = Some(e),
         }
@@ -221,12 +228,21 @@ impl WorkbenchApp {
 
     /// `--start`, `--select`, `--export-on-finish`, `--exit-when-done`.
     fn launch_options(&mut self) {
-        if self.pending_start && self.session.loaded.is_some() && self.loader.is_none() && !self.session.run.status.is_active() {
+        if self.pending_start
+            && self.session.loaded.is_some()
+            && self.loader.is_none()
+            && !self.session.run.status.is_active()
+        {
             self.pending_start = false;
             self.commands.send(AppCommand::StartRun);
         }
         if let Some(row) = self.pending_select
-            && self.session.embedding.layout.as_ref().is_some_and(|l| (0..l.positions.len()).any(|i| l.row(i) == Some(row)))
+            && self
+                .session
+                .embedding
+                .layout
+                .as_ref()
+                .is_some_and(|l| (0..l.positions.len()).any(|i| l.row(i) == Some(row)))
         {
             self.pending_select = None;
             self.session.selected = Some(row);

@@ -28,9 +28,13 @@ impl LossesPanel {
         ui.horizontal(|ui| {
             ui.checkbox(&mut state.losses_log_scale, "log scale");
             if let Some(last) = run.epochs.last() {
-                ui.label(egui::RichText::new(format!("epoch {} · total {:.4}", last.global_epoch, last.losses.total)).weak());
+                ui.label(
+                    egui::RichText::new(format!("epoch {} · total {:.4}", last.global_epoch, last.losses.total)).weak(),
+                );
             }
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| export_menu_ui(ctx, ui, &[Figure::Losses]));
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                export_menu_ui(ctx, ui, &[Figure::Losses])
+            });
         });
         if run.epochs.is_empty() {
             empty_hint_ui(ui, "Losses appear here after the first epoch.");
@@ -43,10 +47,12 @@ impl LossesPanel {
             .x_axis_label("epoch")
             .y_axis_label(if log { "loss (log)" } else { "loss" })
             .allow_scroll(false)
-            .y_axis_formatter(move |m, _| if log { format_pow10(m.value) } else { egui_plot::format_number(m.value, 3) });
+            .y_axis_formatter(
+                move |m, _| if log { format_pow10(m.value) } else { egui_plot::format_number(m.value, 3) },
+            );
         let plot = if log { plot } else { plot.include_y(0.0) };
         plot.show(ui, |p| {
-            for t in 0..TERMS.len() {
+            for (t, (name, color)) in TERMS.iter().zip(palette::LOSS_TERMS).enumerate() {
                 if !run.epochs.iter().any(|e| values(e)[t].abs() > 0.0) {
                     continue;
                 }
@@ -59,7 +65,7 @@ impl LossesPanel {
                     })
                     .collect();
                 let width = if t == 5 { 2.5 } else { 1.5 };
-                p.line(Line::new(TERMS[t], pts).color(palette::rgb(palette::LOSS_TERMS[t])).width(width));
+                p.line(Line::new(*name, pts).color(palette::rgb(color)).width(width));
             }
             if let Some(b) = run.contrastive_from {
                 p.vline(

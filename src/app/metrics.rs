@@ -47,7 +47,9 @@ impl MetricsPanel {
             for (i, name) in METRICS.iter().enumerate() {
                 ui.selectable_value(metric, i, *name);
             }
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| export_menu_ui(ctx, ui, &[Figure::Metrics]));
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                export_menu_ui(ctx, ui, &[Figure::Metrics])
+            });
         });
         let Some(last) = run.metrics.last() else {
             let why = if session.dataset().is_some_and(|d| d.labels.is_none()) {
@@ -74,7 +76,8 @@ impl MetricsPanel {
         });
         if !last.per_view_acc.is_empty() {
             let names = session.view_names(last.per_view_acc.len());
-            let per_view: Vec<String> = names.iter().zip(&last.per_view_acc).map(|(n, a)| format!("{n} {a:.3}")).collect();
+            let per_view: Vec<String> =
+                names.iter().zip(&last.per_view_acc).map(|(n, a)| format!("{n} {a:.3}")).collect();
             ui.label(RichText::new(format!("ACC of each view's own prediction: {}", per_view.join(" · "))).small());
         }
         let m = *metric;
@@ -87,7 +90,8 @@ impl MetricsPanel {
             .allow_scroll(false)
             .show(ui, |p| {
                 for (r, name) in READINGS.iter().enumerate() {
-                    let pts: Vec<[f64; 2]> = run.metrics.iter().map(|x| [x.global_epoch as f64, score(reading(x, r), m)]).collect();
+                    let pts: Vec<[f64; 2]> =
+                        run.metrics.iter().map(|x| [x.global_epoch as f64, score(reading(x, r), m)]).collect();
                     p.line(Line::new(*name, pts).color(palette::rgb(palette::READINGS[r])).width(2.0));
                 }
             });

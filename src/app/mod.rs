@@ -36,7 +36,9 @@ use egui::{Pos2, RichText};
 
 use crate::engine::TrainerHandle;
 
-use state::{AppCommand, AppState, CommandQueue, DatasetSource, ExportOutcome, LayoutMode, LoadedDataset, Session, Tile, ViewCtx};
+use state::{
+    AppCommand, AppState, CommandQueue, DatasetSource, ExportOutcome, LayoutMode, LoadedDataset, Session, Tile, ViewCtx,
+};
 
 /// How the app is launched.
 #[derive(Debug, Clone, Default)]
@@ -60,6 +62,8 @@ pub struct AppOptions {
     /// Restore and save UI state (off for tests).
     pub persist: bool,
     pub dark: Option<bool>,
+    /// Colour the embedding by this at start.
+    pub color_by: Option<state::ColorBy>,
 }
 
 /// Launches the desktop app (blocks until the window closes).
@@ -168,6 +172,9 @@ impl WorkbenchApp {
         state.layout.normalise();
         if let Some(d) = opts.dark {
             state.dark_mode = d;
+        }
+        if let Some(c) = opts.color_by {
+            state.embedding.color_by = c;
         }
         if let Some(t) = opts.tab {
             state.layout.mode = LayoutMode::Tabs;
@@ -304,7 +311,11 @@ impl WorkbenchApp {
                 ui.add(egui::Slider::new(&mut ex.width_in, 2.0..=12.0).text("width (in)"));
                 ui.add(egui::Slider::new(&mut ex.height_in, 1.5..=10.0).text("height (in)"));
             });
-            if ui.add_enabled(!session.export_busy, egui::Button::new("Export all")).on_hover_text("Every figure (SVG + PNG), its data (CSV) and the run (JSON) into a new folder").clicked() {
+            if ui
+                .add_enabled(!session.export_busy, egui::Button::new("Export all"))
+                .on_hover_text("Every figure (SVG + PNG), its data (CSV) and the run (JSON) into a new folder")
+                .clicked()
+            {
                 commands.send(AppCommand::Export(state::ExportTarget::All));
             }
             if let Some(ExportOutcome::Written(files)) = &session.export_outcome
@@ -441,16 +452,20 @@ impl eframe::App for WorkbenchApp {
             panels.status.ui(&mut ViewCtx { session, commands }, ui);
         });
         let mut open = self.state.left_panel_open;
-        egui::Panel::left("left_panel").resizable(true).default_size(360.0).size_range(280.0..=560.0).show_collapsible(ui, &mut open, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                let Self { state, session, panels, commands, .. } = self;
-                let mut ctx = ViewCtx { session, commands };
-                panels.dataset.ui(state, &mut ctx, ui);
-                ui.add_space(8.0);
-                ui.separator();
-                panels.training.ui(state, &mut ctx, ui);
-            });
-        });
+        egui::Panel::left("left_panel").resizable(true).default_size(360.0).size_range(280.0..=560.0).show_collapsible(
+            ui,
+            &mut open,
+            |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    let Self { state, session, panels, commands, .. } = self;
+                    let mut ctx = ViewCtx { session, commands };
+                    panels.dataset.ui(state, &mut ctx, ui);
+                    ui.add_space(8.0);
+                    ui.separator();
+                    panels.training.ui(state, &mut ctx, ui);
+                });
+            },
+        );
         self.state.left_panel_open = open;
         egui::CentralPanel::default().show(ui, |ui| self.centre_ui(ui));
         self.drop_ui(ui);

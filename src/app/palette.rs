@@ -25,7 +25,8 @@ pub const CATEGORICAL: [[u8; 3]; 16] = [
 ];
 
 /// Loss-term colours, in the order rec, cluster, local, kl, label, total.
-pub const LOSS_TERMS: [[u8; 3]; 6] = [[0, 114, 178], [230, 159, 0], [0, 158, 115], [204, 121, 167], [213, 94, 0], [30, 30, 30]];
+pub const LOSS_TERMS: [[u8; 3]; 6] =
+    [[0, 114, 178], [230, 159, 0], [0, 158, 115], [204, 121, 167], [213, 94, 0], [30, 30, 30]];
 
 /// The three metric readings: mean q, VCF head, k-means on Z.
 pub const READINGS: [[u8; 3]; 3] = [[0, 114, 178], [213, 94, 0], [0, 158, 115]];
@@ -62,7 +63,8 @@ pub fn category_rgb(k: usize) -> [u8; 3] {
 
 /// A sequential colour for `t` in `[0, 1]` (viridis, 5 stops, linear in between).
 pub fn sequential_rgb(t: f32) -> [u8; 3] {
-    const STOPS: [[f32; 3]; 5] = [[68.0, 1.0, 84.0], [59.0, 82.0, 139.0], [33.0, 145.0, 140.0], [94.0, 201.0, 98.0], [253.0, 231.0, 37.0]];
+    const STOPS: [[f32; 3]; 5] =
+        [[68.0, 1.0, 84.0], [59.0, 82.0, 139.0], [33.0, 145.0, 140.0], [94.0, 201.0, 98.0], [253.0, 231.0, 37.0]];
     let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
     let x = t * (STOPS.len() - 1) as f32;
     let i = (x.floor() as usize).min(STOPS.len() - 2);

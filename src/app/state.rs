@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{MultiViewDataset, Preprocess, VariableInfo};
-use crate::engine::protocol::{EmbeddingSnapshot, EpochReport, Event, LiveParams, MetricsReport, Phase, Progress, RunSummary};
 use crate::engine::TrainConfig;
+use crate::engine::protocol::{
+    EmbeddingSnapshot, EpochReport, Event, LiveParams, MetricsReport, Phase, Progress, RunSummary,
+};
 
 use super::tsne::TsneParams;
 use crate::export::Figure;
@@ -66,7 +68,13 @@ pub struct Layout {
 
 impl Default for Layout {
     fn default() -> Self {
-        Self { mode: LayoutMode::Grid, order: Tile::ALL.to_vec(), hidden: Vec::new(), active_tab: Tile::Embedding, columns: 2 }
+        Self {
+            mode: LayoutMode::Grid,
+            order: Tile::ALL.to_vec(),
+            hidden: Vec::new(),
+            active_tab: Tile::Embedding,
+            columns: 2,
+        }
     }
 }
 
@@ -144,7 +152,13 @@ pub struct EmbeddingSettings {
 
 impl Default for EmbeddingSettings {
     fn default() -> Self {
-        Self { color_by: ColorBy::Predicted, source: FeatureSource::Fused, tsne: TsneParams::default(), every_epochs: 10, point_radius: 2.5 }
+        Self {
+            color_by: ColorBy::Predicted,
+            source: FeatureSource::Fused,
+            tsne: TsneParams::default(),
+            every_epochs: 10,
+            point_radius: 2.5,
+        }
     }
 }
 
@@ -174,13 +188,19 @@ pub enum DatasetSource {
 impl DatasetSource {
     /// Parses a `--dataset` argument: a built-in name or a path.
     pub fn parse(s: &str) -> Self {
-        if crate::data::builtin::description(s).is_some() { Self::Builtin(s.to_owned()) } else { Self::File(PathBuf::from(s)) }
+        if crate::data::builtin::description(s).is_some() {
+            Self::Builtin(s.to_owned())
+        } else {
+            Self::File(PathBuf::from(s))
+        }
     }
 
     pub fn display(&self) -> String {
         match self {
             Self::Builtin(n) => format!("{n} (built-in)"),
-            Self::File(p) => p.file_name().map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().into_owned()),
+            Self::File(p) => {
+                p.file_name().map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().into_owned())
+            }
         }
     }
 }
@@ -251,14 +271,14 @@ pub fn demo_config() -> TrainConfig {
         mse_epochs: 20,
         con_epochs: 60,
         batch_size: 128,
-        learning_rate: 1e-3,
+        learning_rate: 3e-4,
         encoder_hidden: vec![128, 128],
         feature_dim: 32,
         high_feature_dim: 32,
         vcf_ff_dim: 64,
         eval_every: 2,
         snapshot_every: 2,
-        snapshot_points: 3000,
+        snapshot_points: 2000,
         ..TrainConfig::default()
     }
 }
@@ -402,7 +422,8 @@ impl RunRecord {
                     self.metrics.clone_from(&summary.metrics);
                 }
                 if self.contrastive_from.is_none() {
-                    self.contrastive_from = self.epochs.iter().find(|e| e.phase == Phase::Contrastive).map(|e| e.global_epoch);
+                    self.contrastive_from =
+                        self.epochs.iter().find(|e| e.phase == Phase::Contrastive).map(|e| e.global_epoch);
                 }
                 self.device.get_or_insert_with(|| summary.device.clone());
                 if summary.checkpoint.is_some() {
@@ -732,7 +753,14 @@ mod tests {
     use crate::engine::protocol::Losses;
 
     fn epoch(g: usize, phase: Phase) -> EpochReport {
-        EpochReport { phase, epoch: g, global_epoch: g, losses: Losses { total: 1.0 / g as f64, ..Losses::default() }, view_weights: vec![0.5, 0.5], secs: 0.1 }
+        EpochReport {
+            phase,
+            epoch: g,
+            global_epoch: g,
+            losses: Losses { total: 1.0 / g as f64, ..Losses::default() },
+            view_weights: vec![0.5, 0.5],
+            secs: 0.1,
+        }
     }
 
     #[test]

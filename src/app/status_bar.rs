@@ -66,5 +66,11 @@ impl StatusBar {
 
 fn ago(d: Duration) -> String {
     let s = d.as_secs();
-    if s < 1 { "now".into() } else if s < 60 { format!("{s}s") } else { format!("{}m", s / 60) }
+    if s < 1 {
+        "now".into()
+    } else if s < 60 {
+        format!("{s}s")
+    } else {
+        format!("{}m", s / 60)
+    }
 }

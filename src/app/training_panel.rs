@@ -176,7 +176,8 @@ fn device_label(d: DeviceChoice) -> &'static str {
 
 /// Parses `500, 500, 2000`.
 pub fn parse_sizes(s: &str) -> Result<Vec<usize>, String> {
-    let v: Result<Vec<usize>, _> = s.split([',', ' ']).filter(|p| !p.trim().is_empty()).map(|p| p.trim().parse::<usize>()).collect();
+    let v: Result<Vec<usize>, _> =
+        s.split([',', ' ']).filter(|p| !p.trim().is_empty()).map(|p| p.trim().parse::<usize>()).collect();
     match v {
         Ok(v) if v.iter().all(|&x| x > 0) => Ok(v),
         Ok(_) => Err("hidden sizes must all be at least 1".into()),
@@ -251,7 +252,11 @@ fn live_ui(cfg: &mut TrainConfig, ui: &mut egui::Ui) {
         ui.label(RichText::new("These apply at the next batch, also while training.").weak().small());
         egui::Grid::new("live").num_columns(2).show(ui, |ui| {
             ui.label("Learning rate");
-            ui.add(egui::Slider::new(&mut cfg.learning_rate, 1e-6..=1e-1).logarithmic(true).custom_formatter(|v, _| format!("{v:.2e}")));
+            ui.add(
+                egui::Slider::new(&mut cfg.learning_rate, 1e-6..=1e-1)
+                    .logarithmic(true)
+                    .custom_formatter(|v, _| format!("{v:.2e}")),
+            );
             ui.end_row();
             ui.label("Threshold");
             ui.add(egui::Slider::new(&mut cfg.threshold, 0.0..=1.0).fixed_decimals(2));
@@ -282,7 +287,10 @@ fn live_ui(cfg: &mut TrainConfig, ui: &mut egui::Ui) {
 
 fn term_ui(name: &str, term: &mut Term, ui: &mut egui::Ui) {
     ui.checkbox(&mut term.enabled, name);
-    ui.add_enabled(term.enabled, egui::DragValue::new(&mut term.weight).speed(0.01).range(0.0..=100.0).fixed_decimals(2));
+    ui.add_enabled(
+        term.enabled,
+        egui::DragValue::new(&mut term.weight).speed(0.01).range(0.0..=100.0).fixed_decimals(2),
+    );
 }
 
 fn live_changed(a: &TrainConfig, b: &TrainConfig) -> bool {

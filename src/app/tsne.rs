@@ -73,7 +73,9 @@ impl Default for TsneParams {
 pub enum TsneError {
     #[error("t-SNE needs at least 5 points, the snapshot has {n_points}")]
     TooFewPoints { n_points: usize },
-    #[error("perplexity {perplexity} is too large for {n_points} points: it must be at most {max:.1} ((points − 1) / 3)")]
+    #[error(
+        "perplexity {perplexity} is too large for {n_points} points: it must be at most {max:.1} ((points − 1) / 3)"
+    )]
     PerplexityTooLarge { perplexity: f32, n_points: usize, max: f32 },
     #[error("perplexity must be a number ≥ 1, got {0}")]
     BadPerplexity(f32),
@@ -245,11 +247,26 @@ pub struct TsneJob {
 #[derive(Debug, Clone)]
 pub enum TsneUpdate {
     /// The PCA projection, sent before the t-SNE starts.
-    Pca { job_id: u64, coords: Vec<f32> },
+    Pca {
+        job_id: u64,
+        coords: Vec<f32>,
+    },
     /// An intermediate t-SNE layout.
-    Progress { job_id: u64, iteration: usize, total: usize, coords: Vec<f32> },
-    Done { job_id: u64, coords: Vec<f32>, secs: f64 },
-    Failed { job_id: u64, reason: String },
+    Progress {
+        job_id: u64,
+        iteration: usize,
+        total: usize,
+        coords: Vec<f32>,
+    },
+    Done {
+        job_id: u64,
+        coords: Vec<f32>,
+        secs: f64,
+    },
+    Failed {
+        job_id: u64,
+        reason: String,
+    },
 }
 
 enum Request {
@@ -288,7 +305,8 @@ impl TsneWorker {
         // Requests are rare (one per snapshot or click); updates are superseded by the next one.
         let (req_tx, req_rx) = bounded::<Request>(16);
         let (upd_tx, upd_rx) = bounded::<TsneUpdate>(8);
-        let thread = std::thread::Builder::new().name("mvc-tsne".into()).spawn(move || worker(&req_rx, &upd_tx, &wake))?;
+        let thread =
+            std::thread::Builder::new().name("mvc-tsne".into()).spawn(move || worker(&req_rx, &upd_tx, &wake))?;
         Ok(Self { requests: req_tx, updates: upd_rx, thread: Some(thread), paused: false, next_job_id: 1 })
     }
 
@@ -309,7 +327,9 @@ impl TsneWorker {
     }
 
     pub fn set_paused(&mut self, paused: bool) {
-        if paused != self.paused && self.requests.try_send(if paused { Request::Pause } else { Request::Resume }).is_ok() {
+        if paused != self.paused
+            && self.requests.try_send(if paused { Request::Pause } else { Request::Resume }).is_ok()
+        {
             self.paused = paused;
         }
     }
@@ -444,7 +464,8 @@ fn run_job(
                 send(updates, wake, update, false);
             }
         });
-        let metric = |a: &&[f32], b: &&[f32]| a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt();
+        let metric =
+            |a: &&[f32], b: &&[f32]| a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt();
         match params.method {
             TsneMethod::BarnesHut => tsne.barnes_hut(params.theta, metric),
             TsneMethod::Fft => tsne.fit_sne(metric),
@@ -474,11 +495,8 @@ fn run_job(
 /// Reads the pending requests between iterations; blocks while paused.
 fn check_requests(requests: &Receiver<Request>, paused: &Cell<bool>) -> Option<Interrupt> {
     loop {
-        let next = if paused.get() {
-            requests.recv().map_err(|_| TryRecvError::Disconnected)
-        } else {
-            requests.try_recv()
-        };
+        let next =
+            if paused.get() { requests.recv().map_err(|_| TryRecvError::Disconnected) } else { requests.try_recv() };
         match next {
             Ok(Request::Pause) => paused.set(true),
             Ok(Request::Resume) => paused.set(false),
@@ -563,7 +581,10 @@ mod tests {
     fn worker_streams_and_finishes() {
         let mut w = TsneWorker::spawn(Box::new(|| {})).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let data: Vec<f32> = (0..120).flat_map(|i| (0..4).map(move |j| ((i % 3) * 10 + j) as f32)).map(|x| x + rng.random::<f32>()).collect();
+        let data: Vec<f32> = (0..120)
+            .flat_map(|i| (0..4).map(move |j| ((i % 3) * 10 + j) as f32))
+            .map(|x| x + rng.random::<f32>())
+            .collect();
         let id = w.next_job_id();
         let params = TsneParams { perplexity: 10.0, iterations: 300, ..TsneParams::default() };
         w.submit(TsneJob { job_id: id, data, dim: 4, warm_start: None, params }).unwrap();
@@ -587,7 +608,8 @@ mod tests {
     fn a_bad_perplexity_fails_with_a_sentence() {
         let mut w = TsneWorker::spawn(Box::new(|| {})).unwrap();
         let id = w.next_job_id();
-        w.submit(TsneJob { job_id: id, data: vec![0.5; 40], dim: 2, warm_start: None, params: TsneParams::default() }).unwrap();
+        w.submit(TsneJob { job_id: id, data: vec![0.5; 40], dim: 2, warm_start: None, params: TsneParams::default() })
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             assert!(Instant::now() < deadline, "no answer");

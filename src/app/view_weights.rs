@@ -49,7 +49,11 @@ impl ViewWeightsPanel {
             .allow_zoom(false)
             .x_axis_formatter(move |m, _| {
                 let i = m.value.round();
-                if (m.value - i).abs() < 1e-6 && i >= 0.0 { bar_names.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+                if (m.value - i).abs() < 1e-6 && i >= 0.0 {
+                    bar_names.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
             })
             .show(ui, |p| p.bar_chart(BarChart::new("weights", bars)));
         Plot::new("view_weight_history")

@@ -1,7 +1,7 @@
 //! Small widgets shared by the panels.
 
-use eframe::egui;
 use crate::export::Figure;
+use eframe::egui;
 
 use super::state::{AppCommand, ExportTarget, ViewCtx};
 

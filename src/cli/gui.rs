@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::app::{self, AppOptions, state::Tile};
+use crate::app::{
+    self, AppOptions,
+    state::{ColorBy, Tile},
+};
 
 /// Arguments of `gui`.
 #[derive(Debug, Args, Default)]
@@ -34,6 +37,9 @@ pub struct GuiArgs {
     pub bench_frames: Option<f64>,
     #[arg(long)]
     pub bench_out: Option<PathBuf>,
+    /// Colour the embedding by: predicted, true or confidence.
+    #[arg(long, value_parser = parse_color)]
+    pub color_by: Option<ColorBy>,
     /// Dark theme (default: the saved choice, else light).
     #[arg(long, conflicts_with = "light")]
     pub dark: bool,
@@ -43,6 +49,15 @@ pub struct GuiArgs {
     /// Neither restore nor save the UI state.
     #[arg(long)]
     pub no_persist: bool,
+}
+
+fn parse_color(s: &str) -> Result<ColorBy, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "predicted" => Ok(ColorBy::Predicted),
+        "true" | "label" | "true-label" => Ok(ColorBy::TrueLabel),
+        "confidence" => Ok(ColorBy::Confidence),
+        o => Err(format!("unknown colouring {o:?}; use predicted, true or confidence")),
+    }
 }
 
 fn parse_tile(s: &str) -> Result<Tile, String> {
@@ -58,8 +73,20 @@ fn parse_tile(s: &str) -> Result<Tile, String> {
 
 /// Launches the app.
 pub fn run(args: &GuiArgs) -> Result<(), String> {
-    let GuiArgs { dataset, start, select, tab, export_on_finish, exit_when_done, bench_frames, bench_out, dark, light, no_persist } =
-        args;
+    let GuiArgs {
+        dataset,
+        start,
+        select,
+        tab,
+        export_on_finish,
+        exit_when_done,
+        bench_frames,
+        bench_out,
+        color_by,
+        dark,
+        light,
+        no_persist,
+    } = args;
     app::run(AppOptions {
         dataset: dataset.clone(),
         start: *start || bench_frames.is_some(),
@@ -70,6 +97,13 @@ pub fn run(args: &GuiArgs) -> Result<(), String> {
         bench_out: bench_out.clone(),
         exit_when_done: *exit_when_done,
         persist: !no_persist,
-        dark: if *dark { Some(true) } else if *light { Some(false) } else { None },
+        color_by: *color_by,
+        dark: if *dark {
+            Some(true)
+        } else if *light {
+            Some(false)
+        } else {
+            None
+        },
     })
 }
