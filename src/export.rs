@@ -220,8 +220,6 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
 
 /// Which figures and tables `run` has data for.
 pub fn available(run: &RunExport, fig: Figure) -> Result<(), ExportError> {
-    let what = fig.title();
-    let _ = what;
     let none = |why| Err(ExportError::NoData { what: fig.stem(), why });
     match fig {
         Figure::Losses | Figure::ViewWeightHistory if run.epochs.is_empty() => none("no epoch has finished yet"),
