@@ -496,10 +496,10 @@ pub fn run_predict(args: &PredictArgs) -> Result<(), String> {
     let ds = load_for_checkpoint(&ck, &args.data, args.preprocess, args.allow_other_data)?;
     if args.index >= ds.n_samples() {
         return Err(format!(
-            "--index {} is out of range: the dataset has {} samples (0..{})",
+            "--index {} is out of range: the dataset has {} samples (valid indices are 0 to {})",
             args.index,
             ds.n_samples(),
-            ds.n_samples()
+            ds.n_samples().saturating_sub(1)
         ));
     }
     let dev = resolve(args.device)?;
