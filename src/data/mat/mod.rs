@@ -83,7 +83,7 @@ impl NumericArray {
     }
     /// Columns, with trailing dimensions folded in.
     pub fn cols(&self) -> usize {
-        self.dims.iter().skip(1).product::<usize>().max(if self.dims.len() > 1 { 0 } else { 1 })
+        self.dims.iter().skip(1).product()
     }
     pub fn is_2d(&self) -> bool {
         self.dims.len() == 2 || self.dims.iter().skip(2).all(|&d| d == 1)

@@ -32,7 +32,7 @@ pub fn looks_like_v4(b: &[u8]) -> bool {
     for little in [true, false] {
         if let Some((ty, _, _, _, namlen)) = header_at(b, little) {
             let m = ty / 1000;
-            if (little && m == 0 || !little && m == 1) && b.len() >= 20 + namlen && b[20 + namlen - 1] == 0 {
+            if ((little && m == 0) || (!little && m == 1)) && b.len() >= 20 + namlen && b[20 + namlen - 1] == 0 {
                 return true;
             }
         }

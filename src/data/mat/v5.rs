@@ -239,6 +239,7 @@ fn parse_matrix(ctx: &Ctx, data: &[u8], parent: &str) -> Result<(String, MatValu
         }
         MX_STRUCT => MatValue::Skipped { what: "struct".into() },
         MX_OBJECT => MatValue::Skipped { what: "MATLAB object".into() },
+        MX_CHAR if count == 0 || p >= data.len() => MatValue::Char { dims, chars: vec![' '; count] },
         MX_CHAR => {
             let (el, _) = read_element(ctx, data, p, &var, false)?;
             let chars: Vec<char> = match el.ty {

@@ -37,7 +37,7 @@ fn int_attr(loc: &Location, name: &str) -> Option<u64> {
 
 /// Reads every top-level variable of a v7.3 file.
 pub fn read(path: &Path) -> Result<MatFile, DataError> {
-    let _silence = hdf5::silence_errors(true);
+    hdf5::silence_errors(true);
     let file = File::open(path).map_err(|e| DataError::Hdf5 {
         path: path.to_path_buf(),
         why: format!("cannot open the HDF5 container (the file may be truncated or damaged): {e}"),

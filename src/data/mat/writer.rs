@@ -102,7 +102,7 @@ fn matrix_element(value: &MatValue, name: &str) -> Vec<u8> {
         }
         MatValue::Char { dims, chars } => {
             header_elements(&mut body, MX_CHAR, 0, 0, dims, name);
-            let units: Vec<u8> = chars.iter().flat_map(|c| (*c as u32).min(0xFFFF) as u16).flat_map(|u| u.to_le_bytes()).collect();
+            let units: Vec<u8> = chars.iter().flat_map(|c| ((*c as u32).min(0xFFFF) as u16).to_le_bytes()).collect();
             tag(&mut body, MI_UINT16, &units);
         }
         MatValue::Skipped { .. } => {
