@@ -12,6 +12,7 @@ PKGS=(
   mesa-vulkan-drivers             # wgpu adapters (software Vulkan is never auto-picked)
   xvfb xauth                      # headless display for GUI tests and screenshots
   fonts-dejavu-core               # fonts for exported figures
+  curl                            # the serve tests replay the seed API's curl examples
 )
 
 missing=()

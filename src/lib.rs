@@ -12,3 +12,4 @@ pub mod model;
 pub mod loss;
 pub mod app;
 pub mod export;
+pub mod serve;

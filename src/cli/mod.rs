@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 pub mod datasets;
 pub mod gui;
 pub mod inspect;
+pub mod serve;
 pub mod train;
 
 /// MVC Workbench — deep multi-view clustering (CVC-AFWM), desktop app and headless engine.
@@ -31,6 +32,8 @@ pub enum Commands {
     Predict(train::PredictArgs),
     /// Seconds per epoch of each phase and achieved GFLOP/s.
     Bench(train::BenchArgs),
+    /// Serve the HTTP API (POST /train, POST /predict, GET /runs/{id}, GET /openapi.json).
+    Serve(serve::ServeArgs),
 }
 
 /// Parses the arguments, runs the command and returns the process exit code.
@@ -44,6 +47,7 @@ pub fn main() -> i32 {
         Some(Commands::Eval(args)) => train::run_eval(&args),
         Some(Commands::Predict(args)) => train::run_predict(&args),
         Some(Commands::Bench(args)) => train::run_bench(&args),
+        Some(Commands::Serve(args)) => serve::run(&args),
         None => gui::run(&gui::GuiArgs::default()),
     };
     match result {
