@@ -14,7 +14,8 @@ fn main() {
         eprintln!("SKIPPED: ../shared/datasets is absent");
         return;
     }
-    let files = ["MNIST_USPS.mat", "Hdigit.mat", "handwritten.mat", "BDGP.mat", "CiteSeer.mat", "Handwritten_fea_v73.mat"];
+    let files =
+        ["MNIST_USPS.mat", "Hdigit.mat", "handwritten.mat", "BDGP.mat", "CiteSeer.mat", "Handwritten_fea_v73.mat"];
     let runs = if benchmarking { 7 } else { 1 };
     println!("| file | bytes | samples × dims | median ms | min ms |");
     println!("|---|---:|---|---:|---:|");

@@ -530,8 +530,14 @@ fn load_trained(
     for (pos, &row) in eval.rows.iter().enumerate() {
         position[row] = pos;
     }
-    let model =
-        TrainedModel { run_id, dataset: Arc::clone(ds), eval, position, network: Mutex::new(network), device: dev.device };
+    let model = TrainedModel {
+        run_id,
+        dataset: Arc::clone(ds),
+        eval,
+        position,
+        network: Mutex::new(network),
+        device: dev.device,
+    };
     Ok((model, metrics))
 }
 
@@ -563,9 +569,11 @@ fn resolve_dataset(name: &str, opts: &ServeOptions) -> Result<String, ApiError> 
     }
     let files = opts.datasets_dir.as_deref().map(mat_files).unwrap_or_default();
     let want = normalise(name.strip_suffix(".mat").unwrap_or(name));
-    if let Some((_, path)) = files.iter().find(|(stem, _)| stem == name).or_else(|| {
-        (!want.is_empty()).then(|| files.iter().find(|(stem, _)| normalise(stem) == want)).flatten()
-    }) {
+    if let Some((_, path)) = files
+        .iter()
+        .find(|(stem, _)| stem == name)
+        .or_else(|| (!want.is_empty()).then(|| files.iter().find(|(stem, _)| normalise(stem) == want)).flatten())
+    {
         return Ok(path.display().to_string());
     }
     let mut known: Vec<String> = builtin::names().iter().map(|s| (*s).to_string()).collect();
@@ -586,7 +594,8 @@ fn resolve_dataset(name: &str, opts: &ServeOptions) -> Result<String, ApiError> 
 /// Builds the run config from a request: defaults, the seed API's defaults, the preset of
 /// the dataset's name where the request is silent, then the request.
 fn train_config(req: &TrainRequest, name: &str, device: DeviceChoice) -> Result<TrainConfig, ApiError> {
-    let mut cfg = TrainConfig { mse_epochs: 200, con_epochs: 300, seed: 25, device, snapshot_every: 0, ..TrainConfig::default() };
+    let mut cfg =
+        TrainConfig { mse_epochs: 200, con_epochs: 300, seed: 25, device, snapshot_every: 0, ..TrainConfig::default() };
     let explicit: Vec<&str> = [
         ("learning_rate", req.learning_rate.is_some()),
         ("mse_epochs", req.mse_epochs.is_some()),
@@ -707,7 +716,8 @@ async fn train_inner(state: &ServeState, body: &Bytes) -> Result<TrainResponse, 
     let ds = match loaded {
         Ok(Ok(ds)) => Arc::new(ds),
         Ok(Err(why)) => {
-            let err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("dataset {name:?} could not be loaded: {why}"));
+            let err =
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("dataset {name:?} could not be loaded: {why}"));
             release(shared, &err);
             return Err(err);
         }
@@ -721,7 +731,8 @@ async fn train_inner(state: &ServeState, body: &Bytes) -> Result<TrainResponse, 
     if let Some(v) = req.views
         && v != ds.n_views()
     {
-        warnings.push(format!("views is {v} but {name} has {} views; all of the dataset's views are used", ds.n_views()));
+        warnings
+            .push(format!("views is {v} but {name} has {} views; all of the dataset's views are used", ds.n_views()));
     }
     let k = match (cfg.n_clusters, ds.n_clusters()) {
         (Some(k), _) | (None, Some(k)) => k,
@@ -732,10 +743,8 @@ async fn train_inner(state: &ServeState, body: &Bytes) -> Result<TrainResponse, 
         }
     };
     if k > ds.n_samples() {
-        let err = ApiError::bad_request(format!(
-            "/train: num_cluster is {k} but {name} has only {} samples",
-            ds.n_samples()
-        ));
+        let err =
+            ApiError::bad_request(format!("/train: num_cluster is {k} but {name} has only {} samples", ds.n_samples()));
         release(shared, &err);
         return Err(err);
     }
@@ -831,7 +840,9 @@ fn reconstruct_first_view(model: &TrainedModel, index: usize) -> Result<Vec<f32>
         .dataset
         .views
         .iter()
-        .map(|v| Tensor::<2>::from_data(TensorData::new(v.data.gather_rows(&[index]), [1, v.data.cols()]), &model.device))
+        .map(|v| {
+            Tensor::<2>::from_data(TensorData::new(v.data.gather_rows(&[index]), [1, v.data.cols()]), &model.device)
+        })
         .collect();
     let network = lock(&model.network);
     let first = network.reconstruct(&xs[..1]).into_iter().next().ok_or("the model has no views")?;
@@ -907,7 +918,17 @@ async fn stop_run(State(state): State<ServeState>, UrlPath(raw): UrlPath<String>
         description = "Training and prediction of the CVC-AFWM multi-view clustering model (the seed system's /train and /predict, plus live run progress)."
     ),
     paths(train, predict, list_runs, get_run, stop_run),
-    components(schemas(TrainRequest, TrainResponse, ApiMetrics, PredictRequest, PredictResponse, RunStatus, ApiLosses, ErrorBody, StopResponse))
+    components(schemas(
+        TrainRequest,
+        TrainResponse,
+        ApiMetrics,
+        PredictRequest,
+        PredictResponse,
+        RunStatus,
+        ApiLosses,
+        ErrorBody,
+        StopResponse
+    ))
 )]
 struct ApiDoc;
 
@@ -1062,9 +1083,9 @@ pub fn serve_blocking(addr: SocketAddr, opts: ServeOptions) -> Result<(), String
         .build()
         .map_err(|e| format!("cannot start the server's runtime: {e}"))?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| format!("cannot listen on {addr}: {e} (is another server using the port? try --addr 127.0.0.1:0)"))?;
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            format!("cannot listen on {addr}: {e} (is another server using the port? try --addr 127.0.0.1:0)")
+        })?;
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
         let state = ServeState::new(opts).map_err(|e| format!("cannot start the trainer thread: {e}"))?;
         eprintln!("MVC Workbench API listening on http://{bound}  (routes: GET /, GET /openapi.json; Ctrl-C stops)");

@@ -78,7 +78,11 @@ fn truncated_files_fail_cleanly_at_every_offset() {
 #[test]
 fn corrupted_zlib_stream_is_reported() {
     let d = tmp();
-    let vars = vec![var("X1", num(50, 4, |r, c| (r * c) as f64)), var("X2", num(50, 3, |r, _| r as f64)), var("Y", num(50, 1, |r, _| (r % 3) as f64))];
+    let vars = vec![
+        var("X1", num(50, 4, |r, c| (r * c) as f64)),
+        var("X2", num(50, 3, |r, _| r as f64)),
+        var("Y", num(50, 1, |r, _| (r % 3) as f64)),
+    ];
     let mut bytes = encode_v5(&vars, true);
     // Scramble the middle of the first compressed stream (past its 2-byte zlib header).
     for b in &mut bytes[128 + 8 + 4..128 + 8 + 40] {
@@ -94,7 +98,13 @@ fn corrupted_zlib_stream_is_reported() {
 fn label_vector_of_the_wrong_length_is_named() {
     let d = tmp();
     let vars = vec![
-        var("X", MatValue::Cell { dims: vec![1, 2], items: vec![num(100, 5, |r, c| (r + c) as f64), num(100, 3, |r, _| r as f64)] }),
+        var(
+            "X",
+            MatValue::Cell {
+                dims: vec![1, 2],
+                items: vec![num(100, 5, |r, c| (r + c) as f64), num(100, 3, |r, _| r as f64)],
+            },
+        ),
         var("Y", num(90, 1, |r, _| (r % 4) as f64)),
     ];
     let p = write(d.path(), "badlabels.mat", &vars, true);
@@ -119,7 +129,18 @@ fn triplet_lists_are_recognised() {
 fn non_finite_values_are_counted_or_replaced() {
     let d = tmp();
     let vars = vec![
-        var("X1", num(10, 2, |r, c| if r == 3 && c == 1 { f64::NAN } else if r == 5 { f64::INFINITY } else { (r + c) as f64 })),
+        var(
+            "X1",
+            num(10, 2, |r, c| {
+                if r == 3 && c == 1 {
+                    f64::NAN
+                } else if r == 5 {
+                    f64::INFINITY
+                } else {
+                    (r + c) as f64
+                }
+            }),
+        ),
         var("X2", num(10, 2, |r, _| r as f64)),
         var("Y", num(10, 1, |r, _| (r % 2) as f64)),
     ];
@@ -162,7 +183,12 @@ fn committed_builtin_files_are_what_the_generator_makes() {
     for name in builtin::names() {
         let p = dir.join(format!("{name}.mat"));
         let on_disk = load_dataset(&p, &LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(on_disk.fingerprint(), builtin::generate(name).unwrap().fingerprint(), "{} is stale: run `mvc-workbench datasets --write datasets`", p.display());
+        assert_eq!(
+            on_disk.fingerprint(),
+            builtin::generate(name).unwrap().fingerprint(),
+            "{} is stale: run `mvc-workbench datasets --write datasets`",
+            p.display()
+        );
     }
 }
 
@@ -208,7 +234,11 @@ fn sparse_and_transposed_layouts_round_trip() {
 #[test]
 fn files_without_labels_are_valid() {
     let d = tmp();
-    let vars = vec![var("X1", num(30, 4, |r, c| (r * c) as f64)), var("X2", num(30, 2, |r, _| r as f64)), var("alpha", num(1, 1, |_, _| 0.5))];
+    let vars = vec![
+        var("X1", num(30, 4, |r, c| (r * c) as f64)),
+        var("X2", num(30, 2, |r, _| r as f64)),
+        var("alpha", num(1, 1, |_, _| 0.5)),
+    ];
     let p = write(d.path(), "nolabels.mat", &vars, true);
     let ds = load_dataset(&p, &LoadOptions::default()).unwrap();
     assert!(ds.labels.is_none());
@@ -222,8 +252,17 @@ fn labels_in_any_form_map_to_zero_based_ids() {
     for (name, raw) in [("gnd", vec![7.0, 3.0, 7.0, 11.0]), ("truelabel", vec![0.0, 1.0, 2.0, 1.0])] {
         let cls = MatClass::Int64;
         let vars = vec![
-            var("fea", MatValue::Cell { dims: vec![1, 2], items: vec![num(4, 3, |r, c| (r + c) as f64), num(4, 2, |r, _| r as f64)] }),
-            var(name, MatValue::Numeric(NumericArray { dims: vec![1, 4], class: cls, data: raw.clone(), complex: false })),
+            var(
+                "fea",
+                MatValue::Cell {
+                    dims: vec![1, 2],
+                    items: vec![num(4, 3, |r, c| (r + c) as f64), num(4, 2, |r, _| r as f64)],
+                },
+            ),
+            var(
+                name,
+                MatValue::Numeric(NumericArray { dims: vec![1, 4], class: cls, data: raw.clone(), complex: false }),
+            ),
         ];
         let p = write(d.path(), "labels.mat", &vars, false);
         let ds = load_dataset(&p, &LoadOptions::default()).unwrap();
@@ -286,7 +325,13 @@ fn minmax_and_zscore_never_divide_by_zero() {
 
     // A non-negative sparse view stays sparse under min-max.
     let mut sp = ds.clone();
-    sp.views[0].data = ViewData::Sparse(CsrMatrix { rows: 2, cols: 2, indptr: vec![0, 1, 2], indices: vec![0, 1], values: vec![2.0, 4.0] });
+    sp.views[0].data = ViewData::Sparse(CsrMatrix {
+        rows: 2,
+        cols: 2,
+        indptr: vec![0, 1, 2],
+        indices: vec![0, 1],
+        values: vec![2.0, 4.0],
+    });
     sp.views.truncate(1);
     preprocess::apply(&mut sp, Preprocess::MinMax);
     assert!(sp.views[0].data.is_sparse());

@@ -46,9 +46,14 @@ fn every_shared_dataset_matches_the_fixture() {
             continue;
         }
         for (i, (v, want)) in ds.views.iter().zip(views).enumerate() {
-            let shape: Vec<usize> = want["shape"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
+            let shape: Vec<usize> =
+                want["shape"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
             if [v.data.rows(), v.data.cols()] != [shape[0], shape[1]] {
-                failures.push(format!("{file} view {i}: shape {}x{}, expected {shape:?}", v.data.rows(), v.data.cols()));
+                failures.push(format!(
+                    "{file} view {i}: shape {}x{}, expected {shape:?}",
+                    v.data.rows(),
+                    v.data.cols()
+                ));
                 continue;
             }
             if v.source != want["source"].as_str().unwrap() {
@@ -57,12 +62,21 @@ fn every_shared_dataset_matches_the_fixture() {
             let s = v.data.stats();
             let (sum, sum_sq) = (want["sum"].as_f64().unwrap(), want["sum_sq"].as_f64().unwrap());
             if !rel_close(s.sum, sum, 1e-6) {
-                failures.push(format!("{file} view {i}: sum {} expected {sum} (rel err {:.2e})", s.sum, (s.sum - sum).abs() / sum.abs()));
+                failures.push(format!(
+                    "{file} view {i}: sum {} expected {sum} (rel err {:.2e})",
+                    s.sum,
+                    (s.sum - sum).abs() / sum.abs()
+                ));
             }
             if !rel_close(s.sum_sq, sum_sq, 1e-6) {
-                failures.push(format!("{file} view {i}: sum_sq {} expected {sum_sq} (rel err {:.2e})", s.sum_sq, (s.sum_sq - sum_sq).abs() / sum_sq.abs()));
+                failures.push(format!(
+                    "{file} view {i}: sum_sq {} expected {sum_sq} (rel err {:.2e})",
+                    s.sum_sq,
+                    (s.sum_sq - sum_sq).abs() / sum_sq.abs()
+                ));
             }
-            let head: Vec<f64> = want["first_row_head"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+            let head: Vec<f64> =
+                want["first_row_head"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
             let row = v.data.gather_rows(&[0]);
             for (j, h) in head.iter().enumerate() {
                 if !rel_close(row[j] as f64, *h, 1e-6) {
@@ -89,7 +103,9 @@ fn every_shared_dataset_matches_the_fixture() {
                 }
             }
             (None, Some(want)) => failures.push(format!("{file}: no labels found, expected `{want}`")),
-            (Some(l), None) => failures.push(format!("{file}: found labels `{}` the fixture does not have", l.variable)),
+            (Some(l), None) => {
+                failures.push(format!("{file}: found labels `{}` the fixture does not have", l.variable))
+            }
             (None, None) => {}
         }
     }
@@ -105,7 +121,11 @@ fn v73_char_cells_give_names_and_are_not_views() {
     assert_eq!(l.n_clusters(), 10);
     // class_meaning (1x10 char cell) becomes class names; view_meaning names the views.
     assert!(l.class_names.is_some(), "class names from class_meaning");
-    assert!(ds.views.iter().all(|v| !v.name.starts_with("X{")), "views named from view_meaning: {:?}", ds.views.iter().map(|v| &v.name).collect::<Vec<_>>());
+    assert!(
+        ds.views.iter().all(|v| !v.name.starts_with("X{")),
+        "views named from view_meaning: {:?}",
+        ds.views.iter().map(|v| &v.name).collect::<Vec<_>>()
+    );
     assert!(ds.ignored.iter().any(|i| i.name == "data_name"));
 }
 

@@ -132,9 +132,8 @@ fn seed_curl_examples_then_twenty_concurrent_predicts() {
 
     // 20 concurrent requests, each for its own sample, each answered for that sample, and
     // each the same answer as a request made alone.
-    let alone: Vec<Value> = (0..20)
-        .map(|i| json(&http(addr, "POST", "/predict", &format!(r#"{{"data_index": {}}}"#, i * 29)).1))
-        .collect();
+    let alone: Vec<Value> =
+        (0..20).map(|i| json(&http(addr, "POST", "/predict", &format!(r#"{{"data_index": {}}}"#, i * 29)).1)).collect();
     let threads: Vec<_> = (0..20)
         .map(|i| {
             std::thread::spawn(move || http(addr, "POST", "/predict", &format!(r#"{{"data_index": {}}}"#, i * 29)))
@@ -159,23 +158,40 @@ fn client_mistakes_are_4xx_with_a_json_error() {
     assert_error(addr, "POST", "/train", "{\"dataset_name\": ", 400, &["not valid"]);
     assert_error(addr, "POST", "/train", "", 400, &["empty"]);
     assert_error(addr, "POST", "/train", "[1, 2]", 400, &["not valid"]);
-    assert_error(addr, "POST", "/train", r#"{"dataset_name": "gauss3-noise", "learning_rat": 0.1}"#, 400, &[
-        "learning_rat",
-    ]);
+    assert_error(
+        addr,
+        "POST",
+        "/train",
+        r#"{"dataset_name": "gauss3-noise", "learning_rat": 0.1}"#,
+        400,
+        &["learning_rat"],
+    );
     assert_error(addr, "POST", "/train", r#"{"dataset_name": "gauss3-noise", "batch_size": -5}"#, 400, &["batch_size"]);
     assert_error(addr, "POST", "/train", r#"{"dataset_name": "gauss3-noise", "threshold": 1.5}"#, 400, &["threshold"]);
-    assert_error(addr, "POST", "/train", r#"{"dataset_name": "gauss3-noise", "num_cluster": 1}"#, 400, &[
-        "num_cluster",
-    ]);
-    assert_error(addr, "POST", "/train", r#"{"dataset_name": "gauss3-noise", "num_cluster": 5000}"#, 400, &[
-        "num_cluster",
-        "600 samples",
-    ]);
-    assert_error(addr, "POST", "/train", r#"{"dataset_name": "no-such-set"}"#, 404, &[
-        "no-such-set",
-        "gauss3-noise",
-        "rings-moons",
-    ]);
+    assert_error(
+        addr,
+        "POST",
+        "/train",
+        r#"{"dataset_name": "gauss3-noise", "num_cluster": 1}"#,
+        400,
+        &["num_cluster"],
+    );
+    assert_error(
+        addr,
+        "POST",
+        "/train",
+        r#"{"dataset_name": "gauss3-noise", "num_cluster": 5000}"#,
+        400,
+        &["num_cluster", "600 samples"],
+    );
+    assert_error(
+        addr,
+        "POST",
+        "/train",
+        r#"{"dataset_name": "no-such-set"}"#,
+        404,
+        &["no-such-set", "gauss3-noise", "rings-moons"],
+    );
     assert_error(addr, "POST", "/train", r#"{"dataset_name": "../../etc/passwd"}"#, 404, &["unknown dataset_name"]);
     assert_error(addr, "POST", "/train", r#"{"dataset_name": "MNIST-USPS"}"#, 404, &["--datasets"]);
     assert_error(addr, "GET", "/runs/7", "", 404, &["no run 7"]);
@@ -259,7 +275,17 @@ fn openapi_describes_every_route_and_the_index_needs_no_cdn() {
         assert!(doc["paths"][path][method].is_object(), "{method} {path} is not described");
     }
     let schemas = &doc["components"]["schemas"];
-    for field in ["dataset_name", "batch_size", "learning_rate", "num_cluster", "views", "mse_epochs", "con_epochs", "seed", "threshold"] {
+    for field in [
+        "dataset_name",
+        "batch_size",
+        "learning_rate",
+        "num_cluster",
+        "views",
+        "mse_epochs",
+        "con_epochs",
+        "seed",
+        "threshold",
+    ] {
         assert!(schemas["TrainRequest"]["properties"][field].is_object(), "TrainRequest.{field}");
     }
     for field in [

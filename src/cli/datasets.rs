@@ -18,7 +18,8 @@ pub fn run(args: &DatasetsArgs) -> Result<(), String> {
     for (name, desc) in builtin::BUILTINS {
         match &args.write {
             Some(dir) => {
-                std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create the directory: {e}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("{}: cannot create the directory: {e}", dir.display()))?;
                 let ds = builtin::generate(name).map_err(|e| e.to_string())?;
                 let path = dir.join(format!("{name}.mat"));
                 save_dataset(&ds, &path).map_err(|e| e.to_string())?;

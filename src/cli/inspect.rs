@@ -66,7 +66,12 @@ pub fn summary_json(ds: &MultiViewDataset, file: &str) -> serde_json::Value {
 }
 
 pub fn run(args: &InspectArgs) -> Result<(), String> {
-    let opts = LoadOptions { views: args.views.clone(), labels: args.labels.clone(), no_labels: args.no_labels, non_finite: args.non_finite };
+    let opts = LoadOptions {
+        views: args.views.clone(),
+        labels: args.labels.clone(),
+        no_labels: args.no_labels,
+        non_finite: args.non_finite,
+    };
     let ds = data::load_named(&args.file, &opts).map_err(|e| e.to_string())?;
     if args.json {
         println!("{}", summary_json(&ds, &args.file));
@@ -85,7 +90,11 @@ pub fn run(args: &InspectArgs) -> Result<(), String> {
             v.data.rows(),
             v.data.cols(),
             if v.data.is_sparse() { "sparse" } else { "dense " },
-            if v.transposed { format!(" (stored {}x{}, transposed)", v.data.cols(), v.data.rows()) } else { String::new() },
+            if v.transposed {
+                format!(" (stored {}x{}, transposed)", v.data.cols(), v.data.rows())
+            } else {
+                String::new()
+            },
             100.0 * v.data.nonzero() as f64 / total,
             s.min,
             s.max,

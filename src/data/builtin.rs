@@ -49,7 +49,14 @@ fn view(name: &str, rows: usize, cols: usize, values: Vec<f32>) -> View {
 
 fn labelled(name: &str, views: Vec<View>, y: &[usize]) -> MultiViewDataset {
     let raw = y.iter().map(|&c| (c + 1) as f64).collect();
-    MultiViewDataset { name: name.into(), path: None, format: MatFormat::Generated, views, labels: Some(Labels::from_raw("Y", raw)), ignored: vec![] }
+    MultiViewDataset {
+        name: name.into(),
+        path: None,
+        format: MatFormat::Generated,
+        views,
+        labels: Some(Labels::from_raw("Y", raw)),
+        ignored: vec![],
+    }
 }
 
 fn gauss3_noise() -> MultiViewDataset {
@@ -70,7 +77,11 @@ fn gauss3_noise() -> MultiViewDataset {
     let v2 = gaussian_view(30, 1.4);
     let v3: Vec<f32> = (0..y.len() * 10).map(|_| (normal(&mut rng) * 2.0) as f32).collect();
     let n = y.len();
-    let mut ds = labelled("gauss3-noise", vec![view("signal-a", n, 20, v1), view("signal-b", n, 30, v2), view("noise", n, 10, v3)], &y);
+    let mut ds = labelled(
+        "gauss3-noise",
+        vec![view("signal-a", n, 20, v1), view("signal-b", n, 30, v2), view("noise", n, 10, v3)],
+        &y,
+    );
     ds.labels.as_mut().unwrap().class_names = Some((1..=k).map(|c| format!("blob {c}")).collect());
     ds
 }
@@ -89,7 +100,8 @@ fn rings_moons() -> MultiViewDataset {
         rings.push((r * t.sin() + normal(&mut rng) * 0.12) as f32);
         // Three interleaved half-moons, alternately opening down and up.
         let s = rng.random::<f64>() * std::f64::consts::PI;
-        let (x, yy) = if c % 2 == 0 { (s.cos() + c as f64 * 1.0, s.sin()) } else { (s.cos() + c as f64 * 1.0, -s.sin() + 0.4) };
+        let (x, yy) =
+            if c % 2 == 0 { (s.cos() + c as f64 * 1.0, s.sin()) } else { (s.cos() + c as f64 * 1.0, -s.sin() + 0.4) };
         moons.push((x + normal(&mut rng) * 0.08) as f32);
         moons.push((yy + normal(&mut rng) * 0.08) as f32);
     }
@@ -103,6 +115,9 @@ pub fn generate(name: &str) -> Result<MultiViewDataset, DataError> {
     match name {
         "gauss3-noise" => Ok(gauss3_noise()),
         "rings-moons" => Ok(rings_moons()),
-        other => Err(DataError::Other(format!("there is no built-in dataset {other:?}; the built-in datasets are: {}", names().join(", ")))),
+        other => Err(DataError::Other(format!(
+            "there is no built-in dataset {other:?}; the built-in datasets are: {}",
+            names().join(", ")
+        ))),
     }
 }

@@ -37,7 +37,11 @@ impl CsrMatrix {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ViewData {
     /// Row-major, `rows * cols` values.
-    Dense { rows: usize, cols: usize, values: Vec<f32> },
+    Dense {
+        rows: usize,
+        cols: usize,
+        values: Vec<f32>,
+    },
     Sparse(CsrMatrix),
 }
 
@@ -101,7 +105,14 @@ impl ViewData {
             ViewData::Dense { values, .. } => (values, 0),
             ViewData::Sparse(m) => (&m.values, m.rows * m.cols - m.nnz()),
         };
-        let mut s = ViewStats { sum: 0.0, sum_sq: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY, non_finite: 0, count: vals.len() + implicit_zeros };
+        let mut s = ViewStats {
+            sum: 0.0,
+            sum_sq: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            non_finite: 0,
+            count: vals.len() + implicit_zeros,
+        };
         for &v in vals {
             if !v.is_finite() {
                 s.non_finite += 1;

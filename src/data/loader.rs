@@ -62,9 +62,11 @@ pub struct VariableInfo {
     pub label_candidate: bool,
 }
 
-const LABEL_NAMES: &[&str] = &["y", "gt", "truth", "truelabel", "truelabels", "label", "labels", "gnd", "gnd_label", "target", "targets"];
+const LABEL_NAMES: &[&str] =
+    &["y", "gt", "truth", "truelabel", "truelabels", "label", "labels", "gnd", "gnd_label", "target", "targets"];
 const VIEW_CELL_NAMES: &[&str] = &["x", "data", "fea", "feature", "features", "views"];
-const CLASS_NAME_VARS: &[&str] = &["class_meaning", "classnames", "class_names", "labelnames", "label_names", "categories"];
+const CLASS_NAME_VARS: &[&str] =
+    &["class_meaning", "classnames", "class_names", "labelnames", "label_names", "categories"];
 const VIEW_NAME_VARS: &[&str] = &["view_meaning", "viewnames", "view_names"];
 
 /// Lists the variables of a file for the override UI.
@@ -76,7 +78,8 @@ pub fn list_variables(path: &Path) -> Result<Vec<VariableInfo>, DataError> {
         .map(|v| VariableInfo {
             name: v.name.clone(),
             description: v.value.describe(),
-            view_candidate: is_matrix(&v.value) || matches!(&v.value, MatValue::Cell { items, .. } if !items.is_empty() && items.iter().all(is_matrix)),
+            view_candidate: is_matrix(&v.value)
+                || matches!(&v.value, MatValue::Cell { items, .. } if !items.is_empty() && items.iter().all(is_matrix)),
             label_candidate: label_vector(&v.value).is_some(),
         })
         .collect())
@@ -99,7 +102,9 @@ fn is_matrix(v: &MatValue) -> bool {
 /// The values of a numeric vector (or of the first element of a cell of copies).
 fn label_vector(v: &MatValue) -> Option<Vec<f64>> {
     match v {
-        MatValue::Numeric(a) if a.is_2d() && (a.rows() == 1 || a.cols() == 1) && a.data.len() > 1 => Some(a.data.clone()),
+        MatValue::Numeric(a) if a.is_2d() && (a.rows() == 1 || a.cols() == 1) && a.data.len() > 1 => {
+            Some(a.data.clone())
+        }
         MatValue::Sparse(s) if s.rows == 1 || s.cols == 1 => Some(sparse_to_dense_f64(s)),
         MatValue::Cell { items, .. } if !items.is_empty() => {
             let first = label_vector(&items[0])?;
@@ -123,10 +128,9 @@ fn sparse_to_dense_f64(s: &SparseArray) -> Vec<f64> {
 fn resolve<'f>(path: &Path, file: &'f MatFile, spec: &str) -> Result<&'f MatValue, DataError> {
     let (name, index) = match spec.find('{') {
         Some(i) if spec.ends_with('}') => {
-            let idx: usize = spec[i + 1..spec.len() - 1]
-                .trim()
-                .parse()
-                .map_err(|_| DataError::layout(path, format!("`{spec}`: the cell index must be a number, like X{{2}}")))?;
+            let idx: usize = spec[i + 1..spec.len() - 1].trim().parse().map_err(|_| {
+                DataError::layout(path, format!("`{spec}`: the cell index must be a number, like X{{2}}"))
+            })?;
             (&spec[..i], Some(idx))
         }
         _ => (spec, None),
@@ -139,9 +143,17 @@ fn resolve<'f>(path: &Path, file: &'f MatFile, spec: &str) -> Result<&'f MatValu
         None => Ok(value),
         Some(i) => match value {
             MatValue::Cell { items, .. } => items.get(i.wrapping_sub(1)).ok_or_else(|| {
-                DataError::variable(path, name, format!("has {} cell elements; `{spec}` is out of range (indices start at 1)", items.len()))
+                DataError::variable(
+                    path,
+                    name,
+                    format!("has {} cell elements; `{spec}` is out of range (indices start at 1)", items.len()),
+                )
             }),
-            other => Err(DataError::variable(path, name, format!("is a {}, not a cell, so `{spec}` does not exist", other.describe()))),
+            other => Err(DataError::variable(
+                path,
+                name,
+                format!("is a {}, not a cell, so `{spec}` does not exist", other.describe()),
+            )),
         },
     }
 }
@@ -165,7 +177,13 @@ fn cell_candidates<'f>(name: &str, v: &'f MatValue) -> Option<Vec<Candidate<'f>>
         && !items.is_empty()
         && items.iter().all(is_matrix)
     {
-        return Some(items.iter().enumerate().map(|(i, it)| Candidate { source: format!("{name}{{{}}}", i + 1), value: it }).collect());
+        return Some(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, it)| Candidate { source: format!("{name}{{{}}}", i + 1), value: it })
+                .collect(),
+        );
     }
     None
 }
@@ -198,7 +216,11 @@ pub fn from_mat(path: &Path, file: &MatFile, opts: &LoadOptions) -> Result<Multi
         if let Some(spec) = &opts.labels {
             let v = resolve(path, file, spec)?;
             let vals = label_vector(v).ok_or_else(|| {
-                DataError::variable(path, spec, format!("is a {}, but labels must be a numeric row or column vector", v.describe()))
+                DataError::variable(
+                    path,
+                    spec,
+                    format!("is a {}, but labels must be a numeric row or column vector", v.describe()),
+                )
             })?;
             labels = Some((spec.clone(), vals));
         } else {
@@ -232,7 +254,11 @@ pub fn from_mat(path: &Path, file: &MatFile, opts: &LoadOptions) -> Result<Multi
             } else if is_matrix(v) {
                 out.push(Candidate { source: spec.clone(), value: v });
             } else {
-                return Err(DataError::variable(path, spec, format!("is a {}, which cannot be a view (a view is a 2-D numeric or sparse matrix)", v.describe())));
+                return Err(DataError::variable(
+                    path,
+                    spec,
+                    format!("is a {}, which cannot be a view (a view is a 2-D numeric or sparse matrix)", v.describe()),
+                ));
             }
             used.push(spec.split('{').next().unwrap_or(spec).to_string());
         }
@@ -274,13 +300,18 @@ pub fn from_mat(path: &Path, file: &MatFile, opts: &LoadOptions) -> Result<Multi
             c
         };
         if chosen.is_empty() {
-            let names: Vec<String> = file.variables.iter().map(|v| format!("{} ({})", v.name, v.value.describe())).collect();
+            let names: Vec<String> =
+                file.variables.iter().map(|v| format!("{} ({})", v.name, v.value.describe())).collect();
             return Err(DataError::layout(
                 path,
                 format!(
                     "no views found: expected a cell array like X, data or fea, variables X1..Xn, or 2-D matrices{}; the file has: {}",
                     n_from_labels.map(|n| format!(" with {n} rows or columns (the label count)")).unwrap_or_default(),
-                    if names.is_empty() { "no variables".to_string() } else { names.join(", ") }
+                    if names.is_empty() {
+                        "no variables (the file ends after its header: it may be truncated)".to_string()
+                    } else {
+                        names.join(", ")
+                    }
                 ),
             ));
         }
@@ -314,14 +345,20 @@ pub fn from_mat(path: &Path, file: &MatFile, opts: &LoadOptions) -> Result<Multi
                 return Err(DataError::variable(
                     path,
                     &c.source,
-                    format!("is a {r}x3 list of (row, column, value) triplets, not a matrix; build the matrix first (MATLAB: sparse(T(:,1), T(:,2), T(:,3)))"),
+                    format!(
+                        "is a {r}x3 list of (row, column, value) triplets, not a matrix; build the matrix first (MATLAB: sparse(T(:,1), T(:,2), T(:,3)))"
+                    ),
                 ));
             }
             let what = match (&labels, n_from_labels) {
                 (Some((lname, _)), Some(_)) => format!("the label vector `{lname}` has {n} entries"),
                 _ => format!("the first view has {n} samples"),
             };
-            return Err(DataError::variable(path, &c.source, format!("is {r}x{cc}, but {what}: views must have one side equal to the sample count")));
+            return Err(DataError::variable(
+                path,
+                &c.source,
+                format!("is {r}x{cc}, but {what}: views must have one side equal to the sample count"),
+            ));
         };
         let data = to_view_data(c.value, transposed);
         views.push(View { name: c.source.clone(), source: c.source.clone(), transposed, data });
@@ -412,7 +449,11 @@ fn to_view_data(v: &MatValue, transposed: bool) -> ViewData {
                 csc_to_csr(s)
             };
             // CSR costs ~8 bytes a value (index + value) against 4 for dense.
-            if density < 0.4 { ViewData::Sparse(csr) } else { ViewData::Dense { rows: csr.rows, cols: csr.cols, values: csr.to_dense() } }
+            if density < 0.4 {
+                ViewData::Sparse(csr)
+            } else {
+                ViewData::Dense { rows: csr.rows, cols: csr.cols, values: csr.to_dense() }
+            }
         }
         _ => unreachable!("only matrices become views"),
     }
@@ -479,7 +520,9 @@ fn handle_non_finite(path: &Path, v: &mut View, policy: NonFinite) -> Result<(),
         NonFinite::Error => Err(DataError::variable(
             path,
             &v.source,
-            format!("contains {bad} NaN or infinite values; choose to replace them by 0 or by the column mean (--non-finite zero|mean)"),
+            format!(
+                "contains {bad} NaN or infinite values; choose to replace them by 0 or by the column mean (--non-finite zero|mean)"
+            ),
         )),
         NonFinite::Zero => {
             values.iter_mut().filter(|x| !x.is_finite()).for_each(|x| *x = 0.0);
@@ -515,7 +558,8 @@ fn handle_non_finite(path: &Path, v: &mut View, policy: NonFinite) -> Result<(),
                     }
                 }
             }
-            let mean: Vec<f32> = sum.iter().zip(&cnt).map(|(s, &c)| if c > 0 { (*s / c as f64) as f32 } else { 0.0 }).collect();
+            let mean: Vec<f32> =
+                sum.iter().zip(&cnt).map(|(s, &c)| if c > 0 { (*s / c as f64) as f32 } else { 0.0 }).collect();
             match &mut v.data {
                 ViewData::Dense { values, .. } => {
                     for (i, x) in values.iter_mut().enumerate() {

@@ -32,7 +32,12 @@ pub fn dataset_to_mat(ds: &MultiViewDataset) -> Vec<MatVariable> {
                         data[c * rows + r] = values[r * cols + c] as f64;
                     }
                 }
-                MatValue::Numeric(NumericArray { dims: vec![*rows, *cols], class: MatClass::Double, data, complex: false })
+                MatValue::Numeric(NumericArray {
+                    dims: vec![*rows, *cols],
+                    class: MatClass::Double,
+                    data,
+                    complex: false,
+                })
             }
             ViewData::Sparse(m) => {
                 // CSR of samples × features → CSC (MATLAB's layout) of the same matrix.
@@ -63,7 +68,12 @@ pub fn dataset_to_mat(ds: &MultiViewDataset) -> Vec<MatVariable> {
     if let Some(l) = &ds.labels {
         vars.push(MatVariable {
             name: "Y".into(),
-            value: MatValue::Numeric(NumericArray { dims: vec![l.raw.len(), 1], class: MatClass::Double, data: l.raw.clone(), complex: false }),
+            value: MatValue::Numeric(NumericArray {
+                dims: vec![l.raw.len(), 1],
+                class: MatClass::Double,
+                data: l.raw.clone(),
+                complex: false,
+            }),
         });
         if let Some(names) = &l.class_names {
             vars.push(MatVariable {
@@ -74,7 +84,10 @@ pub fn dataset_to_mat(ds: &MultiViewDataset) -> Vec<MatVariable> {
     }
     vars.push(MatVariable {
         name: "view_names".into(),
-        value: MatValue::Cell { dims: vec![1, ds.views.len()], items: ds.views.iter().map(|v| text(&v.name)).collect() },
+        value: MatValue::Cell {
+            dims: vec![1, ds.views.len()],
+            items: ds.views.iter().map(|v| text(&v.name)).collect(),
+        },
     });
     vars
 }

@@ -193,7 +193,11 @@ pub struct RunSummary {
 /// What the trainer reports.
 #[derive(Debug, Clone)]
 pub enum Event {
-    Started { device: String, n_params: usize, total_epochs: usize },
+    Started {
+        device: String,
+        n_params: usize,
+        total_epochs: usize,
+    },
     Phase(Phase),
     Progress(Progress),
     Epoch(EpochReport),
@@ -208,5 +212,8 @@ pub enum Event {
     Finished(Box<RunSummary>),
     /// The run ended with an error (e.g. a non-finite loss); the last good
     /// checkpoint, if any, is named.
-    Failed { reason: String, last_checkpoint: Option<PathBuf> },
+    Failed {
+        reason: String,
+        last_checkpoint: Option<PathBuf>,
+    },
 }

@@ -109,11 +109,19 @@ pub enum MatValue {
     Numeric(NumericArray),
     Sparse(SparseArray),
     /// Cell array; items column-major.
-    Cell { dims: Vec<usize>, items: Vec<MatValue> },
+    Cell {
+        dims: Vec<usize>,
+        items: Vec<MatValue>,
+    },
     /// Character array; `chars` column-major.
-    Char { dims: Vec<usize>, chars: Vec<char> },
+    Char {
+        dims: Vec<usize>,
+        chars: Vec<char>,
+    },
     /// A value the loader does not read (struct, object, function handle, …).
-    Skipped { what: String },
+    Skipped {
+        what: String,
+    },
 }
 
 impl MatValue {
@@ -213,7 +221,10 @@ pub fn detect_format(path: &Path, head: &[u8]) -> Result<MatFormat, DataError> {
         }
         return Err(DataError::NotMat {
             path: path.to_path_buf(),
-            why: format!("the header starts with MATLAB but its endian marker is {:?}, not \"IM\"/\"MI\"", String::from_utf8_lossy(endian)),
+            why: format!(
+                "the header starts with MATLAB but its endian marker is {:?}, not \"IM\"/\"MI\"",
+                String::from_utf8_lossy(endian)
+            ),
         });
     }
     if head.starts_with(b"MATLAB") {

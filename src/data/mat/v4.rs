@@ -16,7 +16,12 @@ fn header_at(b: &[u8], little: bool) -> Option<(u32, usize, usize, bool, usize)>
         if little { i32::from_le_bytes(a) } else { i32::from_be_bytes(a) }
     };
     let (ty, rows, cols, imag, namlen) = (rd(0), rd(4), rd(8), rd(12), rd(16));
-    if !(0..=4052).contains(&ty) || rows < 0 || cols < 0 || !(0..=1).contains(&imag) || !(1..=64 * 1024).contains(&namlen) {
+    if !(0..=4052).contains(&ty)
+        || rows < 0
+        || cols < 0
+        || !(0..=1).contains(&imag)
+        || !(1..=64 * 1024).contains(&namlen)
+    {
         return None;
     }
     let ty = ty as u32;
@@ -47,8 +52,9 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<MatFile, DataError> {
     while pos < bytes.len() {
         let b = &bytes[pos..];
         let little = header_at(b, true).map(|h| h.0 / 1000 == 0).unwrap_or(false);
-        let (ty, rows, cols, imag, namlen) = header_at(b, little)
-            .ok_or_else(|| DataError::corrupt(path, format!("v4 matrix header at byte {pos} is invalid or truncated")))?;
+        let (ty, rows, cols, imag, namlen) = header_at(b, little).ok_or_else(|| {
+            DataError::corrupt(path, format!("v4 matrix header at byte {pos} is invalid or truncated"))
+        })?;
         let (p, t) = ((ty / 10) % 10, ty % 10);
         let name_end = 20 + namlen;
         if b.len() < name_end {
@@ -83,11 +89,21 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<MatFile, DataError> {
             })
             .collect();
         let value = match t {
-            1 => MatValue::Char { dims: vec![rows, cols], chars: vals.iter().map(|&v| char::from_u32(v as u32).unwrap_or('?')).collect() },
+            1 => MatValue::Char {
+                dims: vec![rows, cols],
+                chars: vals.iter().map(|&v| char::from_u32(v as u32).unwrap_or('?')).collect(),
+            },
             2 => sparse_from_triplets(path, &name, rows, cols, &vals)?,
             _ => MatValue::Numeric(NumericArray {
                 dims: vec![rows, cols],
-                class: [MatClass::Double, MatClass::Single, MatClass::Int32, MatClass::Int16, MatClass::UInt16, MatClass::UInt8][p as usize],
+                class: [
+                    MatClass::Double,
+                    MatClass::Single,
+                    MatClass::Int32,
+                    MatClass::Int16,
+                    MatClass::UInt16,
+                    MatClass::UInt8,
+                ][p as usize],
                 data: vals,
                 complex: imag,
             }),
@@ -100,15 +116,20 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<MatFile, DataError> {
 
 /// A v4 sparse matrix is stored as an (nnz+1) × 3 (or 4) matrix of 1-based
 /// row, column, value triplets, whose last row gives the dimensions.
-fn sparse_from_triplets(path: &Path, name: &str, rows: usize, cols: usize, vals: &[f64]) -> Result<MatValue, DataError> {
+fn sparse_from_triplets(
+    path: &Path,
+    name: &str,
+    rows: usize,
+    cols: usize,
+    vals: &[f64],
+) -> Result<MatValue, DataError> {
     if !(cols == 3 || cols == 4) || rows == 0 {
         return Err(DataError::variable(path, name, "a v4 sparse matrix must be stored as rows of (i, j, value)"));
     }
     let n = rows - 1;
     let (m, k) = (vals[n] as usize, vals[rows + n] as usize);
-    let mut trip: Vec<(usize, usize, f64)> = (0..n)
-        .map(|r| (vals[r] as usize, vals[rows + r] as usize, vals[2 * rows + r]))
-        .collect();
+    let mut trip: Vec<(usize, usize, f64)> =
+        (0..n).map(|r| (vals[r] as usize, vals[rows + r] as usize, vals[2 * rows + r])).collect();
     if trip.iter().any(|&(i, j, _)| i == 0 || j == 0 || i > m || j > k) {
         return Err(DataError::variable(path, name, "a v4 sparse index is outside the stated dimensions"));
     }

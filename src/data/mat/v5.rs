@@ -90,16 +90,30 @@ struct Element<'b> {
 }
 
 /// Reads the tag at `pos`; returns the element and the position of the next one.
-fn read_element<'b>(ctx: &Ctx, buf: &'b [u8], pos: usize, var: &str, top_level: bool) -> Result<(Element<'b>, usize), DataError> {
+fn read_element<'b>(
+    ctx: &Ctx,
+    buf: &'b [u8],
+    pos: usize,
+    var: &str,
+    top_level: bool,
+) -> Result<(Element<'b>, usize), DataError> {
     if pos + 8 > buf.len() {
-        return Err(ctx.corrupt(var, format!("truncated: a data tag at byte {pos} needs 8 bytes but only {} remain", buf.len().saturating_sub(pos))));
+        return Err(ctx.corrupt(
+            var,
+            format!(
+                "truncated: a data tag at byte {pos} needs 8 bytes but only {} remain",
+                buf.len().saturating_sub(pos)
+            ),
+        ));
     }
     let first = ctx.endian.u32(&buf[pos..]);
     if first >> 16 != 0 {
         // Small data element: size in the upper half, data in the same 8 bytes.
         let n = (first >> 16) as usize;
         if n > 4 {
-            return Err(ctx.corrupt(var, format!("a small data element at byte {pos} claims {n} bytes (at most 4 fit)")));
+            return Err(
+                ctx.corrupt(var, format!("a small data element at byte {pos} claims {n} bytes (at most 4 fit)"))
+            );
         }
         return Ok((Element { ty: first & 0xFFFF, data: &buf[pos + 4..pos + 4 + n] }, pos + 8));
     }
@@ -120,13 +134,19 @@ fn read_element<'b>(ctx: &Ctx, buf: &'b [u8], pos: usize, var: &str, top_level: 
 /// Parses a whole v5 file from its bytes.
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<MatFile, DataError> {
     if bytes.len() < 128 {
-        return Err(DataError::corrupt(path, format!("the file is truncated inside its 128-byte header ({} bytes)", bytes.len())));
+        return Err(DataError::corrupt(
+            path,
+            format!("the file is truncated inside its 128-byte header ({} bytes)", bytes.len()),
+        ));
     }
     let little = &bytes[126..128] == b"IM";
     let endian = Endian { little };
     let version = endian.u16(&bytes[124..126]);
     if version != 0x0100 {
-        return Err(DataError::NotMat { path: path.to_path_buf(), why: format!("unknown MAT v5 version field 0x{version:04x}") });
+        return Err(DataError::NotMat {
+            path: path.to_path_buf(),
+            why: format!("unknown MAT v5 version field 0x{version:04x}"),
+        });
     }
     let header = String::from_utf8_lossy(&bytes[..116]).trim_end_matches([' ', '\0']).to_string();
     let ctx = Ctx { path, endian };
@@ -167,12 +187,18 @@ fn inflate(ctx: &Ctx, data: &[u8], index: usize, pos: usize) -> Result<Vec<u8>, 
     let mut out = Vec::with_capacity(data.len() * 4);
     let mut dec = flate2::read::ZlibDecoder::new(data);
     dec.read_to_end(&mut out).map_err(|e| {
-        ctx.corrupt("", format!("variable #{index} (compressed, at byte {pos}): the zlib stream is corrupt or truncated: {e}"))
+        ctx.corrupt(
+            "",
+            format!("variable #{index} (compressed, at byte {pos}): the zlib stream is corrupt or truncated: {e}"),
+        )
     })?;
     if out.len() < 8 {
         return Err(ctx.corrupt(
             "",
-            format!("variable #{index} (compressed, at byte {pos}): the zlib stream inflates to only {} bytes", out.len()),
+            format!(
+                "variable #{index} (compressed, at byte {pos}): the zlib stream inflates to only {} bytes",
+                out.len()
+            ),
         ));
     }
     Ok(out)
@@ -200,7 +226,8 @@ fn dims_of(ctx: &Ctx, el: &Element, var: &str) -> Result<Vec<usize>, DataError> 
 fn parse_matrix(ctx: &Ctx, data: &[u8], parent: &str) -> Result<(String, MatValue), DataError> {
     if data.is_empty() {
         // An empty element stands for an empty double array (e.g. in cells).
-        let value = MatValue::Numeric(NumericArray { dims: vec![0, 0], class: MatClass::Double, data: vec![], complex: false });
+        let value =
+            MatValue::Numeric(NumericArray { dims: vec![0, 0], class: MatClass::Double, data: vec![], complex: false });
         return Ok((String::new(), value));
     }
     let (flags_el, p) = read_element(ctx, data, 0, parent, false)?;
@@ -272,7 +299,10 @@ fn parse_matrix(ctx: &Ctx, data: &[u8], parent: &str) -> Result<(String, MatValu
             let jc: Vec<usize> = to_f64(ctx, &jc_el, &var)?.into_iter().map(|v| v as usize).collect();
             let (rows, cols) = (dims[0], dims[1]);
             if jc.len() != cols + 1 {
-                return Err(ctx.corrupt(&var, format!("sparse column pointers: expected {} entries, found {}", cols + 1, jc.len())));
+                return Err(ctx.corrupt(
+                    &var,
+                    format!("sparse column pointers: expected {} entries, found {}", cols + 1, jc.len()),
+                ));
             }
             let nnz = jc[cols];
             if jc.windows(2).any(|w| w[0] > w[1]) || nnz > ir.len() {

@@ -74,7 +74,8 @@ fn read_group(path: &Path, g: &Group, var: &str) -> Result<MatValue, DataError> 
             (vec![], vec![])
         } else {
             let ir: Vec<u64> = g.dataset("ir").and_then(|d| d.read_raw::<u64>()).map_err(|e| h5err(path, var, e))?;
-            let data: Vec<f64> = g.dataset("data").and_then(|d| d.read_raw::<f64>()).map_err(|e| h5err(path, var, e))?;
+            let data: Vec<f64> =
+                g.dataset("data").and_then(|d| d.read_raw::<f64>()).map_err(|e| h5err(path, var, e))?;
             (ir, data)
         };
         if ir.len() < nnz || data.len() < nnz {
@@ -144,12 +145,20 @@ fn read_dataset(path: &Path, file: &File, ds: &Dataset, var: &str, depth: usize)
             Ok(MatValue::Char { dims, chars })
         }
         ("struct", _) | ("function_handle", _) => Ok(MatValue::Skipped { what: class }),
-        (c, TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) | TypeDescriptor::Float(_) | TypeDescriptor::Boolean) => {
+        (
+            c,
+            TypeDescriptor::Integer(_)
+            | TypeDescriptor::Unsigned(_)
+            | TypeDescriptor::Float(_)
+            | TypeDescriptor::Boolean,
+        ) => {
             let data: Vec<f64> = ds.read_raw().map_err(|e| h5err(path, var, e))?;
             let mclass = MatClass::from_name(c).unwrap_or(MatClass::Double);
             Ok(MatValue::Numeric(NumericArray { dims, class: mclass, data, complex: false }))
         }
-        (_, TypeDescriptor::Compound(_)) => Ok(MatValue::Skipped { what: "complex numbers (compound real/imag)".into() }),
+        (_, TypeDescriptor::Compound(_)) => {
+            Ok(MatValue::Skipped { what: "complex numbers (compound real/imag)".into() })
+        }
         (c, d) => Ok(MatValue::Skipped { what: format!("{c} stored as {d}") }),
     }
 }

@@ -120,8 +120,12 @@ fn matrix_element(value: &MatValue, name: &str) -> Vec<u8> {
 /// Encodes a whole MAT v5 file in memory.
 pub fn encode_v5(vars: &[MatVariable], compress: bool) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut text = format!("MATLAB 5.0 MAT-file, Platform: {}, Created by: mvc-workbench {}", std::env::consts::OS, env!("CARGO_PKG_VERSION"))
-        .into_bytes();
+    let mut text = format!(
+        "MATLAB 5.0 MAT-file, Platform: {}, Created by: mvc-workbench {}",
+        std::env::consts::OS,
+        env!("CARGO_PKG_VERSION")
+    )
+    .into_bytes();
     text.resize(116, b' ');
     out.extend_from_slice(&text);
     out.extend_from_slice(&[0u8; 8]); // subsystem data offset
