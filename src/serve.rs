@@ -440,10 +440,8 @@ fn event_loop(shared: &std::sync::Weak<Shared>, events: &Receiver<Event>) {
                         s.metrics = Some(ApiMetrics { accuracy: p.acc, nmi: p.nmi, purity: p.purity, ari: p.ari });
                     }
                     Event::CheckpointSaved(path) => s.checkpoint = Some(path.display().to_string()),
-                    Event::Warning(w) => {
-                        if s.warnings.len() < 20 {
-                            s.warnings.push(w);
-                        }
+                    Event::Warning(w) if s.warnings.len() < 20 => {
+                        s.warnings.push(w);
                     }
                     _ => {}
                 }

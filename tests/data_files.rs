@@ -196,7 +196,7 @@ fn committed_builtin_files_are_what_the_generator_makes() {
 fn sparse_and_transposed_layouts_round_trip() {
     let d = tmp();
     // A 6 x 4 sparse view stored features x samples (4 x 6), labels for 6 samples.
-    let dense_t = |r: usize, c: usize| if (r + c) % 3 == 0 { (r * 10 + c) as f64 } else { 0.0 };
+    let dense_t = |r: usize, c: usize| if (r + c).is_multiple_of(3) { (r * 10 + c) as f64 } else { 0.0 };
     let (rows, cols) = (4, 6);
     let mut ir = vec![];
     let mut jc = vec![0];

@@ -67,8 +67,8 @@ fn gauss3_noise() -> MultiViewDataset {
         let centres: Vec<Vec<f64>> = (0..k).map(|_| (0..d).map(|_| normal(&mut rng) * spread).collect()).collect();
         let mut v = Vec::with_capacity(y.len() * d);
         for &c in &y {
-            for j in 0..d {
-                v.push((centres[c][j] + normal(&mut rng)) as f32);
+            for &m in &centres[c] {
+                v.push((m + normal(&mut rng)) as f32);
             }
         }
         v

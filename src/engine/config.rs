@@ -175,7 +175,7 @@ impl TrainConfig {
         pos("vcf_ff_dim", self.vcf_ff_dim)?;
         pos("afw_heads", self.afw_heads)?;
         pos("eval_every", self.eval_every)?;
-        if self.encoder_hidden.iter().any(|&h| h == 0) {
+        if self.encoder_hidden.contains(&0) {
             return Err("encoder_hidden sizes must all be at least 1".into());
         }
         if self.mse_epochs + self.con_epochs == 0 {
@@ -206,7 +206,7 @@ impl TrainConfig {
         {
             return Err(format!("n_clusters must be at least 2, got {k}"));
         }
-        if self.high_feature_dim % self.afw_heads != 0 {
+        if !self.high_feature_dim.is_multiple_of(self.afw_heads) {
             return Err(format!(
                 "high_feature_dim ({}) must be divisible by afw_heads ({})",
                 self.high_feature_dim, self.afw_heads

@@ -210,7 +210,7 @@ fn parse_matrix_top(ctx: &Ctx, data: &[u8], label: &str) -> Result<MatVariable, 
 }
 
 fn dims_of(ctx: &Ctx, el: &Element, var: &str) -> Result<Vec<usize>, DataError> {
-    if el.ty != MI_INT32 || el.data.len() % 4 != 0 || el.data.len() < 8 {
+    if el.ty != MI_INT32 || !el.data.len().is_multiple_of(4) || el.data.len() < 8 {
         return Err(ctx.corrupt(var, "the dimensions element is malformed"));
     }
     el.data

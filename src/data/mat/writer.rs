@@ -9,7 +9,7 @@ use super::{MatClass, MatValue, MatVariable};
 use crate::data::error::DataError;
 
 fn pad8(buf: &mut Vec<u8>) {
-    while buf.len() % 8 != 0 {
+    while !buf.len().is_multiple_of(8) {
         buf.push(0);
     }
 }
