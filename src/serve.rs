@@ -39,7 +39,7 @@ use crate::engine::config::{DeviceChoice, TrainConfig};
 use crate::engine::device::resolve;
 use crate::engine::predict::{Evaluation, evaluate, predict_index, to_host, truth_of};
 use crate::engine::presets;
-use crate::engine::protocol::{Command, Event, Phase, RunSummary};
+use crate::engine::protocol::{Command, Event, Losses, Phase, RunSummary};
 use crate::engine::trainer::{TrainerHandle, try_spawn_trainer};
 use crate::metrics;
 use crate::model::Cvc;
@@ -178,6 +178,12 @@ pub struct ApiLosses {
     pub kl: f64,
     pub label: f64,
     pub total: f64,
+}
+
+impl From<Losses> for ApiLosses {
+    fn from(l: Losses) -> Self {
+        ApiLosses { rec: l.rec, cluster: l.cluster, local: l.local, kl: l.kl, label: l.label, total: l.total }
+    }
 }
 
 /// A run's live state (`GET /runs/{id}`).
@@ -422,15 +428,7 @@ fn event_loop(shared: &std::sync::Weak<Shared>, events: &Receiver<Event>) {
                         s.eta_secs = Some(p.eta_secs);
                     }
                     Event::Epoch(e) => {
-                        let l = e.losses;
-                        s.last_losses = Some(ApiLosses {
-                            rec: l.rec,
-                            cluster: l.cluster,
-                            local: l.local,
-                            kl: l.kl,
-                            label: l.label,
-                            total: l.total,
-                        });
+                        s.last_losses = Some(e.losses.into());
                         s.view_weights = e.view_weights;
                         s.epoch = e.epoch;
                         s.global_epoch = e.global_epoch;
@@ -1015,6 +1013,11 @@ pub fn is_loopback(addr: &SocketAddr) -> bool {
     addr.ip().is_loopback()
 }
 
+/// The server's tokio runtime (two `mvc-serve-io` workers).
+fn io_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("mvc-serve-io").enable_all().build()
+}
+
 /// A server running on its own `mvc-serve` thread (used by tests and embedders).
 pub struct RunningServer {
     pub addr: SocketAddr,
@@ -1026,11 +1029,7 @@ pub struct RunningServer {
 impl RunningServer {
     /// Binds `addr` (port 0 picks a free one) and serves until [`RunningServer::stop`] or drop.
     pub fn start(addr: SocketAddr, opts: ServeOptions) -> std::io::Result<RunningServer> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("mvc-serve-io")
-            .enable_all()
-            .build()?;
+        let runtime = io_runtime()?;
         let listener = runtime.block_on(tokio::net::TcpListener::bind(addr))?;
         let addr = listener.local_addr()?;
         let state = ServeState::new(opts)?;
@@ -1074,12 +1073,7 @@ impl Drop for RunningServer {
 
 /// Serves on `addr` until Ctrl-C (the `serve` command).
 pub fn serve_blocking(addr: SocketAddr, opts: ServeOptions) -> Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("mvc-serve-io")
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the server's runtime: {e}"))?;
+    let runtime = io_runtime().map_err(|e| format!("cannot start the server's runtime: {e}"))?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
             format!("cannot listen on {addr}: {e} (is another server using the port? try --addr 127.0.0.1:0)")
