@@ -1,5 +1,5 @@
 //! Load-time benchmark of the MAT readers on the shared datasets.
-//! `cargo bench --bench load` prints a table (median of 7 runs after a warm-up);
+//! `cargo bench --bench load` prints a table (median of 15 runs after a warm-up);
 //! under `cargo test` it loads each file once as a smoke test.
 
 use std::path::PathBuf;
@@ -16,10 +16,12 @@ fn main() {
     }
     let files =
         ["MNIST_USPS.mat", "Hdigit.mat", "handwritten.mat", "BDGP.mat", "CiteSeer.mat", "Handwritten_fea_v73.mat"];
-    let runs = if benchmarking { 7 } else { 1 };
+    // `-- --bench NAME` limits the table to files whose name contains NAME (for profiling).
+    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let runs = if benchmarking { 15 } else { 1 };
     println!("| file | bytes | samples × dims | median ms | min ms |");
     println!("|---|---:|---|---:|---:|");
-    for f in files {
+    for f in files.into_iter().filter(|f| only.is_empty() || only.iter().any(|o| f.contains(o.as_str()))) {
         let path = shared.join(f);
         let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         if benchmarking {

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::dataset::{CsrMatrix, Ignored, Labels, MultiViewDataset, View, ViewData};
@@ -103,7 +104,7 @@ fn is_matrix(v: &MatValue) -> bool {
 fn label_vector(v: &MatValue) -> Option<Vec<f64>> {
     match v {
         MatValue::Numeric(a) if a.is_2d() && (a.rows() == 1 || a.cols() == 1) && a.data.len() > 1 => {
-            Some(a.data.clone())
+            Some(a.data.to_f64())
         }
         MatValue::Sparse(s) if s.rows == 1 || s.cols == 1 => Some(sparse_to_dense_f64(s)),
         MatValue::Cell { items, .. } if !items.is_empty() => {
@@ -422,7 +423,7 @@ fn looks_like_triplets(v: &MatValue) -> bool {
         MatValue::Numeric(a) if a.cols() == 3 => {
             let r = a.rows();
             (0..r).all(|i| {
-                let (x, y) = (a.data[i], a.data[r + i]);
+                let (x, y) = (a.data.get(i), a.data.get(r + i));
                 x >= 1.0 && y >= 1.0 && x.fract() == 0.0 && y.fract() == 0.0
             })
         }
@@ -461,22 +462,35 @@ fn to_view_data(v: &MatValue, transposed: bool) -> ViewData {
 
 fn dense_from_numeric(a: &NumericArray, transposed: bool) -> ViewData {
     let (r, c) = (a.rows(), a.cols());
+    crate::with_num_data!(&a.data, v => dense_from_stored(v, r, c, transposed))
+}
+
+/// A view from stored column-major `r × c` values, converted to `f32` in the same pass.
+fn dense_from_stored<T: mat::Stored>(data: &[T], r: usize, c: usize, transposed: bool) -> ViewData {
     if transposed {
         // Column-major r × c is row-major c × r: samples are the columns.
-        return ViewData::Dense { rows: c, cols: r, values: a.data.iter().map(|&x| x as f32).collect() };
+        let values = data.par_iter().with_min_len(1 << 16).map(|&x| x.f32()).collect();
+        return ViewData::Dense { rows: c, cols: r, values };
     }
-    let mut values = vec![0f32; r * c];
+    // Column-major to row-major, in blocks of B rows (one task each, in parallel) and B columns,
+    // so that both the reads and the writes stay in cache.
     const B: usize = 64;
-    for r0 in (0..r).step_by(B) {
+    let mut values = vec![0f32; r * c];
+    if c == 0 {
+        return ViewData::Dense { rows: r, cols: c, values };
+    }
+    values.par_chunks_mut(B * c).enumerate().for_each(|(blk, out)| {
+        let r0 = blk * B;
+        let nr = out.len() / c;
         for c0 in (0..c).step_by(B) {
             for j in c0..(c0 + B).min(c) {
-                let col = &a.data[j * r..(j + 1) * r];
-                for i in r0..(r0 + B).min(r) {
-                    values[i * c + j] = col[i] as f32;
+                let col = &data[j * r + r0..j * r + r0 + nr];
+                for (i, &x) in col.iter().enumerate() {
+                    out[i * c + j] = x.f32();
                 }
             }
         }
-    }
+    });
     ViewData::Dense { rows: r, cols: c, values }
 }
 

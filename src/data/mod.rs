@@ -35,7 +35,7 @@ pub fn dataset_to_mat(ds: &MultiViewDataset) -> Vec<MatVariable> {
                 MatValue::Numeric(NumericArray {
                     dims: vec![*rows, *cols],
                     class: MatClass::Double,
-                    data,
+                    data: data.into(),
                     complex: false,
                 })
             }
@@ -71,7 +71,7 @@ pub fn dataset_to_mat(ds: &MultiViewDataset) -> Vec<MatVariable> {
             value: MatValue::Numeric(NumericArray {
                 dims: vec![l.raw.len(), 1],
                 class: MatClass::Double,
-                data: l.raw.clone(),
+                data: l.raw.clone().into(),
                 complex: false,
             }),
         });

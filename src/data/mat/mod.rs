@@ -67,12 +67,97 @@ impl MatClass {
     }
 }
 
+/// Numeric values in the type the file stored them in, converted on use. MATLAB saves
+/// integer-valued doubles as `uint8`, `int16`, …; keeping them narrow until a view is built
+/// (straight into `f32`, transposed in one pass) is what lets loading run at the inflate limit.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NumData {
+    F64(Vec<f64>),
+    F32(Vec<f32>),
+    I8(Vec<i8>),
+    U8(Vec<u8>),
+    I16(Vec<i16>),
+    U16(Vec<u16>),
+    I32(Vec<i32>),
+    U32(Vec<u32>),
+    I64(Vec<i64>),
+    U64(Vec<u64>),
+}
+
+/// A stored numeric type, converted to `f64` (exactly, but for 64-bit integers beyond 2^53) or
+/// `f32` (rounded).
+pub trait Stored: Copy + Send + Sync {
+    fn f64(self) -> f64;
+    fn f32(self) -> f32;
+}
+
+macro_rules! stored {
+    ($($t:ty),*) => {$(
+        impl Stored for $t {
+            #[inline(always)]
+            fn f64(self) -> f64 { self as f64 }
+            #[inline(always)]
+            fn f32(self) -> f32 { self as f32 }
+        }
+    )*};
+}
+stored!(f64, f32, i8, u8, i16, u16, i32, u32, i64, u64);
+
+/// Runs `$body` with `$v` bound to the typed vector, whatever the variant.
+#[macro_export]
+macro_rules! with_num_data {
+    ($data:expr, $v:ident => $body:expr) => {
+        match $data {
+            $crate::data::mat::NumData::F64($v) => $body,
+            $crate::data::mat::NumData::F32($v) => $body,
+            $crate::data::mat::NumData::I8($v) => $body,
+            $crate::data::mat::NumData::U8($v) => $body,
+            $crate::data::mat::NumData::I16($v) => $body,
+            $crate::data::mat::NumData::U16($v) => $body,
+            $crate::data::mat::NumData::I32($v) => $body,
+            $crate::data::mat::NumData::U32($v) => $body,
+            $crate::data::mat::NumData::I64($v) => $body,
+            $crate::data::mat::NumData::U64($v) => $body,
+        }
+    };
+}
+
+impl NumData {
+    pub fn len(&self) -> usize {
+        with_num_data!(self, v => v.len())
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Value `i` (column-major) as `f64`.
+    pub fn get(&self, i: usize) -> f64 {
+        with_num_data!(self, v => v[i].f64())
+    }
+    /// All values as `f64`.
+    pub fn to_f64(&self) -> Vec<f64> {
+        with_num_data!(self, v => v.iter().map(|x| x.f64()).collect())
+    }
+}
+
+impl From<Vec<f64>> for NumData {
+    fn from(v: Vec<f64>) -> Self {
+        NumData::F64(v)
+    }
+}
+
+impl PartialEq<Vec<f64>> for NumData {
+    fn eq(&self, other: &Vec<f64>) -> bool {
+        self.len() == other.len() && (0..self.len()).all(|i| self.get(i) == other[i])
+    }
+}
+
 /// A dense numeric array, values column-major (MATLAB order), real part only.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NumericArray {
     pub dims: Vec<usize>,
     pub class: MatClass,
-    pub data: Vec<f64>,
+    /// Values as stored (see [`NumData`]).
+    pub data: NumData,
     /// The file had an imaginary part (dropped).
     pub complex: bool,
 }

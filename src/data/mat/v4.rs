@@ -104,7 +104,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<MatFile, DataError> {
                     MatClass::UInt16,
                     MatClass::UInt8,
                 ][p as usize],
-                data: vals,
+                data: vals.into(),
                 complex: imag,
             }),
         };

@@ -4,7 +4,9 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::{MatClass, MatFile, MatValue, MatVariable, NumericArray, SparseArray};
+use rayon::prelude::*;
+
+use super::{MatClass, MatFile, MatValue, MatVariable, NumData, NumericArray, SparseArray};
 use crate::data::dataset::MatFormat;
 use crate::data::error::DataError;
 
@@ -150,7 +152,10 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<MatFile, DataError> {
     }
     let header = String::from_utf8_lossy(&bytes[..116]).trim_end_matches([' ', '\0']).to_string();
     let ctx = Ctx { path, endian };
-    let mut variables = Vec::new();
+    // First pass: the top-level elements (cheap, only tags). Each variable is then inflated and
+    // parsed on its own (in parallel: a file's variables are independent zlib streams), and the
+    // results are kept in file order, the first error in file order winning.
+    let mut tops: Vec<(usize, usize, Element)> = Vec::new();
     let mut pos = 128;
     let mut index = 0usize;
     while pos < bytes.len() {
@@ -159,39 +164,68 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<MatFile, DataError> {
         if bytes.len() - pos < 8 && bytes[pos..].iter().all(|&b| b == 0) {
             break;
         }
-        let label = format!("#{index}");
-        let (el, next) = read_element(&ctx, bytes, pos, &label, true)?;
-        match el.ty {
-            MI_COMPRESSED => {
-                let inflated = inflate(&ctx, el.data, index, pos)?;
-                let (inner, _) = read_element(&ctx, &inflated, 0, &label, false).map_err(|e| match e {
-                    DataError::Corrupt { path, why } => DataError::Corrupt {
-                        path,
-                        why: format!("{why} (inside the compressed variable #{index} at byte {pos}; the zlib stream may be cut short)"),
-                    },
-                    other => other,
-                })?;
-                if inner.ty == MI_MATRIX {
-                    variables.push(parse_matrix_top(&ctx, inner.data, &label)?);
-                }
-            }
-            MI_MATRIX => variables.push(parse_matrix_top(&ctx, el.data, &label)?),
-            _ => {} // Other top-level elements carry nothing we read.
-        }
+        let (el, next) = read_element(&ctx, bytes, pos, &format!("#{index}"), true)?;
+        tops.push((index, pos, el));
         pos = next;
+    }
+    let parsed: Vec<Result<Option<MatVariable>, DataError>> =
+        tops.par_iter().map(|(index, pos, el)| parse_top(&ctx, *index, *pos, el)).collect();
+    let mut variables = Vec::with_capacity(parsed.len());
+    for p in parsed {
+        if let Some(v) = p? {
+            variables.push(v);
+        }
     }
     Ok(MatFile { format: MatFormat::V5, header, variables })
 }
 
+/// One top-level element: a variable (compressed or not), or something we skip.
+fn parse_top(ctx: &Ctx, index: usize, pos: usize, el: &Element) -> Result<Option<MatVariable>, DataError> {
+    let label = format!("#{index}");
+    match el.ty {
+        MI_COMPRESSED => {
+            let inflated = inflate(ctx, el.data, index, pos)?;
+            let (inner, _) = read_element(ctx, &inflated, 0, &label, false).map_err(|e| match e {
+                DataError::Corrupt { path, why } => DataError::Corrupt {
+                    path,
+                    why: format!(
+                        "{why} (inside the compressed variable #{index} at byte {pos}; the zlib stream may be cut short)"
+                    ),
+                },
+                other => other,
+            })?;
+            if inner.ty == MI_MATRIX { Ok(Some(parse_matrix_top(ctx, inner.data, &label)?)) } else { Ok(None) }
+        }
+        MI_MATRIX => Ok(Some(parse_matrix_top(ctx, el.data, &label)?)),
+        _ => Ok(None), // Other top-level elements carry nothing we read.
+    }
+}
+
 fn inflate(ctx: &Ctx, data: &[u8], index: usize, pos: usize) -> Result<Vec<u8>, DataError> {
-    let mut out = Vec::with_capacity(data.len() * 4);
-    let mut dec = flate2::read::ZlibDecoder::new(data);
-    dec.read_to_end(&mut out).map_err(|e| {
+    let corrupt = |e: std::io::Error| {
         ctx.corrupt(
             "",
             format!("variable #{index} (compressed, at byte {pos}): the zlib stream is corrupt or truncated: {e}"),
         )
-    })?;
+    };
+    let mut dec = flate2::read::ZlibDecoder::new(data);
+    // The inflated stream starts with the inner element's tag, which gives its size: read that
+    // first and allocate once (growing a vector by doubling copies ~2x the bytes). A size beyond
+    // zlib's maximum ratio (~1032:1) is not trusted.
+    let mut head = [0u8; 8];
+    let mut got = 0;
+    while got < 8 {
+        let n = dec.read(&mut head[got..]).map_err(corrupt)?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    let claimed = if got == 8 { ctx.endian.u32(&head[4..]) as usize } else { 0 };
+    let cap = if claimed > 0 && claimed <= data.len().saturating_mul(1040) { claimed + 8 } else { data.len() * 4 };
+    let mut out = Vec::with_capacity(cap);
+    out.extend_from_slice(&head[..got]);
+    dec.read_to_end(&mut out).map_err(corrupt)?;
     if out.len() < 8 {
         return Err(ctx.corrupt(
             "",
@@ -227,7 +261,7 @@ fn parse_matrix(ctx: &Ctx, data: &[u8], parent: &str) -> Result<(String, MatValu
     if data.is_empty() {
         // An empty element stands for an empty double array (e.g. in cells).
         let value =
-            MatValue::Numeric(NumericArray { dims: vec![0, 0], class: MatClass::Double, data: vec![], complex: false });
+            MatValue::Numeric(NumericArray { dims: vec![0, 0], class: MatClass::Double, data: NumData::F64(vec![]), complex: false });
         return Ok((String::new(), value));
     }
     let (flags_el, p) = read_element(ctx, data, 0, parent, false)?;
@@ -347,10 +381,10 @@ fn parse_matrix(ctx: &Ctx, data: &[u8], parent: &str) -> Result<(String, MatValu
                 }
             };
             let data_vals = if count == 0 {
-                vec![]
+                NumData::F64(vec![])
             } else {
                 let (pr_el, _) = read_element(ctx, data, p, &var, false)?;
-                let v = to_f64(ctx, &pr_el, &var)?;
+                let v = to_num(ctx, &pr_el, &var)?;
                 if v.len() != count {
                     return Err(ctx.corrupt(
                         &var,
@@ -379,6 +413,41 @@ fn dims_str(dims: &[usize]) -> String {
     dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("x")
 }
 
+/// Decodes a numeric element's payload into its stored type (native byte order).
+fn to_num(ctx: &Ctx, el: &Element, var: &str) -> Result<NumData, DataError> {
+    let b = el.data;
+    let le = ctx.endian.little;
+    macro_rules! conv {
+        ($t:ty, $n:expr, $variant:ident) => {{
+            if b.len() % $n != 0 {
+                return Err(ctx.corrupt(var, format!("{} bytes is not a whole number of {}-byte values", b.len(), $n)));
+            }
+            NumData::$variant(
+                b.par_chunks_exact($n)
+                    .with_min_len(1 << 16)
+                    .map(|c| {
+                        let a: [u8; $n] = c.try_into().unwrap();
+                        if le { <$t>::from_le_bytes(a) } else { <$t>::from_be_bytes(a) }
+                    })
+                    .collect(),
+            )
+        }};
+    }
+    Ok(match el.ty {
+        MI_DOUBLE => conv!(f64, 8, F64),
+        MI_SINGLE => conv!(f32, 4, F32),
+        MI_INT8 => NumData::I8(b.iter().map(|&x| x as i8).collect()),
+        MI_UINT8 => NumData::U8(b.to_vec()),
+        MI_INT16 => conv!(i16, 2, I16),
+        MI_UINT16 => conv!(u16, 2, U16),
+        MI_INT32 => conv!(i32, 4, I32),
+        MI_UINT32 => conv!(u32, 4, U32),
+        MI_INT64 => conv!(i64, 8, I64),
+        MI_UINT64 => conv!(u64, 8, U64),
+        t => return Err(ctx.corrupt(var, format!("numeric data stored with unsupported element type {t}"))),
+    })
+}
+
 /// Converts a numeric element's payload to `f64`, whatever type it is stored as.
 fn to_f64(ctx: &Ctx, el: &Element, var: &str) -> Result<Vec<f64>, DataError> {
     let b = el.data;
@@ -388,7 +457,8 @@ fn to_f64(ctx: &Ctx, el: &Element, var: &str) -> Result<Vec<f64>, DataError> {
             if b.len() % $n != 0 {
                 return Err(ctx.corrupt(var, format!("{} bytes is not a whole number of {}-byte values", b.len(), $n)));
             }
-            b.chunks_exact($n)
+            b.par_chunks_exact($n)
+                .with_min_len(1 << 16)
                 .map(|c| {
                     let a: [u8; $n] = c.try_into().unwrap();
                     (if le { <$t>::from_le_bytes(a) } else { <$t>::from_be_bytes(a) }) as f64
@@ -399,8 +469,8 @@ fn to_f64(ctx: &Ctx, el: &Element, var: &str) -> Result<Vec<f64>, DataError> {
     Ok(match el.ty {
         MI_DOUBLE => conv!(f64, 8),
         MI_SINGLE => conv!(f32, 4),
-        MI_INT8 => b.iter().map(|&x| x as i8 as f64).collect(),
-        MI_UINT8 => b.iter().map(|&x| x as f64).collect(),
+        MI_INT8 => b.par_iter().with_min_len(1 << 16).map(|&x| x as i8 as f64).collect(),
+        MI_UINT8 => b.par_iter().with_min_len(1 << 16).map(|&x| x as f64).collect(),
         MI_INT16 => conv!(i16, 2),
         MI_UINT16 => conv!(u16, 2),
         MI_INT32 => conv!(i32, 4),

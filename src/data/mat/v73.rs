@@ -116,7 +116,7 @@ fn read_dataset(path: &Path, file: &File, ds: &Dataset, var: &str, depth: usize)
             c => MatValue::Numeric(NumericArray {
                 dims,
                 class: MatClass::from_name(c).unwrap_or(MatClass::Double),
-                data: vec![],
+                data: Vec::new().into(),
                 complex: false,
             }),
         });
@@ -154,7 +154,7 @@ fn read_dataset(path: &Path, file: &File, ds: &Dataset, var: &str, depth: usize)
         ) => {
             let data: Vec<f64> = ds.read_raw().map_err(|e| h5err(path, var, e))?;
             let mclass = MatClass::from_name(c).unwrap_or(MatClass::Double);
-            Ok(MatValue::Numeric(NumericArray { dims, class: mclass, data, complex: false }))
+            Ok(MatValue::Numeric(NumericArray { dims, class: mclass, data: data.into(), complex: false }))
         }
         (_, TypeDescriptor::Compound(_)) => {
             Ok(MatValue::Skipped { what: "complex numbers (compound real/imag)".into() })

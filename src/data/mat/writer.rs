@@ -80,7 +80,7 @@ fn matrix_element(value: &MatValue, name: &str) -> Vec<u8> {
         MatValue::Numeric(a) => {
             let flags = if a.class == MatClass::Logical { FLAG_LOGICAL } else { 0 };
             header_elements(&mut body, class_code(a.class), flags, 0, &a.dims, name);
-            let (ty, bytes) = numeric_payload(a.class, &a.data);
+            let (ty, bytes) = numeric_payload(a.class, &a.data.to_f64());
             tag(&mut body, ty, &bytes);
         }
         MatValue::Sparse(s) => {
