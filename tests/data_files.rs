@@ -20,7 +20,12 @@ fn num(rows: usize, cols: usize, f: impl Fn(usize, usize) -> f64) -> MatValue {
             data[c * rows + r] = f(r, c);
         }
     }
-    MatValue::Numeric(NumericArray { dims: vec![rows, cols], class: MatClass::Double, data: data.into(), complex: false })
+    MatValue::Numeric(NumericArray {
+        dims: vec![rows, cols],
+        class: MatClass::Double,
+        data: data.into(),
+        complex: false,
+    })
 }
 
 fn var(name: &str, value: MatValue) -> MatVariable {
@@ -261,7 +266,12 @@ fn labels_in_any_form_map_to_zero_based_ids() {
             ),
             var(
                 name,
-                MatValue::Numeric(NumericArray { dims: vec![1, 4], class: cls, data: raw.clone().into(), complex: false }),
+                MatValue::Numeric(NumericArray {
+                    dims: vec![1, 4],
+                    class: cls,
+                    data: raw.clone().into(),
+                    complex: false,
+                }),
             ),
         ];
         let p = write(d.path(), "labels.mat", &vars, false);

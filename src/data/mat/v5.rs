@@ -260,8 +260,12 @@ fn dims_of(ctx: &Ctx, el: &Element, var: &str) -> Result<Vec<usize>, DataError> 
 fn parse_matrix(ctx: &Ctx, data: &[u8], parent: &str) -> Result<(String, MatValue), DataError> {
     if data.is_empty() {
         // An empty element stands for an empty double array (e.g. in cells).
-        let value =
-            MatValue::Numeric(NumericArray { dims: vec![0, 0], class: MatClass::Double, data: NumData::F64(vec![]), complex: false });
+        let value = MatValue::Numeric(NumericArray {
+            dims: vec![0, 0],
+            class: MatClass::Double,
+            data: NumData::F64(vec![]),
+            complex: false,
+        });
         return Ok((String::new(), value));
     }
     let (flags_el, p) = read_element(ctx, data, 0, parent, false)?;
