@@ -462,7 +462,7 @@ fn to_view_data(v: &MatValue, transposed: bool) -> ViewData {
 
 fn dense_from_numeric(a: &NumericArray, transposed: bool) -> ViewData {
     let (r, c) = (a.rows(), a.cols());
-    crate::with_num_data!(&a.data, v => dense_from_stored(v, r, c, transposed))
+    mat::with_num_data!(&a.data, v => dense_from_stored(v, r, c, transposed))
 }
 
 /// A view from stored column-major `r × c` values, converted to `f32` in the same pass.

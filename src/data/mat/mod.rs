@@ -104,7 +104,6 @@ macro_rules! stored {
 stored!(f64, f32, i8, u8, i16, u16, i32, u32, i64, u64);
 
 /// Runs `$body` with `$v` bound to the typed vector, whatever the variant.
-#[macro_export]
 macro_rules! with_num_data {
     ($data:expr, $v:ident => $body:expr) => {
         match $data {
@@ -121,6 +120,8 @@ macro_rules! with_num_data {
         }
     };
 }
+
+pub(crate) use with_num_data;
 
 impl NumData {
     pub fn len(&self) -> usize {
@@ -142,12 +143,6 @@ impl NumData {
 impl From<Vec<f64>> for NumData {
     fn from(v: Vec<f64>) -> Self {
         NumData::F64(v)
-    }
-}
-
-impl PartialEq<Vec<f64>> for NumData {
-    fn eq(&self, other: &Vec<f64>) -> bool {
-        self.len() == other.len() && (0..self.len()).all(|i| self.get(i) == other[i])
     }
 }
 
