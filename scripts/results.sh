@@ -14,8 +14,11 @@ SHARED="${SHARED:-../shared/datasets}"
 SEEDS="${1:-1 2 3}"; shift || true
 SETS=("$@")
 [ ${#SETS[@]} -gt 0 ] || SETS=(MNIST_USPS.mat:MNIST-USPS BDGP.mat:BDGP Synthetic3d.mat:- Prokaryotic.mat:Prokaryotic handwritten.mat:-)
-cargo build -q --bin mvc-workbench
-BIN="$CARGO_TARGET_DIR/debug/mvc-workbench"
+# BIN=path runs a fixed copy of the binary (so a rebuild during a long sweep changes nothing).
+if [ -z "${BIN:-}" ]; then
+  cargo build -q --bin mvc-workbench
+  BIN="$CARGO_TARGET_DIR/debug/mvc-workbench"
+fi
 mkdir -p out/results
 for entry in "${SETS[@]}"; do
   file="${entry%%:*}"; preset="${entry##*:}"

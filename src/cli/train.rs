@@ -52,6 +52,9 @@ pub struct TrainArgs {
     /// Temperature of the cluster-level contrast.
     #[arg(long)]
     pub temperature_l: Option<f32>,
+    /// κ of the DEC kernel q ∝ (1 + κ‖h − μ‖²)⁻¹ (1 = the seed's kernel).
+    #[arg(long)]
+    pub kernel_scale: Option<f32>,
     /// Fraction of samples whose true labels supervise L_Q (0 = unsupervised).
     #[arg(long)]
     pub labelled_fraction: Option<f32>,
@@ -160,7 +163,7 @@ pub fn build_config(args: &TrainArgs) -> Result<TrainConfig, String> {
         None => toml::Table::new(),
     };
     let mut explicit = toml_keys(&table);
-    let flags: [(&str, bool); 10] = [
+    let flags: [(&str, bool); 11] = [
         ("mse_epochs", args.mse_epochs.is_some()),
         ("con_epochs", args.con_epochs.is_some()),
         ("batch_size", args.batch_size.is_some()),
@@ -169,6 +172,7 @@ pub fn build_config(args: &TrainArgs) -> Result<TrainConfig, String> {
         ("temperature_f", args.temperature_f.is_some()),
         ("temperature_l", args.temperature_l.is_some()),
         ("labelled_fraction", args.labelled_fraction.is_some()),
+        ("kernel_scale", args.kernel_scale.is_some()),
         ("seed", args.seed.is_some()),
         ("device", args.device.is_some()),
     ];
@@ -218,6 +222,9 @@ pub fn build_config(args: &TrainArgs) -> Result<TrainConfig, String> {
     }
     if let Some(v) = args.labelled_fraction {
         cfg.labelled_fraction = v;
+    }
+    if let Some(v) = args.kernel_scale {
+        cfg.kernel_scale = v;
     }
     if let Some(s) = &args.loss_weights {
         cfg.loss = LossWeights::parse_rcaq(s)?;

@@ -124,6 +124,9 @@ pub struct TrainConfig {
     pub labelled_fraction: f32,
     pub loss: LossWeights,
     pub centroid_init: CentroidInit,
+    /// κ of the DEC kernel `q ∝ (1 + κ‖h − μ‖²)⁻¹` on the unit-norm `h` (1 = DEC's
+    /// and the seed's kernel, whose `max q` on the sphere is capped at 0.25 for K = 10).
+    pub kernel_scale: f32,
     pub seed: u64,
     pub device: DeviceChoice,
     /// Compute metrics every k contrastive epochs (and at the end).
@@ -156,6 +159,7 @@ impl Default for TrainConfig {
             labelled_fraction: 0.0,
             loss: LossWeights::default(),
             centroid_init: CentroidInit::KmeansPlusPlus,
+            kernel_scale: 1.0,
             seed: 10,
             device: DeviceChoice::Auto,
             eval_every: 5,
@@ -196,7 +200,11 @@ impl TrainConfig {
         if !(0.0..=1.0).contains(&self.labelled_fraction) {
             return Err(format!("labelled_fraction must lie in [0, 1], got {}", self.labelled_fraction));
         }
-        for (name, t) in [("temperature_f", self.temperature_f), ("temperature_l", self.temperature_l)] {
+        for (name, t) in [
+            ("temperature_f", self.temperature_f),
+            ("temperature_l", self.temperature_l),
+            ("kernel_scale", self.kernel_scale),
+        ] {
             if !(t.is_finite() && t > 0.0) {
                 return Err(format!("{name} must be a positive number, got {t}"));
             }

@@ -6,7 +6,7 @@ use crate::engine::config::TrainConfig;
 
 /// Sizes of a CVC-AFWM network. Saved beside the weights; `init` rebuilds the
 /// same parameter layout.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
     /// Input size `d_v` of each view.
     pub view_dims: Vec<usize>,
@@ -24,6 +24,14 @@ pub struct ModelConfig {
     pub afw_heads: usize,
     /// Hidden size of the AFW view-sampling FFN (32 in the seed).
     pub afw_ffn_hidden: usize,
+    /// κ of the DEC head's kernel `(1 + κ‖h − μ‖²)⁻¹`. Checkpoints written
+    /// before it existed were trained with κ = 1 and load with it.
+    #[serde(default = "one")]
+    pub kernel_scale: f32,
+}
+
+fn one() -> f32 {
+    1.0
 }
 
 impl ModelConfig {
@@ -38,6 +46,7 @@ impl ModelConfig {
             vcf_ff_dim: cfg.vcf_ff_dim,
             afw_heads: cfg.afw_heads,
             afw_ffn_hidden: 32,
+            kernel_scale: cfg.kernel_scale,
         }
     }
 
@@ -66,6 +75,9 @@ impl ModelConfig {
         }
         if self.vcf_ff_dim == 0 || self.afw_ffn_hidden == 0 {
             return Err("the VCF feed-forward and AFW FFN sizes must be at least 1".into());
+        }
+        if !(self.kernel_scale.is_finite() && self.kernel_scale > 0.0) {
+            return Err(format!("kernel_scale must be a positive number, got {}", self.kernel_scale));
         }
         if self.afw_heads == 0 || !self.high_feature_dim.is_multiple_of(self.afw_heads) {
             return Err(format!(

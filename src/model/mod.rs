@@ -66,7 +66,7 @@ impl ModelConfig {
         Cvc {
             views,
             projection: LinearConfig::new(self.feature_dim, self.high_feature_dim).init(device),
-            dec: DecHead::new(self.n_clusters, self.high_feature_dim, device),
+            dec: DecHead::new(self.n_clusters, self.high_feature_dim, self.kernel_scale, device),
             afw: AdaptiveWeighting::new(
                 self.n_views(),
                 self.high_feature_dim,
