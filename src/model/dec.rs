@@ -49,3 +49,41 @@ impl DecHead {
         num / den
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// K orthonormal centres and each sample exactly on one of them.
+    fn on_centres(k: usize, kappa: f32) -> Vec<f32> {
+        let device = Device::flex();
+        let eye: Vec<f32> = (0..k * k).map(|i| if i / k == i % k { 1.0 } else { 0.0 }).collect();
+        let head = DecHead::new(k, k, kappa, &device).with_centers(eye.clone(), k, k, &device);
+        let h = Tensor::<2>::from_data(TensorData::new(eye, [k, k]), &device);
+        head.forward(h).into_data().to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn unit_kernel_is_capped_on_the_sphere_and_kappa_lifts_the_cap() {
+        let k = 10;
+        for (kappa, want) in [(1.0f32, 0.25f32), (10.0, 1.0 / (1.0 + 9.0 / 21.0))] {
+            let q = on_centres(k, kappa);
+            for i in 0..k {
+                let row = &q[i * k..(i + 1) * k];
+                assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+                assert!((row[i] - want).abs() < 1e-5, "κ = {kappa}: max q {} ≠ {want}", row[i]);
+            }
+        }
+    }
+
+    #[test]
+    fn old_model_configs_load_with_the_unit_kernel() {
+        let json = r#"{"view_dims":[3,4],"n_clusters":2,"encoder_hidden":[8],"feature_dim":4,
+            "high_feature_dim":4,"vcf_ff_dim":8,"afw_heads":1,"afw_ffn_hidden":32}"#;
+        let cfg: crate::model::ModelConfig = serde_json::from_str(json).unwrap();
+        assert_eq!(cfg.kernel_scale, 1.0);
+        assert!(cfg.validate().is_ok());
+        let bad = crate::model::ModelConfig { kernel_scale: 0.0, ..cfg };
+        assert!(bad.validate().unwrap_err().contains("kernel_scale"));
+    }
+}
