@@ -150,6 +150,11 @@ impl TrainingPanel {
                         ui.selectable_value(&mut cfg.centroid_init, CentroidInit::Xavier, "Xavier uniform");
                     });
                 ui.end_row();
+                ui.label("DEC kernel scale κ").on_hover_text(
+                    "q ∝ (1 + κ‖h − μ‖²)⁻¹; 1 is the seed's kernel, whose max q on the unit sphere is 0.25 for K = 10",
+                );
+                ui.add(egui::Slider::new(&mut cfg.kernel_scale, 0.1..=100.0).logarithmic(true).fixed_decimals(1));
+                ui.end_row();
                 ui.label("Device");
                 egui::ComboBox::from_id_salt("device").selected_text(device_label(cfg.device)).show_ui(ui, |ui| {
                     for d in [DeviceChoice::Auto, DeviceChoice::Flex, DeviceChoice::Wgpu, DeviceChoice::WgpuSoftware] {
