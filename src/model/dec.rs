@@ -60,7 +60,7 @@ mod tests {
         let eye: Vec<f32> = (0..k * k).map(|i| if i / k == i % k { 1.0 } else { 0.0 }).collect();
         let head = DecHead::new(k, k, kappa, &device).with_centers(eye.clone(), k, k, &device);
         let h = Tensor::<2>::from_data(TensorData::new(eye, [k, k]), &device);
-        head.forward(h).into_data().to_vec::<f32>().unwrap()
+        head.forward(h).into_data().try_to_vec::<f32>().unwrap()
     }
 
     #[test]
