@@ -7,6 +7,9 @@
 # Several invocations may run at once (e.g. RAYON_NUM_THREADS=1 each: two one-thread processes
 # get more done on 2 cores than one two-thread process).
 # Each run's JSON lines are kept in out/results/<dataset>-seed<N>.jsonl.
+# PRE=dir shares the pre-training between settings: the first run of a dataset and seed pre-trains
+# into dir/<dataset>-seed<N> (--con-epochs 0), and every run starts its contrastive phase from that
+# checkpoint (--init-from, --mse-epochs 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/mvc-workbench/target}"
@@ -28,6 +31,16 @@ for entry in "${SETS[@]}"; do
     args=(train "$SHARED/$file" --seed "$seed" --json --out "out/results/$stem-seed$seed")
     [ "$preset" = "-" ] || args+=(--preset "$preset")
     [ -n "${EXTRA:-}" ] && args+=($EXTRA)
+    if [ -n "${PRE:-}" ]; then
+      mkdir -p "$PRE"; pre="$PRE/${file%.mat}-seed$seed"
+      if [ ! -f "$pre/checkpoint/meta.json" ]; then
+        pargs=(train "$SHARED/$file" --seed "$seed" --json --out "$pre" --con-epochs 0)
+        [ "$preset" = "-" ] || pargs+=(--preset "$preset")
+        echo "== $file seed $seed: pre-training into $pre" >&2
+        "$BIN" "${pargs[@]}" > "$pre.jsonl"
+      fi
+      args+=(--mse-epochs 0 --init-from "$pre/checkpoint")
+    fi
     echo "== $file seed $seed (${preset})" >&2
     "$BIN" "${args[@]}" > "$log"
   done

@@ -40,7 +40,9 @@ print()
 print("| dataset (run) | device | s/epoch pre-training | s/epoch contrastive |")
 print("|---|---|---|---|")
 for name, rs in sorted(runs.items()):
-    pre = [d["secs_per_epoch"]["pretrain"] for _, d, _ in rs]
-    con = [d["secs_per_epoch"]["contrastive"] for _, d, _ in rs]
+    # A run started from a pre-trained checkpoint (--init-from, --mse-epochs 0) has no pre-training.
+    pre = [x for _, d, _ in rs if (x := d["secs_per_epoch"]["pretrain"]) is not None]
+    con = [x for _, d, _ in rs if (x := d["secs_per_epoch"]["contrastive"]) is not None]
     dev = (rs[0][2] or {}).get("device", "?")
-    print(f"| {name} | {dev} | {statistics.mean(pre):.2f} | {statistics.mean(con):.2f} |")
+    fmt = lambda xs: f"{statistics.mean(xs):.2f}" if xs else "— (from a checkpoint)"
+    print(f"| {name} | {dev} | {fmt(pre)} | {fmt(con)} |")

@@ -18,6 +18,10 @@
 //!   `t` (and through the fused feature `Z`, the AFW weights) receives no
 //!   gradient until `max P` passes `confidence` for some sample, which a
 //!   freshly initialised VCF head never does — the weights would not learn.
+//!   With [`TargetSource::Views`], `P` sharpens the views' consensus
+//!   `mean_v q_v` instead, and the same two sums train the views on it and
+//!   `t` to follow it. `sinkhorn_iters > 0` balances `P`'s cluster marginal
+//!   (see [`balance`]).
 //! - `L_Q`: cross-entropy against labels: of `t` and each `q_v` against the
 //!   true labels of the labelled subset when one is given, else of each `q_v`
 //!   against the confident pseudo labels `argmax P` where `max P ≥ confidence`
@@ -26,7 +30,7 @@
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::engine::config::LossWeights;
+use crate::engine::config::{LossWeights, TargetSource};
 use crate::model::{Forward, l2_normalize};
 
 /// Values of the live-tunable loss parameters.
@@ -37,6 +41,10 @@ pub struct LossParams {
     pub temperature_l: f32,
     pub threshold: f32,
     pub confidence: f32,
+    /// Where `P` comes from (the VCF head or the views' consensus).
+    pub target: TargetSource,
+    /// Sinkhorn–Knopp rounds that balance `P`'s cluster marginal after DEC's sharpening (0 = DEC's target).
+    pub sinkhorn_iters: usize,
 }
 
 /// Supervision of `L_Q` for one batch.
@@ -150,6 +158,26 @@ pub fn target_distribution(t: Tensor<2>) -> Tensor<2> {
     (w.clone() / w.sum_dim(1).clamp_min(LOG_EPS)).detach()
 }
 
+/// `iters` Sinkhorn–Knopp rounds on a target `p` (`[B, K]`, rows summing to 1): divide each
+/// column by its sum (every cluster gets the same mass), then each row by its sum. DEC's target is
+/// one such round on `t²` with the columns divided by `Σ t` instead; more rounds move the
+/// target's cluster marginal towards uniform (SwAV's balanced assignment), so a cluster that
+/// starts to take two classes' samples gets pushed back and an emptying one revived.
+pub fn balance(p: Tensor<2>, iters: usize) -> Tensor<2> {
+    let mut p = p.detach();
+    for _ in 0..iters {
+        p = p.clone() / p.sum_dim(0).clamp_min(LOG_EPS);
+        p = p.clone() / p.sum_dim(1).clamp_min(LOG_EPS);
+    }
+    p
+}
+
+/// The views' consensus `mean_v q_v` (`[B, K]`; `None` without views).
+pub fn mean_assignment(q: &[Tensor<2>]) -> Option<Tensor<2>> {
+    let n = q.len();
+    q.iter().cloned().reduce(|a, b| a + b).map(|s| s.div_scalar(n as f32))
+}
+
 /// `KL(P ‖ q)` averaged over the batch.
 pub fn kl_divergence(p: Tensor<2>, q: Tensor<2>) -> Tensor<1> {
     let [b, _] = p.dims();
@@ -191,7 +219,13 @@ pub fn objective(xs: &[Tensor<2>], fwd: &Forward, params: &LossParams, labels: &
         }
     }
     let needs_p = w.kl.factor() > 0.0 || (w.label.factor() > 0.0 && matches!(labels, LabelTargets::Pseudo));
-    let p = needs_p.then(|| target_distribution(fwd.t.clone()));
+    let p = needs_p.then(|| {
+        let source = match params.target {
+            TargetSource::Vcf => fwd.t.clone(),
+            TargetSource::Views => mean_assignment(&fwd.q).unwrap_or_else(|| fwd.t.clone()),
+        };
+        balance(target_distribution(source), params.sinkhorn_iters)
+    });
     let mut kl = zero();
     if let Some(p) = p.as_ref().filter(|_| w.kl.factor() > 0.0) {
         kl = kl_divergence(p.clone(), fwd.t.clone());

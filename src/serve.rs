@@ -757,7 +757,7 @@ async fn train_inner(state: &ServeState, body: &Bytes) -> Result<TrainResponse, 
             rec.status.warnings.extend(warnings);
         }
     }
-    if shared.commands.send(Command::Start { dataset: ds, config: cfg, out_dir: Some(out_dir) }).is_err() {
+    if shared.commands.send(Command::Start { dataset: ds, config: Box::new(cfg), out_dir: Some(out_dir) }).is_err() {
         let err = ApiError::internal("the trainer thread has ended; restart the server");
         release(shared, &err);
         return Err(err);

@@ -10,11 +10,11 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use mvc_workbench::data::{self, MultiViewDataset, Preprocess};
 use mvc_workbench::engine::checkpoint::{self, CheckpointMeta};
-use mvc_workbench::engine::config::{DeviceChoice, LossWeights, Term, TrainConfig};
+use mvc_workbench::engine::config::{DeviceChoice, LossWeights, TargetSource, Term, TrainConfig};
 use mvc_workbench::engine::predict::{evaluate, predict_index};
 use mvc_workbench::engine::protocol::{Command, Event, LiveParams, Phase, RunSummary};
 use mvc_workbench::engine::trainer::{adam, spawn_trainer};
-use mvc_workbench::loss::{LabelTargets, LossParams, kl_divergence, objective, target_distribution};
+use mvc_workbench::loss::{LabelTargets, LossParams, balance, kl_divergence, objective, target_distribution};
 use mvc_workbench::model::{Cvc, ModelConfig};
 
 /// Runs the tests of this file one at a time: burn's random state is per backend and
@@ -67,7 +67,7 @@ fn run(
     out: Option<std::path::PathBuf>,
 ) -> (Result<RunSummary, String>, Vec<Event>) {
     let h = spawn_trainer();
-    h.commands.send(Command::Start { dataset: Arc::new(ds), config: cfg, out_dir: out }).unwrap();
+    h.commands.send(Command::Start { dataset: Arc::new(ds), config: Box::new(cfg), out_dir: out }).unwrap();
     let mut events = Vec::new();
     loop {
         let e = h.events.recv_timeout(Duration::from_secs(300)).expect("the trainer answers");
@@ -80,7 +80,15 @@ fn run(
 }
 
 fn loss_params(weights: LossWeights) -> LossParams {
-    LossParams { weights, temperature_f: 0.5, temperature_l: 1.0, threshold: 0.8, confidence: 0.9 }
+    LossParams {
+        weights,
+        temperature_f: 0.5,
+        temperature_l: 1.0,
+        threshold: 0.8,
+        confidence: 0.9,
+        target: TargetSource::Vcf,
+        sinkhorn_iters: 0,
+    }
 }
 
 fn only(term: &str) -> LossWeights {
@@ -306,7 +314,7 @@ fn stop_pause_and_live_parameters_are_honoured_promptly() {
     let ds = gauss3();
     let h = spawn_trainer();
     let cfg = small(1000, 1000);
-    h.commands.send(Command::Start { dataset: Arc::new(ds), config: cfg, out_dir: None }).unwrap();
+    h.commands.send(Command::Start { dataset: Arc::new(ds), config: Box::new(cfg), out_dir: None }).unwrap();
     let wait_for = |pred: &dyn Fn(&Event) -> bool, secs: u64| -> (Event, Duration) {
         let start = Instant::now();
         loop {
@@ -389,4 +397,118 @@ fn centre_initialisation_separates_classes_not_views() {
         m.mean_q.acc,
         m.kmeans_z.acc
     );
+}
+
+/// With `target_source = views`, `L_A` is DEC's self-training on the views' consensus: `P` sharpens
+/// `mean_v q_v` (not the VCF head's `t`), and the term is `KL(P ‖ t) + Σ_v KL(P ‖ q_v)`.
+#[test]
+fn views_target_sharpens_the_mean_view_assignment() {
+    let _serial = serial();
+    let ds = gauss3();
+    let device = Device::flex();
+    device.seed(5);
+    let (_, model) = model_for(&ds, &device);
+    let rows: Vec<usize> = (0..64).collect();
+    let xs = batch(&ds, &rows, &device);
+    let fwd = model.forward(&xs);
+    let mut params = loss_params(only("kl"));
+    params.target = TargetSource::Views;
+    let got = host(objective(&xs, &fwd, &params, &LabelTargets::Pseudo).parts)[3];
+    let mean = fwd.q.iter().cloned().reduce(|a, b| a + b).unwrap().div_scalar(fwd.q.len() as f32);
+    let p = target_distribution(mean);
+    let mut want = kl_divergence(p.clone(), fwd.t.clone());
+    for q in &fwd.q {
+        want = want + kl_divergence(p.clone(), q.clone());
+    }
+    let want = host(want)[0];
+    assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0), "L_A {got} against {want}");
+    // …and it differs from the VCF-target reading of the same batch.
+    let vcf = host(objective(&xs, &fwd, &loss_params(only("kl")), &LabelTargets::Pseudo).parts)[3];
+    assert!((vcf - got).abs() > 1e-6, "the two targets gave the same L_A ({got})");
+}
+
+/// `kl_warmup` ramps `L_A` and `L_Q` in linearly: in contrastive epoch e of a warm-up of W
+/// epochs, the reported total is `L_R + L_C + (e / W)·(L_A + L_Q)` (all weights 1).
+#[test]
+fn kl_warmup_ramps_the_dec_terms_in() {
+    let _serial = serial();
+    let mut cfg = small(1, 3);
+    cfg.kl_warmup = 4;
+    let (s, _) = run(gauss3(), cfg, None);
+    let s = s.unwrap();
+    let con: Vec<_> = s.epochs.iter().filter(|e| e.phase == Phase::Contrastive).collect();
+    assert_eq!(con.len(), 3);
+    for e in con {
+        let l = e.losses;
+        let ramp = e.epoch as f64 / 4.0;
+        let want = l.rec + l.cluster + l.local + ramp * (l.kl + l.label);
+        assert!(
+            (l.total - want).abs() < 1e-4 * want.abs().max(1.0),
+            "epoch {}: total {} against {want}",
+            e.epoch,
+            l.total
+        );
+        assert!(l.kl > 0.0, "epoch {}: L_A is computed during the warm-up ({l:?})", e.epoch);
+    }
+}
+
+/// Sinkhorn rounds on the target move its cluster marginal towards uniform and keep rows
+/// distributions; zero rounds leave DEC's target as it is.
+#[test]
+fn sinkhorn_rounds_balance_the_target() {
+    let device = Device::flex();
+    // Six samples, three clusters; cluster 0 takes most of the mass, cluster 2 almost none.
+    let t = [[0.8, 0.15, 0.05], [0.7, 0.2, 0.1], [0.6, 0.3, 0.1], [0.5, 0.3, 0.2], [0.45, 0.45, 0.1], [0.4, 0.3, 0.3]];
+    let flat: Vec<f32> = t.iter().flatten().copied().collect();
+    let p = target_distribution(Tensor::<2>::from_data(TensorData::new(flat, [6, 3]), &device));
+    let spread = |p: &Tensor<2>| {
+        let cols = host(p.clone().sum_dim(0));
+        cols.iter().copied().fold(f32::MIN, f32::max) - cols.iter().copied().fold(f32::MAX, f32::min)
+    };
+    assert_eq!(host(balance(p.clone(), 0)), host(p.clone()));
+    let b = balance(p.clone(), 20);
+    for r in host(b.clone().sum_dim(1)) {
+        assert!((r - 1.0).abs() < 1e-5, "rows stay distributions: {r}");
+    }
+    assert!(spread(&b) < 0.01, "20 rounds balance the columns (spread {})", spread(&b));
+    assert!(spread(&b) < spread(&p), "balancing reduces the marginal's spread");
+    // The sample most drawn to the small cluster is the one the balanced target gives it.
+    let bv = host(b);
+    let best = (0..6).max_by(|&i, &j| bv[i * 3 + 2].total_cmp(&bv[j * 3 + 2])).unwrap();
+    assert_eq!(best, 5);
+}
+
+/// `init_from` starts a run from a checkpoint's weights: a pre-trained checkpoint with
+/// `mse_epochs = 0` goes straight to the contrastive phase with the pre-trained autoencoders,
+/// and a checkpoint of another network shape is refused with a message naming the difference.
+#[test]
+fn init_from_continues_a_pretrained_checkpoint() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let ds = gauss3();
+    let (pre, _) = run(ds.clone(), small(15, 0), Some(dir.path().to_path_buf()));
+    let pre = pre.unwrap();
+    let ck = pre.checkpoint.clone().unwrap();
+    let pre_rec = pre.epochs.last().unwrap().losses.rec;
+    let (fresh, _) = run(ds.clone(), small(0, 1), None);
+    let fresh_rec = fresh.unwrap().epochs[0].losses.rec;
+
+    let mut cfg = small(0, 1);
+    cfg.init_from = Some(ck.clone());
+    let (cont, _) = run(ds.clone(), cfg, None);
+    let cont = cont.unwrap();
+    assert_eq!(cont.epochs.len(), 1);
+    assert_eq!(cont.epochs[0].phase, Phase::Contrastive);
+    let rec = cont.epochs[0].losses.rec;
+    assert!(
+        (rec - pre_rec).abs() < (fresh_rec - pre_rec).abs() / 2.0,
+        "the continued run reconstructs like the pre-trained one ({rec} vs {pre_rec}), not a fresh one ({fresh_rec})"
+    );
+
+    let mut other = small(0, 1);
+    other.feature_dim = 16;
+    other.init_from = Some(ck);
+    let (err, _) = run(ds, other, None);
+    let err = err.unwrap_err();
+    assert!(err.contains("feature_dim 32, this run has 16"), "{err}");
 }

@@ -184,7 +184,7 @@ impl WorkbenchApp {
         let Some(t) = &self.trainer else { return };
         // Anything left from an earlier run is stale.
         while t.events.try_recv().is_ok() {}
-        match t.commands.try_send(Command::Start { dataset, config: config.clone(), out_dir: None }) {
+        match t.commands.try_send(Command::Start { dataset, config: Box::new(config.clone()), out_dir: None }) {
             Ok(()) => {
                 self.session.run = RunRecord::starting(config);
                 self.session.embedding = Default::default();

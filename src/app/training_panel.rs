@@ -7,7 +7,7 @@
 use eframe::egui;
 use egui::RichText;
 
-use crate::engine::{CentroidInit, DeviceChoice, LiveParams, Term, TrainConfig, presets};
+use crate::engine::{CentroidInit, DeviceChoice, LiveParams, TargetSource, Term, TrainConfig, presets};
 
 use super::palette;
 use super::state::{AppCommand, AppState, DEMO_PRESET, RunStatus, ViewCtx};
@@ -154,6 +154,26 @@ impl TrainingPanel {
                     "q ∝ (1 + κ‖h − μ‖²)⁻¹; 1 is the seed's kernel, whose max q on the unit sphere is 0.25 for K = 10",
                 );
                 ui.add(egui::Slider::new(&mut cfg.kernel_scale, 0.1..=100.0).logarithmic(true).fixed_decimals(1));
+                ui.end_row();
+                ui.label("DEC target P from")
+                    .on_hover_text("the VCF head's t (the seed), or the views' mean q, which t then learns to follow");
+                egui::ComboBox::from_id_salt("target_source")
+                    .selected_text(match cfg.target_source {
+                        TargetSource::Vcf => "VCF head t",
+                        TargetSource::Views => "views' mean q",
+                    })
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut cfg.target_source, TargetSource::Vcf, "VCF head t");
+                        ui.selectable_value(&mut cfg.target_source, TargetSource::Views, "views' mean q");
+                    });
+                ui.end_row();
+                ui.label("L_A / L_Q warm-up (epochs)")
+                    .on_hover_text("contrastive epochs over which L_A and L_Q ramp in from 0; 0 = at once");
+                ui.add(egui::DragValue::new(&mut cfg.kl_warmup).range(0..=10_000));
+                ui.end_row();
+                ui.label("Sinkhorn rounds on P")
+                    .on_hover_text("balance the target's clusters (SwAV); 0 = DEC's target, which lets clusters merge");
+                ui.add(egui::DragValue::new(&mut cfg.sinkhorn_iters).range(0..=100));
                 ui.end_row();
                 ui.label("Device");
                 egui::ComboBox::from_id_salt("device").selected_text(device_label(cfg.device)).show_ui(ui, |ui| {

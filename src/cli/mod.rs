@@ -25,7 +25,8 @@ pub enum Commands {
     /// List the built-in datasets, or write them as .mat files.
     Datasets(datasets::DatasetsArgs),
     /// Train CVC-AFWM on a dataset; writes a checkpoint.
-    Train(train::TrainArgs),
+    // Boxed: its flags make it much larger than the other commands (clippy::large_enum_variant).
+    Train(Box<train::TrainArgs>),
     /// Score a checkpoint on a dataset (ACC, NMI, ARI, purity; three readings).
     Eval(train::EvalArgs),
     /// Predict one sample with a checkpoint.

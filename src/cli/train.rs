@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::data::{self, Labels, LoadOptions, MatFormat, MultiViewDataset, NonFinite, Preprocess, View, ViewData};
 use crate::engine::checkpoint::{self, Checkpoint};
-use crate::engine::config::{DeviceChoice, LossWeights, TrainConfig};
+use crate::engine::config::{DeviceChoice, LossWeights, TargetSource, TrainConfig};
 use crate::engine::device::{cpu_threads, resolve};
 use crate::engine::predict::{evaluate, metrics_report, predict_index, truth_of};
 use crate::engine::presets;
@@ -55,6 +55,19 @@ pub struct TrainArgs {
     /// κ of the DEC kernel q ∝ (1 + κ‖h − μ‖²)⁻¹ (1 = the seed's kernel).
     #[arg(long)]
     pub kernel_scale: Option<f32>,
+    /// Where the DEC target P comes from: vcf (the VCF head's t, the seed) or views (the views' mean q).
+    #[arg(long)]
+    pub target_source: Option<TargetSource>,
+    /// Contrastive epochs over which L_A and L_Q ramp in from 0 (0 = at once).
+    #[arg(long)]
+    pub kl_warmup: Option<usize>,
+    /// Sinkhorn rounds balancing the target P's clusters (0 = DEC's target).
+    #[arg(long)]
+    pub sinkhorn_iters: Option<usize>,
+    /// Start from this checkpoint's weights (same network and data); with --mse-epochs 0 a
+    /// pre-trained checkpoint goes straight to the contrastive phase.
+    #[arg(long, value_name = "DIR")]
+    pub init_from: Option<PathBuf>,
     /// Fraction of samples whose true labels supervise L_Q (0 = unsupervised).
     #[arg(long)]
     pub labelled_fraction: Option<f32>,
@@ -163,7 +176,7 @@ pub fn build_config(args: &TrainArgs) -> Result<TrainConfig, String> {
         None => toml::Table::new(),
     };
     let mut explicit = toml_keys(&table);
-    let flags: [(&str, bool); 11] = [
+    let flags: [(&str, bool); 15] = [
         ("mse_epochs", args.mse_epochs.is_some()),
         ("con_epochs", args.con_epochs.is_some()),
         ("batch_size", args.batch_size.is_some()),
@@ -173,6 +186,10 @@ pub fn build_config(args: &TrainArgs) -> Result<TrainConfig, String> {
         ("temperature_l", args.temperature_l.is_some()),
         ("labelled_fraction", args.labelled_fraction.is_some()),
         ("kernel_scale", args.kernel_scale.is_some()),
+        ("target_source", args.target_source.is_some()),
+        ("kl_warmup", args.kl_warmup.is_some()),
+        ("sinkhorn_iters", args.sinkhorn_iters.is_some()),
+        ("init_from", args.init_from.is_some()),
         ("seed", args.seed.is_some()),
         ("device", args.device.is_some()),
     ];
@@ -225,6 +242,18 @@ pub fn build_config(args: &TrainArgs) -> Result<TrainConfig, String> {
     }
     if let Some(v) = args.kernel_scale {
         cfg.kernel_scale = v;
+    }
+    if let Some(v) = args.target_source {
+        cfg.target_source = v;
+    }
+    if let Some(v) = args.kl_warmup {
+        cfg.kl_warmup = v;
+    }
+    if let Some(v) = args.sinkhorn_iters {
+        cfg.sinkhorn_iters = v;
+    }
+    if let Some(v) = &args.init_from {
+        cfg.init_from = Some(v.clone());
     }
     if let Some(s) = &args.loss_weights {
         cfg.loss = LossWeights::parse_rcaq(s)?;
@@ -282,7 +311,7 @@ fn drive(
     let handle = try_spawn_trainer().map_err(|e| format!("cannot start the trainer thread: {e}"))?;
     handle
         .commands
-        .send(Command::Start { dataset: Arc::new(ds), config: cfg.clone(), out_dir: out })
+        .send(Command::Start { dataset: Arc::new(ds), config: Box::new(cfg.clone()), out_dir: out })
         .map_err(|_| "the trainer thread ended before the run started".to_string())?;
     let total = (cfg.mse_epochs + cfg.con_epochs) as u64;
     let bar = (!json && !quiet && std::io::stderr().is_terminal()).then(|| {

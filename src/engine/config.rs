@@ -64,6 +64,29 @@ pub enum CentroidInit {
     Xavier,
 }
 
+/// Where the DEC target `P` of `L_A` (and of the pseudo labels of `L_Q`) comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetSource {
+    /// The VCF head's `t` (the seed's design): `P = sharpen(t)`; `t` self-trains on it.
+    #[default]
+    Vcf,
+    /// The views' consensus: `P = sharpen(mean_v q_v)`; the VCF head `t` learns it as well
+    /// (DEC's self-training on the k-means-initialised view heads, with `t` as a read-out).
+    Views,
+}
+
+impl std::str::FromStr for TargetSource {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "vcf" | "t" => Ok(TargetSource::Vcf),
+            "views" | "q" => Ok(TargetSource::Views),
+            other => Err(format!("unknown target source {other:?}; use vcf or views")),
+        }
+    }
+}
+
 /// Which compute device to train on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -127,6 +150,17 @@ pub struct TrainConfig {
     /// κ of the DEC kernel `q ∝ (1 + κ‖h − μ‖²)⁻¹` on the unit-norm `h` (1 = DEC's
     /// and the seed's kernel, whose `max q` on the sphere is capped at 0.25 for K = 10).
     pub kernel_scale: f32,
+    /// Where the DEC target `P` comes from: the VCF head (`vcf`) or the views' consensus (`views`).
+    pub target_source: TargetSource,
+    /// Contrastive epochs over which `L_A` and `L_Q` ramp linearly from 0 to their weight
+    /// (0 = on from the first contrastive epoch, as the seed).
+    pub kl_warmup: usize,
+    /// Sinkhorn–Knopp rounds that balance the target `P`'s cluster marginal (0 = DEC's target).
+    pub sinkhorn_iters: usize,
+    /// Start from the weights of this checkpoint instead of a fresh initialisation (same
+    /// network shape and data). With `mse_epochs = 0` a pre-trained checkpoint goes straight to
+    /// the contrastive phase, so several contrastive settings can share one pre-training.
+    pub init_from: Option<std::path::PathBuf>,
     pub seed: u64,
     pub device: DeviceChoice,
     /// Compute metrics every k contrastive epochs (and at the end).
@@ -160,6 +194,10 @@ impl Default for TrainConfig {
             loss: LossWeights::default(),
             centroid_init: CentroidInit::KmeansPlusPlus,
             kernel_scale: 1.0,
+            target_source: TargetSource::Vcf,
+            kl_warmup: 0,
+            sinkhorn_iters: 0,
+            init_from: None,
             seed: 10,
             device: DeviceChoice::Auto,
             eval_every: 5,
@@ -208,6 +246,9 @@ impl TrainConfig {
             if !(t.is_finite() && t > 0.0) {
                 return Err(format!("{name} must be a positive number, got {t}"));
             }
+        }
+        if self.sinkhorn_iters > 1000 {
+            return Err(format!("sinkhorn_iters must be at most 1000, got {}", self.sinkhorn_iters));
         }
         if let Some(k) = self.n_clusters
             && k < 2

@@ -8,6 +8,6 @@ pub mod presets;
 pub mod protocol;
 pub mod trainer;
 
-pub use config::{CentroidInit, DeviceChoice, LossWeights, Term, TrainConfig};
+pub use config::{CentroidInit, DeviceChoice, LossWeights, TargetSource, Term, TrainConfig};
 pub use protocol::{Command, EmbeddingSnapshot, Event, LiveParams, Phase};
 pub use trainer::{TrainerHandle, spawn_trainer};

@@ -61,7 +61,8 @@ pub struct LiveParams {
 pub enum Command {
     Start {
         dataset: Arc<MultiViewDataset>,
-        config: TrainConfig,
+        /// Boxed: a config is large next to the other commands.
+        config: Box<TrainConfig>,
         /// Where checkpoints go; `None` keeps the run in memory only.
         out_dir: Option<PathBuf>,
     },

@@ -84,7 +84,7 @@ fn worker(cmd_rx: &Receiver<Command>, ev_tx: &Sender<Event>) {
         match cmd {
             Command::Shutdown => return,
             Command::Start { dataset, config, out_dir } => {
-                let mut run = Run::new(dataset, config, out_dir, cmd_rx, ev_tx);
+                let mut run = Run::new(dataset, *config, out_dir, cmd_rx, ev_tx);
                 let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| run.execute()));
                 let event = match outcome {
                     Ok(Ok(summary)) => Event::Finished(Box::new(summary)),
@@ -166,6 +166,8 @@ impl<'a> Run<'a> {
             temperature_l: cfg.temperature_l,
             threshold: cfg.threshold,
             confidence: cfg.confidence,
+            target: cfg.target_source,
+            sinkhorn_iters: cfg.sinkhorn_iters,
         };
         Run {
             lr: cfg.learning_rate,
@@ -332,7 +334,10 @@ impl<'a> Run<'a> {
         let ad = device.clone().autodiff();
         let model_cfg = ModelConfig::from_train(&self.cfg, self.ds.view_dims(), k);
         model_cfg.validate()?;
-        let mut model = model_cfg.init_seeded(&ad, self.cfg.seed);
+        let (mut model, centres_trained) = match self.cfg.init_from.clone() {
+            Some(dir) => self.initial_weights(&dir, &model_cfg, &ad)?,
+            None => (model_cfg.init_seeded(&ad, self.cfg.seed), false),
+        };
         let mut optim = adam(&self.cfg);
         let total_epochs = self.cfg.mse_epochs + self.cfg.con_epochs;
         self.send(Event::Started { device: description, n_params: model.num_params(), total_epochs });
@@ -363,7 +368,7 @@ impl<'a> Run<'a> {
         if self.cfg.con_epochs == 0 {
             return self.finish(&model, &device, &model_cfg, global_epoch, last_weights, false);
         }
-        if self.cfg.centroid_init == CentroidInit::KmeansPlusPlus {
+        if self.cfg.centroid_init == CentroidInit::KmeansPlusPlus && !centres_trained {
             model = self.init_centroids(model, &ad, &device, k)?;
         }
         self.send(Event::Phase(Phase::Contrastive));
@@ -406,6 +411,51 @@ impl<'a> Run<'a> {
         self.finish(&model, &device, &model_cfg, global_epoch, last_weights, false)
     }
 
+    /// The weights of the checkpoint in `dir` (`init_from`), checked against this run's network
+    /// and data, and whether its cluster centres were already trained (the checkpoint went past
+    /// its pre-training), in which case they are kept instead of re-initialised.
+    fn initial_weights(
+        &self,
+        dir: &std::path::Path,
+        model_cfg: &ModelConfig,
+        ad: &Device,
+    ) -> Result<(Cvc, bool), String> {
+        let why = |e: checkpoint::CheckpointError| format!("cannot start from the checkpoint: {e}");
+        let ck = checkpoint::load(dir).map_err(why)?;
+        ck.check_dataset(&self.ds, false).map_err(why)?;
+        let theirs = ModelConfig { kernel_scale: model_cfg.kernel_scale, ..ck.meta.model.clone() };
+        if &theirs != model_cfg {
+            let mut diffs = Vec::new();
+            let (a, b) = (&ck.meta.model, model_cfg);
+            if a.n_clusters != b.n_clusters {
+                diffs.push(format!("{} clusters, this run has {}", a.n_clusters, b.n_clusters));
+            }
+            if a.encoder_hidden != b.encoder_hidden {
+                diffs.push(format!("encoder_hidden {:?}, this run has {:?}", a.encoder_hidden, b.encoder_hidden));
+            }
+            if a.feature_dim != b.feature_dim {
+                diffs.push(format!("feature_dim {}, this run has {}", a.feature_dim, b.feature_dim));
+            }
+            if a.high_feature_dim != b.high_feature_dim {
+                diffs.push(format!("high_feature_dim {}, this run has {}", a.high_feature_dim, b.high_feature_dim));
+            }
+            if a.vcf_ff_dim != b.vcf_ff_dim {
+                diffs.push(format!("vcf_ff_dim {}, this run has {}", a.vcf_ff_dim, b.vcf_ff_dim));
+            }
+            if a.afw_heads != b.afw_heads || a.afw_ffn_hidden != b.afw_ffn_hidden {
+                diffs.push(format!("afw_heads {}, this run has {}", a.afw_heads, b.afw_heads));
+            }
+            return Err(format!(
+                "cannot start from the checkpoint {}: its network differs from this run's: {}",
+                dir.display(),
+                diffs.join("; ")
+            ));
+        }
+        let mut model = ck.model(ad).map_err(why)?;
+        model.dec.kernel_scale = model_cfg.kernel_scale;
+        Ok((model, ck.meta.global_epoch > ck.config.mse_epochs))
+    }
+
     /// Rows whose true label supervises `L_Q`, drawn with the run's seed.
     fn labelled_subset(&self) -> Vec<Option<usize>> {
         let n = self.ds.n_samples();
@@ -440,6 +490,16 @@ impl<'a> Run<'a> {
         let report = EpochReport { phase, epoch, global_epoch, losses, view_weights, secs };
         self.epochs.push(report.clone());
         self.send(Event::Epoch(report));
+    }
+
+    /// The loss parameters of contrastive epoch `epoch` (1-based): `L_A` and `L_Q` ramp in
+    /// linearly over the first `kl_warmup` epochs.
+    fn ramped_params(&self, epoch: usize) -> LossParams {
+        let mut p = self.params;
+        let ramp = warmup_factor(epoch, self.cfg.kl_warmup);
+        p.weights.kl.weight *= ramp;
+        p.weights.label.weight *= ramp;
+        p
     }
 
     fn eta(&self, phase: Phase, global_epoch: usize, batch: usize, n_batches: usize) -> f64 {
@@ -506,7 +566,7 @@ impl<'a> Run<'a> {
                     } else {
                         LabelTargets::Pseudo
                     };
-                    let obj = objective(&xs, &fwd, &self.params, &targets);
+                    let obj = objective(&xs, &fwd, &self.ramped_params(epoch), &targets);
                     (obj, Some(fwd.weights.detach()))
                 }
             };
@@ -694,6 +754,11 @@ impl<'a> Run<'a> {
             dataset_fingerprint: self.ds.fingerprint(),
         })
     }
+}
+
+/// `min(1, epoch / warmup)` for the 1-based contrastive `epoch` (1 when `warmup` is 0).
+pub fn warmup_factor(epoch: usize, warmup: usize) -> f32 {
+    if warmup == 0 { 1.0 } else { (epoch as f32 / warmup as f32).min(1.0) }
 }
 
 fn phase_name(p: Phase) -> &'static str {
