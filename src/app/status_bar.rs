@@ -23,7 +23,7 @@ impl StatusBar {
             let ds = session.loaded.as_ref().map_or_else(|| "no dataset".to_owned(), |l| l.dataset.name.clone());
             ui.label(format!("Dataset: {ds}"));
             ui.separator();
-            ui.label(format!("Device: {}", run.device.as_deref().unwrap_or("device: not started")));
+            ui.label(format!("Device: {}", run.device.as_deref().unwrap_or("not started")));
             ui.separator();
             let state = run.status.label();
             let text = RichText::new(format!("Run: {state}"));
