@@ -512,3 +512,29 @@ fn init_from_continues_a_pretrained_checkpoint() {
     let err = err.unwrap_err();
     assert!(err.contains("feature_dim 32, this run has 16"), "{err}");
 }
+
+/// `lr_cosine` decays the contrastive learning rate along a half cosine: the factor is 1 at the
+/// first batch, ½ halfway, near 0 at the last, and falling throughout; and a run with it trains
+/// differently from one without (same seed), while its pre-training is untouched.
+#[test]
+fn cosine_schedule_decays_the_contrastive_learning_rate() {
+    use mvc_workbench::engine::trainer::cosine_factor;
+    assert_eq!(cosine_factor(0, 100), 1.0);
+    assert!((cosine_factor(50, 100) - 0.5).abs() < 1e-12);
+    assert!(cosine_factor(99, 100) < 1e-3);
+    assert!((1..100).all(|s| cosine_factor(s, 100) < cosine_factor(s - 1, 100)));
+    assert_eq!(cosine_factor(3, 0), 1.0);
+
+    let _serial = serial();
+    let (plain, _) = run(gauss3(), small(2, 3), None);
+    let mut cfg = small(2, 3);
+    cfg.lr_cosine = true;
+    let (cosine, _) = run(gauss3(), cfg, None);
+    let (plain, cosine) = (plain.unwrap(), cosine.unwrap());
+    let pre = |s: &RunSummary| {
+        s.epochs.iter().filter(|e| e.phase == Phase::Pretrain).map(|e| e.losses.total).collect::<Vec<_>>()
+    };
+    assert_eq!(pre(&plain), pre(&cosine), "pre-training keeps the constant rate");
+    let last = |s: &RunSummary| s.epochs.last().unwrap().losses.total;
+    assert_ne!(last(&plain), last(&cosine), "the contrastive phase runs at the decayed rate");
+}

@@ -175,6 +175,11 @@ impl TrainingPanel {
                     .on_hover_text("balance the target's clusters (SwAV); 0 = DEC's target, which lets clusters merge");
                 ui.add(egui::DragValue::new(&mut cfg.sinkhorn_iters).range(0..=100));
                 ui.end_row();
+                ui.label("Cosine learning-rate decay").on_hover_text(
+                    "the contrastive phase's learning rate falls along a half cosine to 0 at its last batch",
+                );
+                ui.checkbox(&mut cfg.lr_cosine, "in the contrastive phase");
+                ui.end_row();
                 ui.label("Device");
                 egui::ComboBox::from_id_salt("device").selected_text(device_label(cfg.device)).show_ui(ui, |ui| {
                     for d in [DeviceChoice::Auto, DeviceChoice::Flex, DeviceChoice::Wgpu, DeviceChoice::WgpuSoftware] {

@@ -64,6 +64,9 @@ pub struct TrainArgs {
     /// Sinkhorn rounds balancing the target P's clusters (0 = DEC's target).
     #[arg(long)]
     pub sinkhorn_iters: Option<usize>,
+    /// Decay the learning rate along a half cosine over the contrastive phase (to 0 at its end).
+    #[arg(long)]
+    pub lr_cosine: bool,
     /// Start from this checkpoint's weights (same network and data); with --mse-epochs 0 a
     /// pre-trained checkpoint goes straight to the contrastive phase.
     #[arg(long, value_name = "DIR")]
@@ -176,7 +179,7 @@ pub fn build_config(args: &TrainArgs) -> Result<TrainConfig, String> {
         None => toml::Table::new(),
     };
     let mut explicit = toml_keys(&table);
-    let flags: [(&str, bool); 15] = [
+    let flags: [(&str, bool); 16] = [
         ("mse_epochs", args.mse_epochs.is_some()),
         ("con_epochs", args.con_epochs.is_some()),
         ("batch_size", args.batch_size.is_some()),
@@ -189,6 +192,7 @@ pub fn build_config(args: &TrainArgs) -> Result<TrainConfig, String> {
         ("target_source", args.target_source.is_some()),
         ("kl_warmup", args.kl_warmup.is_some()),
         ("sinkhorn_iters", args.sinkhorn_iters.is_some()),
+        ("lr_cosine", args.lr_cosine),
         ("init_from", args.init_from.is_some()),
         ("seed", args.seed.is_some()),
         ("device", args.device.is_some()),
@@ -248,6 +252,9 @@ pub fn build_config(args: &TrainArgs) -> Result<TrainConfig, String> {
     }
     if let Some(v) = args.kl_warmup {
         cfg.kl_warmup = v;
+    }
+    if args.lr_cosine {
+        cfg.lr_cosine = true;
     }
     if let Some(v) = args.sinkhorn_iters {
         cfg.sinkhorn_iters = v;

@@ -157,6 +157,9 @@ pub struct TrainConfig {
     pub kl_warmup: usize,
     /// Sinkhorn–Knopp rounds that balance the target `P`'s cluster marginal (0 = DEC's target).
     pub sinkhorn_iters: usize,
+    /// Decay the learning rate along a half cosine over the contrastive phase, from
+    /// `learning_rate` at its first batch to 0 at its last (false = constant, as the seed).
+    pub lr_cosine: bool,
     /// Start from the weights of this checkpoint instead of a fresh initialisation (same
     /// network shape and data). With `mse_epochs = 0` a pre-trained checkpoint goes straight to
     /// the contrastive phase, so several contrastive settings can share one pre-training.
@@ -197,6 +200,7 @@ impl Default for TrainConfig {
             target_source: TargetSource::Vcf,
             kl_warmup: 0,
             sinkhorn_iters: 0,
+            lr_cosine: false,
             init_from: None,
             seed: 10,
             device: DeviceChoice::Auto,

@@ -584,7 +584,13 @@ impl<'a> Run<'a> {
                     self.lr
                 ));
             }
-            model = optim.step(self.lr, model, grads);
+            let lr = if phase == Phase::Contrastive && self.cfg.lr_cosine {
+                let per_epoch = n_batches.max(1);
+                self.lr * cosine_factor((epoch - 1) * per_epoch + bi, self.cfg.con_epochs * per_epoch)
+            } else {
+                self.lr
+            };
+            model = optim.step(lr, model, grads);
             for (s, p) in sums.iter_mut().zip(&parts) {
                 *s += *p as f64;
             }
@@ -754,6 +760,16 @@ impl<'a> Run<'a> {
             dataset_fingerprint: self.ds.fingerprint(),
         })
     }
+}
+
+/// The half-cosine learning-rate factor of step `step` (0-based) of `total`:
+/// `(1 + cos(π · step / total)) / 2`, 1 at the first step and falling to 0 at the end.
+pub fn cosine_factor(step: usize, total: usize) -> f64 {
+    if total == 0 {
+        return 1.0;
+    }
+    let x = (step as f64 / total as f64).min(1.0);
+    0.5 * (1.0 + (std::f64::consts::PI * x).cos())
 }
 
 /// `min(1, epoch / warmup)` for the 1-based contrastive `epoch` (1 when `warmup` is 0).
