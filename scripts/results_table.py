@@ -41,7 +41,7 @@ print("| dataset (run) | device | s/epoch pre-training | s/epoch contrastive |")
 print("|---|---|---|---|")
 for name, rs in sorted(runs.items()):
     # A run started from a pre-trained checkpoint (--init-from, --mse-epochs 0) has no pre-training.
-    pre = [x for _, d, _ in rs if (x := d["secs_per_epoch"]["pretrain"]) is not None]
+    pre = [x for _, d, _ in rs if (x := d["secs_per_epoch"]["pretrain"])]
     con = [x for _, d, _ in rs if (x := d["secs_per_epoch"]["contrastive"]) is not None]
     dev = (rs[0][2] or {}).get("device", "?")
     fmt = lambda xs: f"{statistics.mean(xs):.2f}" if xs else "— (from a checkpoint)"
