@@ -425,28 +425,25 @@ impl<'a> Run<'a> {
         ck.check_dataset(&self.ds, false).map_err(why)?;
         let theirs = ModelConfig { kernel_scale: model_cfg.kernel_scale, ..ck.meta.model.clone() };
         if &theirs != model_cfg {
-            let mut diffs = Vec::new();
             let (a, b) = (&ck.meta.model, model_cfg);
-            if a.n_clusters != b.n_clusters {
-                diffs.push(format!("{} clusters, this run has {}", a.n_clusters, b.n_clusters));
-            }
-            if a.encoder_hidden != b.encoder_hidden {
-                diffs.push(format!("encoder_hidden {:?}, this run has {:?}", a.encoder_hidden, b.encoder_hidden));
-            }
-            if a.feature_dim != b.feature_dim {
-                diffs.push(format!("feature_dim {}, this run has {}", a.feature_dim, b.feature_dim));
-            }
-            if a.high_feature_dim != b.high_feature_dim {
-                diffs.push(format!("high_feature_dim {}, this run has {}", a.high_feature_dim, b.high_feature_dim));
-            }
-            if a.vcf_ff_dim != b.vcf_ff_dim {
-                diffs.push(format!("vcf_ff_dim {}, this run has {}", a.vcf_ff_dim, b.vcf_ff_dim));
-            }
-            if a.afw_heads != b.afw_heads || a.afw_ffn_hidden != b.afw_ffn_hidden {
-                diffs.push(format!("afw_heads {}, this run has {}", a.afw_heads, b.afw_heads));
-            }
+            let fields = [
+                ("view_dims", format!("{:?}", a.view_dims), format!("{:?}", b.view_dims)),
+                ("n_clusters", a.n_clusters.to_string(), b.n_clusters.to_string()),
+                ("encoder_hidden", format!("{:?}", a.encoder_hidden), format!("{:?}", b.encoder_hidden)),
+                ("feature_dim", a.feature_dim.to_string(), b.feature_dim.to_string()),
+                ("high_feature_dim", a.high_feature_dim.to_string(), b.high_feature_dim.to_string()),
+                ("vcf_ff_dim", a.vcf_ff_dim.to_string(), b.vcf_ff_dim.to_string()),
+                ("afw_heads", a.afw_heads.to_string(), b.afw_heads.to_string()),
+                ("afw_ffn_hidden", a.afw_ffn_hidden.to_string(), b.afw_ffn_hidden.to_string()),
+            ];
+            let diffs: Vec<String> = fields
+                .iter()
+                .filter(|(_, theirs, ours)| theirs != ours)
+                .map(|(name, theirs, ours)| format!("{name} {theirs}, this run has {ours}"))
+                .collect();
             return Err(format!(
-                "cannot start from the checkpoint {}: its network differs from this run's: {}",
+                "cannot start from the checkpoint {}: its network differs from this run's: {} \
+                 (use that run's architecture settings, or train without init_from)",
                 dir.display(),
                 diffs.join("; ")
             ));
