@@ -217,12 +217,14 @@ fn trains_to_high_accuracy_and_down_weights_the_noise_view() {
         // L_Q with pseudo labels (max P ≥ 0.9) self-trains t into merged clusters on this
         // short budget (ACC 0.5); the rest of the objective reaches 1.0. See docs/BENCHMARKS.md.
         cfg.loss.label.enabled = false;
+        cfg.target_source = TargetSource::Views;
         cfg
     };
-    // Not every seed gets there on this budget: with the whole objective two of the four clusters
-    // sometimes merge for good (ACC 0.75; seeds 1–8 on the CLI: 5 reach 1.0, 3 merge; on seed 7, L_R
-    // with L_C alone or with L_A alone reaches 1.0). So: at least two of seeds 1, 2, 3 reach 0.95, and seed 1 — the
-    // run whose checkpoint and weights are checked below — is one of them.
+    // The DEC target comes from the views' consensus (`TargetSource::Views`): with the VCF target
+    // two of the four clusters sometimes merge for good on this budget (ACC 0.75; 4 of 10 seeds
+    // reach 1.0 on the CLI, against 10 of 10 with the views target, docs/RESULTS.md session 11).
+    // Seeds 1, 2, 3 all reach 1.0 here; the test asks for 0.95 on two of them and on seed 1, the
+    // run whose checkpoint and weights are checked below.
     let mut accs = Vec::new();
     for seed in [2, 3] {
         let (s, _) = run(ds.clone(), cfg_for(seed), None);
@@ -537,4 +539,80 @@ fn cosine_schedule_decays_the_contrastive_learning_rate() {
     assert_eq!(pre(&plain), pre(&cosine), "pre-training keeps the constant rate");
     let last = |s: &RunSummary| s.epochs.last().unwrap().losses.total;
     assert_ne!(last(&plain), last(&cosine), "the contrastive phase runs at the decayed rate");
+}
+
+#[test]
+fn split_gradients_match_one_backward_pass() {
+    use burn::module::{ModuleVisitor, Param};
+    use mvc_workbench::engine::step::{StepKind, batch_gradients};
+    use mvc_workbench::loss::pretrain_objective;
+
+    /// The largest gradient difference, relative to the gradient's own size, per parameter.
+    struct Compare<'a> {
+        a: &'a GradientsParams,
+        b: &'a GradientsParams,
+        worst: f32,
+        compared: usize,
+        missing: Vec<String>,
+    }
+    impl ModuleVisitor for Compare<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            match (self.a.get::<D>(param.id), self.b.get::<D>(param.id)) {
+                (Some(a), Some(b)) => {
+                    let (a, b) = (host(a), host(b));
+                    let scale = a.iter().map(|x| x.abs()).fold(1e-6f32, f32::max);
+                    let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+                    self.worst = self.worst.max(diff / scale);
+                    self.compared += 1;
+                }
+                (None, None) => {}
+                (a, b) => self.missing.push(format!("{:?}: one pass {}, split {}", param.id, a.is_some(), b.is_some())),
+            }
+        }
+    }
+
+    let _serial = serial();
+    let ds = gauss3();
+    let device = Device::flex();
+    device.seed(3);
+    let ad = device.autodiff();
+    let (_, model) = model_for(&ds, &ad);
+    let rows: Vec<usize> = (0..128).collect();
+    let xs = batch(&ds, &rows, &ad);
+    let v = ds.n_views();
+    let check = |one: GradientsParams, split: GradientsParams, what: &str, at_least: usize| {
+        let mut c = Compare { a: &one, b: &split, worst: 0.0, compared: 0, missing: Vec::new() };
+        model.visit(&mut c);
+        assert!(c.missing.is_empty(), "{what}: gradients present in one pass only: {:?}", c.missing);
+        assert!(c.compared >= at_least, "{what}: only {} parameters have gradients", c.compared);
+        assert!(c.worst < 1e-4, "{what}: split gradients differ by {} (relative)", c.worst);
+    };
+
+    // The whole objective with every term on (the VCF target and the views target).
+    for target in [TargetSource::Vcf, TargetSource::Views] {
+        let params = LossParams { target, ..loss_params(LossWeights::default()) };
+        let targets = LabelTargets::Pseudo;
+        let fwd = model.forward(&xs);
+        let obj = objective(&xs, &fwd, &params, &targets);
+        let one = GradientsParams::from_grads(obj.total.backward(), &model);
+        let step = batch_gradients(&model, &xs, StepKind::Contrastive { params: &params, labels: &targets }, &ad);
+        let (a, b) = (host(obj.parts), host(step.objective.parts));
+        assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() <= 1e-5 * x.abs().max(1.0)), "parts {a:?} vs {b:?}");
+        // Per view 6 linear layers (weight and bias; the small config's encoder has 3), plus the
+        // projection and the DEC centres at least.
+        check(one, step.grads, &format!("{target:?} target"), v * 12 + 3);
+    }
+    // Without reconstruction, the autoencoders still get the heads' gradients through z_v.
+    let params = loss_params(only("cluster"));
+    let fwd = model.forward(&xs);
+    let obj = objective(&xs, &fwd, &params, &LabelTargets::Pseudo);
+    let one = GradientsParams::from_grads(obj.total.backward(), &model);
+    let step =
+        batch_gradients(&model, &xs, StepKind::Contrastive { params: &params, labels: &LabelTargets::Pseudo }, &ad);
+    check(one, step.grads, "cluster term only", v * 6 + 3);
+    // Pre-training: reconstruction only, the heads get nothing.
+    let obj = pretrain_objective(&xs, &model.reconstruct(&xs), &ad);
+    let one = GradientsParams::from_grads(obj.total.backward(), &model);
+    let step = batch_gradients(&model, &xs, StepKind::Pretrain, &ad);
+    check(one, step.grads, "pre-training", v * 12);
 }

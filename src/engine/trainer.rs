@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
 use rand::SeedableRng;
@@ -34,7 +34,8 @@ use crate::engine::protocol::{
     COMMAND_CAPACITY, Command, EVENT_CAPACITY, EpochReport, Event, LiveParams, Losses, MetricsReport, Phase, Progress,
     RunSummary,
 };
-use crate::loss::{LabelTargets, LossParams, objective, pretrain_objective};
+use crate::engine::step::{BatchGradients, StepKind, batch_gradients};
+use crate::loss::{LabelTargets, LossParams};
 use crate::model::{Cvc, ModelConfig};
 
 /// The caller's side of a trainer thread.
@@ -554,21 +555,19 @@ impl<'a> Run<'a> {
                 .iter()
                 .map(|v| Tensor::<2>::from_data(TensorData::new(v.data.gather_rows(rows), [b, v.data.cols()]), ad))
                 .collect();
-            let (obj, weights) = match phase {
-                Phase::Pretrain => (pretrain_objective(&xs, &model.reconstruct(&xs), ad), None),
+            let step = match phase {
+                Phase::Pretrain => batch_gradients(&model, &xs, StepKind::Pretrain, ad),
                 Phase::Contrastive => {
-                    let fwd = model.forward(&xs);
                     let targets = if labelled.iter().any(Option::is_some) {
                         LabelTargets::labelled(&rows.iter().map(|&r| labelled[r]).collect::<Vec<_>>(), k, ad)
                     } else {
                         LabelTargets::Pseudo
                     };
-                    let obj = objective(&xs, &fwd, &self.ramped_params(epoch), &targets);
-                    (obj, Some(fwd.weights.detach()))
+                    let params = self.ramped_params(epoch);
+                    batch_gradients(&model, &xs, StepKind::Contrastive { params: &params, labels: &targets }, ad)
                 }
             };
-            let grads = obj.total.backward();
-            let grads = GradientsParams::from_grads(grads, &model);
+            let BatchGradients { grads, objective: obj, weights } = step;
             let parts = to_host(obj.parts)?;
             if let Some(bad) = parts.iter().position(|x| !x.is_finite()) {
                 let term =

@@ -90,7 +90,18 @@ impl ModelConfig {
     pub fn init_seeded(&self, device: &Device, seed: u64) -> Cvc {
         let _guard = INIT_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         device.seed(seed);
-        self.init(device).materialize()
+        let model = self.init(device);
+        // burn's parameters are lazy: each one draws its initial values on first use. Draw them
+        // all here, under the lock and in module order, so the values depend only on the seed
+        // (not on which thread, or which of the views' parallel passes, touches them first).
+        struct Draw;
+        impl burn::module::ModuleVisitor for Draw {
+            fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+                let _ = param.val();
+            }
+        }
+        model.visit(&mut Draw);
+        model
     }
 }
 
@@ -138,16 +149,26 @@ impl Cvc {
 
     /// The full forward pass of a batch.
     pub fn forward(&self, xs: &[Tensor<2>]) -> Forward {
-        let mut xr = Vec::with_capacity(xs.len());
-        let mut h = Vec::with_capacity(xs.len());
-        let mut q = Vec::with_capacity(xs.len());
-        for (ae, x) in self.views.iter().zip(xs) {
-            let z = ae.encode(x.clone());
-            xr.push(ae.decode(z.clone()));
-            let hv = self.project(z);
-            q.push(self.dec.forward(hv.clone()));
-            h.push(hv);
-        }
+        let (zs, xr) = self
+            .views
+            .iter()
+            .zip(xs)
+            .map(|(ae, x)| {
+                let z = ae.encode(x.clone());
+                let r = ae.decode(z.clone());
+                (z, r)
+            })
+            .unzip();
+        self.forward_heads(zs, xr)
+    }
+
+    /// The shared part of the forward pass, from the views' latents `z_v` (`[B, F]`) and
+    /// reconstructions onward: projection, DEC, AFW and VCF. The trainer calls it on detached
+    /// latents to differentiate the heads apart from the per-view autoencoders
+    /// (see `engine::step`).
+    pub fn forward_heads(&self, zs: Vec<Tensor<2>>, xr: Vec<Tensor<2>>) -> Forward {
+        let h: Vec<Tensor<2>> = zs.into_iter().map(|z| self.project(z)).collect();
+        let q = h.iter().map(|hv| self.dec.forward(hv.clone())).collect();
         let weights = self.afw.weights_from_features(&h);
         let fused = Self::fuse(&h, &weights);
         let t = self.vcf.forward(fused.clone());

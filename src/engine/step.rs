@@ -1,0 +1,166 @@
+//! The gradients of one batch, with the per-view autoencoders differentiated in parallel.
+//!
+//! Most of the work of a step is in the V autoencoders (`d_v-500-500-2000-F` and back), and they
+//! share no parameters. burn's autodiff runs one graph's backward pass on one thread, and the
+//! matrix products of a 256-row batch split poorly across cores (docs/BENCHMARKS.md), so one
+//! graph for the whole model leaves the second core mostly idle. Here each view gets its own graph:
+//!
+//! 1. per view, in parallel: `z_v = enc_v(x_v)`, `x̂_v = dec_v(z_v)`;
+//! 2. the shared heads (projection, DEC, AFW, VCF) and the objective run on detached copies
+//!    `z̃_v` of the latents, marked as leaves; one backward pass gives the heads' gradients and
+//!    `g_v = ∂L/∂z̃_v`;
+//! 3. per view, in parallel: the backward pass of `w_R · MSE(x_v, x̂_v) + Σ z_v ⊙ g_v`, whose
+//!    gradient with respect to the view's parameters is exactly that of `L` (chain rule through
+//!    `z_v`, with `g_v` held constant).
+//!
+//! The gradients are the same as one backward pass of the whole objective up to floating-point
+//! summation order (`tests/engine.rs::split_gradients_match_one_backward_pass`). In the
+//! pre-training phase step 2 is empty: each view's reconstruction is its own graph.
+
+use burn::module::{ModuleVisitor, Param};
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Gradients, Tensor};
+use rayon::prelude::*;
+
+use crate::loss::{LabelTargets, LossParams, Objective, objective, pretrain_objective};
+use crate::model::{Cvc, ViewAutoencoder};
+
+/// What one batch gives the optimiser and the epoch report.
+pub struct BatchGradients {
+    pub grads: GradientsParams,
+    /// The objective's detached parts and total (its `total` is not differentiable here).
+    pub objective: Objective,
+    /// The AFW view weights of the batch (contrastive phase), detached.
+    pub weights: Option<Tensor<1>>,
+}
+
+/// Which objective a batch is trained on.
+pub enum StepKind<'a> {
+    /// Reconstruction only.
+    Pretrain,
+    /// The whole objective.
+    Contrastive { params: &'a LossParams, labels: &'a LabelTargets },
+}
+
+/// Forward and backward passes of one batch; see the module documentation.
+///
+/// `xs` are the views of the batch on the autodiff device `ad`.
+pub fn batch_gradients(model: &Cvc, xs: &[Tensor<2>], kind: StepKind<'_>, ad: &Device) -> BatchGradients {
+    // 1. The autoencoders, one graph per view.
+    let encoded: Vec<(Tensor<2>, Tensor<2>)> = model
+        .views
+        .par_iter()
+        .zip(xs.par_iter())
+        .map(|(ae, x)| {
+            let z = ae.encode(x.clone());
+            let r = ae.decode(z.clone());
+            (z, r)
+        })
+        .collect();
+    let (zs, xr): (Vec<Tensor<2>>, Vec<Tensor<2>>) = encoded.into_iter().unzip();
+
+    match kind {
+        StepKind::Pretrain => {
+            let obj = pretrain_objective(xs, &detached(&xr), ad);
+            let grads = view_gradients(model, xs, &zs, &xr, 1.0, None);
+            BatchGradients { grads, objective: obj, weights: None }
+        }
+        StepKind::Contrastive { params, labels } => {
+            // 2. The shared heads on detached latents.
+            let leaves: Vec<Tensor<2>> = zs.iter().map(|z| z.clone().detach().require_grad()).collect();
+            let fwd = model.forward_heads(leaves.clone(), detached(&xr));
+            let obj = objective(xs, &fwd, params, labels);
+            let weights = Some(fwd.weights.clone().detach());
+            let (mut grads, upstream) = if obj.total.is_tracked() {
+                let mut heads = obj.total.backward();
+                let upstream: Vec<Option<Tensor<2>>> = leaves.iter().map(|l| l.grad_remove(&mut heads)).collect();
+                (GradientsParams::from_grads(heads, model), Some(upstream))
+            } else {
+                (GradientsParams::new(), None)
+            };
+            // 3. The autoencoders' backward passes, in parallel.
+            let views = view_gradients(model, xs, &zs, &xr, params.weights.rec.factor(), upstream.as_deref());
+            merge(&mut grads, views, model);
+            BatchGradients { grads, objective: obj, weights }
+        }
+    }
+}
+
+fn detached(ts: &[Tensor<2>]) -> Vec<Tensor<2>> {
+    ts.iter().map(|t| t.clone().detach()).collect()
+}
+
+/// The per-view backward passes of `rec_weight · MSE(x_v, x̂_v) + Σ z_v ⊙ g_v`, in parallel; the
+/// result holds the autoencoders' parameter gradients.
+fn view_gradients(
+    model: &Cvc,
+    xs: &[Tensor<2>],
+    zs: &[Tensor<2>],
+    xr: &[Tensor<2>],
+    rec_weight: f32,
+    upstream: Option<&[Option<Tensor<2>>]>,
+) -> GradientsParams {
+    let per_view: Vec<Option<Gradients>> = (0..xs.len())
+        .into_par_iter()
+        .map(|v| {
+            let mut loss: Option<Tensor<1>> = None;
+            if rec_weight > 0.0 {
+                let mse = (xs[v].clone() - xr[v].clone()).powi_scalar(2).mean().mul_scalar(rec_weight);
+                loss = Some(mse);
+            }
+            if let Some(g) = upstream.and_then(|u| u[v].clone()) {
+                let chain = (zs[v].clone() * g.autodiff()).sum();
+                loss = Some(match loss {
+                    Some(l) => l + chain,
+                    None => chain,
+                });
+            }
+            loss.filter(Tensor::is_tracked).map(|l| l.backward())
+        })
+        .collect();
+    let mut grads = GradientsParams::new();
+    for (v, g) in per_view.into_iter().enumerate() {
+        if let Some(mut g) = g {
+            collect_into(&mut grads, &mut g, &model.views[v]);
+        }
+    }
+    grads
+}
+
+/// Moves every parameter gradient of `views` into `into`.
+fn merge(into: &mut GradientsParams, views: GradientsParams, model: &Cvc) {
+    struct Move<'a> {
+        from: GradientsParams,
+        into: &'a mut GradientsParams,
+    }
+    impl ModuleVisitor for Move<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(g) = self.from.remove::<D>(param.id) {
+                self.into.register::<D>(param.id, g);
+            }
+        }
+    }
+    let mut mover = Move { from: views, into };
+    for ae in &model.views {
+        burn::module::Module::visit(ae, &mut mover);
+    }
+}
+
+/// Registers the gradients `grads` holds for the parameters of `ae`.
+fn collect_into(into: &mut GradientsParams, grads: &mut Gradients, ae: &ViewAutoencoder) {
+    struct Collect<'a> {
+        grads: &'a mut Gradients,
+        into: &'a mut GradientsParams,
+    }
+    impl ModuleVisitor for Collect<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if !param.is_require_grad() {
+                return;
+            }
+            if let Some(g) = param.val().grad_remove(self.grads) {
+                self.into.register::<D>(param.id, g);
+            }
+        }
+    }
+    burn::module::Module::visit(ae, &mut Collect { grads, into });
+}
