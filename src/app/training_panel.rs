@@ -155,16 +155,18 @@ impl TrainingPanel {
                 );
                 ui.add(egui::Slider::new(&mut cfg.kernel_scale, 0.1..=100.0).logarithmic(true).fixed_decimals(1));
                 ui.end_row();
-                ui.label("DEC target P from")
-                    .on_hover_text("the VCF head's t (the seed), or the views' mean q, which t then learns to follow");
+                ui.label("DEC target P from").on_hover_text(
+                    "the views' mean q (the default; the VCF head's t learns to follow it), or the VCF head's t \
+                         (the seed's choice, whose heads merge classes on MNIST-USPS, BDGP and handwritten)",
+                );
                 egui::ComboBox::from_id_salt("target_source")
                     .selected_text(match cfg.target_source {
                         TargetSource::Vcf => "VCF head t",
                         TargetSource::Views => "views' mean q",
                     })
                     .show_ui(ui, |ui| {
-                        ui.selectable_value(&mut cfg.target_source, TargetSource::Vcf, "VCF head t");
                         ui.selectable_value(&mut cfg.target_source, TargetSource::Views, "views' mean q");
+                        ui.selectable_value(&mut cfg.target_source, TargetSource::Vcf, "VCF head t");
                     });
                 ui.end_row();
                 ui.label("L_A / L_Q warm-up (epochs)")

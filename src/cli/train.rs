@@ -55,7 +55,7 @@ pub struct TrainArgs {
     /// κ of the DEC kernel q ∝ (1 + κ‖h − μ‖²)⁻¹ (1 = the seed's kernel).
     #[arg(long)]
     pub kernel_scale: Option<f32>,
-    /// Where the DEC target P comes from: vcf (the VCF head's t, the seed) or views (the views' mean q).
+    /// Where the DEC target P comes from: views (the views' mean q, the default) or vcf (the VCF head's t, the seed's choice).
     #[arg(long)]
     pub target_source: Option<TargetSource>,
     /// Contrastive epochs over which L_A and L_Q ramp in from 0 (0 = at once).

@@ -152,7 +152,7 @@ pub fn load(dir: &Path) -> Result<Checkpoint, CheckpointError> {
         }
     }
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).map_err(io(&dir.join(f), "cannot read"));
-    let config: TrainConfig = serde_json::from_str(&read(CONFIG_FILE)?).map_err(|e| CheckpointError::Invalid {
+    let config = parse_config(&read(CONFIG_FILE)?).map_err(|e| CheckpointError::Invalid {
         path: dir.join(CONFIG_FILE),
         why: format!("is not a valid run config: {e}"),
     })?;
@@ -218,5 +218,43 @@ impl Checkpoint {
             path,
             why: format!("the weights do not match the recorded model shape: {e}"),
         })
+    }
+}
+
+/// A checkpoint's `config.json`. Fields it lacks take today's defaults, except the DEC target:
+/// checkpoints written before `target_source` existed were trained with the VCF head's target
+/// (the default until session 12, when the views' consensus became the default).
+pub fn parse_config(json: &str) -> Result<TrainConfig, serde_json::Error> {
+    let value: serde_json::Value = serde_json::from_str(json)?;
+    let legacy_target = value.get("target_source").is_none();
+    let mut config: TrainConfig = serde_json::from_value(value)?;
+    if legacy_target {
+        config.target_source = crate::engine::config::TargetSource::Vcf;
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_config;
+    use crate::engine::config::{TargetSource, TrainConfig};
+
+    #[test]
+    fn configs_without_a_target_source_were_trained_on_the_vcf_target() {
+        assert_eq!(TrainConfig::default().target_source, TargetSource::Views);
+        // A config written today round-trips with its target.
+        let today = serde_json::to_string(&TrainConfig::default()).unwrap();
+        assert_eq!(parse_config(&today).unwrap().target_source, TargetSource::Views);
+        let mut vcf = TrainConfig::default();
+        vcf.target_source = TargetSource::Vcf;
+        assert_eq!(parse_config(&serde_json::to_string(&vcf).unwrap()).unwrap(), vcf);
+        // One from before the field existed reads as the VCF target it was trained with; the
+        // other missing fields take today's defaults.
+        let mut old: serde_json::Value = serde_json::from_str(&today).unwrap();
+        old.as_object_mut().unwrap().remove("target_source");
+        let parsed = parse_config(&old.to_string()).unwrap();
+        assert_eq!(parsed.target_source, TargetSource::Vcf);
+        assert_eq!(parsed.learning_rate, TrainConfig::default().learning_rate);
+        assert!(parse_config("{\"learning_rate\": \"fast\"}").is_err());
     }
 }
