@@ -245,8 +245,7 @@ mod tests {
         // A config written today round-trips with its target.
         let today = serde_json::to_string(&TrainConfig::default()).unwrap();
         assert_eq!(parse_config(&today).unwrap().target_source, TargetSource::Views);
-        let mut vcf = TrainConfig::default();
-        vcf.target_source = TargetSource::Vcf;
+        let vcf = TrainConfig { target_source: TargetSource::Vcf, ..TrainConfig::default() };
         assert_eq!(parse_config(&serde_json::to_string(&vcf).unwrap()).unwrap(), vcf);
         // One from before the field existed reads as the VCF target it was trained with; the
         // other missing fields take today's defaults.
