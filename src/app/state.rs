@@ -271,7 +271,10 @@ pub fn demo_config() -> TrainConfig {
         mse_epochs: 20,
         con_epochs: 60,
         batch_size: 128,
-        learning_rate: 3e-4,
+        // With the views target the heads need the faster rate on this budget: gauss3-noise
+        // reached ACC .79–.83 at 3e-4 and 1.0 at 1e-3 (seeds 10, 1, 2, 3); rings-moons
+        // .96 ± .01 at 3e-4 and .95 ± .05 at 1e-3.
+        learning_rate: 1e-3,
         encoder_hidden: vec![128, 128],
         feature_dim: 32,
         high_feature_dim: 32,
