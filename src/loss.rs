@@ -88,11 +88,16 @@ pub struct Objective {
 
 const LOG_EPS: f32 = 1e-10;
 
+/// Mean squared error of one view's reconstruction (`[1]`).
+pub fn view_reconstruction(x: Tensor<2>, r: Tensor<2>) -> Tensor<1> {
+    (x - r).powi_scalar(2).mean()
+}
+
 /// Mean squared error of each view, summed (`[1]`; zero without views).
 pub fn reconstruction(xs: &[Tensor<2>], xr: &[Tensor<2>], device: &Device) -> Tensor<1> {
     xs.iter()
         .zip(xr)
-        .map(|(x, r)| (x.clone() - r.clone()).powi_scalar(2).mean())
+        .map(|(x, r)| view_reconstruction(x.clone(), r.clone()))
         .reduce(|a, b| a + b)
         .unwrap_or_else(|| Tensor::zeros([1], device))
 }

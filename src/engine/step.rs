@@ -22,7 +22,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Device, Gradients, Tensor};
 use rayon::prelude::*;
 
-use crate::loss::{LabelTargets, LossParams, Objective, objective, pretrain_objective};
+use crate::loss::{LabelTargets, LossParams, Objective, objective, pretrain_objective, view_reconstruction};
 use crate::model::{Cvc, ViewAutoencoder};
 
 /// What one batch gives the optimiser and the epoch report.
@@ -62,7 +62,8 @@ pub fn batch_gradients(model: &Cvc, xs: &[Tensor<2>], kind: StepKind<'_>, ad: &D
     match kind {
         StepKind::Pretrain => {
             let obj = pretrain_objective(xs, &detached(&xr), ad);
-            let grads = view_gradients(model, xs, &zs, &xr, 1.0, None);
+            let mut grads = GradientsParams::new();
+            add_view_gradients(&mut grads, model, xs, &zs, &xr, 1.0, None);
             BatchGradients { grads, objective: obj, weights: None }
         }
         StepKind::Contrastive { params, labels } => {
@@ -79,8 +80,7 @@ pub fn batch_gradients(model: &Cvc, xs: &[Tensor<2>], kind: StepKind<'_>, ad: &D
                 (GradientsParams::new(), None)
             };
             // 3. The autoencoders' backward passes, in parallel.
-            let views = view_gradients(model, xs, &zs, &xr, params.weights.rec.factor(), upstream.as_deref());
-            merge(&mut grads, views, model);
+            add_view_gradients(&mut grads, model, xs, &zs, &xr, params.weights.rec.factor(), upstream.as_deref());
             BatchGradients { grads, objective: obj, weights }
         }
     }
@@ -91,22 +91,22 @@ fn detached(ts: &[Tensor<2>]) -> Vec<Tensor<2>> {
 }
 
 /// The per-view backward passes of `rec_weight · MSE(x_v, x̂_v) + Σ z_v ⊙ g_v`, in parallel; the
-/// result holds the autoencoders' parameter gradients.
-fn view_gradients(
+/// autoencoders' parameter gradients go into `into`.
+fn add_view_gradients(
+    into: &mut GradientsParams,
     model: &Cvc,
     xs: &[Tensor<2>],
     zs: &[Tensor<2>],
     xr: &[Tensor<2>],
     rec_weight: f32,
     upstream: Option<&[Option<Tensor<2>>]>,
-) -> GradientsParams {
+) {
     let per_view: Vec<Option<Gradients>> = (0..xs.len())
         .into_par_iter()
         .map(|v| {
             let mut loss: Option<Tensor<1>> = None;
             if rec_weight > 0.0 {
-                let mse = (xs[v].clone() - xr[v].clone()).powi_scalar(2).mean().mul_scalar(rec_weight);
-                loss = Some(mse);
+                loss = Some(view_reconstruction(xs[v].clone(), xr[v].clone()).mul_scalar(rec_weight));
             }
             if let Some(g) = upstream.and_then(|u| u[v].clone()) {
                 let chain = (zs[v].clone() * g.autodiff()).sum();
@@ -118,31 +118,10 @@ fn view_gradients(
             loss.filter(Tensor::is_tracked).map(|l| l.backward())
         })
         .collect();
-    let mut grads = GradientsParams::new();
     for (v, g) in per_view.into_iter().enumerate() {
         if let Some(mut g) = g {
-            collect_into(&mut grads, &mut g, &model.views[v]);
+            collect_into(into, &mut g, &model.views[v]);
         }
-    }
-    grads
-}
-
-/// Moves every parameter gradient of `views` into `into`.
-fn merge(into: &mut GradientsParams, views: GradientsParams, model: &Cvc) {
-    struct Move<'a> {
-        from: GradientsParams,
-        into: &'a mut GradientsParams,
-    }
-    impl ModuleVisitor for Move<'_> {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            if let Some(g) = self.from.remove::<D>(param.id) {
-                self.into.register::<D>(param.id, g);
-            }
-        }
-    }
-    let mut mover = Move { from: views, into };
-    for ae in &model.views {
-        burn::module::Module::visit(ae, &mut mover);
     }
 }
 
