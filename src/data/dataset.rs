@@ -190,12 +190,27 @@ pub struct Labels {
 impl Labels {
     /// Builds labels from raw values (any ids: 0- or 1-based or arbitrary).
     pub fn from_raw(variable: impl Into<String>, raw: Vec<f64>) -> Self {
-        let mut classes: Vec<f64> = raw.clone();
+        // `-0.0` and `0.0` are one class (MATLAB and numpy can write both); every NaN is one
+        // class too (the loader refuses NaN labels before this, but nothing here may panic).
+        let key = |v: f64| {
+            if v == 0.0 {
+                0.0
+            } else if v.is_nan() {
+                f64::NAN
+            } else {
+                v
+            }
+        };
+        let mut classes: Vec<f64> = raw.iter().map(|&v| key(v)).collect();
         classes.sort_by(|a, b| a.total_cmp(b));
-        classes.dedup();
+        classes.dedup_by(|a, b| a.total_cmp(b).is_eq());
         let ids = raw
             .iter()
-            .map(|v| classes.binary_search_by(|c| c.total_cmp(v)).expect("value is among the classes"))
+            .map(|&v| {
+                let v = key(v);
+                // Always found: `classes` holds every key under the same total order.
+                classes.binary_search_by(|c| c.total_cmp(&v)).unwrap_or_else(|i| i.min(classes.len() - 1))
+            })
             .collect();
         Labels { variable: variable.into(), raw, ids, classes, class_names: None }
     }

@@ -371,6 +371,16 @@ pub fn from_mat(path: &Path, file: &MatFile, opts: &LoadOptions) -> Result<Multi
     }
 
     // 5. Names of classes and views.
+    if let Some((name, raw)) = &labels {
+        let bad = raw.iter().filter(|v| !v.is_finite()).count();
+        if bad > 0 {
+            return Err(DataError::variable(
+                path,
+                name,
+                format!("the label vector holds {bad} NaN or infinite values; every sample needs a finite class id"),
+            ));
+        }
+    }
     let mut labels = labels.map(|(name, raw)| Labels::from_raw(name, raw));
     if let Some(l) = &mut labels {
         for want in CLASS_NAME_VARS {

@@ -275,6 +275,36 @@ impl MatFile {
     }
 }
 
+/// The number of elements of an array of these dimensions, or `None` when it (or the product of
+/// any of its non-zero dimensions, which `NumericArray::cols` may form) does not fit a `usize`.
+pub(crate) fn element_count(dims: &[usize]) -> Option<usize> {
+    let nonzero = dims.iter().filter(|&&d| d != 0).try_fold(1usize, |acc, &d| acc.checked_mul(d))?;
+    Some(if dims.contains(&0) { 0 } else { nonzero })
+}
+
+/// A sparse matrix's dimensions cost memory when it becomes a view (row pointers, counts) while
+/// the file need not store anything for them: refuse dimensions no file of this size describes as
+/// a dataset (more than 64 rows or columns per byte of the file).
+pub(crate) fn check_sparse_dims(
+    path: &Path,
+    var: &str,
+    rows: usize,
+    cols: usize,
+    file_bytes: usize,
+) -> Result<(), DataError> {
+    let limit = file_bytes.saturating_mul(64).max(1 << 16);
+    if rows > limit || cols > limit {
+        return Err(DataError::variable(
+            path,
+            var,
+            format!(
+                "a {rows}x{cols} sparse matrix is more than a file of {file_bytes} bytes can describe as a dataset (at most {limit} rows or columns)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 const HDF5_SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
 
 /// Which container the bytes hold.

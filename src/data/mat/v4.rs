@@ -62,10 +62,16 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<MatFile, DataError> {
         }
         let name = String::from_utf8_lossy(&b[20..name_end]).trim_end_matches('\0').to_string();
         let width = [8usize, 4, 4, 2, 2, 1][p as usize];
-        let count = rows.checked_mul(cols).ok_or_else(|| DataError::variable(path, &name, "dimensions overflow"))?;
         let parts = if imag { 2 } else { 1 };
-        let need = count * width * parts;
-        if b.len() < name_end + need {
+        let sizes = rows.checked_mul(cols).and_then(|count| Some((count, count.checked_mul(width * parts)?)));
+        let Some((count, need)) = sizes else {
+            return Err(DataError::variable(
+                path,
+                &name,
+                format!("the v4 header claims {rows}x{cols} values, which overflows the address space"),
+            ));
+        };
+        if b.len() - name_end < need {
             return Err(DataError::corrupt(
                 path,
                 format!("variable `{name}`: truncated: {need} data bytes expected, {} remain", b.len() - name_end),
@@ -93,7 +99,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<MatFile, DataError> {
                 dims: vec![rows, cols],
                 chars: vals.iter().map(|&v| char::from_u32(v as u32).unwrap_or('?')).collect(),
             },
-            2 => sparse_from_triplets(path, &name, rows, cols, &vals)?,
+            2 => sparse_from_triplets(path, &name, rows, cols, &vals, bytes.len())?,
             _ => MatValue::Numeric(NumericArray {
                 dims: vec![rows, cols],
                 class: [
@@ -122,16 +128,43 @@ fn sparse_from_triplets(
     rows: usize,
     cols: usize,
     vals: &[f64],
+    file_bytes: usize,
 ) -> Result<MatValue, DataError> {
     if !(cols == 3 || cols == 4) || rows == 0 {
         return Err(DataError::variable(path, name, "a v4 sparse matrix must be stored as rows of (i, j, value)"));
     }
+    // Indices and dimensions are stored as doubles: whole, positive and not absurdly large.
+    let index = |v: f64| (v.fract() == 0.0 && (0.0..=(u32::MAX as f64)).contains(&v)).then_some(v as usize);
     let n = rows - 1;
-    let (m, k) = (vals[n] as usize, vals[rows + n] as usize);
-    let mut trip: Vec<(usize, usize, f64)> =
-        (0..n).map(|r| (vals[r] as usize, vals[rows + r] as usize, vals[2 * rows + r])).collect();
-    if trip.iter().any(|&(i, j, _)| i == 0 || j == 0 || i > m || j > k) {
-        return Err(DataError::variable(path, name, "a v4 sparse index is outside the stated dimensions"));
+    let (Some(m), Some(k)) = (index(vals[n]), index(vals[rows + n])) else {
+        return Err(DataError::variable(
+            path,
+            name,
+            format!(
+                "the last row of a v4 sparse matrix must give its dimensions as whole numbers, found {} x {}",
+                vals[n],
+                vals[rows + n]
+            ),
+        ));
+    };
+    super::check_sparse_dims(path, name, m, k, file_bytes)?;
+    let mut trip = Vec::with_capacity(n);
+    for r in 0..n {
+        match (index(vals[r]), index(vals[rows + r])) {
+            (Some(i), Some(j)) if i >= 1 && j >= 1 && i <= m && j <= k => trip.push((i, j, vals[2 * rows + r])),
+            _ => {
+                return Err(DataError::variable(
+                    path,
+                    name,
+                    format!(
+                        "v4 sparse entry {} has index ({}, {}), outside the stated {m}x{k}",
+                        r + 1,
+                        vals[r],
+                        vals[rows + r]
+                    ),
+                ));
+            }
+        }
     }
     trip.sort_by_key(|&(i, j, _)| (j, i));
     let mut jc = vec![0usize; k + 1];

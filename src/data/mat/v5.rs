@@ -225,7 +225,10 @@ fn inflate(ctx: &Ctx, data: &[u8], index: usize, pos: usize) -> Result<Vec<u8>, 
     let cap = if claimed > 0 && claimed <= data.len().saturating_mul(1040) { claimed + 8 } else { data.len() * 4 };
     let mut out = Vec::with_capacity(cap);
     out.extend_from_slice(&head[..got]);
-    dec.read_to_end(&mut out).map_err(corrupt)?;
+    // Nothing past the inner element (and never more than zlib's ratio allows) is read: a stream
+    // that inflates further is padding or a decompression bomb, not data.
+    let limit = claimed.min(data.len().saturating_mul(1040)).saturating_add(8).saturating_sub(got);
+    (&mut dec).take(limit as u64).read_to_end(&mut out).map_err(corrupt)?;
     if out.len() < 8 {
         return Err(ctx.corrupt(
             "",
@@ -239,25 +242,39 @@ fn inflate(ctx: &Ctx, data: &[u8], index: usize, pos: usize) -> Result<Vec<u8>, 
 }
 
 fn parse_matrix_top(ctx: &Ctx, data: &[u8], label: &str) -> Result<MatVariable, DataError> {
-    let (name, value) = parse_matrix(ctx, data, label)?;
+    let (name, value) = parse_matrix(ctx, data, label, 0)?;
     Ok(MatVariable { name, value })
 }
 
+/// The dimensions element: `miINT32`, or `miUINT32` as some writers store it (scipy reads that
+/// too, refusing values that are negative as `int32`).
 fn dims_of(ctx: &Ctx, el: &Element, var: &str) -> Result<Vec<usize>, DataError> {
-    if el.ty != MI_INT32 || !el.data.len().is_multiple_of(4) || el.data.len() < 8 {
+    if !(el.ty == MI_INT32 || el.ty == MI_UINT32) || !el.data.len().is_multiple_of(4) || el.data.len() < 8 {
         return Err(ctx.corrupt(var, "the dimensions element is malformed"));
     }
-    el.data
+    let dims: Vec<usize> = el
+        .data
         .chunks_exact(4)
         .map(|c| {
             let d = ctx.endian.i32(c);
             if d < 0 { Err(ctx.corrupt(var, format!("negative dimension {d}"))) } else { Ok(d as usize) }
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    if super::element_count(&dims).is_none() {
+        return Err(ctx.corrupt(var, format!("the dimensions {} overflow", dims_str(&dims))));
+    }
+    Ok(dims)
 }
 
+/// Cells nested deeper than this are refused (each level recurses; a crafted file could
+/// otherwise overflow the stack).
+const MAX_DEPTH: usize = 64;
+
 /// Parses the payload of an `miMATRIX` element; returns its name and value.
-fn parse_matrix(ctx: &Ctx, data: &[u8], parent: &str) -> Result<(String, MatValue), DataError> {
+fn parse_matrix(ctx: &Ctx, data: &[u8], parent: &str, depth: usize) -> Result<(String, MatValue), DataError> {
+    if depth > MAX_DEPTH {
+        return Err(ctx.corrupt(parent, format!("cells are nested more than {MAX_DEPTH} deep")));
+    }
     if data.is_empty() {
         // An empty element stands for an empty double array (e.g. in cells).
         let value = MatValue::Numeric(NumericArray {
@@ -287,16 +304,18 @@ fn parse_matrix(ctx: &Ctx, data: &[u8], parent: &str) -> Result<(String, MatValu
     let (name_el, mut p) = read_element(ctx, data, p, parent, false)?;
     let name = String::from_utf8_lossy(name_el.data).trim_end_matches('\0').to_string();
     let var = if name.is_empty() { parent.to_string() } else { name.clone() };
-    let count: usize = dims.iter().product();
+    // `dims_of` checked that the product fits.
+    let count: usize = super::element_count(&dims).unwrap_or(0);
     let value = match class {
         MX_CELL => {
-            let mut items = Vec::with_capacity(count);
+            // Every item takes at least an 8-byte tag: never reserve more than the bytes allow.
+            let mut items = Vec::with_capacity(count.min(data.len() / 8));
             for i in 0..count {
                 let (el, next) = read_element(ctx, data, p, &var, false)?;
                 if el.ty != MI_MATRIX {
                     return Err(ctx.corrupt(&var, format!("cell element {} is not a matrix element", i + 1)));
                 }
-                let (_, v) = parse_matrix(ctx, el.data, &format!("{var}{{{}}}", i + 1))?;
+                let (_, v) = parse_matrix(ctx, el.data, &format!("{var}{{{}}}", i + 1), depth + 1)?;
                 items.push(v);
                 p = next;
             }
@@ -304,9 +323,19 @@ fn parse_matrix(ctx: &Ctx, data: &[u8], parent: &str) -> Result<(String, MatValu
         }
         MX_STRUCT => MatValue::Skipped { what: "struct".into() },
         MX_OBJECT => MatValue::Skipped { what: "MATLAB object".into() },
-        MX_CHAR if count == 0 || p >= data.len() => MatValue::Char { dims, chars: vec![' '; count] },
+        MX_CHAR if count == 0 => MatValue::Char { dims, chars: vec![] },
+        MX_CHAR if p >= data.len() => {
+            return Err(ctx.corrupt(&var, format!("a {} char array has no data element", dims_str(&dims))));
+        }
         MX_CHAR => {
             let (el, _) = read_element(ctx, data, p, &var, false)?;
+            // Each character takes at least one byte, whatever the encoding.
+            if count > el.data.len() {
+                return Err(ctx.corrupt(
+                    &var,
+                    format!("a {} char array holds only {} bytes of characters", dims_str(&dims), el.data.len()),
+                ));
+            }
             let chars: Vec<char> = match el.ty {
                 MI_UTF8 | MI_UINT8 | MI_INT8 => String::from_utf8_lossy(el.data).chars().collect(),
                 MI_UINT16 | MI_UTF16 => {
@@ -336,6 +365,7 @@ fn parse_matrix(ctx: &Ctx, data: &[u8], parent: &str) -> Result<(String, MatValu
             let ir: Vec<usize> = to_f64(ctx, &ir_el, &var)?.into_iter().map(|v| v as usize).collect();
             let jc: Vec<usize> = to_f64(ctx, &jc_el, &var)?.into_iter().map(|v| v as usize).collect();
             let (rows, cols) = (dims[0], dims[1]);
+            super::check_sparse_dims(ctx.path, &var, rows, cols, data.len())?;
             if jc.len() != cols + 1 {
                 return Err(ctx.corrupt(
                     &var,
@@ -348,7 +378,13 @@ fn parse_matrix(ctx: &Ctx, data: &[u8], parent: &str) -> Result<(String, MatValu
             }
             let mut values = if p3 < data.len() {
                 let (pr_el, _) = read_element(ctx, data, p3, &var, false)?;
-                to_f64(ctx, &pr_el, &var)?
+                if pr_el.data.len() == nnz && nnz > 0 && element_width(pr_el.ty) > 1 {
+                    // MATLAB stores logical sparse values as one byte each while the tag still
+                    // says `miDOUBLE` (scipy's `logical_sparse.mat`); scipy reads them as bytes.
+                    pr_el.data.iter().map(|&b| b as f64).collect()
+                } else {
+                    to_f64(ctx, &pr_el, &var)?
+                }
             } else {
                 vec![]
             };
@@ -410,6 +446,17 @@ fn opaque_name(ctx: &Ctx, data: &[u8], p: usize) -> Option<String> {
         Some(String::from_utf8_lossy(el.data).trim_end_matches('\0').to_string())
     } else {
         None
+    }
+}
+
+/// Bytes a value of element type `ty` takes (0 for non-numeric types).
+fn element_width(ty: u32) -> usize {
+    match ty {
+        MI_INT8 | MI_UINT8 => 1,
+        MI_INT16 | MI_UINT16 => 2,
+        MI_INT32 | MI_UINT32 | MI_SINGLE => 4,
+        MI_DOUBLE | MI_INT64 | MI_UINT64 => 8,
+        _ => 0,
     }
 }
 
