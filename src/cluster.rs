@@ -11,10 +11,12 @@
 //! centroid update until the centres move less than `tolerance` (relative to
 //! the data variance) or `max_iter` is reached. The best of `n_init` seeded
 //! restarts (lowest inertia) wins. The assignment step runs on all cores
-//! with scoped threads. Everything is deterministic for a given seed.
+//! (rayon's shared pool, one task per chunk of samples). Everything is
+//! deterministic for a given seed.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
 /// Settings of a k-means run.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -84,23 +86,22 @@ fn assign(data: &[f32], d: usize, centroids: &[f32], k: usize, labels: &mut [usi
     let n = labels.len();
     let t = threads().min(n.div_ceil(256)).max(1);
     let chunk = n.div_ceil(t);
-    std::thread::scope(|s| {
-        for ((lab, dis), rows) in labels.chunks_mut(chunk).zip(dists.chunks_mut(chunk)).zip(data.chunks(chunk * d)) {
-            s.spawn(move || {
-                for (i, x) in rows.chunks_exact(d).enumerate() {
-                    let mut best = (f32::INFINITY, 0usize);
-                    for c in 0..k {
-                        let dd = sq_dist(x, &centroids[c * d..(c + 1) * d]);
-                        if dd < best.0 {
-                            best = (dd, c);
-                        }
+    // On the shared (named) worker pool: one task per chunk.
+    labels.par_chunks_mut(chunk).zip(dists.par_chunks_mut(chunk)).zip(data.par_chunks(chunk * d)).for_each(
+        |((lab, dis), rows)| {
+            for (i, x) in rows.chunks_exact(d).enumerate() {
+                let mut best = (f32::INFINITY, 0usize);
+                for c in 0..k {
+                    let dd = sq_dist(x, &centroids[c * d..(c + 1) * d]);
+                    if dd < best.0 {
+                        best = (dd, c);
                     }
-                    lab[i] = best.1;
-                    dis[i] = best.0;
                 }
-            });
-        }
-    });
+                lab[i] = best.1;
+                dis[i] = best.0;
+            }
+        },
+    );
     dists.iter().map(|&x| x as f64).sum()
 }
 

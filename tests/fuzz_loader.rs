@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mvc_workbench::cli::inspect::summary_json;
-use mvc_workbench::data::mat::read_mat;
+use mvc_workbench::data::mat::{isolate, read_mat};
 use mvc_workbench::data::{LoadOptions, NonFinite, builtin, list_variables, load_dataset, save_dataset};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -285,6 +285,11 @@ fn try_one(path: &Path, bytes: &[u8], tally: &mut Tally) -> Option<String> {
 }
 
 fn run(seconds: f64, max_inputs: u64, seed: u64) -> Tally {
+    // v7.3 files go to a child process of the real binary, as in the app, the CLI and `serve`:
+    // the HDF5 C library can crash on a damaged file, and that must be an error here too.
+    // `FUZZ_HELPER` names a copy of the binary for long runs (a rebuild replaces the original).
+    let helper = std::env::var_os("FUZZ_HELPER").map(PathBuf::from);
+    isolate::set_helper(helper.unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_mvc-workbench"))));
     let dir = work_dir();
     let current = dir.join("fuzz-current.mat");
     let corpus = corpus();

@@ -35,11 +35,26 @@ pub enum Commands {
     Bench(train::BenchArgs),
     /// Serve the HTTP API (POST /train, POST /predict, GET /runs/{id}, GET /openapi.json).
     Serve(serve::ServeArgs),
+    /// Internal: read a MAT v7.3 file and write it to stdout as a MAT v5 stream (the program
+    /// reads v7.3 files in a child process, so that a crash of the HDF5 library cannot take it down).
+    #[command(name = "__read-v73", hide = true)]
+    ReadV73 { file: std::path::PathBuf },
 }
 
 /// Parses the arguments, runs the command and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    // Name the shared worker pool (burn-flex, the loader and t-SNE run on it) so that a profile
+    // or a panic message says whose thread it was. `RAYON_NUM_THREADS` is still honoured. It can
+    // only fail if a pool was already built, which nothing does before this line.
+    let _ = rayon::ThreadPoolBuilder::new().thread_name(|i| format!("mvc-pool-{i}")).build_global();
+    if let Some(Commands::ReadV73 { file }) = &cli.command {
+        return crate::data::mat::isolate::child_main(file);
+    }
+    // v7.3 files are read by a child process of this same executable.
+    if let Ok(exe) = std::env::current_exe() {
+        crate::data::mat::isolate::set_helper(exe);
+    }
     let result = match cli.command {
         Some(Commands::Gui(args)) => gui::run(&args),
         Some(Commands::Inspect(args)) => inspect::run(&args),
@@ -49,6 +64,7 @@ pub fn main() -> i32 {
         Some(Commands::Predict(args)) => train::run_predict(&args),
         Some(Commands::Bench(args)) => train::run_bench(&args),
         Some(Commands::Serve(args)) => serve::run(&args),
+        Some(Commands::ReadV73 { .. }) => Ok(()), // answered above
         None => gui::run(&gui::GuiArgs::default()),
     };
     match result {

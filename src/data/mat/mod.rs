@@ -11,6 +11,7 @@ use std::path::Path;
 use crate::data::dataset::MatFormat;
 use crate::data::error::DataError;
 
+pub mod isolate;
 pub mod v4;
 pub mod v5;
 pub mod v73;
@@ -358,7 +359,7 @@ pub fn read_mat(path: &Path) -> Result<MatFile, DataError> {
     match detect_format(path, &bytes)? {
         MatFormat::V73 => {
             drop(bytes);
-            v73::read(path)
+            isolate::read_v73(path)
         }
         MatFormat::V5 => v5::parse(path, &bytes),
         MatFormat::V4 => v4::parse(path, &bytes),

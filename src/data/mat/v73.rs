@@ -35,6 +35,20 @@ fn int_attr(loc: &Location, name: &str) -> Option<u64> {
     attr.read_scalar::<u64>().ok().or_else(|| attr.read_raw::<u64>().ok().and_then(|v| v.first().copied()))
 }
 
+/// The descriptive text of the 512-byte MATLAB header before the HDF5 superblock (empty for a
+/// plain HDF5 file). Reads only those bytes.
+pub fn header_text(path: &Path) -> String {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(116);
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.take(116).read_to_end(&mut head);
+    }
+    if !head.starts_with(b"MATLAB") {
+        return String::new();
+    }
+    String::from_utf8_lossy(&head).trim_end_matches([' ', '\0']).to_string()
+}
+
 /// Reads every top-level variable of a v7.3 file.
 pub fn read(path: &Path) -> Result<MatFile, DataError> {
     hdf5::silence_errors(true);
@@ -43,10 +57,7 @@ pub fn read(path: &Path) -> Result<MatFile, DataError> {
         path: path.to_path_buf(),
         why: format!("cannot open the HDF5 container (the file may be truncated or damaged): {e}"),
     })?;
-    let header = std::fs::read(path)
-        .ok()
-        .map(|b| String::from_utf8_lossy(&b[..b.len().min(116)]).trim_end_matches([' ', '\0']).to_string())
-        .unwrap_or_default();
+    let header = header_text(path);
     let names = file.member_names().map_err(|e| h5err(path, "/", e))?;
     let mut variables = Vec::new();
     for name in names {
