@@ -8,7 +8,10 @@
 //! SERVE_LOAD_REQUESTS=2000 SERVE_LOAD_CONCURRENCY=20 cargo test --bench serve_load -- --bench
 //! ```
 //!
-//! Under a plain `cargo test` it runs 300 requests at concurrency 10 as a smoke test.
+//! Under a plain `cargo test` it runs 300 requests at concurrency 10 as a smoke test. With
+//! `--bench` it runs the load twice (`SERVE_LOAD_ROUNDS`), each round with its own `/train`, so
+//! that the RSS after the second round shows whether memory keeps growing. `SERVE_LOAD_BIN`
+//! names the `mvc-workbench` binary to start (default: the one cargo built for this bench).
 
 #[path = "../tests/common/load.rs"]
 mod load;
@@ -32,7 +35,8 @@ impl Drop for Server {
 }
 
 fn start_server(runs: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mvc-workbench"))
+    let bin = std::env::var_os("SERVE_LOAD_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_mvc-workbench").into());
+    let mut child = Command::new(bin)
         .args(["serve", "--addr", "127.0.0.1:0", "--device", "flex", "--runs"])
         .arg(runs)
         .stdout(Stdio::null())
@@ -70,7 +74,7 @@ fn main() {
     let benchmarking = std::env::args().any(|a| a == "--bench");
     let total = env_or("SERVE_LOAD_REQUESTS", if benchmarking { 10_000 } else { 300 });
     let concurrency = env_or("SERVE_LOAD_CONCURRENCY", if benchmarking { 50 } else { 10 });
-    let epochs = env_or("SERVE_LOAD_EPOCHS", if benchmarking { 40 } else { 5 });
+    let epochs = env_or("SERVE_LOAD_EPOCHS", if benchmarking { 5 } else { 2 });
     let runs = tempfile::tempdir().unwrap_or_else(|e| panic!("no temporary folder: {e}"));
     let server = start_server(runs.path());
     let pid = server.child.id();
@@ -89,21 +93,40 @@ fn main() {
         assert_eq!(status, 200, "{text}");
     }
 
-    let train =
-        format!(r#"{{"dataset_name": "gauss3-noise", "mse_epochs": {epochs}, "con_epochs": {epochs}, "seed": 2}}"#);
-    let report = load::run_load(server.addr, pid, total, concurrency, 600, &train);
-    println!("{}", report.summary());
     println!(
-        "| {} | {} | {} | {:.2} | {:.2} | {:.0} | {} | {} |",
-        report.requests,
-        report.concurrency,
-        report.errors,
-        report.p50.as_secs_f64() * 1e3,
-        report.p99.as_secs_f64() * 1e3,
-        report.requests_per_sec(),
-        report.rss_before_kib,
-        report.rss_after_kib
+        "| round | requests | concurrency | errors | p50 ms | p99 ms | max ms | req/s | RSS before KiB | RSS after KiB |"
     );
-    assert_eq!(report.errors, 0, "errors under load: {:?}", report.error_samples);
-    assert_eq!(report.train_status, 200, "the /train during the load: {}", report.train_body);
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let rounds = env_or("SERVE_LOAD_ROUNDS", if benchmarking { 2 } else { 1 });
+    let mut failures = Vec::new();
+    for round in 1..=rounds {
+        let train = format!(
+            r#"{{"dataset_name": "gauss3-noise", "mse_epochs": {epochs}, "con_epochs": {epochs}, "seed": {}}}"#,
+            round + 1
+        );
+        let report = load::run_load(server.addr, pid, total, concurrency, 600, &train);
+        eprintln!("round {round}: {}", report.summary());
+        println!(
+            "| {round} | {} | {} | {} | {:.2} | {:.2} | {:.1} | {:.0} | {} | {} |",
+            report.requests,
+            report.concurrency,
+            report.errors,
+            report.p50.as_secs_f64() * 1e3,
+            report.p99.as_secs_f64() * 1e3,
+            report.max.as_secs_f64() * 1e3,
+            report.requests_per_sec(),
+            report.rss_before_kib,
+            report.rss_after_kib
+        );
+        if report.errors > 0 {
+            failures.push(format!("round {round}: {} errors, e.g. {:?}", report.errors, report.error_samples));
+        }
+        if report.train_status != 200 {
+            failures.push(format!("round {round}: the /train answered {}: {}", report.train_status, report.train_body));
+        }
+        if !report.train_outlasted_load {
+            eprintln!("note: round {round}'s /train did not run through the whole load; raise SERVE_LOAD_EPOCHS");
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }

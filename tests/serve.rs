@@ -534,9 +534,26 @@ fn predict_load_while_training_has_no_errors() {
     // A short head timeout: it must not cut the long-waiting /train nor the busy keep-alive clients.
     let (server, _runs) = start_with(None, Limits { head_timeout: Duration::from_millis(200), ..Limits::default() });
     let addr = server.addr;
-    let (status, text) =
-        http(addr, "POST", "/train", r#"{"dataset_name": "gauss3-noise", "mse_epochs": 1, "con_epochs": 1}"#);
-    assert_eq!(status, 200, "{text}");
+    // The first /train as curl sends a body over 1 KiB: `Expect: 100-continue`, then the body once
+    // the server's interim `100 Continue` is in. The interim answer must not restart the head clock.
+    let body =
+        format!("{}{}", " ".repeat(1500), r#"{"dataset_name": "gauss3-noise", "mse_epochs": 1, "con_epochs": 1}"#);
+    let mut conn = std::io::BufReader::new(TcpStream::connect(addr).unwrap());
+    write!(
+        conn.get_mut(),
+        "POST /train HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    let mut interim = String::new();
+    std::io::BufRead::read_line(&mut conn, &mut interim).unwrap();
+    assert!(interim.starts_with("HTTP/1.1 100"), "{interim}");
+    let t = Instant::now();
+    conn.get_mut().write_all(body.as_bytes()).unwrap();
+    let mut rest = String::new();
+    conn.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("HTTP/1.1 200"), "{rest}");
+    assert!(t.elapsed() > Duration::from_millis(200), "the run outlasted the head timeout");
     let train = r#"{"dataset_name": "gauss3-noise", "mse_epochs": 3, "con_epochs": 3, "seed": 3}"#;
     let report = load::run_load(addr, std::process::id(), 500, 10, 600, train);
     eprintln!("{}", report.summary());

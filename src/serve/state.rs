@@ -211,7 +211,7 @@ fn phase_name(p: Phase) -> String {
 
 /// How a run ended, as the trainer said.
 enum Ending {
-    Finished(RunSummary),
+    Finished(Box<RunSummary>),
     Failed { reason: String, internal: bool },
 }
 
@@ -230,7 +230,7 @@ fn event_loop(shared: &Weak<Shared>, events: &Receiver<Event>) {
         };
         let Some(shared) = shared.upgrade() else { return };
         match event {
-            Event::Finished(summary) => finish_run(&shared, Ending::Finished(*summary)),
+            Event::Finished(summary) => finish_run(&shared, Ending::Finished(summary)),
             Event::Failed { reason, internal, .. } => finish_run(&shared, Ending::Failed { reason, internal }),
             other => {
                 let mut inner = lock(&shared.inner);

@@ -107,8 +107,8 @@ pub struct LoadReport {
     pub p99: Duration,
     pub max: Duration,
     pub elapsed: Duration,
-    /// The background `/train`: its status and body, and whether it was still running when
-    /// the last `/predict` was answered.
+    /// The background `/train`: its status and body, and whether it was running from before
+    /// the first `/predict` until after the last one was answered.
     pub train_status: u16,
     pub train_body: String,
     pub train_outlasted_load: bool,
@@ -134,7 +134,11 @@ impl LoadReport {
             self.requests_per_sec(),
             self.elapsed.as_secs_f64(),
             self.train_status,
-            if self.train_outlasted_load { "still running when the load ended" } else { "ended during the load" },
+            if self.train_outlasted_load {
+                "running through the whole load"
+            } else {
+                "NOT running through the whole load"
+            },
             self.rss_before_kib,
             self.rss_after_kib,
         )
@@ -171,17 +175,18 @@ pub fn run_load(
             })
             .unwrap_or_else(|e| panic!("cannot start the train client: {e}"))
     };
-    // The train is live once GET /runs lists a run that is loading or running.
+    // The train is live once GET /runs lists a running run (the trainer has started it).
     let t0 = Instant::now();
     let mut probe = Client::new(addr);
     while t0.elapsed() < Duration::from_secs(60) && train_done.load(Ordering::SeqCst) == 0 {
         if let Ok((200, text)) = probe.request("GET", "/runs", "")
-            && (text.contains(r#""status":"running""#) || text.contains(r#""status":"loading""#))
+            && text.contains(r#""status":"running""#)
         {
             break;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(10));
     }
+    let train_live = train_done.load(Ordering::SeqCst) == 0;
     let next = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(Mutex::new((0usize, Vec::<String>::new())));
     let start = Instant::now();
@@ -222,7 +227,7 @@ pub fn run_load(
         .collect();
     let mut latencies: Vec<Duration> = workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect();
     let elapsed = start.elapsed();
-    let train_outlasted_load = train_done.load(Ordering::SeqCst) == 0;
+    let train_outlasted_load = train_live && train_done.load(Ordering::SeqCst) == 0;
     let (train_status, train_body) = match train.join() {
         Ok(Ok(answer)) => answer,
         Ok(Err(e)) => (0, format!("the /train exchange failed: {e}")),
