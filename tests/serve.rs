@@ -564,3 +564,32 @@ fn predict_load_while_training_has_no_errors() {
     eprintln!("the /train waited {} s on its connection", train["seconds"]);
     server.stop();
 }
+
+#[test]
+fn a_stop_while_the_dataset_loads_stops_the_run_at_its_start() {
+    let served = tempfile::tempdir().unwrap();
+    write_big_dataset(served.path());
+    let (server, _runs) = start_with(Some(served.path().to_path_buf()), Limits::default());
+    let addr = server.addr;
+    let train = std::thread::Builder::new()
+        .name("train-client".into())
+        .spawn(move || http(addr, "POST", "/train", r#"{"dataset_name": "big", "mse_epochs": 20, "con_epochs": 20}"#))
+        .unwrap();
+    // Stop as soon as run 1 exists (most likely while its 19 MB dataset is still loading).
+    let t0 = Instant::now();
+    loop {
+        let (status, text) = http(addr, "POST", "/runs/1/stop", "");
+        if status == 202 {
+            break;
+        }
+        assert_eq!(status, 404, "{text}");
+        assert!(t0.elapsed() < Duration::from_secs(60), "run 1 never appeared");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let (status, text) = train.join().unwrap();
+    assert_eq!(status, 200, "{text}");
+    let v = json(&text);
+    assert_eq!(v["status"], "stopped", "{v}");
+    assert!(v["epochs"].as_u64().unwrap() < 40, "{v}");
+    server.stop();
+}

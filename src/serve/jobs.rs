@@ -115,7 +115,7 @@ pub(super) async fn train(state: &ServeState, body: &Bytes) -> Result<TrainRespo
         let id = inner.next_id;
         inner.next_id += 1;
         let (tx, rx) = tokio::sync::oneshot::channel();
-        inner.active = Some(ActiveRun { id, dataset: None, done: Some(tx) });
+        inner.active = Some(ActiveRun { id, dataset: None, done: Some(tx), stop_requested: false });
         let status = RunStatus {
             run_id: id,
             status: "loading".into(),
@@ -205,6 +205,7 @@ impl Job {
                 return Err(ServeError::Invalid(format!("/train: {name} has no labels, so num_cluster must be given")));
             }
         };
+        let (n_samples, n_views) = (ds.n_samples(), ds.n_views());
         if k > ds.n_samples() {
             return Err(ServeError::Invalid(format!(
                 "/train: num_cluster is {k} but {name} has only {} samples",
@@ -212,19 +213,20 @@ impl Job {
             )));
         }
         let out_dir = shared.opts.runs_dir.join(format!("run-{id}-{}", normalise(&name)));
-        {
-            let mut inner = lock(&shared.inner);
-            if let Some(a) = inner.active.as_mut() {
-                a.dataset = Some(Arc::clone(&ds));
-            }
-            if let Some(rec) = inner.runs.get_mut(&id) {
-                rec.status.n_samples = ds.n_samples();
-                rec.status.n_views = ds.n_views();
-                rec.status.n_clusters = k;
-                rec.status.warnings.extend(warnings);
-            }
+        let start = Command::Start { dataset: Arc::clone(&ds), config: Box::new(cfg), out_dir: Some(out_dir) };
+        // Under the lock, so that a stop asked for meanwhile is either seen here or sent after
+        // the start (the stop route sends under the same lock); `try_send` never blocks.
+        let mut inner = lock(&shared.inner);
+        let stop_requested = inner.active.as_ref().is_some_and(|a| a.stop_requested);
+        if let Some(a) = inner.active.as_mut() {
+            a.dataset = Some(ds);
         }
-        let start = Command::Start { dataset: ds, config: Box::new(cfg), out_dir: Some(out_dir) };
+        if let Some(rec) = inner.runs.get_mut(&id) {
+            rec.status.n_samples = n_samples;
+            rec.status.n_views = n_views;
+            rec.status.n_clusters = k;
+            rec.status.warnings.extend(warnings);
+        }
         shared.commands.try_send(start).map_err(|e| match e {
             crossbeam_channel::TrySendError::Full(_) => {
                 ServeError::Unavailable("the trainer's command queue is full; try again in a moment".into())
@@ -232,6 +234,11 @@ impl Job {
             crossbeam_channel::TrySendError::Disconnected(_) => {
                 ServeError::Internal("the trainer thread has ended; restart the server".into())
             }
-        })
+        })?;
+        if stop_requested {
+            shared.commands.try_send(Command::Stop).ok();
+        }
+        drop(inner);
+        Ok(())
     }
 }

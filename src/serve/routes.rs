@@ -141,12 +141,15 @@ async fn get_run(State(state): State<ServeState>, UrlPath(raw): UrlPath<String>)
     ))]
 async fn stop_run(State(state): State<ServeState>, UrlPath(raw): UrlPath<String>) -> Response {
     let result = parse_run_id(&raw).and_then(|id| {
-        let inner = lock(&state.shared.inner);
+        let mut inner = lock(&state.shared.inner);
         let Some(rec) = inner.runs.get(&id) else {
             return Err(ServeError::UnknownRun(id));
         };
-        if inner.active.as_ref().map(|a| a.id) != Some(id) {
-            return Err(ServeError::AlreadyEnded { id, status: rec.status.status.clone() });
+        let status = rec.status.status.clone();
+        match inner.active.as_mut() {
+            // A run still loading sends this stop after its start (see jobs.rs).
+            Some(a) if a.id == id => a.stop_requested = true,
+            _ => return Err(ServeError::AlreadyEnded { id, status }),
         }
         state.shared.commands.try_send(Command::Stop).map_err(|e| match e {
             crossbeam_channel::TrySendError::Full(_) => {

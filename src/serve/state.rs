@@ -100,6 +100,8 @@ pub(super) struct ActiveRun {
     /// Set once the dataset is loaded (before the trainer is started).
     pub dataset: Option<Arc<MultiViewDataset>>,
     pub done: Option<tokio::sync::oneshot::Sender<Outcome>>,
+    /// `POST /runs/{id}/stop` came; a run still loading is stopped as soon as it starts.
+    pub stop_requested: bool,
 }
 
 pub(super) struct RunRecord {
