@@ -195,9 +195,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc
 }
 
+/// The OpenAPI description as JSON, built once per process.
 async fn openapi_json() -> Response {
-    match openapi().to_json() {
-        Ok(text) => ([(header::CONTENT_TYPE, "application/json")], text).into_response(),
+    static JSON: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    match JSON.get_or_init(|| openapi().to_json().map_err(|e| e.to_string())) {
+        Ok(text) => ([(header::CONTENT_TYPE, "application/json")], text.clone()).into_response(),
         Err(e) => ServeError::Internal(format!("the OpenAPI description could not be written: {e}")).into_response(),
     }
 }
@@ -208,6 +210,11 @@ fn html_escape(s: &str) -> String {
 
 /// A self-contained page (no scripts, no CDN) listing the routes.
 async fn index() -> Html<String> {
+    static PAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    Html(PAGE.get_or_init(index_page).clone())
+}
+
+fn index_page() -> String {
     let doc = openapi();
     let mut rows = String::new();
     for (path, item) in &doc.paths.paths {
@@ -223,7 +230,7 @@ async fn index() -> Html<String> {
             }
         }
     }
-    Html(format!(
+    format!(
         r#"<!doctype html><html><head><meta charset="utf-8"><title>MVC Workbench API</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td{{padding:.3em .8em;vertical-align:top}}pre{{background:#f4f4f4;padding:1em}}</style></head>
 <body><h1>MVC Workbench API {version}</h1>
@@ -236,7 +243,7 @@ curl -X POST http://localhost:8919/predict -H 'Content-Type: application/json' \
   -d '{{"data_index": 6, "compare_with_ground_truth": true}}'</pre>
 </body></html>"#,
         version = env!("CARGO_PKG_VERSION"),
-    ))
+    )
 }
 
 async fn not_found(uri: axum::http::Uri) -> ServeError {
