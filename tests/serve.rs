@@ -1,19 +1,28 @@
 //! `serve` through a real server on an ephemeral loopback port: the seed's two `curl`
-//! examples, every error path, live progress and stop, one run at a time, 20 concurrent
-//! `/predict` requests, and the OpenAPI description.
+//! examples, every error path, bad clients (malformed or hostile bodies, huge numbers, path
+//! tricks, oversized or slow bodies), live progress and stop, one run at a time, 20 concurrent
+//! `/predict` requests, a CI-sized load run, and the OpenAPI description.
+
+#[path = "common/load.rs"]
+mod load;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use mvc_workbench::data::{self, Preprocess};
 use mvc_workbench::engine::config::DeviceChoice;
-use mvc_workbench::serve::{RunningServer, ServeOptions};
+use mvc_workbench::serve::{Limits, RunningServer, ServeOptions};
 use serde_json::Value;
 
 fn start() -> (RunningServer, tempfile::TempDir) {
+    start_with(None, Limits::default())
+}
+
+fn start_with(datasets_dir: Option<PathBuf>, limits: Limits) -> (RunningServer, tempfile::TempDir) {
     let runs = tempfile::tempdir().unwrap();
-    let opts = ServeOptions { datasets_dir: None, runs_dir: runs.path().to_path_buf(), device: DeviceChoice::Flex };
+    let opts = ServeOptions { datasets_dir, runs_dir: runs.path().to_path_buf(), device: DeviceChoice::Flex, limits };
     let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), opts).unwrap();
     (server, runs)
 }
@@ -136,7 +145,10 @@ fn seed_curl_examples_then_twenty_concurrent_predicts() {
         (0..20).map(|i| json(&http(addr, "POST", "/predict", &format!(r#"{{"data_index": {}}}"#, i * 29)).1)).collect();
     let threads: Vec<_> = (0..20)
         .map(|i| {
-            std::thread::spawn(move || http(addr, "POST", "/predict", &format!(r#"{{"data_index": {}}}"#, i * 29)))
+            std::thread::Builder::new()
+                .name(format!("predict-client-{i}"))
+                .spawn(move || http(addr, "POST", "/predict", &format!(r#"{{"data_index": {}}}"#, i * 29)))
+                .unwrap()
         })
         .collect();
     for (i, t) in threads.into_iter().enumerate() {
@@ -216,9 +228,12 @@ fn client_mistakes_are_4xx_with_a_json_error() {
 fn live_progress_one_run_at_a_time_and_stop() {
     let (server, _runs) = start();
     let addr = server.addr;
-    let long = std::thread::spawn(move || {
-        http(addr, "POST", "/train", r#"{"dataset_name": "rings-moons", "mse_epochs": 500, "con_epochs": 500}"#)
-    });
+    let long = std::thread::Builder::new()
+        .name("train-client".into())
+        .spawn(move || {
+            http(addr, "POST", "/train", r#"{"dataset_name": "rings-moons", "mse_epochs": 500, "con_epochs": 500}"#)
+        })
+        .unwrap();
     // Wait for live progress of run 1.
     let t0 = Instant::now();
     let running = loop {
@@ -304,5 +319,277 @@ fn openapi_describes_every_route_and_the_index_needs_no_cdn() {
     assert_eq!(status, 200);
     assert!(page.contains("/openapi.json") && page.contains("/runs/{id}/stop"));
     assert!(!page.contains("<script"), "the index page loads nothing from elsewhere");
+    server.stop();
+}
+
+/// Sends raw bytes (a whole request, or part of one) and reads the answer until the server
+/// closes; returns the status and the body.
+fn http_raw(addr: SocketAddr, raw: &[u8]) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s.write_all(raw).unwrap();
+    let mut bytes = Vec::new();
+    s.read_to_end(&mut bytes).ok();
+    let raw = String::from_utf8_lossy(&bytes).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, body.to_string())
+}
+
+/// A 4xx JSON error whose detail has every word of `words`.
+fn assert_4xx(status: u16, text: &str, want: u16, words: &[&str], what: &str) {
+    assert_eq!(status, want, "{what}: {text}");
+    let v = json(text);
+    assert_eq!((v["status"].as_str(), v["code"].as_u64()), (Some("error"), Some(u64::from(want))), "{what}: {text}");
+    let detail = v["detail"].as_str().unwrap();
+    for w in words {
+        assert!(detail.contains(w), "{what}: detail {detail:?} lacks {w:?}");
+    }
+}
+
+const G: &str = r#""dataset_name": "gauss3-noise""#;
+
+#[test]
+fn bad_clients_get_a_4xx_that_says_what_was_wrong() {
+    // A datasets folder with one real file and a symlink leading out of it.
+    let served = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let repo_mat = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("datasets/gauss3-noise.mat");
+    std::fs::copy(&repo_mat, served.path().join("inside.mat")).unwrap();
+    std::fs::copy(&repo_mat, outside.path().join("secret.mat")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret.mat"), served.path().join("escape.mat")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), served.path().join("folder.mat")).unwrap();
+    let (server, _runs) = start_with(Some(served.path().to_path_buf()), Limits::default());
+    let addr = server.addr;
+
+    // Malformed JSON, wrong types, huge and negative numbers: 400 naming the field.
+    let nested = format!(r#"{{"views": {}1{}}}"#, "[".repeat(5000), "]".repeat(5000));
+    let train_400: Vec<(String, Vec<&str>)> = vec![
+        ("{\"dataset_name\": }".into(), vec!["/train", "not valid"]),
+        ("not json".into(), vec!["not valid"]),
+        ("{} {}".into(), vec!["unexpected text after the JSON object"]),
+        ("\"gauss3-noise\"".into(), vec!["not valid"]),
+        (nested, vec!["not valid"]),
+        (r#"{"dataset_name": 5}"#.into(), vec!["dataset_name"]),
+        (format!(r#"{{{G}, "batch_size": "big"}}"#), vec!["batch_size"]),
+        (format!(r#"{{{G}, "seed": -1}}"#), vec!["seed"]),
+        (format!(r#"{{{G}, "threshold": "high"}}"#), vec!["threshold"]),
+        (format!(r#"{{{G}, "views": [3]}}"#), vec!["views"]),
+        (format!(r#"{{{G}, "batch_size": 1e30}}"#), vec!["batch_size"]),
+        (format!(r#"{{{G}, "batch_size": 100000000}}"#), vec!["batch_size", "between 1 and 65536"]),
+        (format!(r#"{{{G}, "batch_size": 0}}"#), vec!["batch_size"]),
+        (format!(r#"{{{G}, "mse_epochs": -3}}"#), vec!["mse_epochs"]),
+        (format!(r#"{{{G}, "con_epochs": 18446744073709551615}}"#), vec!["con_epochs", "at most 100000"]),
+        (format!(r#"{{{G}, "mse_epochs": 99999999999999999999999}}"#), vec!["mse_epochs"]),
+        (format!(r#"{{{G}, "mse_epochs": 0, "con_epochs": 0}}"#), vec!["at least 1"]),
+        (format!(r#"{{{G}, "learning_rate": 1e400}}"#), vec!["learning_rate"]),
+        (format!(r#"{{{G}, "learning_rate": -0.1}}"#), vec!["learning_rate"]),
+        (format!(r#"{{{G}, "learning_rate": 0}}"#), vec!["learning_rate"]),
+        (format!(r#"{{{G}, "threshold": -0.5}}"#), vec!["threshold"]),
+        (format!(r#"{{{G}, "num_cluster": 1099511627776}}"#), vec!["num_cluster", "600 samples"]),
+    ];
+    for (body, words) in &train_400 {
+        let (status, text) = http(addr, "POST", "/train", body);
+        assert_4xx(status, &text, 400, words, &format!("/train {}", &body[..body.len().min(80)]));
+    }
+    // Bytes that are not UTF-8.
+    let raw = b"POST /train HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 21\r\n\r\n{\"dataset_name\": \"\xff\"}";
+    let (status, text) = http_raw(addr, raw);
+    assert_4xx(status, &text, 400, &["not valid"], "non-UTF-8 body");
+
+    let predict_400 = [
+        (r#"{"data_index": 1e30}"#, vec!["data_index"]),
+        (r#"{"data_index": 99999999999999999999}"#, vec!["data_index"]),
+        (r#"{"data_index": 1, "return_features": "yes"}"#, vec!["return_features"]),
+        (r#"{"data_index": 1, "extra": 1}"#, vec!["extra"]),
+        ("[]", vec!["not valid"]),
+    ];
+    for (body, words) in &predict_400 {
+        let (status, text) = http(addr, "POST", "/predict", body);
+        assert_4xx(status, &text, 400, words, &format!("/predict {body}"));
+    }
+
+    // Unknown datasets and path tricks: 404, and a path is called a path.
+    let abs = repo_mat.display().to_string();
+    let secret = outside.path().join("secret.mat").display().to_string();
+    let long = "x".repeat(100_000);
+    for (name, words) in [
+        ("no-such-set", vec!["unknown dataset_name", "inside"]),
+        ("escape", vec!["unknown dataset_name", "inside"]),
+        ("escape.mat", vec!["unknown dataset_name"]),
+        ("folder", vec!["unknown dataset_name"]),
+        ("", vec!["unknown dataset_name"]),
+        ("../datasets/gauss3-noise", vec!["not a path"]),
+        ("inside/../escape", vec!["not a path"]),
+        ("/etc/passwd", vec!["not a path"]),
+        (abs.as_str(), vec!["not a path"]),
+        (secret.as_str(), vec!["not a path"]),
+        ("..", vec!["not a path"]),
+        ("C:\\\\data\\\\x.mat", vec!["not a path"]),
+        (long.as_str(), vec!["unknown dataset_name"]),
+    ] {
+        let (status, text) = http(addr, "POST", "/train", &format!(r#"{{"dataset_name": "{name}", "con_epochs": 1}}"#));
+        assert_4xx(status, &text, 404, &words, &format!("dataset_name {:?}", &name[..name.len().min(40)]));
+        let detail = json(&text)["detail"].as_str().unwrap().to_string();
+        assert!(!detail.contains("secret") || name.contains("secret"), "{detail}");
+        assert!(!detail.contains("escape,") && !detail.ends_with("escape"), "the symlink is not listed: {detail}");
+        assert!(detail.len() < 2000, "the detail does not echo a huge name: {} bytes", detail.len());
+    }
+
+    // Run ids and routes.
+    for (method, path, status, words) in [
+        ("GET", "/runs/0", 404, vec!["no run 0"]),
+        ("GET", "/runs/99999999999999999999999", 400, vec!["not a number"]),
+        ("GET", "/runs/-1", 400, vec!["not a number"]),
+        ("GET", "/runs/%2e%2e", 400, vec!["not a number"]),
+        ("POST", "/runs/abc/stop", 400, vec!["not a number"]),
+        ("POST", "/runs/18446744073709551615/stop", 404, vec!["no run 18446744073709551615"]),
+        ("DELETE", "/train", 405, vec!["/train", "DELETE"]),
+        ("PUT", "/runs/1", 405, vec!["/runs/1"]),
+        ("GET", "/../../etc/passwd", 404, vec!["no route"]),
+    ] {
+        let (got, text) = http(addr, method, path, "");
+        assert_4xx(got, &text, status, &words, &format!("{method} {path}"));
+    }
+
+    // The folder's real file is served (by any spelling), so the refusals above are the rules'.
+    let (status, text) =
+        http(addr, "POST", "/train", r#"{"dataset_name": "Inside.mat", "mse_epochs": 0, "con_epochs": 1}"#);
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(json(&text)["n_samples"], 600);
+    // After all that, the server still answers, and no run is stuck holding the slot.
+    let (status, text) = http(addr, "GET", "/runs", "");
+    assert_eq!(status, 200, "{text}");
+    assert!(json(&text).as_array().unwrap().iter().all(|r| r["status"] != "loading" && r["status"] != "running"));
+    server.stop();
+}
+
+/// A gauss3-noise copy whose first view is 600 × 8000 (about 19 MB of `f32`): slow enough
+/// to load that a 1 ms load limit always runs out.
+fn write_big_dataset(dir: &std::path::Path) {
+    let mut ds = data::builtin::generate("gauss3-noise").unwrap();
+    let values: Vec<f32> = (0..600 * 8000).map(|i| (i % 977) as f32).collect();
+    ds.views[0].data = data::ViewData::Dense { rows: 600, cols: 8000, values };
+    data::save_dataset(&ds, &dir.join("big.mat")).unwrap();
+}
+
+#[test]
+fn oversized_slow_and_stalled_requests_are_bounded() {
+    let served = tempfile::tempdir().unwrap();
+    write_big_dataset(served.path());
+    let limits = Limits {
+        head_timeout: Duration::from_millis(500),
+        body_timeout: Duration::from_millis(500),
+        load_timeout: Duration::from_millis(1),
+        ..Limits::default()
+    };
+    let (server, _runs) = start_with(Some(served.path().to_path_buf()), limits);
+    let addr = server.addr;
+
+    // A body declared larger than 1 MiB is refused from its header, before it is read.
+    let (status, text) = http_raw(
+        addr,
+        b"POST /train HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2097152\r\n\r\n{",
+    );
+    assert_4xx(status, &text, 413, &["larger than 1048576 bytes"], "2 MiB body");
+    // Just under the limit is read (and refused for what it says).
+    let padded = format!(r#"{{"dataset_name": "{}"}}"#, "y".repeat((1 << 20) - 64));
+    let (status, text) = http(addr, "POST", "/train", &padded);
+    assert_4xx(status, &text, 404, &["unknown dataset_name"], "1 MiB body");
+
+    // A body that stops arriving: 408 after the body timeout, not a hung connection.
+    let t = Instant::now();
+    let (status, text) =
+        http_raw(addr, b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"data_index\": ");
+    assert_4xx(status, &text, 408, &["did not arrive within"], "stalled body");
+    assert!(t.elapsed() < Duration::from_secs(10), "took {:?}", t.elapsed());
+
+    // A head that stops arriving, or never starts: the connection is closed, without an answer.
+    for partial in [&b"POST /predict HTTP/1.1\r\nHost: x\r\n"[..], b"GET /ru", b""] {
+        let t = Instant::now();
+        let (status, text) = http_raw(addr, partial);
+        assert_eq!(status, 0, "{text}");
+        assert!(t.elapsed() < Duration::from_secs(10), "took {:?}", t.elapsed());
+    }
+    // An idle keep-alive connection is not timed: its next request, after the head timeout, is answered.
+    let mut client = load::Client::new(addr);
+    assert_eq!(client.request("GET", "/runs", "").unwrap().0, 200);
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(client.request("GET", "/runs", "").unwrap().0, 200);
+
+    // A dataset load that outlasts the load limit: 503, and the run slot is freed.
+    for attempt in 1..=2 {
+        let (status, text) = http(addr, "POST", "/train", r#"{"dataset_name": "big", "con_epochs": 1}"#);
+        assert_4xx(status, &text, 503, &["loading dataset", "took longer than"], &format!("slow load {attempt}"));
+    }
+    let (_, text) = http(addr, "GET", "/runs/1", "");
+    let run = json(&text);
+    assert_eq!(run["status"], "failed", "{run}");
+    assert!(run["error"].as_str().unwrap().contains("took longer than"), "{run}");
+    server.stop();
+}
+
+#[test]
+fn predict_load_while_training_has_no_errors() {
+    // A short head timeout: it must not cut the long-waiting /train nor the busy keep-alive clients.
+    let (server, _runs) = start_with(None, Limits { head_timeout: Duration::from_millis(200), ..Limits::default() });
+    let addr = server.addr;
+    // The first /train as curl sends a body over 1 KiB: `Expect: 100-continue`, then the body once
+    // the server's interim `100 Continue` is in. The interim answer must not restart the head clock.
+    let body =
+        format!("{}{}", " ".repeat(1500), r#"{"dataset_name": "gauss3-noise", "mse_epochs": 1, "con_epochs": 1}"#);
+    let mut conn = std::io::BufReader::new(TcpStream::connect(addr).unwrap());
+    write!(
+        conn.get_mut(),
+        "POST /train HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    let mut interim = String::new();
+    std::io::BufRead::read_line(&mut conn, &mut interim).unwrap();
+    assert!(interim.starts_with("HTTP/1.1 100"), "{interim}");
+    let t = Instant::now();
+    conn.get_mut().write_all(body.as_bytes()).unwrap();
+    let mut rest = String::new();
+    conn.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("HTTP/1.1 200"), "{rest}");
+    assert!(t.elapsed() > Duration::from_millis(200), "the run outlasted the head timeout");
+    let train = r#"{"dataset_name": "gauss3-noise", "mse_epochs": 3, "con_epochs": 3, "seed": 3}"#;
+    let report = load::run_load(addr, std::process::id(), 500, 10, 600, train);
+    eprintln!("{}", report.summary());
+    assert_eq!(report.errors, 0, "{:?}", report.error_samples);
+    assert_eq!(report.train_status, 200, "{}", report.train_body);
+    let train = json(&report.train_body);
+    assert_eq!(train["run_id"], 2);
+    eprintln!("the /train waited {} s on its connection", train["seconds"]);
+    server.stop();
+}
+
+#[test]
+fn a_stop_while_the_dataset_loads_stops_the_run_at_its_start() {
+    let served = tempfile::tempdir().unwrap();
+    write_big_dataset(served.path());
+    let (server, _runs) = start_with(Some(served.path().to_path_buf()), Limits::default());
+    let addr = server.addr;
+    let train = std::thread::Builder::new()
+        .name("train-client".into())
+        .spawn(move || http(addr, "POST", "/train", r#"{"dataset_name": "big", "mse_epochs": 20, "con_epochs": 20}"#))
+        .unwrap();
+    // Stop as soon as run 1 exists (most likely while its 19 MB dataset is still loading).
+    let t0 = Instant::now();
+    loop {
+        let (status, text) = http(addr, "POST", "/runs/1/stop", "");
+        if status == 202 {
+            break;
+        }
+        assert_eq!(status, 404, "{text}");
+        assert!(t0.elapsed() < Duration::from_secs(60), "run 1 never appeared");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let (status, text) = train.join().unwrap();
+    assert_eq!(status, 200, "{text}");
+    let v = json(&text);
+    assert_eq!(v["status"], "stopped", "{v}");
+    assert!(v["epochs"].as_u64().unwrap() < 40, "{v}");
     server.stop();
 }

@@ -437,7 +437,7 @@ impl RunRecord {
                 self.summary = Some(summary);
                 s.into()
             }
-            Event::Failed { reason, last_checkpoint } => {
+            Event::Failed { reason, last_checkpoint, .. } => {
                 let s = match &last_checkpoint {
                     Some(p) => format!("failed: {reason} (last checkpoint {})", p.display()),
                     None => format!("failed: {reason}"),
@@ -780,7 +780,7 @@ mod tests {
         assert_eq!(r.contrastive_from, Some(2));
         r.apply(Event::Paused);
         assert!(r.status.is_active());
-        r.apply(Event::Failed { reason: "loss became NaN".into(), last_checkpoint: None });
+        r.apply(Event::Failed { reason: "loss became NaN".into(), last_checkpoint: None, internal: false });
         assert!(!r.status.is_active());
         assert!(r.last_event.as_ref().is_some_and(|(s, _)| s.contains("NaN")));
     }

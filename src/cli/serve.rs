@@ -47,6 +47,11 @@ pub fn run(args: &ServeArgs) -> Result<(), String> {
     {
         return Err(format!("--datasets {}: is not a folder", dir.display()));
     }
-    let opts = ServeOptions { datasets_dir: args.datasets.clone(), runs_dir: args.runs.clone(), device: args.device };
+    let opts = ServeOptions {
+        datasets_dir: args.datasets.clone(),
+        runs_dir: args.runs.clone(),
+        device: args.device,
+        ..ServeOptions::default()
+    };
     serve_blocking(args.addr, opts)
 }

@@ -415,7 +415,7 @@ fn drive(
                 handle.shutdown();
                 return Ok(*summary);
             }
-            Event::Failed { reason, last_checkpoint } => {
+            Event::Failed { reason, last_checkpoint, .. } => {
                 if let Some(b) = &bar {
                     b.abandon();
                 }

@@ -212,9 +212,11 @@ pub enum Event {
     Warning(String),
     Finished(Box<RunSummary>),
     /// The run ended with an error (e.g. a non-finite loss); the last good
-    /// checkpoint, if any, is named.
+    /// checkpoint, if any, is named. `internal` is true when the trainer itself broke
+    /// (a panic, i.e. a bug), false when the run failed on its data or settings.
     Failed {
         reason: String,
         last_checkpoint: Option<PathBuf>,
+        internal: bool,
     },
 }

@@ -89,7 +89,9 @@ fn worker(cmd_rx: &Receiver<Command>, ev_tx: &Sender<Event>) {
                 let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| run.execute()));
                 let event = match outcome {
                     Ok(Ok(summary)) => Event::Finished(Box::new(summary)),
-                    Ok(Err(reason)) => Event::Failed { reason, last_checkpoint: run.last_checkpoint.clone() },
+                    Ok(Err(reason)) => {
+                        Event::Failed { reason, last_checkpoint: run.last_checkpoint.clone(), internal: false }
+                    }
                     Err(panic) => {
                         let what = panic
                             .downcast_ref::<String>()
@@ -99,6 +101,7 @@ fn worker(cmd_rx: &Receiver<Command>, ev_tx: &Sender<Event>) {
                         Event::Failed {
                             reason: format!("the trainer hit an internal error: {what}"),
                             last_checkpoint: run.last_checkpoint.clone(),
+                            internal: true,
                         }
                     }
                 };

@@ -1,0 +1,164 @@
+//! The request and response bodies of the HTTP API (the seed's field names, kept so its
+//! `curl` examples work). Their schemas are the OpenAPI description's components.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::engine::protocol::Losses;
+
+/// `POST /train`. Every field is optional; a field left out takes the preset of
+/// `dataset_name` when one exists (MNIST-USPS, BDGP, …), else the seed API's default.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrainRequest {
+    /// A built-in dataset (`gauss3-noise`, `rings-moons`) or the name of a `.mat` file in the
+    /// server's `--datasets` folder (case, `-` and `_` ignored: `MNIST-USPS` finds `MNIST_USPS.mat`).
+    #[schema(example = "gauss3-noise")]
+    pub dataset_name: Option<String>,
+    /// Mini-batch size, 1 to 65536 (default 256).
+    pub batch_size: Option<usize>,
+    /// Adam learning rate (default 0.0003).
+    pub learning_rate: Option<f64>,
+    /// Number of clusters (default: the number of classes of the dataset's labels).
+    pub num_cluster: Option<usize>,
+    /// Number of views the client expects; the dataset's own views are used, and a warning is
+    /// returned when they differ.
+    pub views: Option<usize>,
+    /// Epochs of reconstruction pre-training, at most 100000 (default 200).
+    pub mse_epochs: Option<usize>,
+    /// Epochs of contrastive training, at most 100000 (default 300).
+    pub con_epochs: Option<usize>,
+    /// Random seed (default 25).
+    pub seed: Option<u64>,
+    /// Pseudo-label threshold of the local contrast, in [0, 1] (default 0.8).
+    pub threshold: Option<f32>,
+}
+
+/// Clustering quality of the primary reading (argmax of the mean view assignment).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ApiMetrics {
+    pub accuracy: f64,
+    pub nmi: f64,
+    pub purity: f64,
+    pub ari: f64,
+}
+
+/// Answer of `POST /train`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TrainResponse {
+    /// `success`, or `stopped` when the run was ended by `POST /runs/{id}/stop`.
+    pub status: String,
+    pub run_id: u64,
+    /// Null when the dataset has no labels.
+    pub metrics: Option<ApiMetrics>,
+    pub dataset_name: String,
+    pub n_samples: usize,
+    pub n_clusters: usize,
+    /// Epochs completed over both phases.
+    pub epochs: usize,
+    pub device: String,
+    pub seconds: f64,
+    pub checkpoint: Option<String>,
+    /// Things the client should know (e.g. `views` differs from the dataset).
+    pub warnings: Vec<String>,
+}
+
+/// `POST /predict`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PredictRequest {
+    /// The sample (0-based row of the dataset of the last run).
+    pub data_index: i64,
+    #[serde(default = "yes")]
+    pub return_cluster_assignment: bool,
+    /// Return `h` of the first view (as the seed did).
+    #[serde(default)]
+    pub return_features: bool,
+    /// Return the first view's reconstruction (in the preprocessed, min-max scale).
+    #[serde(default)]
+    pub return_reconstruction: bool,
+    #[serde(default = "yes")]
+    pub compare_with_ground_truth: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Answer of `POST /predict`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PredictResponse {
+    pub data_index: usize,
+    pub status: String,
+    /// Mean soft assignment over the views, in the model's cluster order.
+    pub cluster_probabilities: Vec<f32>,
+    /// Predicted cluster, mapped to the label ids by the Hungarian matching of the whole
+    /// dataset (the model's own id when the data is unlabelled).
+    pub cluster_assignment: Option<usize>,
+    pub hidden_features: Option<Vec<f32>>,
+    pub reconstructed_features: Option<Vec<f32>>,
+    /// The true label id (0-based class index), when labelled and asked for.
+    pub ground_truth_label: Option<usize>,
+    pub is_correct: Option<bool>,
+    /// max of `cluster_probabilities`.
+    pub confidence: f32,
+    /// Each view's own assignment, aligned like `cluster_assignment`.
+    pub per_view_assignment: Vec<usize>,
+    /// The run whose model answered.
+    pub run_id: u64,
+}
+
+/// Mean per-term losses of the last finished epoch.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+pub struct ApiLosses {
+    pub rec: f64,
+    pub cluster: f64,
+    pub local: f64,
+    pub kl: f64,
+    pub label: f64,
+    pub total: f64,
+}
+
+impl From<Losses> for ApiLosses {
+    fn from(l: Losses) -> Self {
+        ApiLosses { rec: l.rec, cluster: l.cluster, local: l.local, kl: l.kl, label: l.label, total: l.total }
+    }
+}
+
+/// A run's live state (`GET /runs/{id}`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RunStatus {
+    pub run_id: u64,
+    /// `loading`, `running`, `finished`, `stopped` or `failed`.
+    pub status: String,
+    pub dataset_name: String,
+    pub n_samples: usize,
+    pub n_views: usize,
+    pub n_clusters: usize,
+    /// `pretrain` or `contrastive` (null before the first epoch starts).
+    pub phase: Option<String>,
+    /// Epoch within the phase (1-based) and over both phases.
+    pub epoch: usize,
+    pub global_epoch: usize,
+    pub total_epochs: usize,
+    pub batch: usize,
+    pub n_batches: usize,
+    pub eta_secs: Option<f64>,
+    pub elapsed_secs: f64,
+    pub last_losses: Option<ApiLosses>,
+    pub view_weights: Vec<f32>,
+    /// Latest metrics (primary reading), when labelled.
+    pub metrics: Option<ApiMetrics>,
+    pub device: Option<String>,
+    pub checkpoint: Option<String>,
+    pub error: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+/// `POST /runs/{id}/stop`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StopResponse {
+    pub run_id: u64,
+    /// `stopping`.
+    pub status: String,
+}

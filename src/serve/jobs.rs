@@ -1,0 +1,244 @@
+//! `POST /train` as a background job. The request checks its body and settings, finds its
+//! dataset (on a blocking thread, bounded by the handler timeout), takes the single run slot,
+//! and hands the rest to a spawned task: load and preprocess the dataset (blocking thread,
+//! bounded by [`Limits::load_timeout`](super::Limits::load_timeout)), check the settings
+//! against it, then give the run to the trainer with a non-blocking `try_send`. The request
+//! only awaits the run's outcome, so a client that hangs up (or a timeout) never leaves the
+//! slot taken.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+
+use super::api::{RunStatus, TrainRequest, TrainResponse};
+use super::datasets::{normalise, resolve_dataset};
+use super::error::{ServeError, parse_body};
+use super::limits::{MAX_BATCH_SIZE, MAX_EPOCHS, secs};
+use super::state::{ActiveRun, RunRecord, ServeState, Shared, lock};
+use crate::data::{self, LoadOptions, MultiViewDataset, Preprocess};
+use crate::engine::config::{DeviceChoice, TrainConfig};
+use crate::engine::presets;
+use crate::engine::protocol::Command;
+
+/// Refuses settings outside the API's ranges before anything else looks at them.
+fn check_ranges(req: &TrainRequest) -> Result<(), ServeError> {
+    if let Some(b) = req.batch_size
+        && !(1..=MAX_BATCH_SIZE).contains(&b)
+    {
+        return Err(ServeError::Invalid(format!("/train: batch_size must be between 1 and {MAX_BATCH_SIZE}, got {b}")));
+    }
+    for (field, value) in [("mse_epochs", req.mse_epochs), ("con_epochs", req.con_epochs)] {
+        if let Some(e) = value
+            && e > MAX_EPOCHS
+        {
+            return Err(ServeError::Invalid(format!("/train: {field} must be at most {MAX_EPOCHS}, got {e}")));
+        }
+    }
+    Ok(())
+}
+
+/// Builds the run config from a request: defaults, the seed API's defaults, the preset of
+/// the dataset's name where the request is silent, then the request.
+fn train_config(req: &TrainRequest, name: &str, device: DeviceChoice) -> Result<TrainConfig, ServeError> {
+    check_ranges(req)?;
+    let mut cfg =
+        TrainConfig { mse_epochs: 200, con_epochs: 300, seed: 25, device, snapshot_every: 0, ..TrainConfig::default() };
+    let explicit: Vec<&str> = [
+        ("learning_rate", req.learning_rate.is_some()),
+        ("mse_epochs", req.mse_epochs.is_some()),
+        ("con_epochs", req.con_epochs.is_some()),
+        ("seed", req.seed.is_some()),
+    ]
+    .iter()
+    .filter(|(_, set)| *set)
+    .map(|(n, _)| *n)
+    .collect();
+    if let Ok(preset) = presets::find(name) {
+        preset.apply(&mut cfg, &explicit);
+    }
+    if let Some(v) = req.batch_size {
+        cfg.batch_size = v;
+    }
+    if let Some(v) = req.learning_rate {
+        cfg.learning_rate = v;
+    }
+    if let Some(v) = req.mse_epochs {
+        cfg.mse_epochs = v;
+    }
+    if let Some(v) = req.con_epochs {
+        cfg.con_epochs = v;
+    }
+    if let Some(v) = req.seed {
+        cfg.seed = v;
+    }
+    if let Some(v) = req.threshold {
+        cfg.threshold = v;
+    }
+    cfg.n_clusters = req.num_cluster;
+    cfg.validate().map_err(|why| ServeError::Invalid(format!("/train: {}", api_field_names(&why))))?;
+    Ok(cfg)
+}
+
+/// The engine's field names in a message, as the API spells them.
+fn api_field_names(why: &str) -> String {
+    why.replace("n_clusters", "num_cluster")
+}
+
+/// `POST /train` up to the run's outcome.
+pub(super) async fn train(state: &ServeState, body: &Bytes) -> Result<TrainResponse, ServeError> {
+    let req: TrainRequest = parse_body(body, "/train")?;
+    let shared = Arc::clone(&state.shared);
+    let limits = shared.opts.limits;
+    let name = req.dataset_name.clone().unwrap_or_else(|| "MNIST-USPS".into());
+    let cfg = train_config(&req, &name, shared.opts.device)?;
+    let find = tokio::task::spawn_blocking({
+        let (name, opts) = (name.clone(), shared.opts.clone());
+        move || resolve_dataset(&name, &opts)
+    });
+    let source = match tokio::time::timeout(limits.handler_timeout, find).await {
+        Ok(Ok(found)) => found?,
+        Ok(Err(e)) => return Err(ServeError::Internal(format!("finding dataset {name:?} failed: {e}"))),
+        Err(_) => {
+            return Err(ServeError::Timeout {
+                what: format!("finding dataset {name:?}"),
+                secs: secs(limits.handler_timeout),
+            });
+        }
+    };
+    // Take the single run slot.
+    let (id, rx) = {
+        let mut inner = lock(&shared.inner);
+        if let Some(a) = &inner.active {
+            return Err(ServeError::Busy(a.id));
+        }
+        let id = inner.next_id;
+        inner.next_id += 1;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        inner.active = Some(ActiveRun { id, dataset: None, done: Some(tx), stop_requested: false });
+        let status = RunStatus {
+            run_id: id,
+            status: "loading".into(),
+            dataset_name: name.clone(),
+            n_samples: 0,
+            n_views: 0,
+            n_clusters: 0,
+            phase: None,
+            epoch: 0,
+            global_epoch: 0,
+            total_epochs: cfg.mse_epochs + cfg.con_epochs,
+            batch: 0,
+            n_batches: 0,
+            eta_secs: None,
+            elapsed_secs: 0.0,
+            last_losses: None,
+            view_weights: Vec::new(),
+            metrics: None,
+            device: None,
+            checkpoint: None,
+            error: None,
+            warnings: Vec::new(),
+        };
+        inner.insert_record(id, RunRecord { status, started: Instant::now(), finished: None });
+        (id, rx)
+    };
+    let job = Job { shared, id, name, source, cfg, views: req.views };
+    tokio::spawn(job.run());
+    match rx.await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(ServeError::Internal("the run ended without an outcome".into())),
+    }
+}
+
+/// The part of a `/train` that outlives its request: load, check, start.
+struct Job {
+    shared: Arc<Shared>,
+    id: u64,
+    name: String,
+    source: String,
+    cfg: TrainConfig,
+    views: Option<usize>,
+}
+
+impl Job {
+    async fn run(self) {
+        let (shared, id) = (Arc::clone(&self.shared), self.id);
+        if let Err(err) = self.start().await {
+            let done = lock(&shared.inner).fail(id, &err);
+            if let Some(tx) = done {
+                tx.send(Err(err)).ok();
+            }
+        }
+    }
+
+    async fn start(self) -> Result<(), ServeError> {
+        let Job { shared, id, name, source, cfg, views } = self;
+        let limits = shared.opts.limits;
+        let load = tokio::task::spawn_blocking(move || -> Result<MultiViewDataset, String> {
+            let mut ds = data::load_named(&source, &LoadOptions::default()).map_err(|e| e.to_string())?;
+            data::preprocess::apply(&mut ds, Preprocess::MinMax);
+            Ok(ds)
+        });
+        let ds = match tokio::time::timeout(limits.load_timeout, load).await {
+            Ok(Ok(Ok(ds))) => Arc::new(ds),
+            Ok(Ok(Err(why))) => return Err(ServeError::DatasetUnreadable { name, why }),
+            Ok(Err(e)) => return Err(ServeError::Internal(format!("loading dataset {name:?} failed: {e}"))),
+            Err(_) => {
+                return Err(ServeError::Timeout {
+                    what: format!("loading dataset {name:?}"),
+                    secs: secs(limits.load_timeout),
+                });
+            }
+        };
+        let mut warnings = Vec::new();
+        if let Some(v) = views
+            && v != ds.n_views()
+        {
+            warnings.push(format!(
+                "views is {v} but {name} has {} views; all of the dataset's views are used",
+                ds.n_views()
+            ));
+        }
+        let k = match (cfg.n_clusters, ds.n_clusters()) {
+            (Some(k), _) | (None, Some(k)) => k,
+            (None, None) => {
+                return Err(ServeError::Invalid(format!("/train: {name} has no labels, so num_cluster must be given")));
+            }
+        };
+        let (n_samples, n_views) = (ds.n_samples(), ds.n_views());
+        if k > ds.n_samples() {
+            return Err(ServeError::Invalid(format!(
+                "/train: num_cluster is {k} but {name} has only {} samples",
+                ds.n_samples()
+            )));
+        }
+        let out_dir = shared.opts.runs_dir.join(format!("run-{id}-{}", normalise(&name)));
+        let start = Command::Start { dataset: Arc::clone(&ds), config: Box::new(cfg), out_dir: Some(out_dir) };
+        // Under the lock, so that a stop asked for meanwhile is either seen here or sent after
+        // the start (the stop route sends under the same lock); `try_send` never blocks.
+        let mut inner = lock(&shared.inner);
+        let stop_requested = inner.active.as_ref().is_some_and(|a| a.stop_requested);
+        if let Some(a) = inner.active.as_mut() {
+            a.dataset = Some(ds);
+        }
+        if let Some(rec) = inner.runs.get_mut(&id) {
+            rec.status.n_samples = n_samples;
+            rec.status.n_views = n_views;
+            rec.status.n_clusters = k;
+            rec.status.warnings.extend(warnings);
+        }
+        shared.commands.try_send(start).map_err(|e| match e {
+            crossbeam_channel::TrySendError::Full(_) => {
+                ServeError::Unavailable("the trainer's command queue is full; try again in a moment".into())
+            }
+            crossbeam_channel::TrySendError::Disconnected(_) => {
+                ServeError::Internal("the trainer thread has ended; restart the server".into())
+            }
+        })?;
+        if stop_requested {
+            shared.commands.try_send(Command::Stop).ok();
+        }
+        drop(inner);
+        Ok(())
+    }
+}
