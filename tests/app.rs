@@ -9,7 +9,8 @@ use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 
-use mvc_workbench::app::state::{AppCommand, DatasetSource, RunStatus};
+use mvc_workbench::app::state::{AppCommand, DatasetSource, ExportOutcome, ExportTarget, RunStatus};
+use mvc_workbench::app::worker::{INJECTED_CRASH, JobKind};
 use mvc_workbench::app::{AppOptions, WorkbenchApp};
 use mvc_workbench::engine::{DeviceChoice, TrainConfig};
 
@@ -214,4 +215,115 @@ fn start_without_a_dataset_is_refused() {
     h.state_mut().send(AppCommand::StartRun);
     h.step();
     assert_eq!(h.state().session.start_error.as_deref(), Some("load a dataset first"));
+}
+
+#[test]
+fn a_crashed_loader_or_export_is_reported_and_the_next_one_works() {
+    let mut h = harness(None);
+    h.step();
+    h.state_mut().crash_next(JobKind::Loader);
+    h.state_mut().send(AppCommand::Load(DatasetSource::Builtin("gauss3-noise".into())));
+    h.step();
+    step_until(&mut h, 20, "the crashed load to be noticed", |a| a.session.loading.is_none());
+    // The dataset panel says why, the status bar too.
+    let err = h.state().session.load_error.clone().expect("a crash is a load error");
+    assert_eq!(err, format!("the dataset loader crashed while reading gauss3-noise (built-in): {INJECTED_CRASH}"));
+    h.get_all_by_label("Could not load the dataset").next().unwrap();
+    h.get_all_by_label(&err).next().unwrap();
+    h.get_all_by_label(&format!("the dataset loader crashed: {INJECTED_CRASH}")).next().unwrap();
+    assert!(h.state().session.loaded.is_none());
+
+    // The next load is not refused as "already loading", and succeeds.
+    h.state_mut().send(AppCommand::Load(DatasetSource::Builtin("rings-moons".into())));
+    h.step();
+    assert_eq!(h.state().session.loading, Some(DatasetSource::Builtin("rings-moons".into())));
+    step_until(&mut h, 20, "the second load", |a| a.session.loaded.is_some());
+    assert!(h.state().session.load_error.is_none());
+    h.get_all_by_label_contains("loaded rings-moons in").next().unwrap();
+    assert!(h.query_by_label("Could not load the dataset").is_none());
+
+    // An export thread that crashes: reported, and the next export writes its file.
+    let dir = tempfile::tempdir().unwrap();
+    h.state_mut().state.export.dir = dir.path().to_path_buf();
+    h.state_mut().crash_next(JobKind::Export);
+    h.state_mut().send(AppCommand::Export(ExportTarget::RunJson));
+    h.step();
+    step_until(&mut h, 20, "the crashed export", |a| !a.session.export_busy);
+    let crashed = format!("the export thread crashed: {INJECTED_CRASH}");
+    match &h.state().session.export_outcome {
+        Some(ExportOutcome::Failed(e)) => assert_eq!(e, &crashed),
+        other => panic!("expected a failed export, got {other:?}"),
+    }
+    h.get_all_by_label(&format!("export failed: {crashed}")).next().unwrap();
+    h.get_all_by_label("export failed").next().unwrap();
+    h.state_mut().send(AppCommand::Export(ExportTarget::RunJson));
+    h.step();
+    step_until(&mut h, 20, "the second export", |a| !a.session.export_busy);
+    match &h.state().session.export_outcome {
+        Some(ExportOutcome::Written(files)) => {
+            assert_eq!(files.len(), 1);
+            let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
+            assert_eq!(json["dataset"]["name"], "rings-moons");
+        }
+        other => panic!("expected a written export, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_dead_trainer_or_tsne_thread_is_reported_and_replaced() {
+    let mut h = harness(Some("gauss3-noise"));
+    step_until(&mut h, 30, "the built-in dataset to load", |a| a.session.loaded.is_some());
+    {
+        let app = h.state_mut();
+        app.state.config = tiny_config();
+        app.state.embedding.tsne.iterations = 150;
+        app.state.embedding.tsne.perplexity = 15.0;
+        app.state.embedding.every_epochs = 100;
+    }
+
+    // A trainer thread that dies at the start of a run without reporting it.
+    h.state_mut().crash_next(JobKind::Trainer);
+    h.state_mut().send(AppCommand::StartRun);
+    h.step();
+    step_until(&mut h, 20, "the dead trainer to be noticed", |a| !a.session.run.status.is_active());
+    let crashed = format!("the trainer thread crashed: {INJECTED_CRASH}");
+    let reason = format!("{crashed} (the next run starts a fresh one)");
+    assert_eq!(h.state().session.run.status, RunStatus::Failed(reason.clone()));
+    h.get_all_by_label(&format!("Run failed: {reason}")).next().unwrap();
+    h.get_all_by_label("Run: failed").next().unwrap();
+    h.get_all_by_label(&crashed).next().unwrap();
+
+    // The next run gets a fresh trainer and finishes.
+    h.state_mut().send(AppCommand::StartRun);
+    h.step();
+    assert!(h.state().session.run.status.is_active(), "the second start was refused");
+    step_until(&mut h, 90, "the second run to finish", |a| {
+        matches!(a.session.run.status, RunStatus::Finished { .. } | RunStatus::Failed(_))
+    });
+    assert_eq!(h.state().session.run.status, RunStatus::Finished { stopped: false });
+    step_until(&mut h, 60, "the t-SNE of the final snapshot", |a| {
+        a.session.embedding.pending.is_none() && a.session.embedding.layout.as_ref().is_some_and(|l| l.epoch() == 7)
+    });
+
+    // A t-SNE thread that dies: the embedding tile and the status bar say so, and a
+    // recompute runs on a fresh worker.
+    h.state_mut().crash_next(JobKind::Tsne);
+    h.state_mut().send(AppCommand::RecomputeTsne);
+    h.step();
+    // (The job itself may be refused first, "the t-SNE worker has stopped", if the thread died that fast.)
+    step_until(&mut h, 20, "the dead t-SNE worker to be noticed", |a| {
+        a.session.embedding.error.as_deref().is_some_and(|e| e.contains("crashed"))
+    });
+    let crashed = format!("the t-SNE worker crashed: {INJECTED_CRASH}");
+    let err = h.state().session.embedding.error.clone().unwrap_or_default();
+    assert_eq!(err, format!("{crashed}; it has been restarted: recompute to try again"));
+    assert!(h.state().session.embedding.pending.is_none());
+    h.get_all_by_label(&err).next().unwrap();
+    h.get_all_by_label(&crashed).next().unwrap();
+    h.state_mut().send(AppCommand::RecomputeTsne);
+    h.step();
+    assert!(h.state().session.embedding.pending.is_some(), "the recompute was not taken");
+    step_until(&mut h, 60, "the recomputed t-SNE", |a| a.session.embedding.pending.is_none());
+    assert!(h.state().session.embedding.error.is_none(), "{:?}", h.state().session.embedding.error);
+    h.get_all_by_label_contains("t-SNE of Z · epoch 7").next().unwrap();
 }

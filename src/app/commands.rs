@@ -7,8 +7,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use crossbeam_channel::TrySendError;
 
 use crate::data::{self, LoadOptions};
-use crate::engine::protocol::Command;
-use crate::engine::{TrainConfig, presets, trainer};
+use crate::engine::protocol::{COMMAND_CAPACITY, Command, EVENT_CAPACITY, Event};
+use crate::engine::{TrainConfig, TrainerHandle, presets, trainer};
 use crate::export::{self, ColorKey, DatasetInfo, EmbeddingExport, FigureStyle, RunExport, SampleExport};
 
 use super::state::{
@@ -16,7 +16,8 @@ use super::state::{
     RunRecord, cluster_to_label, demo_config, position_in,
 };
 use super::training_panel::SEED_DEFAULTS;
-use super::{DialogPick, Task, WorkbenchApp};
+use super::worker::{self, JobKind, Worker};
+use super::{DialogPick, WorkbenchApp};
 
 impl WorkbenchApp {
     /// Applies every queued command.
@@ -91,7 +92,11 @@ impl WorkbenchApp {
         };
         let preprocess = self.state.preprocess;
         let task_src = src.clone();
+        let crash = self.take_crash(JobKind::Loader);
         let work = move || -> Result<LoadedDataset, String> {
+            if crash {
+                worker::injected_crash();
+            }
             let t0 = Instant::now();
             let (mut ds, variables) = match &task_src {
                 DatasetSource::Builtin(name) => (data::builtin::generate(name).map_err(|e| e.to_string())?, None),
@@ -113,7 +118,7 @@ impl WorkbenchApp {
                 load_secs: t0.elapsed().as_secs_f64(),
             })
         };
-        match Task::spawn("mvc-loader", work, self.egui_ctx.clone()) {
+        match Worker::spawn("mvc-loader", work, self.wake()) {
             Ok(t) => {
                 self.loader = Some(t);
                 self.session.loading = Some(src);
@@ -147,7 +152,7 @@ impl WorkbenchApp {
                     .map(DialogPick::Dataset)
             }
         };
-        match Task::spawn("mvc-file-dialog", work, self.egui_ctx.clone()) {
+        match Worker::spawn("mvc-file-dialog", work, self.wake()) {
             Ok(t) => self.dialog = Some(t),
             Err(e) => self.session.notify(format!("could not open the file dialog: {e}")),
         }
@@ -172,25 +177,43 @@ impl WorkbenchApp {
                 Some("this dataset has no labels: set the number of clusters K (Schedule > Clusters K)".into());
             return;
         }
-        if self.trainer.is_none() {
-            match trainer::try_spawn_trainer() {
+        if self.take_crash(JobKind::Trainer) {
+            match crashing_trainer() {
                 Ok(t) => self.trainer = Some(t),
+                Err(e) => self.session.notify_error(format!("the crash test hook could not start its thread: {e}")),
+            }
+        }
+        let mut command = Command::Start { dataset, config: Box::new(config.clone()), out_dir: None };
+        // Twice at most: a trainer thread that has died since the last run is replaced once.
+        for attempt in 0..2 {
+            if self.trainer.is_none() {
+                match trainer::try_spawn_trainer() {
+                    Ok(t) => self.trainer = Some(t),
+                    Err(e) => {
+                        self.session.start_error = Some(format!("could not start the trainer thread: {e}"));
+                        return;
+                    }
+                }
+            }
+            let Some(t) = &self.trainer else { return };
+            // Anything left from an earlier run is stale.
+            while t.events.try_recv().is_ok() {}
+            match t.commands.try_send(command) {
+                Ok(()) => {
+                    self.session.run = RunRecord::starting(config);
+                    self.session.embedding = Default::default();
+                    self.finished_handled = false;
+                    return;
+                }
+                Err(TrySendError::Disconnected(c)) if attempt == 0 => {
+                    self.trainer = None;
+                    command = c;
+                }
                 Err(e) => {
-                    self.session.start_error = Some(format!("could not start the trainer thread: {e}"));
+                    self.session.start_error = Some(format!("the trainer did not take the run: {}", send_error(&e)));
                     return;
                 }
             }
-        }
-        let Some(t) = &self.trainer else { return };
-        // Anything left from an earlier run is stale.
-        while t.events.try_recv().is_ok() {}
-        match t.commands.try_send(Command::Start { dataset, config: Box::new(config.clone()), out_dir: None }) {
-            Ok(()) => {
-                self.session.run = RunRecord::starting(config);
-                self.session.embedding = Default::default();
-                self.finished_handled = false;
-            }
-            Err(e) => self.session.start_error = Some(format!("the trainer did not take the run: {}", send_error(&e))),
         }
     }
 
@@ -240,7 +263,11 @@ impl WorkbenchApp {
         };
         let stem = file_safe(&run.dataset.name);
         let dir = ex.dir.clone();
+        let crash = self.take_crash(JobKind::Export);
         let work = move || -> ExportOutcome {
+            if crash {
+                worker::injected_crash();
+            }
             let result = match target {
                 ExportTarget::Svg(fig) => {
                     let p = dir.join(format!("{stem}-{}.svg", fig.stem()));
@@ -268,7 +295,7 @@ impl WorkbenchApp {
                 Err(e) => ExportOutcome::Failed(e.to_string()),
             }
         };
-        match Task::spawn("mvc-export", work, self.egui_ctx.clone()) {
+        match Worker::spawn("mvc-export", work, self.wake()) {
             Ok(t) => {
                 self.exporter = Some(t);
                 self.session.export_busy = true;
@@ -366,6 +393,25 @@ impl WorkbenchApp {
             selected,
         }
     }
+}
+
+/// The crash test hook's stand-in for the trainer: an `mvc-trainer` thread that
+/// panics when a run starts, before it reports anything (its event channel just
+/// disconnects).
+fn crashing_trainer() -> std::io::Result<TrainerHandle> {
+    let (cmd_tx, cmd_rx) = crossbeam_channel::bounded::<Command>(COMMAND_CAPACITY);
+    let (ev_tx, ev_rx) = crossbeam_channel::bounded::<Event>(EVENT_CAPACITY);
+    let thread = std::thread::Builder::new().name("mvc-trainer".into()).spawn(move || {
+        let _events = ev_tx;
+        while let Ok(command) = cmd_rx.recv() {
+            match command {
+                Command::Start { .. } => worker::injected_crash(),
+                Command::Shutdown => return,
+                _ => {}
+            }
+        }
+    })?;
+    Ok(TrainerHandle::from_parts(cmd_tx, ev_rx, Some(thread)))
 }
 
 fn send_error<T>(e: &TrySendError<T>) -> &'static str {

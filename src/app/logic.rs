@@ -6,13 +6,16 @@ use eframe::egui;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::TryRecvError;
+
 use super::WorkbenchApp;
 use super::state::{
     AppCommand, DatasetSource, EmbeddingLayout, ExportOutcome, ExportTarget, FeatureSource, LayoutMethod, PendingTsne,
     RunStatus, quantile,
 };
 use super::tsne::{self, TsneJob, TsneUpdate};
-use crate::engine::protocol::EmbeddingSnapshot;
+use super::worker::{JobKind, Poll};
+use crate::engine::protocol::{EmbeddingSnapshot, Event};
 
 /// Longest time one frame spends draining trainer events (rerun's rule).
 const DRAIN_BUDGET: Duration = Duration::from_millis(10);
@@ -26,7 +29,7 @@ impl WorkbenchApp {
         self.receive_dialog();
         self.receive_export();
         self.receive_trainer(ctx);
-        self.receive_tsne();
+        self.receive_tsne(ctx);
         self.maybe_auto_tsne();
         self.launch_options();
 
@@ -44,7 +47,16 @@ impl WorkbenchApp {
 
     fn receive_loader(&mut self) {
         let Some(task) = &mut self.loader else { return };
-        let Some(result) = task.poll() else { return };
+        let result = match task.poll() {
+            Poll::Pending => return,
+            Poll::Done(result) => result,
+            Poll::Crashed(why) => {
+                let what =
+                    self.session.loading.as_ref().map_or_else(|| "the dataset".to_owned(), DatasetSource::display);
+                self.session.notify_error(format!("the {} crashed: {why}", JobKind::Loader));
+                Err(format!("the {} crashed while reading {what}: {why}", JobKind::Loader))
+            }
+        };
         self.loader = None;
         self.session.loading = None;
         match result {
@@ -68,7 +80,14 @@ impl WorkbenchApp {
 
     fn receive_dialog(&mut self) {
         let Some(task) = &mut self.dialog else { return };
-        let Some(pick) = task.poll() else { return };
+        let pick = match task.poll() {
+            Poll::Pending => return,
+            Poll::Done(pick) => pick,
+            Poll::Crashed(why) => {
+                self.session.notify_error(format!("the {} crashed: {why}", JobKind::FileDialog));
+                None
+            }
+        };
         self.dialog = None;
         match pick {
             Some(super::DialogPick::Dataset(p)) => self.commands.send(AppCommand::Load(DatasetSource::File(p))),
@@ -79,7 +98,14 @@ impl WorkbenchApp {
 
     fn receive_export(&mut self) {
         let Some(task) = &mut self.exporter else { return };
-        let Some(outcome) = task.poll() else { return };
+        let outcome = match task.poll() {
+            Poll::Pending => return,
+            Poll::Done(outcome) => outcome,
+            Poll::Crashed(why) => {
+                self.session.notify_error(format!("the {} thread crashed: {why}", JobKind::Export));
+                ExportOutcome::Failed(format!("the {} thread crashed: {why}", JobKind::Export))
+            }
+        };
         self.exporter = None;
         self.session.export_busy = false;
         if let ExportOutcome::Written(files) = &outcome {
@@ -94,20 +120,40 @@ impl WorkbenchApp {
     }
 
     fn receive_trainer(&mut self, ctx: &egui::Context) {
-        let Some(trainer) = &self.trainer else { return };
+        let Some(trainer) = &mut self.trainer else { return };
         let started = Instant::now();
-        while let Ok(event) = trainer.events.try_recv() {
-            self.session.run.apply(event);
-            if started.elapsed() > DRAIN_BUDGET {
-                // Leave the rest for the next frame so the UI stays responsive.
-                ctx.request_repaint();
-                break;
+        let gone = loop {
+            match trainer.events.try_recv() {
+                Ok(event) => {
+                    self.session.run.apply(event);
+                    if started.elapsed() > DRAIN_BUDGET {
+                        // Leave the rest for the next frame so the UI stays responsive.
+                        ctx.request_repaint();
+                        break None;
+                    }
+                }
+                Err(TryRecvError::Empty) => break None,
+                // Every event it sent has been read and the thread has dropped its sender.
+                Err(TryRecvError::Disconnected) => break Some(trainer.panic_message(Duration::from_millis(50))),
             }
+        };
+        let Some(panic) = gone else { return };
+        self.trainer = None;
+        let what = match panic {
+            Some(why) => format!("the {} thread crashed: {why}", JobKind::Trainer),
+            None => format!("the {} thread stopped without reporting the end of the run", JobKind::Trainer),
+        };
+        if self.session.run.status.is_active() {
+            let reason = format!("{what} (the next run starts a fresh one)");
+            self.session.run.apply(Event::Failed { reason, last_checkpoint: None });
         }
+        self.session.notify_error(what);
     }
 
-    fn receive_tsne(&mut self) {
-        let Some(worker) = &self.tsne else { return };
+    fn receive_tsne(&mut self, ctx: &egui::Context) {
+        let Some(worker) = &mut self.tsne else { return };
+        // Checked before the drain, so every update a dead thread sent is read first.
+        let crash = worker.crashed();
         let mut updates = Vec::new();
         while let Some(u) = worker.try_recv() {
             updates.push(u);
@@ -115,6 +161,20 @@ impl WorkbenchApp {
         for u in updates {
             self.apply_tsne_update(u);
         }
+        let Some(why) = crash else { return };
+        let what = format!("the {} crashed: {why}", JobKind::Tsne);
+        self.tsne = None;
+        self.session.tsne_paused = false;
+        let emb = &mut self.session.embedding;
+        emb.pending = None;
+        emb.error = Some(match super::spawn_tsne(ctx) {
+            Ok(w) => {
+                self.tsne = Some(w);
+                format!("{what}; it has been restarted: recompute to try again")
+            }
+            Err(e) => format!("{what}; {e}"),
+        });
+        self.session.notify_error(what);
     }
 
     fn apply_tsne_update(&mut self, update: TsneUpdate) {
@@ -180,7 +240,11 @@ impl WorkbenchApp {
 
     /// Sends the snapshot's chosen feature (a capped stratified subsample) to t-SNE.
     pub(super) fn submit_tsne(&mut self, snap: &Arc<EmbeddingSnapshot>) {
+        let crash = self.take_crash(JobKind::Tsne);
         let Some(worker) = &mut self.tsne else { return };
+        if crash {
+            worker.inject_crash();
+        }
         let settings = &self.state.embedding;
         let source = match settings.source {
             FeatureSource::View(v) if v < snap.h.len() => FeatureSource::View(v),

@@ -5,8 +5,11 @@
 //! - one panel per file: [`dataset_panel`], [`training_panel`], [`losses`],
 //!   [`metrics`], [`view_weights`], [`embedding`], [`inspector`], [`status_bar`].
 //! - [`tsne`]: the `mvc-tsne` worker. Loading, file dialogs and exports run on
-//!   their own named threads too; the UI thread never blocks on any of them
-//!   and drains the trainer's events with `try_recv` each frame.
+//!   their own named threads too, through [`worker`], which turns a panic into a
+//!   message; the UI thread never blocks on any of them and drains the trainer's
+//!   events with `try_recv` each frame. A worker that crashes (or a trainer whose
+//!   thread ends without a word) is reported in the status bar and its panel, and
+//!   the next job gets a fresh thread.
 //! - `logic.rs` (per-frame intake) and `commands.rs` (applying commands) are
 //!   `impl WorkbenchApp` blocks.
 
@@ -23,18 +26,18 @@ pub mod training_panel;
 pub mod tsne;
 pub mod view_weights;
 pub mod widgets;
+pub mod worker;
 
 mod commands;
 mod logic;
 
 use std::path::PathBuf;
-use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crossbeam_channel::Receiver;
 use egui::{Pos2, RichText};
 
 use crate::engine::TrainerHandle;
+use worker::{JobKind, Worker};
 
 use state::{
     AppCommand, AppState, CommandQueue, DatasetSource, ExportOutcome, LayoutMode, LoadedDataset, Session, Tile, ViewCtx,
@@ -94,32 +97,11 @@ struct Panels {
     status: status_bar::StatusBar,
 }
 
-/// A background task with a single result.
-struct Task<T> {
-    rx: Receiver<T>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl<T> Task<T> {
-    fn spawn(name: &str, work: impl FnOnce() -> T + Send + 'static, wake: egui::Context) -> std::io::Result<Self>
-    where
-        T: Send + 'static,
-    {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let thread = std::thread::Builder::new().name(name.to_owned()).spawn(move || {
-            tx.send(work()).ok();
-            wake.request_repaint();
-        })?;
-        Ok(Self { rx, thread: Some(thread) })
-    }
-
-    fn poll(&mut self) -> Option<T> {
-        let v = self.rx.try_recv().ok()?;
-        if let Some(t) = self.thread.take() {
-            t.join().ok();
-        }
-        Some(v)
-    }
+/// Starts the `mvc-tsne` thread, waking the UI after each update.
+fn spawn_tsne(ctx: &egui::Context) -> Result<tsne::TsneWorker, String> {
+    let wake_ctx = ctx.clone();
+    tsne::TsneWorker::spawn(Box::new(move || wake_ctx.request_repaint()))
+        .map_err(|e| format!("the t-SNE thread could not start: {e}"))
 }
 
 /// Frame-time benchmark in progress.
@@ -142,9 +124,9 @@ pub struct WorkbenchApp {
     commands: CommandQueue,
     trainer: Option<TrainerHandle>,
     tsne: Option<tsne::TsneWorker>,
-    loader: Option<Task<Result<LoadedDataset, String>>>,
-    dialog: Option<Task<Option<DialogPick>>>,
-    exporter: Option<Task<ExportOutcome>>,
+    loader: Option<Worker<Result<LoadedDataset, String>>>,
+    dialog: Option<Worker<Option<DialogPick>>>,
+    exporter: Option<Worker<ExportOutcome>>,
     egui_ctx: egui::Context,
     pending_start: bool,
     pending_select: Option<usize>,
@@ -154,6 +136,8 @@ pub struct WorkbenchApp {
     bench: Option<Bench>,
     persist: bool,
     applied_dark: Option<bool>,
+    /// Job kinds armed to crash (the test hook, [`WorkbenchApp::crash_next`]).
+    crash_next: Vec<JobKind>,
 }
 
 /// What a file dialog picked.
@@ -181,12 +165,11 @@ impl WorkbenchApp {
             state.layout.active_tab = t;
         }
         let egui_ctx = cc.egui_ctx.clone();
-        let wake_ctx = egui_ctx.clone();
         let mut session = Session::default();
-        let tsne = match tsne::TsneWorker::spawn(Box::new(move || wake_ctx.request_repaint())) {
+        let tsne = match spawn_tsne(&egui_ctx) {
             Ok(w) => Some(w),
             Err(e) => {
-                session.embedding.error = Some(format!("the t-SNE thread could not start: {e}"));
+                session.embedding.error = Some(e);
                 None
             }
         };
@@ -219,6 +202,7 @@ impl WorkbenchApp {
             bench,
             persist: opts.persist,
             applied_dark: None,
+            crash_next: Vec::new(),
         };
         let initial = match opts.dataset {
             Some(d) => Some(DatasetSource::parse(&d)),
@@ -237,6 +221,27 @@ impl WorkbenchApp {
     /// Queues a command as if a panel had sent it (tests and scripts).
     pub fn send(&mut self, command: AppCommand) {
         self.commands.send(command);
+    }
+
+    /// Test hook: the next background job of this kind panics (with
+    /// [`worker::INJECTED_CRASH`]); for `Trainer`, the next run's trainer thread
+    /// dies without reporting the end of the run.
+    #[doc(hidden)]
+    pub fn crash_next(&mut self, job: JobKind) {
+        self.crash_next.push(job);
+    }
+
+    /// What a background thread calls once it has something for the UI: a repaint.
+    fn wake(&self) -> impl FnOnce() + Send + 'static {
+        let ctx = self.egui_ctx.clone();
+        move || ctx.request_repaint()
+    }
+
+    /// Whether the crash test hook is armed for `job` (disarms it).
+    fn take_crash(&mut self, job: JobKind) -> bool {
+        let armed = self.crash_next.contains(&job);
+        self.crash_next.retain(|j| *j != job);
+        armed
     }
 
     /// Screen position of dataset row `row` in the embedding as last drawn.
@@ -318,11 +323,17 @@ impl WorkbenchApp {
             {
                 commands.send(AppCommand::Export(state::ExportTarget::All));
             }
-            if let Some(ExportOutcome::Written(files)) = &session.export_outcome
-                && let Some(first) = files.first()
-            {
-                let where_ = first.parent().map_or_else(String::new, |p| p.display().to_string());
-                ui.label(RichText::new(format!("exported {} file(s) to {where_}", files.len())).weak().small());
+            match &session.export_outcome {
+                Some(ExportOutcome::Written(files)) => {
+                    if let Some(first) = files.first() {
+                        let where_ = first.parent().map_or_else(String::new, |p| p.display().to_string());
+                        ui.label(RichText::new(format!("exported {} file(s) to {where_}", files.len())).weak().small());
+                    }
+                }
+                Some(ExportOutcome::Failed(e)) => {
+                    ui.label(RichText::new("export failed").small().color(palette::error_text())).on_hover_text(e);
+                }
+                None => {}
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let label = if state.dark_mode { "Light theme" } else { "Dark theme" };

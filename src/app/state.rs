@@ -642,6 +642,15 @@ pub fn quantile(mut v: Vec<f32>, q: f32) -> Option<f32> {
     v.get(i).copied()
 }
 
+/// A status-bar message.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub text: String,
+    pub at: Instant,
+    /// Shown in the error colour, and longer.
+    pub error: bool,
+}
+
 /// Everything the session holds at run time (never persisted).
 #[derive(Default)]
 pub struct Session {
@@ -655,8 +664,8 @@ pub struct Session {
     pub embedding: EmbeddingRuntime,
     pub export_busy: bool,
     pub export_outcome: Option<ExportOutcome>,
-    /// A message for the status bar (e.g. a refused command).
-    pub notice: Option<(String, Instant)>,
+    /// A message for the status bar (e.g. a refused command, a crashed worker).
+    pub notice: Option<Notice>,
     pub frames: FrameTimes,
     pub start_error: Option<String>,
     pub tsne_paused: bool,
@@ -668,7 +677,12 @@ impl Session {
     }
 
     pub fn notify(&mut self, msg: impl Into<String>) {
-        self.notice = Some((msg.into(), Instant::now()));
+        self.notice = Some(Notice { text: msg.into(), at: Instant::now(), error: false });
+    }
+
+    /// A notice shown as an error (e.g. a background thread crashed).
+    pub fn notify_error(&mut self, msg: impl Into<String>) {
+        self.notice = Some(Notice { text: msg.into(), at: Instant::now(), error: true });
     }
 
     /// View names of the loaded dataset (or `view 1`, … when there is none).

@@ -10,6 +10,8 @@ use super::state::{ExportOutcome, RunStatus, ViewCtx};
 
 /// How long a notice stays in the status bar.
 const NOTICE_SECS: u64 = 8;
+/// How long an error notice (e.g. a crashed worker) stays.
+const ERROR_NOTICE_SECS: u64 = 60;
 
 /// The status bar (no widget state).
 #[derive(Debug, Default)]
@@ -36,11 +38,12 @@ impl StatusBar {
             if let Some((what, at)) = &run.last_event {
                 ui.label(format!("{what} ({} ago)", ago(at.elapsed())));
             }
-            if let Some((msg, at)) = &session.notice
-                && at.elapsed() < Duration::from_secs(NOTICE_SECS)
+            if let Some(n) = &session.notice
+                && n.at.elapsed() < Duration::from_secs(if n.error { ERROR_NOTICE_SECS } else { NOTICE_SECS })
             {
                 ui.separator();
-                ui.label(RichText::new(msg).italics());
+                let text = RichText::new(&n.text).italics();
+                ui.label(if n.error { text.color(palette::error_text()) } else { text });
             }
             match &session.export_outcome {
                 _ if session.export_busy => {

@@ -16,11 +16,13 @@
 //! ([`std::panic::resume_unwind`], which does not run the panic hook) and the
 //! worker catches exactly that payload. The callback runs on the worker
 //! thread between iterations, outside any rayon scope, so nothing is left
-//! half-updated: the interrupted `tSNE` value is simply dropped.
+//! half-updated: the interrupted `tSNE` value is simply dropped. Any other
+//! panic inside a fit becomes that job's `Failed` update; one outside a fit
+//! ends the thread, which [`TsneWorker::crashed`] reports (the app then starts
+//! a fresh worker).
 
 use std::cell::{Cell, RefCell};
 use std::panic::AssertUnwindSafe;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError, bounded};
@@ -28,6 +30,8 @@ use rand::seq::SliceRandom as _;
 use rand::{Rng as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+
+use super::worker::{Poll, Worker, injected_crash, panic_message};
 
 /// Which t-SNE gradient approximation to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -275,6 +279,8 @@ enum Request {
     Resume,
     Cancel,
     Shutdown,
+    /// The crash test hook: the thread panics when it reads this.
+    Crash,
 }
 
 /// Why a fit stopped before the end.
@@ -282,6 +288,7 @@ enum Interrupt {
     Superseded(Box<TsneJob>),
     Cancelled,
     Shutdown,
+    Crash,
 }
 
 /// The payload an interrupted fit unwinds with.
@@ -291,7 +298,8 @@ struct Interrupted;
 pub struct TsneWorker {
     requests: Sender<Request>,
     updates: Receiver<TsneUpdate>,
-    thread: Option<JoinHandle<()>>,
+    /// The thread (under `catch_unwind`); `None` once it has ended.
+    thread: Option<Worker<()>>,
     paused: bool,
     next_job_id: u64,
 }
@@ -305,8 +313,7 @@ impl TsneWorker {
         // Requests are rare (one per snapshot or click); updates are superseded by the next one.
         let (req_tx, req_rx) = bounded::<Request>(16);
         let (upd_tx, upd_rx) = bounded::<TsneUpdate>(8);
-        let thread =
-            std::thread::Builder::new().name("mvc-tsne".into()).spawn(move || worker(&req_rx, &upd_tx, &wake))?;
+        let thread = Worker::spawn("mvc-tsne", move || worker(&req_rx, &upd_tx, &wake), || {})?;
         Ok(Self { requests: req_tx, updates: upd_rx, thread: Some(thread), paused: false, next_job_id: 1 })
     }
 
@@ -347,6 +354,24 @@ impl TsneWorker {
     pub fn try_recv(&self) -> Option<TsneUpdate> {
         self.updates.try_recv().ok()
     }
+
+    /// Whether the thread has died, and why (never blocks). It only ends on its own
+    /// by a panic, so any end counts: a worker that answers `Some` takes no more jobs.
+    pub fn crashed(&mut self) -> Option<String> {
+        let why = match self.thread.as_mut()?.poll() {
+            Poll::Pending => return None,
+            Poll::Done(()) => "it stopped".to_owned(),
+            Poll::Crashed(why) => why,
+        };
+        self.thread = None;
+        Some(why)
+    }
+
+    /// Test hook: the thread panics at the next request it reads.
+    #[doc(hidden)]
+    pub fn inject_crash(&self) {
+        self.requests.try_send(Request::Crash).ok();
+    }
 }
 
 impl Drop for TsneWorker {
@@ -354,7 +379,7 @@ impl Drop for TsneWorker {
         self.requests.try_send(Request::Shutdown).ok();
         if let Some(t) = self.thread.take() {
             // The worker checks for requests between iterations, so this is short.
-            t.join().ok();
+            t.wait();
         }
     }
 }
@@ -376,6 +401,7 @@ fn worker(requests: &Receiver<Request>, updates: &Sender<TsneUpdate>, wake: &Wak
                     continue;
                 }
                 Ok(Request::Cancel) => continue,
+                Ok(Request::Crash) => injected_crash(),
                 Ok(Request::Shutdown) | Err(_) => return,
             },
         };
@@ -385,6 +411,7 @@ fn worker(requests: &Receiver<Request>, updates: &Sender<TsneUpdate>, wake: &Wak
                 Ok(Request::Resume) => paused = false,
                 Ok(Request::Run(j)) => job = j,
                 Ok(Request::Pause | Request::Cancel) => {}
+                Ok(Request::Crash) => injected_crash(),
                 Ok(Request::Shutdown) | Err(_) => return,
             }
         }
@@ -393,6 +420,8 @@ fn worker(requests: &Receiver<Request>, updates: &Sender<TsneUpdate>, wake: &Wak
             Some(Interrupt::Superseded(next)) => pending = Some(next),
             Some(Interrupt::Cancelled) => {}
             Some(Interrupt::Shutdown) => return,
+            // Outside the fit's own `catch_unwind`: this ends the thread.
+            Some(Interrupt::Crash) => injected_crash(),
         }
     }
 }
@@ -481,12 +510,7 @@ fn run_job(
         }
         Err(payload) if payload.is::<Interrupted>() => interrupt.into_inner(),
         Err(payload) => {
-            let what = payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_else(|| "unknown error".into());
-            fail(TsneError::Internal(what.trim().to_owned()).to_string());
+            fail(TsneError::Internal(panic_message(payload.as_ref())).to_string());
             None
         }
     }
@@ -503,6 +527,7 @@ fn check_requests(requests: &Receiver<Request>, paused: &Cell<bool>) -> Option<I
             Ok(Request::Cancel) => return Some(Interrupt::Cancelled),
             Ok(Request::Run(job)) => return Some(Interrupt::Superseded(job)),
             Ok(Request::Shutdown) | Err(TryRecvError::Disconnected) => return Some(Interrupt::Shutdown),
+            Ok(Request::Crash) => return Some(Interrupt::Crash),
             Err(TryRecvError::Empty) => return None,
         }
     }
@@ -619,5 +644,26 @@ mod tests {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    #[test]
+    fn a_dead_worker_is_reported_and_takes_no_jobs() {
+        let mut w = TsneWorker::spawn(Box::new(|| {})).unwrap();
+        assert_eq!(w.crashed(), None);
+        w.inject_crash();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let why = loop {
+            if let Some(why) = w.crashed() {
+                break why;
+            }
+            assert!(Instant::now() < deadline, "the crash was not reported");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert_eq!(why, crate::app::worker::INJECTED_CRASH);
+        // Reported once; the dead thread refuses new jobs with a sentence.
+        assert_eq!(w.crashed(), None);
+        let id = w.next_job_id();
+        let job = TsneJob { job_id: id, data: vec![0.5; 40], dim: 2, warm_start: None, params: TsneParams::default() };
+        assert_eq!(w.submit(job), Err("the t-SNE worker has stopped".into()));
     }
 }

@@ -46,6 +46,28 @@ pub struct TrainerHandle {
 }
 
 impl TrainerHandle {
+    /// A handle over a thread started elsewhere that speaks the same protocol
+    /// (test doubles, e.g. a trainer that dies without a word).
+    #[doc(hidden)]
+    pub fn from_parts(commands: Sender<Command>, events: Receiver<Event>, thread: Option<JoinHandle<()>>) -> Self {
+        Self { commands, events, thread }
+    }
+
+    /// For a thread that has ended (its event channel disconnected): the message of
+    /// the panic that ended it, if one did. Waits at most `wait` for the thread to
+    /// finish, then joins it; `None` if it returned normally or is still running.
+    pub fn panic_message(&mut self, wait: Duration) -> Option<String> {
+        let deadline = Instant::now() + wait;
+        while !self.thread.as_ref()?.is_finished() {
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let payload = self.thread.take()?.join().err()?;
+        Some(panic_text(payload.as_ref()))
+    }
+
     /// Asks the thread to exit and waits for it (at most one batch).
     pub fn shutdown(mut self) {
         self.commands.send_timeout(Command::Shutdown, Duration::from_secs(1)).ok();
@@ -93,11 +115,7 @@ fn worker(cmd_rx: &Receiver<Command>, ev_tx: &Sender<Event>) {
                         Event::Failed { reason, last_checkpoint: run.last_checkpoint.clone(), internal: false }
                     }
                     Err(panic) => {
-                        let what = panic
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
-                            .unwrap_or_else(|| "unknown error".into());
+                        let what = panic_text(panic.as_ref());
                         Event::Failed {
                             reason: format!("the trainer hit an internal error: {what}"),
                             last_checkpoint: run.last_checkpoint.clone(),
@@ -121,6 +139,15 @@ fn worker(cmd_rx: &Receiver<Command>, ev_tx: &Sender<Event>) {
             }
         }
     }
+}
+
+/// The text of a panic payload (`String` or `&str`; else "unknown error").
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_string()))
+        .unwrap_or_else(|| "unknown error".into())
 }
 
 /// Minimum time between two `Progress` events.
