@@ -145,7 +145,7 @@ impl WorkbenchApp {
         };
         if self.session.run.status.is_active() {
             let reason = format!("{what} (the next run starts a fresh one)");
-            self.session.run.apply(Event::Failed { reason, last_checkpoint: None });
+            self.session.run.apply(Event::Failed { reason, last_checkpoint: None, internal: true });
         }
         self.session.notify_error(what);
     }
