@@ -91,7 +91,7 @@ pub struct TrainArgs {
     /// NaN/Inf handling when loading: error, zero or mean.
     #[arg(long, default_value = "error")]
     pub non_finite: NonFinite,
-    /// Run directory; the checkpoint goes to DIR/checkpoint (default: runs/<dataset>).
+    /// Run directory; the checkpoint goes to DIR/checkpoint (default: runs/DATASET, the dataset's name).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// One JSON object per line instead of a progress bar.

@@ -75,7 +75,7 @@ pub fn try_spawn_trainer() -> std::io::Result<TrainerHandle> {
 /// # Panics
 /// Only if the operating system refuses to create a thread.
 pub fn spawn_trainer() -> TrainerHandle {
-    #[allow(clippy::expect_used)]
+    #[allow(clippy::expect_used, reason = "the panic is documented; `try_spawn_trainer` is the fallible form")]
     try_spawn_trainer().expect("the operating system could not start the trainer thread")
 }
 
@@ -518,7 +518,7 @@ impl<'a> Run<'a> {
         pre_left * pre + con_left * con
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(clippy::too_many_arguments, reason = "one epoch's state, passed as is from `execute`'s loop")]
     fn epoch(
         &mut self,
         mut model: Cvc,
