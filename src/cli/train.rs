@@ -345,14 +345,20 @@ fn drive(
             return Err("the trainer thread ended without a result".into());
         };
         match event {
-            Event::Started { device, n_params, total_epochs } => {
+            Event::Started { device, device_note, n_params, total_epochs } => {
                 if json && !quiet {
                     println!(
                         "{}",
-                        json!({"event": "started", "device": device, "n_params": n_params, "total_epochs": total_epochs})
+                        json!({"event": "started", "device": device, "device_note": device_note, "n_params": n_params,
+                            "total_epochs": total_epochs})
                     );
                 }
-                say(format!("training on {device}: {n_params} parameters, {total_epochs} epochs"));
+                // What the device probe found, said once (the note says why `auto` fell back).
+                match device_note {
+                    Some(note) => say(format!("device: {device} — {note}")),
+                    None => say(format!("device: {device}")),
+                }
+                say(format!("training: {n_params} parameters, {total_epochs} epochs"));
             }
             Event::Phase(p) => {
                 if let Some(b) = &bar {
@@ -520,7 +526,7 @@ pub fn run_eval(args: &EvalArgs) -> Result<(), String> {
                 "vcf": scores_json(&m.vcf), "kmeans_z": scores_json(&m.kmeans_z), "view_weights": eval.view_weights})
         );
     } else {
-        println!("{} samples, {} views, {} clusters ({})", ds.n_samples(), ds.n_views(), eval.k, dev.description);
+        println!("{} samples, {} views, {} clusters ({})", ds.n_samples(), ds.n_views(), eval.k, dev.summary());
         println!("{}", scores_line("argmax mean q (primary)", &m.mean_q));
         println!("{}", scores_line("argmax t (VCF)", &m.vcf));
         println!("{}", scores_line("k-means on Z", &m.kmeans_z));
@@ -701,7 +707,7 @@ pub fn run_bench(args: &BenchArgs) -> Result<(), String> {
     if !args.json {
         eprintln!(
             "benchmarking on {} with {n} samples × {:?}, batch {b}, {epochs} epochs per phase…",
-            dev.description,
+            dev.summary(),
             ds.view_dims()
         );
     }

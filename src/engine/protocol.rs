@@ -195,7 +195,10 @@ pub struct RunSummary {
 #[derive(Debug, Clone)]
 pub enum Event {
     Started {
+        /// The device's description (`flex (CPU, 2 threads)`, `wgpu: …`).
         device: String,
+        /// Why `auto` settled on it, when not obvious ([`crate::engine::device::ResolvedDevice::note`]).
+        device_note: Option<String>,
         n_params: usize,
         total_epochs: usize,
     },

@@ -330,7 +330,7 @@ impl<'a> Run<'a> {
     fn execute(&mut self) -> Result<RunSummary, String> {
         self.cfg.validate()?;
         let k = self.check_data()?;
-        let ResolvedDevice { device, description, .. } = resolve(self.cfg.device)?;
+        let ResolvedDevice { device, description, note, .. } = resolve(self.cfg.device)?;
         self.device_name = description.clone();
         let ad = device.clone().autodiff();
         let model_cfg = ModelConfig::from_train(&self.cfg, self.ds.view_dims(), k);
@@ -341,7 +341,12 @@ impl<'a> Run<'a> {
         };
         let mut optim = adam(&self.cfg);
         let total_epochs = self.cfg.mse_epochs + self.cfg.con_epochs;
-        self.send(Event::Started { device: description, n_params: model.num_params(), total_epochs });
+        self.send(Event::Started {
+            device: description,
+            device_note: note,
+            n_params: model.num_params(),
+            total_epochs,
+        });
 
         let labelled = self.labelled_subset();
         let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed);
