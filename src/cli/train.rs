@@ -67,8 +67,9 @@ pub struct TrainArgs {
     /// Decay the learning rate along a half cosine over the contrastive phase (to 0 at its end).
     #[arg(long)]
     pub lr_cosine: bool,
-    /// Start from this checkpoint's weights (same network and data); with --mse-epochs 0 a
-    /// pre-trained checkpoint goes straight to the contrastive phase.
+    /// Start from the weights of this run directory's checkpoint (or of a checkpoint directory;
+    /// same network and data); with --mse-epochs 0 a pre-trained one goes straight to the
+    /// contrastive phase.
     #[arg(long, value_name = "DIR")]
     pub init_from: Option<PathBuf>,
     /// Fraction of samples whose true labels supervise L_Q (0 = unsupervised).
@@ -102,8 +103,8 @@ pub struct TrainArgs {
 /// Arguments of `eval`.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// A checkpoint directory written by `train`.
-    #[arg(long)]
+    /// The run directory `train --out DIR` wrote (or its checkpoint/ folder inside).
+    #[arg(long, value_name = "DIR")]
     pub checkpoint: PathBuf,
     /// A .mat file, or the name of a built-in dataset.
     pub data: String,
@@ -123,8 +124,8 @@ pub struct EvalArgs {
 /// Arguments of `predict`.
 #[derive(Debug, Args)]
 pub struct PredictArgs {
-    /// A checkpoint directory written by `train`.
-    #[arg(long)]
+    /// The run directory `train --out DIR` wrote (or its checkpoint/ folder inside).
+    #[arg(long, value_name = "DIR")]
     pub checkpoint: PathBuf,
     /// A .mat file, or the name of a built-in dataset.
     pub data: String,
