@@ -169,16 +169,16 @@ pub fn resolve_dir(path: &Path) -> Result<PathBuf, CheckpointError> {
         }
     }
     let what = if !path.exists() {
-        "does not exist"
+        " (it does not exist)"
     } else if path.is_dir() {
-        "is neither a checkpoint nor a run directory"
+        ""
     } else {
-        "is a file, not a checkpoint or run directory"
+        " (it is a file)"
     };
     Err(CheckpointError::Invalid {
         path: path.to_path_buf(),
         why: format!(
-            "{what}: looked for a checkpoint directory ({}/{WEIGHTS_FILE}, {CONFIG_FILE}, {META_FILE}) and a run \
+            "is not a checkpoint or run directory{what}: looked for a checkpoint directory ({}/{WEIGHTS_FILE}, {CONFIG_FILE}, {META_FILE}) and a run \
              directory written by `train --out` ({}/{RUN_CHECKPOINT_DIR}/{WEIGHTS_FILE}, …)",
             path.display(),
             path.display()
@@ -303,15 +303,16 @@ mod tests {
         // Neither: the error names both places it looked.
         let empty = tmp.path().join("empty");
         std::fs::create_dir(&empty).unwrap();
-        for (path, what) in [(empty.clone(), "neither"), (tmp.path().join("nowhere"), "does not exist")] {
+        for (path, what) in [(empty.clone(), "directory: looked"), (tmp.path().join("nowhere"), "(it does not exist)")]
+        {
             let e = resolve_dir(&path).unwrap_err().to_string();
-            assert!(e.contains(what), "{e}");
+            assert!(e.contains("is not a checkpoint or run directory") && e.contains(what), "{e}");
             assert!(e.contains(&format!("{}/{WEIGHTS_FILE}", path.display())), "{e}");
             assert!(e.contains(&format!("{}/{RUN_CHECKPOINT_DIR}/{WEIGHTS_FILE}", path.display())), "{e}");
         }
         let stray = tmp.path().join("notes.txt");
         std::fs::write(&stray, b"").unwrap();
-        assert!(resolve_dir(&stray).unwrap_err().to_string().contains("is a file"));
+        assert!(resolve_dir(&stray).unwrap_err().to_string().contains("(it is a file)"));
     }
 
     #[test]
