@@ -111,6 +111,42 @@ fn model_for(ds: &MultiViewDataset, device: &Device) -> (ModelConfig, Cvc) {
     (mc, m)
 }
 
+/// Compares two sets of gradients of the same parameters (visit a model holding those ids): the
+/// largest difference per parameter, absolute and relative to that gradient's largest entry.
+struct Compare<'a> {
+    a: &'a GradientsParams,
+    b: &'a GradientsParams,
+    /// The largest `max |a − b| / max |a|` over the parameters.
+    worst: f32,
+    /// The largest `max |a − b|` over the parameters.
+    worst_abs: f32,
+    compared: usize,
+    missing: Vec<String>,
+}
+
+impl<'a> Compare<'a> {
+    fn new(a: &'a GradientsParams, b: &'a GradientsParams) -> Self {
+        Self { a, b, worst: 0.0, worst_abs: 0.0, compared: 0, missing: Vec::new() }
+    }
+}
+
+impl burn::module::ModuleVisitor for Compare<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        match (self.a.get::<D>(param.id), self.b.get::<D>(param.id)) {
+            (Some(a), Some(b)) => {
+                let (a, b) = (host(a), host(b));
+                let scale = a.iter().map(|x| x.abs()).fold(1e-6f32, f32::max);
+                let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+                self.worst = self.worst.max(diff / scale);
+                self.worst_abs = self.worst_abs.max(diff);
+                self.compared += 1;
+            }
+            (None, None) => {}
+            (a, b) => self.missing.push(format!("{:?}: first {}, second {}", param.id, a.is_some(), b.is_some())),
+        }
+    }
+}
+
 #[test]
 fn gradients_reach_afw_and_vcf_parameters() {
     let _serial = serial();
@@ -543,33 +579,8 @@ fn cosine_schedule_decays_the_contrastive_learning_rate() {
 
 #[test]
 fn split_gradients_match_one_backward_pass() {
-    use burn::module::{ModuleVisitor, Param};
     use mvc_workbench::engine::step::{StepKind, batch_gradients};
     use mvc_workbench::loss::pretrain_objective;
-
-    /// The largest gradient difference, relative to the gradient's own size, per parameter.
-    struct Compare<'a> {
-        a: &'a GradientsParams,
-        b: &'a GradientsParams,
-        worst: f32,
-        compared: usize,
-        missing: Vec<String>,
-    }
-    impl ModuleVisitor for Compare<'_> {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            match (self.a.get::<D>(param.id), self.b.get::<D>(param.id)) {
-                (Some(a), Some(b)) => {
-                    let (a, b) = (host(a), host(b));
-                    let scale = a.iter().map(|x| x.abs()).fold(1e-6f32, f32::max);
-                    let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
-                    self.worst = self.worst.max(diff / scale);
-                    self.compared += 1;
-                }
-                (None, None) => {}
-                (a, b) => self.missing.push(format!("{:?}: one pass {}, split {}", param.id, a.is_some(), b.is_some())),
-            }
-        }
-    }
 
     let _serial = serial();
     let ds = gauss3();
@@ -581,7 +592,7 @@ fn split_gradients_match_one_backward_pass() {
     let xs = batch(&ds, &rows, &ad);
     let v = ds.n_views();
     let check = |one: GradientsParams, split: GradientsParams, what: &str, at_least: usize| {
-        let mut c = Compare { a: &one, b: &split, worst: 0.0, compared: 0, missing: Vec::new() };
+        let mut c = Compare::new(&one, &split);
         model.visit(&mut c);
         assert!(c.missing.is_empty(), "{what}: gradients present in one pass only: {:?}", c.missing);
         assert!(c.compared >= at_least, "{what}: only {} parameters have gradients", c.compared);
@@ -615,4 +626,106 @@ fn split_gradients_match_one_backward_pass() {
     let one = GradientsParams::from_grads(obj.total.backward(), &model);
     let step = batch_gradients(&model, &xs, StepKind::Pretrain, &ad);
     check(one, step.grads, "pre-training", v * 12);
+}
+
+/// The wgpu backend against flex: the same initial weights (through a `.bpk` file, as a
+/// checkpoint moves between devices) and the same batches on Mesa's software Vulkan adapter
+/// (lavapipe, asked for with `wgpu-software`: `auto` never picks it) and on flex. The trainer's
+/// own step (`batch_gradients`: pre-training, then the whole objective with each DEC target, with
+/// pseudo and with true labels) and Adam for a few steps: the loss terms and every parameter's
+/// gradient agree to float tolerance; then inference (`evaluate`, the CLI's and the server's path)
+/// agrees. Every step is one batch of 100, the size `evaluate` uses, so the kernels compiled for
+/// the steps serve inference too (lavapipe compiles each kernel with LLVM; Mesa caches them in
+/// `~/.cache/mesa_shader_cache`, so a second run is faster). Skips, saying so, where there is no
+/// Vulkan adapter at all (install mesa-vulkan-drivers for lavapipe). Run with `--nocapture` to
+/// see the differences measured.
+#[test]
+fn wgpu_software_matches_flex() {
+    use mvc_workbench::engine::device::resolve;
+    use mvc_workbench::engine::step::{StepKind, batch_gradients};
+
+    let _serial = serial();
+    let started = Instant::now();
+    let gpu = match resolve(DeviceChoice::WgpuSoftware) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("SKIPPED wgpu_software_matches_flex: {e}");
+            return;
+        }
+    };
+    let say = |what: String| eprintln!("wgpu_software_matches_flex [{:5.1}s] {what}", started.elapsed().as_secs_f64());
+    say(format!("flex against {}", gpu.description));
+    let ds = gauss3();
+    let flex = Device::flex();
+    let ad_f = flex.clone().autodiff();
+    let mc = ModelConfig::from_train(&small(1, 1), ds.view_dims(), 4);
+    let mut model_f = mc.init_seeded(&ad_f, 11);
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("initial.bpk");
+    model_f.clone().save_file(&weights).unwrap();
+    let ad_w = gpu.device.clone().autodiff();
+    let mut model_w = mc.init(&ad_w).try_load_file(&weights).unwrap();
+
+    let (mut optim_f, mut optim_w) = (adam(&small(1, 1)), adam(&small(1, 1)));
+    let (mut worst_loss, mut worst_rel, mut worst_abs) = (0f32, 0f32, 0f32);
+    let ids = ds.label_ids().unwrap().to_vec();
+    // (DEC target, true labels for L_Q): None is a pre-training step.
+    let steps: [(Option<TargetSource>, bool); 3] =
+        [(None, false), (Some(TargetSource::Views), false), (Some(TargetSource::Vcf), true)];
+    for (i, (target, labelled)) in steps.into_iter().enumerate() {
+        let rows: Vec<usize> = (0..100).map(|r| (r * 7 + i * 31) % ds.n_samples()).collect();
+        let step = |model: &Cvc, ad: &Device| {
+            let xs = batch(&ds, &rows, ad);
+            let labels = if labelled {
+                LabelTargets::labelled(&rows.iter().map(|&r| Some(ids[r])).collect::<Vec<_>>(), 4, ad)
+            } else {
+                LabelTargets::Pseudo
+            };
+            match target {
+                None => batch_gradients(model, &xs, StepKind::Pretrain, ad),
+                Some(target) => {
+                    let params = LossParams { target, ..loss_params(LossWeights::default()) };
+                    batch_gradients(model, &xs, StepKind::Contrastive { params: &params, labels: &labels }, ad)
+                }
+            }
+        };
+        let (sf, sw) = (step(&model_f, &ad_f), step(&model_w, &ad_w));
+        let (pf, pw) = (host(sf.objective.parts.clone()), host(sw.objective.parts.clone()));
+        for (a, b) in pf.iter().zip(&pw) {
+            worst_loss = worst_loss.max((a - b).abs() / a.abs().max(1e-2));
+        }
+        assert!(
+            pf.iter().zip(&pw).all(|(a, b)| (a - b).abs() <= 1e-4 * a.abs().max(1e-2)),
+            "step {i}: losses {pf:?} (flex) vs {pw:?} (wgpu)"
+        );
+        let mut c = Compare::new(&sf.grads, &sw.grads);
+        model_f.visit(&mut c);
+        assert!(c.missing.is_empty(), "step {i}: gradients on one backend only: {:?}", c.missing);
+        assert!(c.compared >= ds.n_views() * 12, "step {i}: only {} parameters have gradients", c.compared);
+        assert!(c.worst < 2e-3, "step {i}: gradients differ by {} (relative), {} (absolute)", c.worst, c.worst_abs);
+        let step_worst = c.worst;
+        worst_rel = worst_rel.max(c.worst);
+        worst_abs = worst_abs.max(c.worst_abs);
+        model_f = optim_f.step(1e-3, model_f, sf.grads);
+        model_w = optim_w.step(1e-3, model_w, sw.grads);
+        say(format!(
+            "step {i} ({target:?} target, labelled {labelled}): gradients differ by {step_worst:.2e} relative"
+        ));
+    }
+    say(format!(
+        "over {} steps the largest differences: loss terms {worst_loss:.2e} (relative), gradients {worst_rel:.2e} \
+         (relative to each parameter's largest) and {worst_abs:.2e} (absolute)",
+        steps.len()
+    ));
+
+    // Inference after the steps: the same soft assignments.
+    let (ef, ew) = (
+        evaluate(&model_f.valid(), &ds, &flex, 100).unwrap(),
+        evaluate(&model_w.valid(), &ds, &gpu.device, 100).unwrap(),
+    );
+    let q_diff = ef.q_mean.iter().zip(&ew.q_mean).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    let same = ef.pred_mean.iter().zip(&ew.pred_mean).filter(|(a, b)| a == b).count();
+    say(format!("inference: mean q differs by {q_diff:.2e} at most; {same}/{} assignments equal", ef.pred_mean.len()));
+    assert!(q_diff < 1e-4, "mean q differs by {q_diff}");
+    assert!(same as f64 >= 0.99 * ef.pred_mean.len() as f64, "only {same} assignments agree");
 }

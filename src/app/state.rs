@@ -355,8 +355,11 @@ impl RunRecord {
     pub fn apply(&mut self, event: Event) {
         self.n_events += 1;
         let what: String = match event {
-            Event::Started { device, n_params, total_epochs } => {
-                let s = format!("started on {device}");
+            Event::Started { device, device_note, n_params, total_epochs } => {
+                let s = match device_note {
+                    Some(note) => format!("started on {device} — {note}"),
+                    None => format!("started on {device}"),
+                };
                 self.device = Some(device);
                 self.n_params = n_params;
                 self.total_epochs = total_epochs;
@@ -783,7 +786,7 @@ mod tests {
     #[test]
     fn events_fold_into_the_record() {
         let mut r = RunRecord::starting(TrainConfig::default());
-        r.apply(Event::Started { device: "flex (CPU)".into(), n_params: 10, total_epochs: 3 });
+        r.apply(Event::Started { device: "flex (CPU)".into(), device_note: None, n_params: 10, total_epochs: 3 });
         r.apply(Event::Phase(Phase::Pretrain));
         r.apply(Event::Epoch(epoch(1, Phase::Pretrain)));
         r.apply(Event::Phase(Phase::Contrastive));

@@ -67,8 +67,9 @@ pub struct TrainArgs {
     /// Decay the learning rate along a half cosine over the contrastive phase (to 0 at its end).
     #[arg(long)]
     pub lr_cosine: bool,
-    /// Start from this checkpoint's weights (same network and data); with --mse-epochs 0 a
-    /// pre-trained checkpoint goes straight to the contrastive phase.
+    /// Start from the weights of this run directory's checkpoint (or of a checkpoint directory;
+    /// same network and data); with --mse-epochs 0 a pre-trained one goes straight to the
+    /// contrastive phase.
     #[arg(long, value_name = "DIR")]
     pub init_from: Option<PathBuf>,
     /// Fraction of samples whose true labels supervise L_Q (0 = unsupervised).
@@ -91,7 +92,7 @@ pub struct TrainArgs {
     /// NaN/Inf handling when loading: error, zero or mean.
     #[arg(long, default_value = "error")]
     pub non_finite: NonFinite,
-    /// Run directory; the checkpoint goes to DIR/checkpoint (default: runs/<dataset>).
+    /// Run directory; the checkpoint goes to DIR/checkpoint (default: runs/DATASET, the dataset's name).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// One JSON object per line instead of a progress bar.
@@ -102,8 +103,8 @@ pub struct TrainArgs {
 /// Arguments of `eval`.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// A checkpoint directory written by `train`.
-    #[arg(long)]
+    /// The run directory `train --out DIR` wrote (or its checkpoint/ folder inside).
+    #[arg(long, value_name = "DIR")]
     pub checkpoint: PathBuf,
     /// A .mat file, or the name of a built-in dataset.
     pub data: String,
@@ -123,8 +124,8 @@ pub struct EvalArgs {
 /// Arguments of `predict`.
 #[derive(Debug, Args)]
 pub struct PredictArgs {
-    /// A checkpoint directory written by `train`.
-    #[arg(long)]
+    /// The run directory `train --out DIR` wrote (or its checkpoint/ folder inside).
+    #[arg(long, value_name = "DIR")]
     pub checkpoint: PathBuf,
     /// A .mat file, or the name of a built-in dataset.
     pub data: String,
@@ -345,14 +346,20 @@ fn drive(
             return Err("the trainer thread ended without a result".into());
         };
         match event {
-            Event::Started { device, n_params, total_epochs } => {
+            Event::Started { device, device_note, n_params, total_epochs } => {
                 if json && !quiet {
                     println!(
                         "{}",
-                        json!({"event": "started", "device": device, "n_params": n_params, "total_epochs": total_epochs})
+                        json!({"event": "started", "device": device, "device_note": device_note, "n_params": n_params,
+                            "total_epochs": total_epochs})
                     );
                 }
-                say(format!("training on {device}: {n_params} parameters, {total_epochs} epochs"));
+                // What the device probe found, said once (the note says why `auto` fell back).
+                match device_note {
+                    Some(note) => say(format!("device: {device} — {note}")),
+                    None => say(format!("device: {device}")),
+                }
+                say(format!("training: {n_params} parameters, {total_epochs} epochs"));
             }
             Event::Phase(p) => {
                 if let Some(b) = &bar {
@@ -520,7 +527,7 @@ pub fn run_eval(args: &EvalArgs) -> Result<(), String> {
                 "vcf": scores_json(&m.vcf), "kmeans_z": scores_json(&m.kmeans_z), "view_weights": eval.view_weights})
         );
     } else {
-        println!("{} samples, {} views, {} clusters ({})", ds.n_samples(), ds.n_views(), eval.k, dev.description);
+        println!("{} samples, {} views, {} clusters ({})", ds.n_samples(), ds.n_views(), eval.k, dev.summary());
         println!("{}", scores_line("argmax mean q (primary)", &m.mean_q));
         println!("{}", scores_line("argmax t (VCF)", &m.vcf));
         println!("{}", scores_line("k-means on Z", &m.kmeans_z));
@@ -701,7 +708,7 @@ pub fn run_bench(args: &BenchArgs) -> Result<(), String> {
     if !args.json {
         eprintln!(
             "benchmarking on {} with {n} samples × {:?}, batch {b}, {epochs} epochs per phase…",
-            dev.description,
+            dev.summary(),
             ds.view_dims()
         );
     }

@@ -13,6 +13,11 @@
 //! removed last), so a crash never leaves a half-written checkpoint under the
 //! final name. Loading checks the files, the shapes and the fingerprint, and
 //! says what differs.
+//!
+//! Wherever a checkpoint is asked for (`eval` / `predict --checkpoint`, `train
+//! --init-from`, `init_from`, the server's finished runs), the run directory that
+//! `train --out DIR` wrote is accepted as well: [`resolve_dir`] finds
+//! `DIR/checkpoint/` in it, and [`load`] goes through it.
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +33,8 @@ use crate::model::{Cvc, ModelConfig};
 pub const WEIGHTS_FILE: &str = "weights.bpk";
 pub const CONFIG_FILE: &str = "config.json";
 pub const META_FILE: &str = "meta.json";
+/// The checkpoint's directory inside a run directory (`train --out DIR` writes `DIR/checkpoint`).
+pub const RUN_CHECKPOINT_DIR: &str = "checkpoint";
 const FORMAT_VERSION: u32 = 1;
 
 /// What a checkpoint knows besides the weights.
@@ -135,14 +142,55 @@ pub fn save(dir: &Path, model: &Cvc, config: &TrainConfig, meta: &CheckpointMeta
     result
 }
 
-/// Reads a checkpoint's config and metadata (not yet the weights).
-pub fn load(dir: &Path) -> Result<Checkpoint, CheckpointError> {
-    if !dir.is_dir() {
-        return Err(CheckpointError::Invalid {
-            path: dir.to_path_buf(),
-            why: "is not a checkpoint directory (it does not exist or is a file)".into(),
-        });
+/// The checkpoint directory that `path` names. Accepted, in this order:
+///
+/// - a checkpoint directory: `path` holds any of [`WEIGHTS_FILE`], [`CONFIG_FILE`], [`META_FILE`]
+///   (a missing one is reported by [`load`]);
+/// - a run directory (`train --out DIR`, the server's `run-<id>-<dataset>`): `path/checkpoint`
+///   is a directory;
+/// - one of a checkpoint's files, e.g. `…/weights.bpk`: its directory.
+///
+/// Otherwise the error lists what was looked for.
+pub fn resolve_dir(path: &Path) -> Result<PathBuf, CheckpointError> {
+    const FILES: [&str; 3] = [WEIGHTS_FILE, CONFIG_FILE, META_FILE];
+    let holds_checkpoint = |d: &Path| FILES.iter().any(|f| d.join(f).is_file());
+    if path.is_dir() {
+        if holds_checkpoint(path) {
+            return Ok(path.to_path_buf());
+        }
+        let inner = path.join(RUN_CHECKPOINT_DIR);
+        if inner.is_dir() {
+            return Ok(inner);
+        }
+    } else if path.is_file() {
+        let named = path.file_name().is_some_and(|n| FILES.iter().any(|f| n == *f));
+        if let Some(parent) = path.parent().filter(|_| named) {
+            return Ok(if parent.as_os_str().is_empty() { PathBuf::from(".") } else { parent.to_path_buf() });
+        }
     }
+    let what = if !path.exists() {
+        " (it does not exist)"
+    } else if path.is_dir() {
+        ""
+    } else {
+        " (it is a file)"
+    };
+    Err(CheckpointError::Invalid {
+        path: path.to_path_buf(),
+        why: format!(
+            "is not a checkpoint or run directory{what}: looked for a checkpoint directory ({}/{WEIGHTS_FILE}, {CONFIG_FILE}, {META_FILE}) and a run \
+             directory written by `train --out` ({}/{RUN_CHECKPOINT_DIR}/{WEIGHTS_FILE}, …)",
+            path.display(),
+            path.display()
+        ),
+    })
+}
+
+/// Reads a checkpoint's config and metadata (not yet the weights). `path` is a checkpoint or a
+/// run directory ([`resolve_dir`]); the result's `dir` is the checkpoint directory.
+pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
+    let dir = resolve_dir(path)?;
+    let dir = dir.as_path();
     for f in [WEIGHTS_FILE, CONFIG_FILE, META_FILE] {
         if !dir.join(f).is_file() {
             return Err(CheckpointError::Invalid {
@@ -236,8 +284,36 @@ pub fn parse_config(json: &str) -> Result<TrainConfig, serde_json::Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_config;
+    use super::{CONFIG_FILE, RUN_CHECKPOINT_DIR, WEIGHTS_FILE, load, parse_config, resolve_dir};
     use crate::engine::config::{TargetSource, TrainConfig};
+
+    #[test]
+    fn run_directories_resolve_to_their_checkpoint() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = tmp.path().join("run");
+        let ck = run.join(RUN_CHECKPOINT_DIR);
+        std::fs::create_dir_all(&ck).unwrap();
+        std::fs::write(ck.join(WEIGHTS_FILE), b"").unwrap();
+        assert_eq!(resolve_dir(&run).unwrap(), ck);
+        assert_eq!(resolve_dir(&ck).unwrap(), ck);
+        assert_eq!(resolve_dir(&ck.join(WEIGHTS_FILE)).unwrap(), ck);
+        // An incomplete checkpoint inside a run directory is reported as that checkpoint's.
+        let e = load(&run).unwrap_err().to_string();
+        assert!(e.contains(&format!("{CONFIG_FILE} is missing")) && e.contains(RUN_CHECKPOINT_DIR), "{e}");
+        // Neither: the error names both places it looked.
+        let empty = tmp.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        for (path, what) in [(empty.clone(), "directory: looked"), (tmp.path().join("nowhere"), "(it does not exist)")]
+        {
+            let e = resolve_dir(&path).unwrap_err().to_string();
+            assert!(e.contains("is not a checkpoint or run directory") && e.contains(what), "{e}");
+            assert!(e.contains(&format!("{}/{WEIGHTS_FILE}", path.display())), "{e}");
+            assert!(e.contains(&format!("{}/{RUN_CHECKPOINT_DIR}/{WEIGHTS_FILE}", path.display())), "{e}");
+        }
+        let stray = tmp.path().join("notes.txt");
+        std::fs::write(&stray, b"").unwrap();
+        assert!(resolve_dir(&stray).unwrap_err().to_string().contains("(it is a file)"));
+    }
 
     #[test]
     fn configs_without_a_target_source_were_trained_on_the_vcf_target() {

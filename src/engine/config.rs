@@ -165,8 +165,9 @@ pub struct TrainConfig {
     /// Decay the learning rate along a half cosine over the contrastive phase, from
     /// `learning_rate` at its first batch to 0 at its last (false = constant, as the seed).
     pub lr_cosine: bool,
-    /// Start from the weights of this checkpoint instead of a fresh initialisation (same
-    /// network shape and data). With `mse_epochs = 0` a pre-trained checkpoint goes straight to
+    /// Start from the weights of this checkpoint (a checkpoint directory, or the run directory
+    /// holding it: `checkpoint::resolve_dir`) instead of a fresh initialisation (same network
+    /// shape and data). With `mse_epochs = 0` a pre-trained checkpoint goes straight to
     /// the contrastive phase, so several contrastive settings can share one pre-training.
     pub init_from: Option<std::path::PathBuf>,
     pub seed: u64,

@@ -4,7 +4,13 @@
 //! virtual) is present; software adapters (lavapipe, llvmpipe, SwiftShader,
 //! anything wgpu reports as a CPU) are never picked automatically, only with
 //! `wgpu-software`. Otherwise it is burn's `flex` CPU backend. Probing never
-//! panics: a machine without Vulkan, or without any adapter, gets `flex`.
+//! panics: a machine without Vulkan, or without any adapter, gets `flex`, and
+//! [`ResolvedDevice::note`] says why.
+//!
+//! Probing stays quiet on a headless machine: it asks the primary APIs only
+//! (no OpenGL/EGL instance), and the binary calls [`quiet_vulkan_env`] first
+//! thing in `main` (see there for the library that would otherwise print
+//! `error: XDG_RUNTIME_DIR is invalid or not set in the environment.`).
 
 use std::future::Future;
 use std::pin::pin;
@@ -24,6 +30,20 @@ pub struct ResolvedDevice {
     pub description: String,
     /// Whether this is the flex CPU backend (bench uses it for the FLOP estimate).
     pub is_cpu: bool,
+    /// Why `auto` settled on this device when it is not the obvious one, e.g. `no hardware GPU
+    /// adapter found (software Vulkan llvmpipe (LLVM 15.0.6, 256 bits) ignored; --device
+    /// wgpu-software runs on it)`. `None` for an explicit choice or a hardware GPU.
+    pub note: Option<String>,
+}
+
+impl ResolvedDevice {
+    /// The description, followed by the note when there is one: what to tell the user once.
+    pub fn summary(&self) -> String {
+        match &self.note {
+            Some(n) => format!("{} — {n}", self.description),
+            None => self.description.clone(),
+        }
+    }
 }
 
 /// A wgpu adapter as the probe saw it.
@@ -88,12 +108,47 @@ fn block_on<F: Future>(fut: F) -> F::Output {
     }
 }
 
+/// The environment variable the binary sets at the start of `main`, if any, so that probing for a
+/// GPU prints nothing on a headless machine.
+///
+/// Mesa's implicit Vulkan layer `VK_LAYER_MESA_device_select` (shipped with mesa-vulkan-drivers,
+/// loaded into every Vulkan instance) reorders the physical devices so that the one driving the
+/// desktop comes first. To find that one, when the instance enables `VK_KHR_wayland_surface`
+/// (wgpu-hal always enables it on Linux), it calls libwayland-client's `wl_display_connect(NULL)`
+/// inside `vkEnumeratePhysicalDevices`, and without `XDG_RUNTIME_DIR` libwayland prints
+/// `error: XDG_RUNTIME_DIR is invalid or not set in the environment.` straight to fd 2, from C.
+/// Without a Wayland session the layer cannot learn
+/// anything there anyway, and this program picks its adapter itself by kind, so the layer is
+/// switched off with `NODEVICE_SELECT=1`, the off switch its own manifest declares
+/// (`disable_environment`), read by the Vulkan loader at each `vkCreateInstance`. That avoids
+/// the code path instead of hiding its output (redirecting fd 2 around the probe would also
+/// swallow other threads' messages and real driver errors, and needs `unsafe` libc calls).
+///
+/// Returns `None` (leave the environment alone) when there is a Wayland session to find
+/// (`XDG_RUNTIME_DIR` absolute, or `WAYLAND_DISPLAY` an absolute socket path), or when the user
+/// already chose with `NODEVICE_SELECT` or `MESA_VK_DEVICE_SELECT`.
+///
+/// Setting a variable is only sound while no other thread runs, hence the split: this decides,
+/// `main` sets it before anything else happens.
+pub fn quiet_vulkan_env() -> Option<(&'static str, &'static str)> {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    let absolute = |name: &str| std::env::var_os(name).is_some_and(|v| std::path::Path::new(&v).is_absolute());
+    let session = absolute("XDG_RUNTIME_DIR") || absolute("WAYLAND_DISPLAY");
+    (!session && !set("NODEVICE_SELECT") && !set("MESA_VK_DEVICE_SELECT")).then_some(("NODEVICE_SELECT", "1"))
+}
+
 /// The adapters of the primary graphics API (Vulkan / Metal / DX12), probed once per process.
+///
+/// The instance is limited to those APIs: `Instance::default()` would also load libEGL and bring
+/// up an OpenGL display, whose adapters the probe never asks for.
 pub fn adapters() -> &'static [AdapterSummary] {
     static PROBE: OnceLock<Vec<AdapterSummary>> = OnceLock::new();
     PROBE.get_or_init(|| {
         std::panic::catch_unwind(|| {
-            let instance = wgpu::Instance::default();
+            let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+                backends: wgpu::Backends::PRIMARY,
+                ..wgpu::InstanceDescriptor::new_without_display_handle()
+            });
             block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY))
                 .into_iter()
                 .map(|a| {
@@ -125,7 +180,21 @@ fn flex() -> ResolvedDevice {
         device: Device::flex(),
         description: format!("flex (CPU, {n} thread{})", if n == 1 { "" } else { "s" }),
         is_cpu: true,
+        note: None,
     }
+}
+
+/// Why `auto` found no hardware GPU, in words.
+fn no_hardware_note(list: &[AdapterSummary]) -> String {
+    if list.is_empty() {
+        return "no GPU adapter found".into();
+    }
+    let soft: Vec<String> = list.iter().map(|a| format!("{} {}", a.backend, a.name)).collect();
+    format!(
+        "no hardware GPU adapter found (software {} ignored; --device wgpu-software runs on {})",
+        soft.join(", "),
+        if soft.len() == 1 { "it" } else { "them" }
+    )
 }
 
 /// Initialised wgpu devices, by kind: the runtime refuses a second `init`.
@@ -170,10 +239,12 @@ pub fn resolve(choice: DeviceChoice) -> Result<ResolvedDevice, String> {
         DeviceChoice::Flex => Ok(flex()),
         DeviceChoice::Auto => match first_hardware() {
             Some((a, kind)) => match wgpu_device(kind) {
-                Ok(device) => Ok(ResolvedDevice { device, description: format!("wgpu: {}", a.name), is_cpu: false }),
-                Err(_) => Ok(flex()),
+                Ok(device) => {
+                    Ok(ResolvedDevice { device, description: format!("wgpu: {}", a.name), is_cpu: false, note: None })
+                }
+                Err(e) => Ok(ResolvedDevice { note: Some(format!("the GPU {} was found but {e}", a.name)), ..flex() }),
             },
-            None => Ok(flex()),
+            None => Ok(ResolvedDevice { note: Some(no_hardware_note(adapters())), ..flex() }),
         },
         DeviceChoice::Wgpu => {
             let Some((a, kind)) = first_hardware() else {
@@ -188,7 +259,7 @@ pub fn resolve(choice: DeviceChoice) -> Result<ResolvedDevice, String> {
                 });
             };
             let device = wgpu_device(kind)?;
-            Ok(ResolvedDevice { device, description: format!("wgpu: {}", a.name), is_cpu: false })
+            Ok(ResolvedDevice { device, description: format!("wgpu: {}", a.name), is_cpu: false, note: None })
         }
         DeviceChoice::WgpuSoftware => {
             let list = adapters();
@@ -201,6 +272,7 @@ pub fn resolve(choice: DeviceChoice) -> Result<ResolvedDevice, String> {
                 device,
                 description: format!("wgpu: {}", a.name),
                 is_cpu: a.kind == AdapterKind::Software,
+                note: None,
             })
         }
     }
@@ -216,6 +288,21 @@ mod tests {
         assert_eq!(classify(wgpu::DeviceType::IntegratedGpu, "lavapipe"), AdapterKind::Software);
         assert_eq!(classify(wgpu::DeviceType::Other, "Unknown"), AdapterKind::Software);
         assert_eq!(classify(wgpu::DeviceType::DiscreteGpu, "NVIDIA GeForce RTX 4090"), AdapterKind::Discrete);
+    }
+
+    #[test]
+    fn the_note_names_the_ignored_software_adapters() {
+        assert_eq!(no_hardware_note(&[]), "no GPU adapter found");
+        let lvp = AdapterSummary {
+            name: "llvmpipe (LLVM 15.0.6, 256 bits)".into(),
+            kind: AdapterKind::Software,
+            backend: "Vulkan".into(),
+        };
+        assert_eq!(
+            no_hardware_note(&[lvp]),
+            "no hardware GPU adapter found (software Vulkan llvmpipe (LLVM 15.0.6, 256 bits) ignored; \
+             --device wgpu-software runs on it)"
+        );
     }
 
     #[test]

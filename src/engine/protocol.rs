@@ -1,11 +1,11 @@
 //! The trainer's channel protocol: commands in, events out.
 //!
-//! A caller (the app, the CLI, the HTTP server) owns a [`TrainerHandle`]
-//! (see `engine::trainer`): a `Sender<Command>` and a `Receiver<Event>`, both
-//! `crossbeam-channel`, both **bounded**. The trainer runs on its own named
-//! thread (`mvc-trainer`), creates its model and tensors there, and checks for
-//! commands between batches, so every command takes effect at the next batch
-//! (well within a second).
+//! A caller (the app, the CLI, the HTTP server) owns a
+//! [`TrainerHandle`](crate::engine::trainer::TrainerHandle): a `Sender<Command>`
+//! and a `Receiver<Event>`, both `crossbeam-channel`, both **bounded**. The
+//! trainer runs on its own named thread (`mvc-trainer`), creates its model and
+//! tensors there, and checks for commands between batches, so every command
+//! takes effect at the next batch (well within a second).
 //!
 //! ## Commands
 //! - [`Command::Start`] begins a run (ignored with an [`Event::Warning`] while one is active).
@@ -29,7 +29,7 @@
 //! channel is full: they are superseded by the next one. Epoch-level events
 //! (`Epoch`, `Metrics`, …) are also sent with `try_send`; when the channel is
 //! full they are kept in the trainer's own history (always complete, returned
-//! in [`RunSummary::history`]), so a slow or absent receiver never stalls
+//! in [`RunSummary::epochs`] and [`RunSummary::metrics`]), so a slow or absent receiver never stalls
 //! training and never loses the run's record. Terminal events (`Finished`,
 //! `Failed`) are sent with a blocking send with a timeout.
 
@@ -195,7 +195,10 @@ pub struct RunSummary {
 #[derive(Debug, Clone)]
 pub enum Event {
     Started {
+        /// The device's description (`flex (CPU, 2 threads)`, `wgpu: …`).
         device: String,
+        /// Why `auto` settled on it, when not obvious ([`crate::engine::device::ResolvedDevice::note`]).
+        device_note: Option<String>,
         n_params: usize,
         total_epochs: usize,
     },

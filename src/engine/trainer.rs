@@ -97,7 +97,7 @@ pub fn try_spawn_trainer() -> std::io::Result<TrainerHandle> {
 /// # Panics
 /// Only if the operating system refuses to create a thread.
 pub fn spawn_trainer() -> TrainerHandle {
-    #[allow(clippy::expect_used)]
+    #[allow(clippy::expect_used, reason = "the panic is documented; `try_spawn_trainer` is the fallible form")]
     try_spawn_trainer().expect("the operating system could not start the trainer thread")
 }
 
@@ -360,7 +360,7 @@ impl<'a> Run<'a> {
     fn execute(&mut self) -> Result<RunSummary, String> {
         self.cfg.validate()?;
         let k = self.check_data()?;
-        let ResolvedDevice { device, description, .. } = resolve(self.cfg.device)?;
+        let ResolvedDevice { device, description, note, .. } = resolve(self.cfg.device)?;
         self.device_name = description.clone();
         let ad = device.clone().autodiff();
         let model_cfg = ModelConfig::from_train(&self.cfg, self.ds.view_dims(), k);
@@ -371,7 +371,12 @@ impl<'a> Run<'a> {
         };
         let mut optim = adam(&self.cfg);
         let total_epochs = self.cfg.mse_epochs + self.cfg.con_epochs;
-        self.send(Event::Started { device: description, n_params: model.num_params(), total_epochs });
+        self.send(Event::Started {
+            device: description,
+            device_note: note,
+            n_params: model.num_params(),
+            total_epochs,
+        });
 
         let labelled = self.labelled_subset();
         let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed);
@@ -548,7 +553,7 @@ impl<'a> Run<'a> {
         pre_left * pre + con_left * con
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(clippy::too_many_arguments, reason = "one epoch's state, passed as is from `execute`'s loop")]
     fn epoch(
         &mut self,
         mut model: Cvc,
