@@ -35,6 +35,10 @@ static LARGEST: AtomicUsize = AtomicUsize::new(0);
 /// Above this a single allocation is refused (the loader then aborts; the input is on disk).
 static HARD_LIMIT: AtomicUsize = AtomicUsize::new(usize::MAX);
 
+// SAFETY: every method forwards to the system allocator with the caller's own arguments; the
+// only addition is bookkeeping in atomics (which never allocates) and refusing, with a null
+// pointer as `GlobalAlloc` allows, a request above the hard limit.
+#[allow(unsafe_code, reason = "a global allocator that watches allocation sizes must implement an unsafe trait")]
 unsafe impl GlobalAlloc for Watch {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if ARMED.load(Ordering::Relaxed) {
@@ -43,9 +47,11 @@ unsafe impl GlobalAlloc for Watch {
                 return std::ptr::null_mut();
             }
         }
+        // SAFETY: the caller's layout, passed on unchanged.
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System` through this allocator with this layout.
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
@@ -55,6 +61,7 @@ unsafe impl GlobalAlloc for Watch {
                 return std::ptr::null_mut();
             }
         }
+        // SAFETY: `ptr` came from `System` through this allocator with `layout`.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -156,15 +163,18 @@ fn mutate_bytes(rng: &mut ChaCha8Rng, b: &mut Vec<u8>) {
         _ => {
             let i = rng.random_range(0..n);
             let len = rng.random_range(1..=16);
-            for k in i..(i + len).min(n) {
-                b[k] = rng.random();
+            for x in &mut b[i..(i + len).min(n)] {
+                *x = rng.random();
             }
         }
     }
 }
 
-/// The top-level elements of a v5 file: (offset, type, payload range).
-fn v5_elements(b: &[u8]) -> Option<(bool, Vec<(usize, u32, std::ops::Range<usize>)>)> {
+/// A top-level v5 element: its offset, type and payload range.
+type Element = (usize, u32, std::ops::Range<usize>);
+
+/// The byte order (little-endian?) and top-level elements of a v5 file.
+fn v5_elements(b: &[u8]) -> Option<(bool, Vec<Element>)> {
     if b.len() < 128 || !b.starts_with(b"MATLAB") || !(&b[126..128] == b"IM" || &b[126..128] == b"MI") {
         return None;
     }

@@ -2,7 +2,7 @@
 //! `benches/serve_load.rs` (the full run): `concurrency` named client threads, each with one
 //! keep-alive HTTP/1.1 connection on loopback, send `total` `POST /predict` requests while a
 //! `POST /train` runs on the same server; every answer must be a 200 with `"status":"success"`.
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test binary that includes this module uses part of it")]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
