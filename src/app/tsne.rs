@@ -376,7 +376,11 @@ impl TsneWorker {
 
 impl Drop for TsneWorker {
     fn drop(&mut self) {
-        self.requests.try_send(Request::Shutdown).ok();
+        // Drop our sender too: if the queue is full the Shutdown is refused, and the worker
+        // must still end, on the disconnect, rather than leave `wait` blocked forever.
+        let requests = std::mem::replace(&mut self.requests, bounded(1).0);
+        requests.try_send(Request::Shutdown).ok();
+        drop(requests);
         if let Some(t) = self.thread.take() {
             // The worker checks for requests between iterations, so this is short.
             t.wait();

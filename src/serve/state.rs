@@ -198,7 +198,11 @@ impl ServeState {
 
     /// Asks the active run (if any) to stop; used on shutdown. Never blocks.
     pub fn stop_active(&self) {
-        if lock(&self.shared.inner).active.is_some() {
+        let mut inner = lock(&self.shared.inner);
+        if let Some(a) = inner.active.as_mut() {
+            // Also remembered, for a run whose dataset is still loading: the trainer ignores a
+            // Stop before Start, so the job sends another once it has started the run.
+            a.stop_requested = true;
             self.shared.commands.try_send(Command::Stop).ok();
         }
     }

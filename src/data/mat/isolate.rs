@@ -53,6 +53,7 @@ fn read_in_child(exe: &Path, path: &Path) -> Result<MatFile, DataError> {
     let hdf5 = |why: String| DataError::Hdf5 { path: path.to_path_buf(), why };
     let mut child = Command::new(exe)
         .arg(SUBCOMMAND)
+        .arg("--")
         .arg(path)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -69,25 +70,35 @@ fn read_in_child(exe: &Path, path: &Path) -> Result<MatFile, DataError> {
             buf
         })
     };
-    let out = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>), "mvc-v73-stdout")
-        .map_err(|e| hdf5(format!("cannot start a pipe reader: {e}")))?;
-    let err = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>), "mvc-v73-stderr")
-        .map_err(|e| hdf5(format!("cannot start a pipe reader: {e}")))?;
+    let give_up = |child: &mut std::process::Child, why: String| {
+        let _ = child.kill();
+        let _ = child.wait();
+        hdf5(why)
+    };
+    let out = match drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>), "mvc-v73-stdout") {
+        Ok(t) => t,
+        Err(e) => return Err(give_up(&mut child, format!("cannot start a pipe reader: {e}"))),
+    };
+    let err = match drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>), "mvc-v73-stderr") {
+        Ok(t) => t,
+        Err(e) => return Err(give_up(&mut child, format!("cannot start a pipe reader: {e}"))),
+    };
     let limit = deadline(path);
     let start = Instant::now();
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) if start.elapsed() > limit => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(hdf5(format!(
-                    "the HDF5 library did not finish reading the file within {} s (it may be damaged)",
-                    limit.as_secs()
-                )));
+                return Err(give_up(
+                    &mut child,
+                    format!(
+                        "the HDF5 library did not finish reading the file within {} s (it may be damaged)",
+                        limit.as_secs()
+                    ),
+                ));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(hdf5(format!("lost the HDF5 reader process: {e}"))),
+            Err(e) => return Err(give_up(&mut child, format!("lost the HDF5 reader process: {e}"))),
         }
     };
     let stdout = out.join().unwrap_or_default();
@@ -96,6 +107,10 @@ fn read_in_child(exe: &Path, path: &Path) -> Result<MatFile, DataError> {
         if status.code() == Some(2) && !stderr.is_empty() {
             // The child's own error, already naming the file.
             return Err(DataError::Other(stderr));
+        }
+        if status.code() == Some(PANICKED) {
+            // A bug in this program's v7.3 reader, not in HDF5: say so plainly.
+            return Err(hdf5(format!("internal error: the v7.3 reader panicked: {stderr}")));
         }
         return Err(hdf5(format!(
             "the HDF5 library crashed reading the file ({}); the file is damaged or uses a feature it mishandles",
@@ -134,10 +149,29 @@ fn restore(file: &mut MatFile, path: &Path) {
     }
 }
 
+/// The child's exit code when this program's own reader panicked.
+const PANICKED: i32 = 3;
+
 /// The child's side: reads `path` and writes a v5 stream to stdout. Returns the exit code
-/// (0 read, 2 refused with a message on stderr).
+/// (0 read, 2 refused with a message on stderr, 3 a panic of this program's reader, its message
+/// on stderr).
 pub fn child_main(path: &Path) -> i32 {
-    match v73::read(path) {
+    std::panic::set_hook(Box::new(|_| {}));
+    let read = std::panic::catch_unwind(|| v73::read(path));
+    let _ = std::panic::take_hook();
+    let read = match read {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "no message".into());
+            eprintln!("{msg}");
+            return PANICKED;
+        }
+    };
+    match read {
         Ok(file) => {
             let skipped: Vec<String> = file
                 .variables

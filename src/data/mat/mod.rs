@@ -284,26 +284,16 @@ pub(crate) fn element_count(dims: &[usize]) -> Option<usize> {
 }
 
 /// A sparse matrix's dimensions cost memory when it becomes a view (row pointers, counts) while
-/// the file need not store anything for them: refuse dimensions no file of this size describes as
-/// a dataset (more than 64 rows or columns per byte of the file).
-pub(crate) fn check_sparse_dims(
-    path: &Path,
-    var: &str,
-    rows: usize,
-    cols: usize,
-    file_bytes: usize,
-) -> Result<(), DataError> {
-    let limit = file_bytes.saturating_mul(64).max(1 << 16);
-    if rows > limit || cols > limit {
-        return Err(DataError::variable(
-            path,
-            var,
-            format!(
-                "a {rows}x{cols} sparse matrix is more than a file of {file_bytes} bytes can describe as a dataset (at most {limit} rows or columns)"
-            ),
-        ));
-    }
-    Ok(())
+/// the file need store nothing for them. Dimensions beyond what a file of this size can describe
+/// as a dataset (64 rows or columns per byte of the file, and at least 4,194,304) make the variable
+/// skipped, with this reason, rather than the whole file unreadable.
+pub(crate) fn oversized_sparse(rows: usize, cols: usize, file_bytes: usize) -> Option<MatValue> {
+    let limit = file_bytes.saturating_mul(64).max(1 << 22);
+    (rows > limit || cols > limit).then(|| MatValue::Skipped {
+        what: format!(
+            "a {rows}x{cols} sparse matrix: more rows or columns than a file of {file_bytes} bytes can describe as a dataset (at most {limit})"
+        ),
+    })
 }
 
 const HDF5_SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";

@@ -147,7 +147,9 @@ fn sparse_from_triplets(
             ),
         ));
     };
-    super::check_sparse_dims(path, name, m, k, file_bytes)?;
+    if let Some(skipped) = super::oversized_sparse(m, k, file_bytes) {
+        return Ok(skipped);
+    }
     let mut trip = Vec::with_capacity(n);
     for r in 0..n {
         match (index(vals[r]), index(vals[rows + r])) {
