@@ -285,7 +285,20 @@ fn finish_run(shared: &Shared, ending: Ending) {
     let outcome: Outcome = match (ending, active.dataset.clone()) {
         (_, None) => Err(ServeError::Internal("the run ended before its dataset was recorded".into())),
         (Ending::Finished(summary), Some(dataset)) => {
-            match load_trained(active.id, &dataset, &summary, shared.opts.device) {
+            // A panic here (checkpoint load, evaluation) must not take the event thread with it:
+            // every later run would then wait for events nobody reads.
+            let trained = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                load_trained(active.id, &dataset, &summary, shared.opts.device)
+            }))
+            .unwrap_or_else(|payload| {
+                let msg = payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                Err(format!("evaluating the trained model panicked: {msg}"))
+            });
+            match trained {
                 Ok((model, metrics)) => {
                     *shared.model.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(model));
                     let inner = lock(&shared.inner);
