@@ -173,6 +173,14 @@ pub fn child_main(path: &Path) -> i32 {
     };
     match read {
         Ok(file) => {
+            if let Some(v) = file.variables.iter().find(|v| !fits_v5(&v.value)) {
+                eprintln!(
+                    "{}: variable `{}`: is larger than 4 GiB or has a dimension above 2^31 - 1, more than the v7.3 reader process can pass on",
+                    path.display(),
+                    v.name
+                );
+                return 2;
+            }
             let skipped: Vec<String> = file
                 .variables
                 .iter()
@@ -207,5 +215,21 @@ pub fn child_main(path: &Path) -> i32 {
             eprintln!("{e}");
             2
         }
+    }
+}
+
+/// Whether a value fits the v5 stream: 32-bit element sizes (at most 8 bytes a value) and
+/// dimensions that fit an `i32`.
+fn fits_v5(v: &MatValue) -> bool {
+    const MAX_BYTES: usize = (u32::MAX as usize) - 4096;
+    let dims_ok = |dims: &[usize]| dims.iter().all(|&d| d <= i32::MAX as usize);
+    match v {
+        MatValue::Numeric(a) => dims_ok(&a.dims) && a.data.len().saturating_mul(8) <= MAX_BYTES,
+        MatValue::Sparse(s) => {
+            dims_ok(&[s.rows, s.cols]) && s.data.len().saturating_mul(8) <= MAX_BYTES && s.jc.len() * 4 <= MAX_BYTES
+        }
+        MatValue::Char { dims, chars } => dims_ok(dims) && chars.len().saturating_mul(2) <= MAX_BYTES,
+        MatValue::Cell { dims, items } => dims_ok(dims) && items.iter().all(fits_v5),
+        MatValue::Skipped { .. } => true,
     }
 }
