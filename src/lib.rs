@@ -12,4 +12,5 @@ pub mod export;
 pub mod loss;
 pub mod metrics;
 pub mod model;
+pub mod panic;
 pub mod serve;

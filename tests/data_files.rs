@@ -9,27 +9,11 @@ use mvc_workbench::data::{
     CsrMatrix, LoadOptions, NonFinite, Preprocess, ViewData, builtin, load_dataset, preprocess, save_dataset,
 };
 
+mod common;
+use common::{num, var};
+
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
-}
-
-fn num(rows: usize, cols: usize, f: impl Fn(usize, usize) -> f64) -> MatValue {
-    let mut data = vec![0.0; rows * cols];
-    for c in 0..cols {
-        for r in 0..rows {
-            data[c * rows + r] = f(r, c);
-        }
-    }
-    MatValue::Numeric(NumericArray {
-        dims: vec![rows, cols],
-        class: MatClass::Double,
-        data: data.into(),
-        complex: false,
-    })
-}
-
-fn var(name: &str, value: MatValue) -> MatVariable {
-    MatVariable { name: name.into(), value }
 }
 
 fn write(dir: &Path, name: &str, vars: &[MatVariable], compress: bool) -> PathBuf {

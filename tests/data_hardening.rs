@@ -5,25 +5,15 @@
 use std::path::{Path, PathBuf};
 
 use mvc_workbench::data::mat::writer::write_mat_v5;
-use mvc_workbench::data::mat::{MatClass, MatValue, MatVariable, NumericArray, read_mat};
+use mvc_workbench::data::mat::{MatValue, read_mat};
 use mvc_workbench::data::{LoadOptions, load_dataset};
 
 fn scipy_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/scipy")
 }
 
-fn num(rows: usize, cols: usize, data: Vec<f64>) -> MatValue {
-    MatValue::Numeric(NumericArray {
-        dims: vec![rows, cols],
-        class: MatClass::Double,
-        data: data.into(),
-        complex: false,
-    })
-}
-
-fn var(name: &str, value: MatValue) -> MatVariable {
-    MatVariable { name: name.into(), value }
-}
+mod common;
+use common::{num, var};
 
 /// A value as scipy shows it: dims and column-major values (sparse made dense).
 fn dense(v: &MatValue) -> Option<(Vec<usize>, Vec<f64>)> {
@@ -116,9 +106,9 @@ fn dimensions_stored_as_uint32_are_read_and_negative_ones_refused() {
 fn labels_holding_both_zero_and_negative_zero_are_one_class() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("signed-zero.mat");
-    let y = vec![0.0, -0.0, 1.0, -0.0, 1.0, 0.0];
-    let x = num(6, 2, (0..12).map(f64::from).collect());
-    write_mat_v5(&p, &[var("X1", x.clone()), var("X2", x), var("Y", num(6, 1, y))], false).unwrap();
+    let y = [0.0, -0.0, 1.0, -0.0, 1.0, 0.0];
+    let x = num(6, 2, |r, c| (c * 6 + r) as f64);
+    write_mat_v5(&p, &[var("X1", x.clone()), var("X2", x), var("Y", num(6, 1, |r, _| y[r]))], false).unwrap();
     let ds = load_dataset(&p, &LoadOptions::default()).unwrap();
     let l = ds.labels.unwrap();
     assert_eq!(l.n_clusters(), 2);
@@ -129,9 +119,13 @@ fn labels_holding_both_zero_and_negative_zero_are_one_class() {
 fn nan_labels_are_refused_with_the_variable_named() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("nan-labels.mat");
-    let x = num(4, 2, (0..8).map(f64::from).collect());
-    write_mat_v5(&p, &[var("X1", x.clone()), var("X2", x), var("Y", num(4, 1, vec![1.0, f64::NAN, 2.0, 1.0]))], false)
-        .unwrap();
+    let x = num(4, 2, |r, c| (c * 4 + r) as f64);
+    write_mat_v5(
+        &p,
+        &[var("X1", x.clone()), var("X2", x), var("Y", num(4, 1, |r, _| [1.0, f64::NAN, 2.0, 1.0][r]))],
+        false,
+    )
+    .unwrap();
     let err = load_dataset(&p, &LoadOptions::default()).unwrap_err().to_string();
     assert!(err.contains("nan-labels.mat") && err.contains("`Y`") && err.contains("NaN"), "{err}");
 }

@@ -278,14 +278,7 @@ fn try_one(path: &Path, bytes: &[u8], tally: &mut Tally) -> Option<String> {
     let largest = LARGEST.load(Ordering::Relaxed);
     tally.largest_ratio = tally.largest_ratio.max(largest as f64 / bytes.len().max(1) as f64);
     match result {
-        Err(payload) => {
-            let msg = payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            Some(format!("panic: {msg}"))
-        }
+        Err(payload) => Some(format!("panic: {}", mvc_workbench::panic::message(payload.as_ref()))),
         Ok(_) if largest > justified(bytes.len()) => {
             Some(format!("allocated {largest} bytes at once for a {}-byte file", bytes.len()))
         }

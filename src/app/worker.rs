@@ -8,7 +8,6 @@
 //! mistaken for a slow one. Every app job (dataset loading, file dialogs, exports)
 //! and the `mvc-tsne` thread run through it.
 
-use std::any::Any;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::thread::JoinHandle;
@@ -120,15 +119,7 @@ impl<T> Worker<T> {
     }
 }
 
-/// The text of a panic payload (`panic!` with a message gives a `String` or a `&str`).
-pub fn panic_message(payload: &(dyn Any + Send)) -> String {
-    let text = payload
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| payload.downcast_ref::<&str>().copied())
-        .unwrap_or("a panic without a message");
-    text.trim().to_owned()
-}
+pub use crate::panic::message as panic_message;
 
 #[cfg(test)]
 mod tests {

@@ -65,7 +65,7 @@ impl TrainerHandle {
             std::thread::sleep(Duration::from_millis(1));
         }
         let payload = self.thread.take()?.join().err()?;
-        Some(panic_text(payload.as_ref()))
+        Some(crate::panic::message(payload.as_ref()))
     }
 
     /// Asks the thread to exit and waits for it (at most one batch).
@@ -115,7 +115,7 @@ fn worker(cmd_rx: &Receiver<Command>, ev_tx: &Sender<Event>) {
                         Event::Failed { reason, last_checkpoint: run.last_checkpoint.clone(), internal: false }
                     }
                     Err(panic) => {
-                        let what = panic_text(panic.as_ref());
+                        let what = crate::panic::message(panic.as_ref());
                         Event::Failed {
                             reason: format!("the trainer hit an internal error: {what}"),
                             last_checkpoint: run.last_checkpoint.clone(),
@@ -139,15 +139,6 @@ fn worker(cmd_rx: &Receiver<Command>, ev_tx: &Sender<Event>) {
             }
         }
     }
-}
-
-/// The text of a panic payload (`String` or `&str`; else "unknown error").
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_string()))
-        .unwrap_or_else(|| "unknown error".into())
 }
 
 /// Minimum time between two `Progress` events.

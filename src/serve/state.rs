@@ -291,12 +291,7 @@ fn finish_run(shared: &Shared, ending: Ending) {
                 load_trained(active.id, &dataset, &summary, shared.opts.device)
             }))
             .unwrap_or_else(|payload| {
-                let msg = payload
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
-                Err(format!("evaluating the trained model panicked: {msg}"))
+                Err(format!("evaluating the trained model panicked: {}", crate::panic::message(payload.as_ref())))
             });
             match trained {
                 Ok((model, metrics)) => {

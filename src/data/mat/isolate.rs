@@ -162,12 +162,7 @@ pub fn child_main(path: &Path) -> i32 {
     let read = match read {
         Ok(r) => r,
         Err(payload) => {
-            let msg = payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "no message".into());
-            eprintln!("{msg}");
+            eprintln!("{}", crate::panic::message(payload.as_ref()));
             return PANICKED;
         }
     };
