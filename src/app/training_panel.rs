@@ -297,7 +297,15 @@ fn live_ui(cfg: &mut TrainConfig, ui: &mut egui::Ui) {
             ui.add(egui::Slider::new(&mut cfg.temperature_f, 0.01..=2.0).logarithmic(true).fixed_decimals(3));
             ui.end_row();
             ui.label("Temperature τ_L (cluster)");
-            ui.add(egui::Slider::new(&mut cfg.temperature_l, 0.01..=2.0).logarithmic(true).fixed_decimals(3));
+            ui.add(egui::Slider::new(&mut cfg.temperature_l, 0.001..=2.0).logarithmic(true).fixed_decimals(3));
+            ui.end_row();
+            ui.label("View weights γ").on_hover_text(
+                "w* = softmax(−(D_v / mean D) / γ), D_v = KL(P ‖ q_v): smaller γ down-weights a view that disagrees with the consensus more sharply",
+            );
+            ui.add_enabled(
+                cfg.adaptive_weights,
+                egui::Slider::new(&mut cfg.weight_temperature, 0.05..=5.0).logarithmic(true).fixed_decimals(2),
+            );
             ui.end_row();
         });
         ui.label(RichText::new("Loss terms").strong());
@@ -330,6 +338,7 @@ fn live_changed(a: &TrainConfig, b: &TrainConfig) -> bool {
         || a.threshold != b.threshold
         || a.temperature_f != b.temperature_f
         || a.temperature_l != b.temperature_l
+        || a.weight_temperature != b.weight_temperature
         || a.loss != b.loss
 }
 
@@ -340,6 +349,7 @@ pub fn live_diff(a: &TrainConfig, b: &TrainConfig) -> LiveParams {
         threshold: (a.threshold != b.threshold).then_some(b.threshold),
         temperature_f: (a.temperature_f != b.temperature_f).then_some(b.temperature_f),
         temperature_l: (a.temperature_l != b.temperature_l).then_some(b.temperature_l),
+        weight_temperature: (a.weight_temperature != b.weight_temperature).then_some(b.weight_temperature),
         loss: (a.loss != b.loss).then_some(b.loss),
     }
 }

@@ -1,5 +1,6 @@
 //! Training engine: configuration, the channel protocol and the trainer thread.
 
+pub mod adaptive;
 pub mod checkpoint;
 pub mod config;
 pub mod device;

@@ -14,6 +14,13 @@
 //!
 //! `w` sums to 1, does not depend on the batch size, and is part of the
 //! autodiff graph, so every parameter here is trained by the objective.
+//!
+//! With `residual` (every network built since issue 13) step 2 adds the attention's context to
+//! the summaries (`s_v + attn(s)_v`, so each view's score sees its own summary, not only the
+//! same mixture of all views) and step 4 adds the two parts, `w = softmax_v(a_v + m_v)`: the
+//! product let a near-zero modulation silence the data-dependent score. The objective trains
+//! `w` toward the closed-form weights `w*` of the views' agreement with the consensus
+//! (`loss::view_target_weights`).
 
 use burn::module::Module;
 use burn::nn::attention::{MhaInput, MultiHeadAttention, MultiHeadAttentionConfig};
@@ -29,16 +36,26 @@ pub struct AdaptiveWeighting {
     pub p_hidden: Linear,
     pub p_out: Linear,
     pub n_views: usize,
+    /// Residual attention and additive logits (see the module documentation).
+    pub residual: bool,
 }
 
 impl AdaptiveWeighting {
-    pub fn new(n_views: usize, high_feature_dim: usize, heads: usize, ffn_hidden: usize, device: &Device) -> Self {
+    pub fn new(
+        n_views: usize,
+        high_feature_dim: usize,
+        heads: usize,
+        ffn_hidden: usize,
+        residual: bool,
+        device: &Device,
+    ) -> Self {
         AdaptiveWeighting {
             attention: MultiHeadAttentionConfig::new(high_feature_dim, heads).with_dropout(0.0).init(device),
             score: LinearConfig::new(high_feature_dim, 1).init(device),
             p_hidden: LinearConfig::new(n_views, ffn_hidden).init(device),
             p_out: LinearConfig::new(ffn_hidden, n_views).init(device),
             n_views,
+            residual,
         }
     }
 
@@ -50,12 +67,13 @@ impl AdaptiveWeighting {
     pub fn forward(&self, summaries: Tensor<2>) -> Tensor<1> {
         let [v, h] = summaries.dims();
         let device = summaries.device();
-        let tokens = summaries.reshape([1, v, h]); // [1, V, H]
-        let ctx = self.attention.forward(MhaInput::self_attn(tokens)).context; // [1, V, H]
-        let a = self.score.forward(ctx.reshape([v, h])).reshape([v]); // [V]
+        let tokens = summaries.clone().reshape([1, v, h]); // [1, V, H]
+        let ctx = self.attention.forward(MhaInput::self_attn(tokens)).context.reshape([v, h]); // [V, H]
+        let ctx = if self.residual { ctx + summaries } else { ctx };
+        let a = self.score.forward(ctx).reshape([v]); // [V]
         let p = Tensor::<1>::ones([v], &device).div_scalar(v as f32); // uniform sampling distribution
         let m = self.p_out.forward(gelu(self.p_hidden.forward(p.reshape([1, v])))).reshape([v]); // [V]
-        softmax(a * m, 0)
+        if self.residual { softmax(a + m, 0) } else { softmax(a * m, 0) }
     }
 
     /// Convenience: summaries from the views' features, then the weights.
