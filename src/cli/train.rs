@@ -92,6 +92,10 @@ pub struct TrainArgs {
     /// NaN/Inf handling when loading: error, zero or mean.
     #[arg(long, default_value = "error")]
     pub non_finite: NonFinite,
+    /// Append a view of this many features of pure Gaussian noise (seeded by --seed) before
+    /// scaling: does the view weighting notice a useless view? (0 = none)
+    #[arg(long, default_value_t = 0)]
+    pub noise_view: usize,
     /// Run directory; the checkpoint goes to DIR/checkpoint (default: runs/DATASET, the dataset's name).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -452,6 +456,9 @@ fn humantime(secs: f64) -> String {
 pub fn run_train(args: &TrainArgs) -> Result<(), String> {
     let cfg = build_config(args)?;
     let mut ds = load(&args.data, args.non_finite)?;
+    if args.noise_view > 0 {
+        data::builtin::append_noise_view(&mut ds, args.noise_view, cfg.seed);
+    }
     data::preprocess::apply(&mut ds, args.preprocess);
     let out = args.out.clone().unwrap_or_else(|| {
         let stem: String =
