@@ -288,7 +288,7 @@ fn a_dead_trainer_or_tsne_thread_is_reported_and_replaced() {
     step_until(&mut h, 20, "the dead trainer to be noticed", |a| !a.session.run.status.is_active());
     let crashed = format!("the trainer thread crashed: {INJECTED_CRASH}");
     let reason = format!("{crashed} (the next run starts a fresh one)");
-    assert_eq!(h.state().session.run.status, RunStatus::Failed(reason.clone()));
+    assert_eq!(h.state().session.run.failure().map(|f| f.reason.clone()), Some(reason.clone()));
     h.get_all_by_label(&format!("Run failed: {reason}")).next().unwrap();
     h.get_all_by_label("Run: failed").next().unwrap();
     h.get_all_by_label(&crashed).next().unwrap();

@@ -13,7 +13,7 @@ use crate::export::{self, ColorKey, DatasetInfo, EmbeddingExport, FigureStyle, R
 
 use super::state::{
     AppCommand, ColorBy, DEMO_PRESET, DatasetSource, ExportOutcome, ExportTarget, FeatureSource, LoadedDataset,
-    RunRecord, cluster_to_label, demo_config, position_in,
+    RunLog, cluster_to_label, demo_config, position_in,
 };
 use super::training_panel::SEED_DEFAULTS;
 use super::worker::{self, JobKind, Worker};
@@ -200,7 +200,7 @@ impl WorkbenchApp {
             while t.events.try_recv().is_ok() {}
             match t.commands.try_send(command) {
                 Ok(()) => {
-                    self.session.run = RunRecord::starting(config);
+                    self.session.run = RunLog::starting(config);
                     self.session.embedding = Default::default();
                     self.finished_handled = false;
                     return;

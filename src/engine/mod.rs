@@ -6,6 +6,7 @@ pub mod device;
 pub mod predict;
 pub mod presets;
 pub mod protocol;
+pub mod run_log;
 pub mod step;
 pub mod trainer;
 
