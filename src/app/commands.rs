@@ -12,8 +12,8 @@ use crate::engine::{TrainConfig, TrainerHandle, presets, trainer};
 use crate::export::{self, ColorKey, DatasetInfo, EmbeddingExport, FigureStyle, RunExport, SampleExport};
 
 use super::state::{
-    AppCommand, ColorBy, DEMO_PRESET, DatasetSource, ExportOutcome, ExportTarget, FeatureSource, LoadedDataset,
-    RunLog, cluster_to_label, demo_config, position_in,
+    AppCommand, ColorBy, DEMO_PRESET, DatasetSource, ExportOutcome, ExportTarget, FeatureSource, LoadedDataset, RunLog,
+    cluster_to_label, demo_config, position_in,
 };
 use super::training_panel::SEED_DEFAULTS;
 use super::worker::{self, JobKind, Worker};

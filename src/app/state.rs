@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{MultiViewDataset, Preprocess, VariableInfo};
 use crate::engine::TrainConfig;
-pub use crate::engine::run_log::{RunLog, RunStatus, format_secs, phase_name};
 use crate::engine::protocol::{EmbeddingSnapshot, LiveParams};
+pub use crate::engine::run_log::{RunLog, RunStatus, format_secs, phase_name};
 
 use super::tsne::TsneParams;
 use crate::export::Figure;

@@ -3,6 +3,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod device;
+pub mod layers;
 pub mod predict;
 pub mod presets;
 pub mod protocol;

@@ -229,3 +229,35 @@ pub enum EpochLine {
     },
     Metrics(MetricsReport),
 }
+
+impl RunRecord {
+    /// The run as `runs list --json` and `GET /runs` give it: id, name, status, dataset, seed,
+    /// epochs done, config, final / best (label-selected) / k-means scores, and times.
+    pub fn summary_json(&self) -> serde_json::Value {
+        let res = self.results.as_ref();
+        serde_json::json!({
+            "id": self.id,
+            "name": self.name,
+            "tags": self.tags,
+            "status": self.status,
+            "reason": self.reason,
+            "front_end": self.front_end,
+            "dataset": self.dataset.name,
+            "dataset_source": self.dataset.source,
+            "dataset_sha256": self.dataset.sha256,
+            "seed": self.config.seed,
+            "epochs_done": self.epochs_done,
+            "total_epochs": self.config.mse_epochs + self.config.con_epochs,
+            "config": self.config,
+            "device": self.device,
+            "final": res.and_then(|r| r.final_epoch),
+            "best": res.and_then(|r| r.best),
+            "kmeans_z": res.and_then(|r| r.kmeans_z),
+            "created": self.created,
+            "ended": self.ended,
+            "duration_secs": self.duration_secs(),
+            "checkpoint": self.checkpoint,
+            "version": self.version,
+        })
+    }
+}

@@ -270,10 +270,7 @@ pub(super) fn writer_alive(dir: &Path) -> bool {
 }
 
 /// Runs `f` holding the folder's edit lock (blocking until other editors are done).
-pub(super) fn with_edit_lock<T>(
-    dir: &Path,
-    f: impl FnOnce() -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
+pub(super) fn with_edit_lock<T>(dir: &Path, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
     let path = dir.join(EDIT_LOCK_FILE);
     let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io_err(&path))?;
     lock.lock().map_err(io_err(&path))?;

@@ -121,7 +121,7 @@ pub fn table<'a>(runs: &[&'a RunRecord], over_seeds: bool) -> Table<'a> {
 }
 
 /// The finished runs among `runs` (what a results table is made of).
-pub fn finished<'a>(runs: &'a [RunRecord]) -> Vec<&'a RunRecord> {
+pub fn finished(runs: &[RunRecord]) -> Vec<&RunRecord> {
     runs.iter().filter(|r| r.status == Status::Finished && r.final_scores().is_some()).collect()
 }
 

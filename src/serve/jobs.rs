@@ -12,7 +12,7 @@ use std::time::Instant;
 use axum::body::Bytes;
 
 use super::api::{RunStatus, TrainRequest, TrainResponse};
-use super::datasets::{normalise, resolve_dataset};
+use super::datasets::resolve_dataset;
 use super::error::{ServeError, parse_body};
 use super::limits::{MAX_BATCH_SIZE, MAX_EPOCHS, secs};
 use super::state::{ActiveRun, RunRecord, ServeState, Shared, lock};
@@ -20,6 +20,7 @@ use crate::data::{self, LoadOptions, MultiViewDataset, Preprocess};
 use crate::engine::config::{DeviceChoice, TrainConfig};
 use crate::engine::presets;
 use crate::engine::protocol::Command;
+use crate::runs::{DatasetInfo, NewRun, RunStore};
 
 /// Refuses settings outside the API's ranges before anything else looks at them.
 fn check_ranges(req: &TrainRequest) -> Result<(), ServeError> {
@@ -115,7 +116,7 @@ pub(super) async fn train(state: &ServeState, body: &Bytes) -> Result<TrainRespo
         let id = inner.next_id;
         inner.next_id += 1;
         let (tx, rx) = tokio::sync::oneshot::channel();
-        inner.active = Some(ActiveRun { id, dataset: None, done: Some(tx), stop_requested: false });
+        inner.active = Some(ActiveRun { id, dataset: None, done: Some(tx), stop_requested: false, writer: None });
         let status = RunStatus {
             run_id: id,
             status: "loading".into(),
@@ -212,7 +213,18 @@ impl Job {
                 ds.n_samples()
             )));
         }
-        let out_dir = shared.opts.runs_dir.join(format!("run-{id}-{}", normalise(&name)));
+        let record = NewRun {
+            name: format!("{} (serve run {id})", ds.name),
+            tags: Vec::new(),
+            front_end: "serve".into(),
+            dataset: DatasetInfo::of(&ds, &name, Preprocess::MinMax.as_str()),
+            config: cfg.clone(),
+            sweep_cell: None,
+        };
+        let writer = RunStore::open(&shared.opts.runs_dir)
+            .and_then(|store| store.create(record))
+            .map_err(|e| ServeError::Internal(format!("cannot record the run: {e}")))?;
+        let out_dir = writer.dir().to_path_buf();
         let start = Command::Start { dataset: Arc::clone(&ds), config: Box::new(cfg), out_dir: Some(out_dir) };
         // Under the lock, so that a stop asked for meanwhile is either seen here or sent after
         // the start (the stop route sends under the same lock); `try_send` never blocks.
@@ -220,6 +232,7 @@ impl Job {
         let stop_requested = inner.active.as_ref().is_some_and(|a| a.stop_requested);
         if let Some(a) = inner.active.as_mut() {
             a.dataset = Some(ds);
+            a.writer = Some(writer);
         }
         if let Some(rec) = inner.runs.get_mut(&id) {
             rec.status.n_samples = n_samples;
