@@ -25,10 +25,12 @@ pub enum Tile {
     ViewWeights,
     Embedding,
     Inspector,
+    Runs,
 }
 
 impl Tile {
-    pub const ALL: [Self; 5] = [Self::Losses, Self::Metrics, Self::ViewWeights, Self::Embedding, Self::Inspector];
+    pub const ALL: [Self; 6] =
+        [Self::Losses, Self::Metrics, Self::ViewWeights, Self::Embedding, Self::Inspector, Self::Runs];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -37,6 +39,7 @@ impl Tile {
             Self::ViewWeights => "View weights",
             Self::Embedding => "Embedding",
             Self::Inspector => "Inspector",
+            Self::Runs => "Runs",
         }
     }
 }
@@ -70,7 +73,8 @@ impl Default for Layout {
         Self {
             mode: LayoutMode::Grid,
             order: Tile::ALL.to_vec(),
-            hidden: Vec::new(),
+            // The Runs tile is a tab, or a grid tile once switched on in the View menu.
+            hidden: vec![Tile::Runs],
             active_tab: Tile::Embedding,
             columns: 2,
         }
@@ -229,6 +233,10 @@ pub struct AppState {
     pub losses_log_scale: bool,
     pub export: ExportSettings,
     pub left_panel_open: bool,
+    /// The runs directory chosen in the Runs tile (`None`: `--runs`, `$MVC_RUNS` or the default).
+    pub runs_dir: Option<PathBuf>,
+    /// The run the Runs tile compares the others with.
+    pub runs_baseline: Option<String>,
 }
 
 impl Default for AppState {
@@ -245,6 +253,8 @@ impl Default for AppState {
             losses_log_scale: true,
             export: ExportSettings::default(),
             left_panel_open: true,
+            runs_dir: None,
+            runs_baseline: None,
         }
     }
 }
@@ -442,6 +452,8 @@ pub struct Session {
     pub frames: FrameTimes,
     pub start_error: Option<String>,
     pub tsne_paused: bool,
+    /// The run store as the Runs tile shows it.
+    pub runs: super::run_history::RunsView,
 }
 
 impl Session {
@@ -513,6 +525,22 @@ pub enum AppCommand {
     Export(ExportTarget),
     /// Apply a preset by name.
     ApplyPreset(String),
+    /// Re-read the run store.
+    RefreshRuns,
+    /// Use this runs directory from now on (the Runs tile's setting).
+    SetRunsDir(PathBuf),
+    /// Overlay these stored runs' curves on the plots (replaces the previous choice).
+    OverlayRuns(Vec<String>),
+    /// Show a stored run in the tiles (its curves and last embedding snapshot).
+    OpenRun(String),
+    /// Load a stored run's dataset and settings, ready to train again.
+    TrainAgain(String),
+    RenameRun(String, String),
+    SetRunTags(String, Vec<String>),
+    /// Delete a stored run (the panel asks for confirmation first).
+    DeleteRun(String),
+    /// Pin (or with `None` unpin) the baseline run.
+    PinBaseline(Option<String>),
 }
 
 /// The queue panels push commands into during a frame.
@@ -545,7 +573,7 @@ mod tests {
     fn layout_moves_and_repairs() {
         let mut l = Layout { order: vec![Tile::Embedding, Tile::Embedding], ..Layout::default() };
         l.normalise();
-        assert_eq!(l.order.len(), 5);
+        assert_eq!(l.order.len(), 6);
         assert_eq!(l.order[0], Tile::Embedding);
         l.move_tile(Tile::Embedding, 1);
         assert_eq!(l.order[1], Tile::Embedding);
