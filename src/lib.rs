@@ -13,4 +13,5 @@ pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod panic;
+pub mod runs;
 pub mod serve;

@@ -9,13 +9,22 @@ use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 
+use mvc_workbench::app::state::Tile;
 use mvc_workbench::app::state::{AppCommand, DatasetSource, ExportOutcome, ExportTarget, RunStatus};
 use mvc_workbench::app::worker::{INJECTED_CRASH, JobKind};
 use mvc_workbench::app::{AppOptions, WorkbenchApp};
+use mvc_workbench::engine::protocol::{EpochReport, Event, Losses, MetricsReport, Phase, RunSummary, Scores};
 use mvc_workbench::engine::{DeviceChoice, TrainConfig};
+use mvc_workbench::runs::{DatasetInfo, NewRun, RunStore, Status};
 
-fn harness(dataset: Option<&str>) -> Harness<'static, WorkbenchApp> {
-    let opts = AppOptions { dataset: dataset.map(str::to_owned), persist: false, ..AppOptions::default() };
+/// The app on `dataset`, recording its runs in `runs` (never the user's own run store).
+fn harness(dataset: Option<&str>, runs: &Path) -> Harness<'static, WorkbenchApp> {
+    let opts = AppOptions {
+        dataset: dataset.map(str::to_owned),
+        persist: false,
+        runs_dir: Some(runs.to_path_buf()),
+        ..AppOptions::default()
+    };
     // The form grids label their sliders with a neighbouring label, not `labelled_by`
     // (yet), so the strict accessibility check is off.
     Harness::builder()
@@ -71,7 +80,8 @@ fn click_at(h: &mut Harness<'static, WorkbenchApp>, pos: egui::Pos2) {
 
 #[test]
 fn load_train_inspect_and_export() {
-    let mut h = harness(Some("gauss3-noise"));
+    let runs = tempfile::tempdir().unwrap();
+    let mut h = harness(Some("gauss3-noise"), runs.path());
     step_until(&mut h, 30, "the built-in dataset to load", |a| a.session.loaded.is_some());
     h.get_all_by_label_contains("gauss3-noise").next().unwrap();
     h.get_all_by_label("600").next().unwrap();
@@ -95,6 +105,13 @@ fn load_train_inspect_and_export() {
     assert!(!run.metrics.is_empty(), "metrics arrived");
     assert!(run.snapshot.is_some(), "a snapshot arrived");
     assert!(run.device.as_deref().is_some_and(|d| !d.is_empty()));
+    // The run is recorded in the run store, and the Runs tile lists it.
+    let stored = RunStore::open(runs.path()).unwrap().list().runs;
+    assert_eq!(stored.len(), 1);
+    assert_eq!((stored[0].status, stored[0].epochs_done), (Status::Finished, 7));
+    assert_eq!(stored[0].front_end, "app");
+    assert!(stored[0].results.as_ref().and_then(|r| r.best).is_some_and(|b| b.label_selected));
+    assert_eq!(h.state().session.runs.runs.len(), 1);
     // The plots filled: the losses tile shows the last epoch, the metrics tile its table.
     h.get_all_by_label_contains("epoch 7 · total").next().unwrap();
     h.get_all_by_label("mean q").next().unwrap();
@@ -180,7 +197,8 @@ fn a_bad_file_dropped_shows_its_error() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("not-really.mat");
     std::fs::write(&bad, b"this is a text file, not MATLAB data\n").unwrap();
-    let mut h = harness(None);
+    let runs = tempfile::tempdir().unwrap();
+    let mut h = harness(None, runs.path());
     h.step();
     // Hovering shows the drop hint; dropping loads.
     h.input_mut().hovered_files.push(egui::HoveredFile { path: Some(bad.clone()), mime: String::new() });
@@ -205,7 +223,8 @@ fn a_bad_file_dropped_shows_its_error() {
 
 #[test]
 fn start_without_a_dataset_is_refused() {
-    let mut h = harness(None);
+    let runs = tempfile::tempdir().unwrap();
+    let mut h = harness(None, runs.path());
     h.step();
     // Start is disabled without data: clicking it does nothing.
     h.get_by_role_and_label(egui::accesskit::Role::Button, "Start").click();
@@ -219,7 +238,8 @@ fn start_without_a_dataset_is_refused() {
 
 #[test]
 fn a_crashed_loader_or_export_is_reported_and_the_next_one_works() {
-    let mut h = harness(None);
+    let runs = tempfile::tempdir().unwrap();
+    let mut h = harness(None, runs.path());
     h.step();
     h.state_mut().crash_next(JobKind::Loader);
     h.state_mut().send(AppCommand::Load(DatasetSource::Builtin("gauss3-noise".into())));
@@ -271,7 +291,8 @@ fn a_crashed_loader_or_export_is_reported_and_the_next_one_works() {
 
 #[test]
 fn a_dead_trainer_or_tsne_thread_is_reported_and_replaced() {
-    let mut h = harness(Some("gauss3-noise"));
+    let runs = tempfile::tempdir().unwrap();
+    let mut h = harness(Some("gauss3-noise"), runs.path());
     step_until(&mut h, 30, "the built-in dataset to load", |a| a.session.loaded.is_some());
     {
         let app = h.state_mut();
@@ -288,7 +309,7 @@ fn a_dead_trainer_or_tsne_thread_is_reported_and_replaced() {
     step_until(&mut h, 20, "the dead trainer to be noticed", |a| !a.session.run.status.is_active());
     let crashed = format!("the trainer thread crashed: {INJECTED_CRASH}");
     let reason = format!("{crashed} (the next run starts a fresh one)");
-    assert_eq!(h.state().session.run.status, RunStatus::Failed(reason.clone()));
+    assert_eq!(h.state().session.run.failure().map(|f| f.reason.clone()), Some(reason.clone()));
     h.get_all_by_label(&format!("Run failed: {reason}")).next().unwrap();
     h.get_all_by_label("Run: failed").next().unwrap();
     h.get_all_by_label(&crashed).next().unwrap();
@@ -326,4 +347,106 @@ fn a_dead_trainer_or_tsne_thread_is_reported_and_replaced() {
     step_until(&mut h, 60, "the recomputed t-SNE", |a| a.session.embedding.pending.is_none());
     assert!(h.state().session.embedding.error.is_none(), "{:?}", h.state().session.embedding.error);
     h.get_all_by_label_contains("t-SNE of Z · epoch 7").next().unwrap();
+}
+
+/// Records a finished four-epoch run named `name` with learning rate `lr` (no training).
+fn stored_run(store: &RunStore, name: &str, lr: f64) {
+    let ds = mvc_workbench::data::builtin::generate("gauss3-noise").unwrap();
+    let config = TrainConfig { learning_rate: lr, mse_epochs: 1, con_epochs: 3, ..TrainConfig::default() };
+    let mut w = store
+        .create(NewRun {
+            name: name.into(),
+            tags: vec![],
+            front_end: "test".into(),
+            dataset: DatasetInfo::of(&ds, "gauss3-noise", "minmax"),
+            config: config.clone(),
+            sweep_cell: None,
+        })
+        .unwrap();
+    let epoch = |g: usize| EpochReport {
+        phase: if g == 1 { Phase::Pretrain } else { Phase::Contrastive },
+        epoch: g,
+        global_epoch: g,
+        losses: Losses { rec: 1.0, total: 2.0 / g as f64, ..Losses::default() },
+        view_weights: vec![0.3, 0.3, 0.4],
+        secs: 0.1,
+        adaptive: None,
+    };
+    let s = Scores { acc: lr * 500.0, nmi: 0.4, ari: 0.3, purity: 0.6 };
+    let m = MetricsReport { global_epoch: 4, mean_q: s, vcf: s, kmeans_z: s, per_view_acc: vec![] };
+    for g in 1..=4 {
+        w.observe(&Event::Epoch(epoch(g))).unwrap();
+    }
+    w.observe(&Event::Metrics(m.clone())).unwrap();
+    let summary = RunSummary {
+        stopped: false,
+        epochs: (1..=4).map(epoch).collect(),
+        metrics: vec![m.clone()],
+        final_metrics: Some(m),
+        checkpoint: None,
+        secs_per_epoch_pretrain: 0.1,
+        secs_per_epoch_contrastive: 0.1,
+        device: "test".into(),
+        config,
+        dataset_fingerprint: String::new(),
+    };
+    w.observe(&Event::Finished(Box::new(summary))).unwrap();
+}
+
+#[test]
+fn the_runs_tile_lists_overlays_diffs_opens_and_deletes() {
+    let runs = tempfile::tempdir().unwrap();
+    let store = RunStore::open(runs.path()).unwrap();
+    stored_run(&store, "fast lr", 1e-3);
+    stored_run(&store, "slow lr", 1e-4);
+    let mut h = harness(None, runs.path());
+    h.state_mut().state.layout.mode = mvc_workbench::app::state::LayoutMode::Tabs;
+    h.state_mut().state.layout.active_tab = Tile::Runs;
+    h.step();
+    h.step();
+    // Both listed, with the one setting that differs as a column.
+    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "fast lr").click();
+    h.step();
+    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "slow lr").click();
+    h.step();
+    h.step();
+    let overlays = &h.state().session.runs.overlays;
+    assert_eq!(overlays.len(), 2, "both selected runs are overlaid");
+    assert!(overlays.iter().all(|o| o.epochs.len() == 4 && o.metrics.len() == 1));
+    // The diff shows only the differing field.
+    h.get_all_by_label("Settings that differ").next().unwrap();
+    assert_eq!(h.query_all_by_label("learning_rate").count(), 2, "a table column and a diff row");
+    assert_eq!(h.query_all_by_label("batch_size").count(), 0, "fields that agree are neither");
+
+    // The overlays are drawn in the plots (the losses tile has curves with no live run).
+    h.state_mut().state.layout.active_tab = Tile::Losses;
+    h.step();
+    h.step();
+    assert!(h.query_by_label_contains("Losses appear here").is_none(), "the overlaid curves fill the losses tile");
+
+    // Deselect "slow lr": with "fast lr" alone, open it (its curves become the tiles' run), then
+    // delete it, with confirmation.
+    h.state_mut().state.layout.active_tab = Tile::Runs;
+    h.step();
+    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "slow lr").click();
+    h.step();
+    h.step();
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Open").click();
+    h.step();
+    h.step();
+    let run = &h.state().session.run;
+    assert_eq!(run.epochs.len(), 4);
+    assert_eq!(run.status, RunStatus::Finished { stopped: false });
+    assert_eq!(run.config.as_ref().map(|c| c.learning_rate), Some(1e-3));
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Delete…").click();
+    h.step();
+    h.step();
+    assert_eq!(store.list().runs.len(), 2, "nothing is deleted before the confirmation");
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Yes, delete").click();
+    h.step();
+    h.step();
+    let left = store.list().runs;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].name, "slow lr");
+    assert_eq!(h.state().session.runs.runs.len(), 1);
 }

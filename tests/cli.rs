@@ -23,6 +23,7 @@ fn headless(args: &[&str], dir: &Path) -> Output {
         .env_remove("NODEVICE_SELECT")
         .env_remove("MESA_VK_DEVICE_SELECT")
         .env("RUST_BACKTRACE", "0")
+        .env("MVC_RUNS", dir.join("runs"))
         .output()
         .expect("the binary runs")
 }

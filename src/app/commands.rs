@@ -12,8 +12,8 @@ use crate::engine::{TrainConfig, TrainerHandle, presets, trainer};
 use crate::export::{self, ColorKey, DatasetInfo, EmbeddingExport, FigureStyle, RunExport, SampleExport};
 
 use super::state::{
-    AppCommand, ColorBy, DEMO_PRESET, DatasetSource, ExportOutcome, ExportTarget, FeatureSource, LoadedDataset,
-    RunRecord, cluster_to_label, demo_config, position_in,
+    AppCommand, ColorBy, DEMO_PRESET, DatasetSource, ExportOutcome, ExportTarget, FeatureSource, LoadedDataset, RunLog,
+    cluster_to_label, demo_config, position_in,
 };
 use super::training_panel::SEED_DEFAULTS;
 use super::worker::{self, JobKind, Worker};
@@ -27,8 +27,21 @@ impl WorkbenchApp {
         }
     }
 
+    pub(super) fn run_command_now(&mut self, command: AppCommand) {
+        self.run_command(command);
+    }
+
     fn run_command(&mut self, command: AppCommand) {
         match command {
+            c @ (AppCommand::RefreshRuns
+            | AppCommand::SetRunsDir(_)
+            | AppCommand::OverlayRuns(_)
+            | AppCommand::OpenRun(_)
+            | AppCommand::TrainAgain(_)
+            | AppCommand::RenameRun(..)
+            | AppCommand::SetRunTags(..)
+            | AppCommand::DeleteRun(_)
+            | AppCommand::PinBaseline(_)) => self.runs_command(c),
             AppCommand::Load(src) => self.load(src, false),
             AppCommand::Reload => {
                 if let Some(src) = self.session.loaded.as_ref().map(|l| l.source.clone()) {
@@ -183,7 +196,8 @@ impl WorkbenchApp {
                 Err(e) => self.session.notify_error(format!("the crash test hook could not start its thread: {e}")),
             }
         }
-        let mut command = Command::Start { dataset, config: Box::new(config.clone()), out_dir: None };
+        let out_dir = self.start_recording(&dataset, &config);
+        let mut command = Command::Start { dataset, config: Box::new(config.clone()), out_dir };
         // Twice at most: a trainer thread that has died since the last run is replaced once.
         for attempt in 0..2 {
             if self.trainer.is_none() {
@@ -200,7 +214,8 @@ impl WorkbenchApp {
             while t.events.try_recv().is_ok() {}
             match t.commands.try_send(command) {
                 Ok(()) => {
-                    self.session.run = RunRecord::starting(config);
+                    self.session.run = RunLog::starting(config);
+                    self.session.runs.opened = None;
                     self.session.embedding = Default::default();
                     self.finished_handled = false;
                     return;
@@ -210,7 +225,12 @@ impl WorkbenchApp {
                     command = c;
                 }
                 Err(e) => {
-                    self.session.start_error = Some(format!("the trainer did not take the run: {}", send_error(&e)));
+                    let why = format!("the trainer did not take the run: {}", send_error(&e));
+                    if let Some(w) = &mut self.recorder {
+                        w.fail(&why).ok();
+                    }
+                    self.recorder = None;
+                    self.session.start_error = Some(why);
                     return;
                 }
             }

@@ -120,11 +120,12 @@ impl WorkbenchApp {
     }
 
     fn receive_trainer(&mut self, ctx: &egui::Context) {
-        let Some(trainer) = &mut self.trainer else { return };
         let started = Instant::now();
         let gone = loop {
+            let Some(trainer) = &mut self.trainer else { return };
             match trainer.events.try_recv() {
                 Ok(event) => {
+                    self.record_event(&event);
                     self.session.run.apply(event);
                     if started.elapsed() > DRAIN_BUDGET {
                         // Leave the rest for the next frame so the UI stays responsive.
@@ -145,7 +146,9 @@ impl WorkbenchApp {
         };
         if self.session.run.status.is_active() {
             let reason = format!("{what} (the next run starts a fresh one)");
-            self.session.run.apply(Event::Failed { reason, last_checkpoint: None, internal: true });
+            let event = Event::Failed { reason, last_checkpoint: None, internal: true };
+            self.record_event(&event);
+            self.session.run.apply(event);
         }
         self.session.notify_error(what);
     }

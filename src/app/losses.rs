@@ -36,7 +36,8 @@ impl LossesPanel {
                 export_menu_ui(ctx, ui, &[Figure::Losses])
             });
         });
-        if run.epochs.is_empty() {
+        let overlays = &ctx.session.runs.overlays;
+        if run.epochs.is_empty() && overlays.is_empty() {
             empty_hint_ui(ui, "Losses appear here after the first epoch.");
             return;
         }
@@ -66,6 +67,19 @@ impl LossesPanel {
                     .collect();
                 let width = if t == 5 { 2.5 } else { 1.5 };
                 p.line(Line::new(*name, pts).color(palette::rgb(color)).width(width));
+            }
+            // Stored runs selected in the Runs tile: their total loss, dashed, one colour each.
+            for (i, o) in overlays.iter().enumerate() {
+                let pts: Vec<[f64; 2]> = o
+                    .epochs
+                    .iter()
+                    .filter_map(|e| {
+                        let v = e.losses.total;
+                        (v.is_finite() && (!log || v > 0.0)).then(|| [e.global_epoch as f64, tf(v)])
+                    })
+                    .collect();
+                let name = format!("{}: total", o.name);
+                p.line(Line::new(name, pts).color(palette::overlay(i)).width(2.0).style(LineStyle::dashed_dense()));
             }
             if let Some(b) = run.contrastive_from {
                 p.vline(

@@ -3,7 +3,7 @@
 
 use eframe::egui;
 use egui::RichText;
-use egui_plot::{Legend, Line, Plot};
+use egui_plot::{Legend, Line, LineStyle, Plot};
 
 use crate::engine::protocol::{MetricsReport, Scores};
 use crate::export::Figure;
@@ -51,7 +51,9 @@ impl MetricsPanel {
                 export_menu_ui(ctx, ui, &[Figure::Metrics])
             });
         });
-        let Some(last) = run.metrics.last() else {
+        let overlays = &session.runs.overlays;
+        let last = run.metrics.last();
+        if last.is_none() && overlays.is_empty() {
             let why = if session.dataset().is_some_and(|d| d.labels.is_none()) {
                 "This dataset has no labels, so there are no metrics."
             } else {
@@ -59,26 +61,9 @@ impl MetricsPanel {
             };
             empty_hint_ui(ui, why);
             return;
-        };
-        egui::Grid::new("metrics_table").num_columns(5).striped(true).show(ui, |ui| {
-            ui.label(RichText::new(format!("epoch {}", last.global_epoch)).weak());
-            for m in METRICS {
-                ui.label(RichText::new(m).strong());
-            }
-            ui.end_row();
-            for (r, name) in READINGS.iter().enumerate() {
-                ui.label(RichText::new(*name).color(palette::rgb(palette::READINGS[r])));
-                for m in 0..4 {
-                    ui.label(format!("{:.3}", score(reading(last, r), m)));
-                }
-                ui.end_row();
-            }
-        });
-        if !last.per_view_acc.is_empty() {
-            let names = session.view_names(last.per_view_acc.len());
-            let per_view: Vec<String> =
-                names.iter().zip(&last.per_view_acc).map(|(n, a)| format!("{n} {a:.3}")).collect();
-            ui.label(RichText::new(format!("ACC of each view's own prediction: {}", per_view.join(" · "))).small());
+        }
+        if let Some(last) = last {
+            latest_ui(session, last, ui);
         }
         let m = *metric;
         Plot::new("metrics_plot")
@@ -94,6 +79,36 @@ impl MetricsPanel {
                         run.metrics.iter().map(|x| [x.global_epoch as f64, score(reading(x, r), m)]).collect();
                     p.line(Line::new(*name, pts).color(palette::rgb(palette::READINGS[r])).width(2.0));
                 }
+                // Stored runs selected in the Runs tile: their primary reading, dashed.
+                for (i, o) in overlays.iter().enumerate() {
+                    let pts: Vec<[f64; 2]> =
+                        o.metrics.iter().map(|x| [x.global_epoch as f64, score(&x.mean_q, m)]).collect();
+                    let name = format!("{}: mean q", o.name);
+                    p.line(Line::new(name, pts).color(palette::overlay(i)).width(2.0).style(LineStyle::dashed_dense()));
+                }
             });
+    }
+}
+
+/// The latest evaluation of the live run as a table, and each view's own ACC.
+fn latest_ui(session: &crate::app::state::Session, last: &MetricsReport, ui: &mut egui::Ui) {
+    egui::Grid::new("metrics_table").num_columns(5).striped(true).show(ui, |ui| {
+        ui.label(RichText::new(format!("epoch {}", last.global_epoch)).weak());
+        for m in METRICS {
+            ui.label(RichText::new(m).strong());
+        }
+        ui.end_row();
+        for (r, name) in READINGS.iter().enumerate() {
+            ui.label(RichText::new(*name).color(palette::rgb(palette::READINGS[r])));
+            for m in 0..4 {
+                ui.label(format!("{:.3}", score(reading(last, r), m)));
+            }
+            ui.end_row();
+        }
+    });
+    if !last.per_view_acc.is_empty() {
+        let names = session.view_names(last.per_view_acc.len());
+        let per_view: Vec<String> = names.iter().zip(&last.per_view_acc).map(|(n, a)| format!("{n} {a:.3}")).collect();
+        ui.label(RichText::new(format!("ACC of each view's own prediction: {}", per_view.join(" · "))).small());
     }
 }

@@ -20,6 +20,8 @@ pub mod inspector;
 pub mod losses;
 pub mod metrics;
 pub mod palette;
+pub mod run_history;
+pub mod runs_panel;
 pub mod state;
 pub mod status_bar;
 pub mod training_panel;
@@ -67,6 +69,8 @@ pub struct AppOptions {
     pub dark: Option<bool>,
     /// Colour the embedding by this at start.
     pub color_by: Option<state::ColorBy>,
+    /// The runs directory (else the Runs tile's setting, `$MVC_RUNS` or the default).
+    pub runs_dir: Option<PathBuf>,
 }
 
 /// Launches the desktop app (blocks until the window closes).
@@ -94,6 +98,7 @@ struct Panels {
     view_weights: view_weights::ViewWeightsPanel,
     embedding: embedding::EmbeddingPanel,
     inspector: inspector::InspectorPanel,
+    runs: runs_panel::RunsPanel,
     status: status_bar::StatusBar,
 }
 
@@ -138,6 +143,10 @@ pub struct WorkbenchApp {
     applied_dark: Option<bool>,
     /// Job kinds armed to crash (the test hook, [`WorkbenchApp::crash_next`]).
     crash_next: Vec<JobKind>,
+    /// Records the current run in the run store.
+    recorder: Option<crate::runs::RunWriter>,
+    /// `--runs` (until the Runs tile chooses another directory).
+    runs_dir_flag: Option<PathBuf>,
 }
 
 /// What a file dialog picked.
@@ -203,7 +212,10 @@ impl WorkbenchApp {
             persist: opts.persist,
             applied_dark: None,
             crash_next: Vec::new(),
+            recorder: None,
+            runs_dir_flag: opts.runs_dir,
         };
+        app.refresh_runs();
         let initial = match opts.dataset {
             Some(d) => Some(DatasetSource::parse(&d)),
             None => app.state.last_dataset.clone().filter(|s| match s {
@@ -421,6 +433,7 @@ impl WorkbenchApp {
             Tile::ViewWeights => panels.view_weights.ui(state, &mut ctx, ui),
             Tile::Embedding => panels.embedding.ui(state, &mut ctx, ui),
             Tile::Inspector => panels.inspector.ui(state, &mut ctx, ui),
+            Tile::Runs => panels.runs.ui(state, &mut ctx, ui),
         }
     }
 

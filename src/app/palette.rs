@@ -57,6 +57,12 @@ pub fn category(k: usize) -> Color32 {
 }
 
 /// RGB of cluster / class `k` (for figures).
+/// Colour of the `i`-th stored run overlaid on the plots (from the back of the categorical
+/// palette, so it rarely meets the live run's own colours).
+pub fn overlay(i: usize) -> Color32 {
+    rgb(CATEGORICAL[(CATEGORICAL.len() - 1 - i % CATEGORICAL.len()) % CATEGORICAL.len()])
+}
+
 pub fn category_rgb(k: usize) -> [u8; 3] {
     CATEGORICAL[k % CATEGORICAL.len()]
 }

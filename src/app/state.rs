@@ -1,19 +1,18 @@
 //! The app's state, apart from drawing: what persists across launches
-//! ([`AppState`]), what a session holds at run time ([`Session`], [`RunRecord`],
+//! ([`AppState`]), what a session holds at run time ([`Session`] with its [`RunLog`],
 //! [`EmbeddingLayout`]), and the commands panels send ([`AppCommand`]).
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
 use crate::data::{MultiViewDataset, Preprocess, VariableInfo};
 use crate::engine::TrainConfig;
-use crate::engine::protocol::{
-    EmbeddingSnapshot, EpochReport, Event, LiveParams, MetricsReport, Phase, Progress, RunSummary,
-};
+use crate::engine::protocol::{EmbeddingSnapshot, LiveParams};
+pub use crate::engine::run_log::{RunLog, RunStatus, format_secs, phase_name};
 
 use super::tsne::TsneParams;
 use crate::export::Figure;
@@ -26,10 +25,12 @@ pub enum Tile {
     ViewWeights,
     Embedding,
     Inspector,
+    Runs,
 }
 
 impl Tile {
-    pub const ALL: [Self; 5] = [Self::Losses, Self::Metrics, Self::ViewWeights, Self::Embedding, Self::Inspector];
+    pub const ALL: [Self; 6] =
+        [Self::Losses, Self::Metrics, Self::ViewWeights, Self::Embedding, Self::Inspector, Self::Runs];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -38,6 +39,7 @@ impl Tile {
             Self::ViewWeights => "View weights",
             Self::Embedding => "Embedding",
             Self::Inspector => "Inspector",
+            Self::Runs => "Runs",
         }
     }
 }
@@ -71,7 +73,8 @@ impl Default for Layout {
         Self {
             mode: LayoutMode::Grid,
             order: Tile::ALL.to_vec(),
-            hidden: Vec::new(),
+            // The Runs tile is a tab, or a grid tile once switched on in the View menu.
+            hidden: vec![Tile::Runs],
             active_tab: Tile::Embedding,
             columns: 2,
         }
@@ -230,6 +233,10 @@ pub struct AppState {
     pub losses_log_scale: bool,
     pub export: ExportSettings,
     pub left_panel_open: bool,
+    /// The runs directory chosen in the Runs tile (`None`: `--runs`, `$MVC_RUNS` or the default).
+    pub runs_dir: Option<PathBuf>,
+    /// The run the Runs tile compares the others with.
+    pub runs_baseline: Option<String>,
 }
 
 impl Default for AppState {
@@ -246,6 +253,8 @@ impl Default for AppState {
             losses_log_scale: true,
             export: ExportSettings::default(),
             left_panel_open: true,
+            runs_dir: None,
+            runs_baseline: None,
         }
     }
 }
@@ -284,238 +293,6 @@ pub fn demo_config() -> TrainConfig {
         snapshot_points: 2000,
         ..TrainConfig::default()
     }
-}
-
-/// Run state as the UI shows it.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub enum RunStatus {
-    #[default]
-    Idle,
-    /// Start sent, `Started` not yet received.
-    Starting,
-    Running,
-    Paused,
-    Finished {
-        stopped: bool,
-    },
-    Failed(String),
-}
-
-impl RunStatus {
-    /// A run is in progress (parameters other than the live ones are locked).
-    pub fn is_active(&self) -> bool {
-        matches!(self, Self::Starting | Self::Running | Self::Paused)
-    }
-
-    pub fn label(&self) -> String {
-        match self {
-            Self::Idle => "idle".into(),
-            Self::Starting => "starting".into(),
-            Self::Running => "running".into(),
-            Self::Paused => "paused".into(),
-            Self::Finished { stopped: false } => "finished".into(),
-            Self::Finished { stopped: true } => "stopped".into(),
-            Self::Failed(_) => "failed".into(),
-        }
-    }
-}
-
-/// What one training run has reported so far.
-#[derive(Debug, Clone, Default)]
-pub struct RunRecord {
-    pub status: RunStatus,
-    pub config: Option<TrainConfig>,
-    pub device: Option<String>,
-    pub n_params: usize,
-    pub total_epochs: usize,
-    pub phase: Option<Phase>,
-    pub progress: Option<Progress>,
-    pub epochs: Vec<EpochReport>,
-    pub metrics: Vec<MetricsReport>,
-    pub snapshot: Option<Arc<EmbeddingSnapshot>>,
-    /// First global epoch of the contrastive phase.
-    pub contrastive_from: Option<usize>,
-    pub warnings: Vec<String>,
-    pub summary: Option<Box<RunSummary>>,
-    pub checkpoint: Option<PathBuf>,
-    pub last_event: Option<(String, Instant)>,
-    pub started_at: Option<Instant>,
-    pub wall: Option<Duration>,
-    /// Events applied (for tests and the status bar).
-    pub n_events: usize,
-}
-
-impl RunRecord {
-    /// A fresh record for a run that is about to start.
-    pub fn starting(config: TrainConfig) -> Self {
-        Self { status: RunStatus::Starting, config: Some(config), started_at: Some(Instant::now()), ..Self::default() }
-    }
-
-    /// Folds one trainer event into the record.
-    pub fn apply(&mut self, event: Event) {
-        self.n_events += 1;
-        let what: String = match event {
-            Event::Started { device, device_note, n_params, total_epochs } => {
-                let s = match device_note {
-                    Some(note) => format!("started on {device} — {note}"),
-                    None => format!("started on {device}"),
-                };
-                self.device = Some(device);
-                self.n_params = n_params;
-                self.total_epochs = total_epochs;
-                self.status = RunStatus::Running;
-                s
-            }
-            Event::Phase(p) => {
-                self.phase = Some(p);
-                if p == Phase::Contrastive && self.contrastive_from.is_none() {
-                    self.contrastive_from = Some(self.epochs.last().map_or(1, |e| e.global_epoch + 1));
-                }
-                format!("phase {}", phase_name(p))
-            }
-            Event::Progress(p) => {
-                self.progress = Some(p);
-                // Progress is frequent: it does not replace the last event line.
-                return;
-            }
-            Event::Epoch(r) => {
-                let s = format!("epoch {} ({}) loss {:.4}", r.global_epoch, phase_name(r.phase), r.losses.total);
-                if r.phase == Phase::Contrastive && self.contrastive_from.is_none() {
-                    self.contrastive_from = Some(r.global_epoch);
-                }
-                // A history resent after a drop never duplicates an epoch.
-                self.epochs.retain(|e| e.global_epoch != r.global_epoch);
-                self.epochs.push(r);
-                s
-            }
-            Event::Metrics(m) => {
-                let s = format!("metrics at epoch {}: ACC {:.3}", m.global_epoch, m.mean_q.acc);
-                self.metrics.retain(|x| x.global_epoch != m.global_epoch);
-                self.metrics.push(m);
-                s
-            }
-            Event::Snapshot(s) => {
-                let line = format!("embedding snapshot at epoch {} ({} points)", s.global_epoch, s.indices.len());
-                self.snapshot = Some(Arc::new(*s));
-                line
-            }
-            Event::ParamsApplied(p) => format!("live parameters applied: {}", describe_live(&p)),
-            Event::Paused => {
-                self.status = RunStatus::Paused;
-                "paused".into()
-            }
-            Event::Resumed => {
-                self.status = RunStatus::Running;
-                "resumed".into()
-            }
-            Event::CheckpointSaved(p) => {
-                let s = format!("checkpoint saved: {}", p.display());
-                self.checkpoint = Some(p);
-                s
-            }
-            Event::Warning(w) => {
-                let s = format!("warning: {w}");
-                self.warnings.push(w);
-                s
-            }
-            Event::Finished(summary) => {
-                self.status = RunStatus::Finished { stopped: summary.stopped };
-                // The summary's history is complete even when epoch events were dropped.
-                if summary.epochs.len() > self.epochs.len() {
-                    self.epochs.clone_from(&summary.epochs);
-                }
-                if summary.metrics.len() > self.metrics.len() {
-                    self.metrics.clone_from(&summary.metrics);
-                }
-                if self.contrastive_from.is_none() {
-                    self.contrastive_from =
-                        self.epochs.iter().find(|e| e.phase == Phase::Contrastive).map(|e| e.global_epoch);
-                }
-                self.device.get_or_insert_with(|| summary.device.clone());
-                if summary.checkpoint.is_some() {
-                    self.checkpoint.clone_from(&summary.checkpoint);
-                }
-                self.wall = self.started_at.map(|t| t.elapsed());
-                let s = if summary.stopped { "stopped; results so far kept" } else { "finished" };
-                self.summary = Some(summary);
-                s.into()
-            }
-            Event::Failed { reason, last_checkpoint, .. } => {
-                let s = match &last_checkpoint {
-                    Some(p) => format!("failed: {reason} (last checkpoint {})", p.display()),
-                    None => format!("failed: {reason}"),
-                };
-                self.status = RunStatus::Failed(reason);
-                self.wall = self.started_at.map(|t| t.elapsed());
-                if last_checkpoint.is_some() {
-                    self.checkpoint = last_checkpoint;
-                }
-                s
-            }
-        };
-        self.last_event = Some((what, Instant::now()));
-    }
-
-    /// Fraction done, phase, epoch and ETA for the progress bar.
-    pub fn progress_line(&self) -> Option<(f32, String)> {
-        let p = self.progress?;
-        let total = p.total_epochs.max(1) as f32;
-        let within = if p.n_batches > 0 { p.batch as f32 / p.n_batches as f32 } else { 0.0 };
-        let frac = ((p.global_epoch as f32 - 1.0 + within) / total).clamp(0.0, 1.0);
-        let text = format!(
-            "{} epoch {} · {}/{} overall · ETA {}",
-            phase_name(p.phase),
-            p.epoch,
-            p.global_epoch,
-            p.total_epochs,
-            format_secs(p.eta_secs)
-        );
-        Some((frac, text))
-    }
-}
-
-pub fn phase_name(p: Phase) -> &'static str {
-    match p {
-        Phase::Pretrain => "pre-training",
-        Phase::Contrastive => "contrastive",
-    }
-}
-
-pub fn format_secs(secs: f64) -> String {
-    if !secs.is_finite() || secs < 0.0 {
-        return "–".into();
-    }
-    let s = secs.round() as u64;
-    if s >= 3600 {
-        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
-    } else if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{s}s")
-    }
-}
-
-fn describe_live(p: &LiveParams) -> String {
-    let mut parts = Vec::new();
-    if let Some(v) = p.learning_rate {
-        parts.push(format!("lr {v:.2e}"));
-    }
-    if let Some(v) = p.threshold {
-        parts.push(format!("threshold {v:.2}"));
-    }
-    if let Some(v) = p.temperature_f {
-        parts.push(format!("τ_F {v:.2}"));
-    }
-    if let Some(v) = p.temperature_l {
-        parts.push(format!("τ_L {v:.3}"));
-    }
-    if let Some(v) = p.weight_temperature {
-        parts.push(format!("γ {v:.2}"));
-    }
-    if p.loss.is_some() {
-        parts.push("loss weights".into());
-    }
-    if parts.is_empty() { "none".into() } else { parts.join(", ") }
 }
 
 /// How the embedding's current picture was computed.
@@ -664,7 +441,7 @@ pub struct Session {
     /// What is being loaded right now.
     pub loading: Option<DatasetSource>,
     pub load_error: Option<String>,
-    pub run: RunRecord,
+    pub run: RunLog,
     /// Dataset row of the selected sample.
     pub selected: Option<usize>,
     pub embedding: EmbeddingRuntime,
@@ -675,6 +452,8 @@ pub struct Session {
     pub frames: FrameTimes,
     pub start_error: Option<String>,
     pub tsne_paused: bool,
+    /// The run store as the Runs tile shows it.
+    pub runs: super::run_history::RunsView,
 }
 
 impl Session {
@@ -746,6 +525,22 @@ pub enum AppCommand {
     Export(ExportTarget),
     /// Apply a preset by name.
     ApplyPreset(String),
+    /// Re-read the run store.
+    RefreshRuns,
+    /// Use this runs directory from now on (the Runs tile's setting).
+    SetRunsDir(PathBuf),
+    /// Overlay these stored runs' curves on the plots (replaces the previous choice).
+    OverlayRuns(Vec<String>),
+    /// Show a stored run in the tiles (its curves and last embedding snapshot).
+    OpenRun(String),
+    /// Load a stored run's dataset and settings, ready to train again.
+    TrainAgain(String),
+    RenameRun(String, String),
+    SetRunTags(String, Vec<String>),
+    /// Delete a stored run (the panel asks for confirmation first).
+    DeleteRun(String),
+    /// Pin (or with `None` unpin) the baseline run.
+    PinBaseline(Option<String>),
 }
 
 /// The queue panels push commands into during a frame.
@@ -773,44 +568,12 @@ pub struct ViewCtx<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::protocol::Losses;
-
-    fn epoch(g: usize, phase: Phase) -> EpochReport {
-        EpochReport {
-            phase,
-            epoch: g,
-            global_epoch: g,
-            losses: Losses { total: 1.0 / g as f64, ..Losses::default() },
-            view_weights: vec![0.5, 0.5],
-            secs: 0.1,
-            adaptive: None,
-        }
-    }
-
-    #[test]
-    fn events_fold_into_the_record() {
-        let mut r = RunRecord::starting(TrainConfig::default());
-        r.apply(Event::Started { device: "flex (CPU)".into(), device_note: None, n_params: 10, total_epochs: 3 });
-        r.apply(Event::Phase(Phase::Pretrain));
-        r.apply(Event::Epoch(epoch(1, Phase::Pretrain)));
-        r.apply(Event::Phase(Phase::Contrastive));
-        r.apply(Event::Epoch(epoch(2, Phase::Contrastive)));
-        r.apply(Event::Epoch(epoch(2, Phase::Contrastive)));
-        assert_eq!(r.status, RunStatus::Running);
-        assert_eq!(r.epochs.len(), 2);
-        assert_eq!(r.contrastive_from, Some(2));
-        r.apply(Event::Paused);
-        assert!(r.status.is_active());
-        r.apply(Event::Failed { reason: "loss became NaN".into(), last_checkpoint: None, internal: false });
-        assert!(!r.status.is_active());
-        assert!(r.last_event.as_ref().is_some_and(|(s, _)| s.contains("NaN")));
-    }
 
     #[test]
     fn layout_moves_and_repairs() {
         let mut l = Layout { order: vec![Tile::Embedding, Tile::Embedding], ..Layout::default() };
         l.normalise();
-        assert_eq!(l.order.len(), 5);
+        assert_eq!(l.order.len(), 6);
         assert_eq!(l.order[0], Tile::Embedding);
         l.move_tile(Tile::Embedding, 1);
         assert_eq!(l.order[1], Tile::Embedding);

@@ -262,8 +262,8 @@ fn run_controls_ui(state: &AppState, ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui) {
                 ui.label("Starting the trainer…");
             });
         }
-        RunStatus::Failed(reason) => {
-            ui.label(RichText::new(format!("Run failed: {reason}")).color(palette::error_text()));
+        RunStatus::Failed(failure) => {
+            ui.label(RichText::new(format!("Run failed: {}", failure.reason)).color(palette::error_text()));
         }
         _ => {}
     }

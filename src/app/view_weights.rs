@@ -2,7 +2,7 @@
 //! their history over epochs.
 
 use eframe::egui;
-use egui_plot::{Bar, BarChart, Legend, Line, Plot};
+use egui_plot::{Bar, BarChart, Legend, Line, LineStyle, Plot};
 
 use crate::export::Figure;
 
@@ -26,7 +26,9 @@ impl ViewWeightsPanel {
                 export_menu_ui(ctx, ui, &[Figure::ViewWeights, Figure::ViewWeightHistory]);
             });
         });
-        let Some(last) = run.epochs.last() else {
+        let overlays = &session.runs.overlays;
+        let last = run.epochs.last().or_else(|| overlays.iter().find_map(|o| o.epochs.last()));
+        let Some(last) = last else {
             empty_hint_ui(ui, "View weights appear here after the first epoch.");
             return;
         };
@@ -70,6 +72,19 @@ impl ViewWeightsPanel {
                         .filter_map(|e| e.view_weights.get(v).map(|&w| [e.global_epoch as f64, f64::from(w)]))
                         .collect();
                     p.line(Line::new(name.as_str(), pts).color(palette::category(v)).width(2.0));
+                }
+                // Stored runs selected in the Runs tile: each view's weight, dashed, one colour a run.
+                for (i, o) in overlays.iter().enumerate() {
+                    let views = o.epochs.last().map_or(0, |e| e.view_weights.len());
+                    for v in 0..views {
+                        let pts: Vec<[f64; 2]> = o
+                            .epochs
+                            .iter()
+                            .filter_map(|e| e.view_weights.get(v).map(|&w| [e.global_epoch as f64, f64::from(w)]))
+                            .collect();
+                        let line = Line::new(format!("{}: view {}", o.name, v + 1), pts);
+                        p.line(line.color(palette::overlay(i)).width(1.5).style(LineStyle::dashed_dense()));
+                    }
                 }
             });
     }

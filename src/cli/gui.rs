@@ -22,7 +22,7 @@ pub struct GuiArgs {
     /// Select this sample (dataset row) in the inspector once it appears in the embedding.
     #[arg(long)]
     pub select: Option<usize>,
-    /// Open with one tile as a tab: losses, metrics, view-weights, embedding or inspector.
+    /// Open with one tile as a tab: losses, metrics, view-weights, embedding, inspector or runs.
     #[arg(long, value_parser = parse_tile)]
     pub tab: Option<Tile>,
     /// When the run finishes, "Export all" into this folder.
@@ -37,6 +37,10 @@ pub struct GuiArgs {
     pub bench_frames: Option<f64>,
     #[arg(long)]
     pub bench_out: Option<PathBuf>,
+    /// The runs directory the app records its runs in and the Runs tile lists (default: the
+    /// tile's setting, else $MVC_RUNS, else ~/.local/share/mvc-workbench/runs).
+    #[arg(long, value_name = "DIR")]
+    pub runs: Option<PathBuf>,
     /// Colour the embedding by: predicted, true or confidence.
     #[arg(long, value_parser = parse_color)]
     pub color_by: Option<ColorBy>,
@@ -67,7 +71,8 @@ fn parse_tile(s: &str) -> Result<Tile, String> {
         "view-weights" | "weights" => Ok(Tile::ViewWeights),
         "embedding" => Ok(Tile::Embedding),
         "inspector" => Ok(Tile::Inspector),
-        o => Err(format!("unknown tile {o:?}; use losses, metrics, view-weights, embedding or inspector")),
+        "runs" => Ok(Tile::Runs),
+        o => Err(format!("unknown tile {o:?}; use losses, metrics, view-weights, embedding, inspector or runs")),
     }
 }
 
@@ -86,6 +91,7 @@ pub fn run(args: &GuiArgs) -> Result<(), String> {
         dark,
         light,
         no_persist,
+        runs,
     } = args;
     app::run(AppOptions {
         dataset: dataset.clone(),
@@ -98,6 +104,7 @@ pub fn run(args: &GuiArgs) -> Result<(), String> {
         exit_when_done: *exit_when_done,
         persist: !no_persist,
         color_by: *color_by,
+        runs_dir: runs.clone(),
         dark: if *dark {
             Some(true)
         } else if *light {

@@ -2,10 +2,14 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod bench;
 pub mod datasets;
+pub mod eval;
 pub mod gui;
 pub mod inspect;
+pub mod runs;
 pub mod serve;
+pub mod sweep;
 pub mod train;
 
 /// MVC Workbench — deep multi-view clustering (CVC-AFWM), desktop app and headless engine.
@@ -28,11 +32,15 @@ pub enum Commands {
     // Boxed: its flags make it much larger than the other commands (clippy::large_enum_variant).
     Train(Box<train::TrainArgs>),
     /// Score a checkpoint on a dataset (ACC, NMI, ARI, purity; three readings).
-    Eval(train::EvalArgs),
+    Eval(eval::EvalArgs),
     /// Predict one sample with a checkpoint.
-    Predict(train::PredictArgs),
+    Predict(eval::PredictArgs),
     /// Seconds per epoch of each phase and achieved GFLOP/s.
-    Bench(train::BenchArgs),
+    Bench(bench::BenchArgs),
+    /// The run store: list, show, compare, export, rename, tag and delete recorded runs.
+    Runs(runs::RunsArgs),
+    /// Run a grid or list of settings × seeds × datasets (resumable), then print the results table.
+    Sweep(sweep::SweepArgs),
     /// Serve the HTTP API (POST /train, POST /predict, GET /runs/{id}, GET /openapi.json).
     Serve(serve::ServeArgs),
     /// Internal: read a MAT v7.3 file and write it to stdout as a MAT v5 stream (the program
@@ -60,10 +68,12 @@ pub fn main() -> i32 {
         Some(Commands::Inspect(args)) => inspect::run(&args),
         Some(Commands::Datasets(args)) => datasets::run(&args),
         Some(Commands::Train(args)) => train::run_train(&args),
-        Some(Commands::Eval(args)) => train::run_eval(&args),
-        Some(Commands::Predict(args)) => train::run_predict(&args),
-        Some(Commands::Bench(args)) => train::run_bench(&args),
+        Some(Commands::Eval(args)) => eval::run_eval(&args),
+        Some(Commands::Predict(args)) => eval::run_predict(&args),
+        Some(Commands::Bench(args)) => bench::run_bench(&args),
         Some(Commands::Serve(args)) => serve::run(&args),
+        Some(Commands::Runs(args)) => runs::run(&args),
+        Some(Commands::Sweep(args)) => sweep::run(&args),
         Some(Commands::ReadV73 { .. }) => Ok(()), // answered above
         None => gui::run(&gui::GuiArgs::default()),
     };

@@ -20,9 +20,10 @@ pub struct ServeArgs {
     /// Folder of .mat files that `dataset_name` may name (besides the built-in datasets).
     #[arg(long)]
     pub datasets: Option<PathBuf>,
-    /// Folder for the runs' checkpoints.
-    #[arg(long, default_value = "runs/serve")]
-    pub runs: PathBuf,
+    /// The runs directory each run is recorded in, with its checkpoint (default: $MVC_RUNS, else
+    /// ~/.local/share/mvc-workbench/runs); GET /runs lists it.
+    #[arg(long, value_name = "DIR")]
+    pub runs: Option<PathBuf>,
     /// auto, flex (alias cpu), wgpu or wgpu-software.
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
@@ -49,7 +50,7 @@ pub fn run(args: &ServeArgs) -> Result<(), String> {
     }
     let opts = ServeOptions {
         datasets_dir: args.datasets.clone(),
-        runs_dir: args.runs.clone(),
+        runs_dir: crate::runs::runs_dir(args.runs.as_deref()),
         device: args.device,
         ..ServeOptions::default()
     };

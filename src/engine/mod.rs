@@ -4,9 +4,11 @@ pub mod adaptive;
 pub mod checkpoint;
 pub mod config;
 pub mod device;
+pub mod layers;
 pub mod predict;
 pub mod presets;
 pub mod protocol;
+pub mod run_log;
 pub mod step;
 pub mod trainer;
 

@@ -12,14 +12,16 @@ use std::time::Instant;
 use axum::body::Bytes;
 
 use super::api::{RunStatus, TrainRequest, TrainResponse};
-use super::datasets::{normalise, resolve_dataset};
+use super::datasets::resolve_dataset;
 use super::error::{ServeError, parse_body};
 use super::limits::{MAX_BATCH_SIZE, MAX_EPOCHS, secs};
 use super::state::{ActiveRun, RunRecord, ServeState, Shared, lock};
 use crate::data::{self, LoadOptions, MultiViewDataset, Preprocess};
 use crate::engine::config::{DeviceChoice, TrainConfig};
+use crate::engine::layers::{Layers, Patch, put};
 use crate::engine::presets;
 use crate::engine::protocol::Command;
+use crate::runs::{DatasetInfo, NewRun, RunStore};
 
 /// Refuses settings outside the API's ranges before anything else looks at them.
 fn check_ranges(req: &TrainRequest) -> Result<(), ServeError> {
@@ -38,46 +40,34 @@ fn check_ranges(req: &TrainRequest) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// Builds the run config from a request: defaults, the seed API's defaults, the preset of
-/// the dataset's name where the request is silent, then the request.
-fn train_config(req: &TrainRequest, name: &str, device: DeviceChoice) -> Result<TrainConfig, ServeError> {
+/// Builds the run config from a request through the shared layering (`engine::layers`): the
+/// seed API's defaults (200 + 300 epochs, seed 25, no snapshots), the preset of the dataset's
+/// name where the request is silent, then the request's fields.
+pub(crate) fn train_config(req: &TrainRequest, name: &str, device: DeviceChoice) -> Result<TrainConfig, ServeError> {
     check_ranges(req)?;
-    let mut cfg =
-        TrainConfig { mse_epochs: 200, con_epochs: 300, seed: 25, device, snapshot_every: 0, ..TrainConfig::default() };
-    let explicit: Vec<&str> = [
-        ("learning_rate", req.learning_rate.is_some()),
-        ("mse_epochs", req.mse_epochs.is_some()),
-        ("con_epochs", req.con_epochs.is_some()),
-        ("seed", req.seed.is_some()),
-    ]
-    .iter()
-    .filter(|(_, set)| *set)
-    .map(|(n, _)| *n)
-    .collect();
-    if let Ok(preset) = presets::find(name) {
-        preset.apply(&mut cfg, &explicit);
-    }
-    if let Some(v) = req.batch_size {
-        cfg.batch_size = v;
-    }
-    if let Some(v) = req.learning_rate {
-        cfg.learning_rate = v;
-    }
-    if let Some(v) = req.mse_epochs {
-        cfg.mse_epochs = v;
-    }
-    if let Some(v) = req.con_epochs {
-        cfg.con_epochs = v;
-    }
-    if let Some(v) = req.seed {
-        cfg.seed = v;
-    }
-    if let Some(v) = req.threshold {
-        cfg.threshold = v;
-    }
-    cfg.n_clusters = req.num_cluster;
-    cfg.validate().map_err(|why| ServeError::Invalid(format!("/train: {}", api_field_names(&why))))?;
-    Ok(cfg)
+    let mut user = Patch::new();
+    put(&mut user, "batch_size", req.batch_size);
+    put(&mut user, "learning_rate", req.learning_rate);
+    put(&mut user, "mse_epochs", req.mse_epochs);
+    put(&mut user, "con_epochs", req.con_epochs);
+    put(&mut user, "seed", req.seed);
+    put(&mut user, "threshold", req.threshold);
+    put(&mut user, "n_clusters", req.num_cluster);
+    let layers = Layers {
+        defaults: TrainConfig {
+            mse_epochs: 200,
+            con_epochs: 300,
+            seed: 25,
+            device,
+            snapshot_every: 0,
+            ..TrainConfig::default()
+        },
+        preset: presets::find(name).ok().map(|p| p.name.to_owned()),
+        user,
+        user_origin: "/train".into(),
+        ..Layers::default()
+    };
+    layers.build().map_err(|why| ServeError::Invalid(format!("/train: {}", api_field_names(&why.to_string()))))
 }
 
 /// The engine's field names in a message, as the API spells them.
@@ -115,7 +105,7 @@ pub(super) async fn train(state: &ServeState, body: &Bytes) -> Result<TrainRespo
         let id = inner.next_id;
         inner.next_id += 1;
         let (tx, rx) = tokio::sync::oneshot::channel();
-        inner.active = Some(ActiveRun { id, dataset: None, done: Some(tx), stop_requested: false });
+        inner.active = Some(ActiveRun { id, dataset: None, done: Some(tx), stop_requested: false, writer: None });
         let status = RunStatus {
             run_id: id,
             status: "loading".into(),
@@ -212,7 +202,18 @@ impl Job {
                 ds.n_samples()
             )));
         }
-        let out_dir = shared.opts.runs_dir.join(format!("run-{id}-{}", normalise(&name)));
+        let record = NewRun {
+            name: format!("{} (serve run {id})", ds.name),
+            tags: Vec::new(),
+            front_end: "serve".into(),
+            dataset: DatasetInfo::of(&ds, &name, Preprocess::MinMax.as_str()),
+            config: cfg.clone(),
+            sweep_cell: None,
+        };
+        let writer = RunStore::open(&shared.opts.runs_dir)
+            .and_then(|store| store.create(record))
+            .map_err(|e| ServeError::Internal(format!("cannot record the run: {e}")))?;
+        let out_dir = writer.dir().to_path_buf();
         let start = Command::Start { dataset: Arc::clone(&ds), config: Box::new(cfg), out_dir: Some(out_dir) };
         // Under the lock, so that a stop asked for meanwhile is either seen here or sent after
         // the start (the stop route sends under the same lock); `try_send` never blocks.
@@ -220,6 +221,7 @@ impl Job {
         let stop_requested = inner.active.as_ref().is_some_and(|a| a.stop_requested);
         if let Some(a) = inner.active.as_mut() {
             a.dataset = Some(ds);
+            a.writer = Some(writer);
         }
         if let Some(rec) = inner.runs.get_mut(&id) {
             rec.status.n_samples = n_samples;

@@ -60,7 +60,8 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:8919";
 pub struct ServeOptions {
     /// Folder whose `.mat` files `dataset_name` may name (besides the built-in datasets).
     pub datasets_dir: Option<PathBuf>,
-    /// Folder under which each run's checkpoint is written (`run-<id>-<dataset>/checkpoint`).
+    /// The run store: each run is recorded in its own folder there (`<id>/run.json`, its epochs and
+    /// its checkpoint), which `GET /runs` lists.
     pub runs_dir: PathBuf,
     /// Device of the runs (the request cannot change it).
     pub device: DeviceChoice,
@@ -72,7 +73,7 @@ impl Default for ServeOptions {
     fn default() -> Self {
         ServeOptions {
             datasets_dir: None,
-            runs_dir: PathBuf::from("runs/serve"),
+            runs_dir: crate::runs::runs_dir(None),
             device: DeviceChoice::Auto,
             limits: Limits::default(),
         }

@@ -22,6 +22,7 @@ use super::limits::guard;
 use super::state::{RunRecord, ServeState, TrainedModel, lock};
 use crate::engine::predict::to_host;
 use crate::engine::protocol::Command;
+use crate::runs::{RunRecord as StoredRun, RunStore};
 
 #[utoipa::path(post, path = "/train", tag = "training",
     request_body(content = TrainRequest, description = "The dataset and the run's settings (all optional)"),
@@ -103,10 +104,19 @@ fn reconstruct_first_view(model: &TrainedModel, index: usize) -> Result<Vec<f32>
 }
 
 #[utoipa::path(get, path = "/runs", tag = "training",
-    responses((status = 200, description = "Every run of this server (the last 1000), oldest first", body = [RunStatus])))]
-async fn list_runs(State(state): State<ServeState>) -> Response {
-    let runs: Vec<RunStatus> = lock(&state.shared.inner).runs.values().map(RunRecord::snapshot).collect();
-    json_response(&runs)
+    responses((status = 200, description = "Every run in the run store (`--runs`), newest first, from any front end \
+        (this server, the app, `train`, `sweep`): id (a store id, not the numeric id of /runs/{id}), name, status \
+        (running, finished, stopped, diverged, failed, interrupted), dataset, seed, epochs_done, config, final, \
+        best (label-selected) and kmeans_z scores, created. /runs/{id} is this server's live progress of one of its runs.",
+        body = Vec<serde_json::Value>)))]
+async fn list_runs(State(state): State<ServeState>) -> Result<Response, ServeError> {
+    let dir = state.shared.opts.runs_dir.clone();
+    let listing = tokio::task::spawn_blocking(move || RunStore::open(dir).map(|s| s.list()))
+        .await
+        .map_err(|e| ServeError::Internal(format!("listing the run store failed: {e}")))?
+        .map_err(|e| ServeError::Internal(format!("cannot open the run store: {e}")))?;
+    let runs: Vec<serde_json::Value> = listing.runs.iter().map(StoredRun::summary_json).collect();
+    Ok(json_response(&runs))
 }
 
 fn parse_run_id(raw: &str) -> Result<u64, ServeError> {

@@ -24,6 +24,7 @@ use crate::engine::protocol::{Command, Event, Phase, RunSummary};
 use crate::engine::trainer::{TrainerHandle, try_spawn_trainer};
 use crate::metrics;
 use crate::model::Cvc;
+use crate::runs::RunWriter;
 
 /// Most run records kept (the oldest ended ones are forgotten beyond this).
 const MAX_RECORDS: usize = 1000;
@@ -102,6 +103,8 @@ pub(super) struct ActiveRun {
     pub done: Option<tokio::sync::oneshot::Sender<Outcome>>,
     /// `POST /runs/{id}/stop` came; a run still loading is stopped as soon as it starts.
     pub stop_requested: bool,
+    /// Records the run in the run store (`GET /runs`) once its dataset is loaded.
+    pub writer: Option<RunWriter>,
 }
 
 pub(super) struct RunRecord {
@@ -138,7 +141,12 @@ impl Inner {
     /// Frees the run slot of `id` after a failure before its run started.
     pub fn fail(&mut self, id: u64, err: &ServeError) -> Option<tokio::sync::oneshot::Sender<Outcome>> {
         let done = match self.active.take() {
-            Some(a) if a.id == id => a.done,
+            Some(mut a) if a.id == id => {
+                if let Some(w) = a.writer.as_mut() {
+                    w.fail(&err.to_string()).ok();
+                }
+                a.done
+            }
             other => {
                 self.active = other;
                 None
@@ -235,6 +243,11 @@ fn event_loop(shared: &Weak<Shared>, events: &Receiver<Event>) {
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
         };
         let Some(shared) = shared.upgrade() else { return };
+        if let Some(w) = lock(&shared.inner).active.as_mut().and_then(|a| a.writer.as_mut())
+            && let Err(e) = w.observe(&event)
+        {
+            eprintln!("warning: the run store could not record run {}: {e}", w.id());
+        }
         match event {
             Event::Finished(summary) => finish_run(&shared, Ending::Finished(summary)),
             Event::Failed { reason, internal, .. } => finish_run(&shared, Ending::Failed { reason, internal }),

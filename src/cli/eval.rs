@@ -1,0 +1,153 @@
+//! `eval` and `predict`: a checkpoint (or the run folder holding it) on a dataset.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+
+use super::train::{load, scores_json, scores_line};
+use crate::data::{self, MultiViewDataset, NonFinite, Preprocess};
+use crate::engine::checkpoint::{self, Checkpoint};
+use crate::engine::config::DeviceChoice;
+use crate::engine::device::resolve;
+use crate::engine::predict::{evaluate, metrics_report, predict_index, truth_of};
+
+/// Arguments of `eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The run directory `train --out DIR` wrote (or its checkpoint/ folder inside).
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint: PathBuf,
+    /// A .mat file, or the name of a built-in dataset.
+    pub data: String,
+    /// auto, flex (alias cpu), wgpu or wgpu-software.
+    #[arg(long, default_value = "flex")]
+    pub device: DeviceChoice,
+    /// Scaling to apply (default: whichever reproduces the training data, else minmax).
+    #[arg(long)]
+    pub preprocess: Option<Preprocess>,
+    /// Evaluate data other than the training data (same view sizes).
+    #[arg(long)]
+    pub allow_other_data: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `predict`.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// The run directory `train --out DIR` wrote (or its checkpoint/ folder inside).
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint: PathBuf,
+    /// A .mat file, or the name of a built-in dataset.
+    pub data: String,
+    /// The sample (0-based row) to predict.
+    #[arg(long)]
+    pub index: usize,
+    #[arg(long, default_value = "flex")]
+    pub device: DeviceChoice,
+    #[arg(long)]
+    pub preprocess: Option<Preprocess>,
+    #[arg(long)]
+    pub allow_other_data: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Loads the data for a checkpoint: the requested scaling, or the one that
+/// reproduces the training data's fingerprint.
+fn load_for_checkpoint(
+    ck: &Checkpoint,
+    data: &str,
+    preprocess: Option<Preprocess>,
+    allow_other: bool,
+) -> Result<MultiViewDataset, String> {
+    let raw = load(data, NonFinite::Error)?;
+    let candidates: Vec<Preprocess> = match preprocess {
+        Some(p) => vec![p],
+        None => vec![Preprocess::MinMax, Preprocess::ZScore, Preprocess::None],
+    };
+    let (hard, _) = ck.differences(&raw);
+    if !hard.is_empty() {
+        return Err(checkpoint::CheckpointError::Mismatch { path: ck.dir.clone(), differences: hard }.to_string());
+    }
+    for &p in &candidates {
+        let mut ds = raw.clone();
+        data::preprocess::apply(&mut ds, p);
+        if ds.fingerprint() == ck.meta.dataset_fingerprint {
+            return Ok(ds);
+        }
+    }
+    let mut ds = raw;
+    data::preprocess::apply(&mut ds, candidates[0]);
+    ck.check_dataset(&ds, allow_other).map_err(|e| format!("{e} (pass --allow-other-data to evaluate it anyway)"))?;
+    Ok(ds)
+}
+
+/// `mvc-workbench eval`.
+pub fn run_eval(args: &EvalArgs) -> Result<(), String> {
+    let ck = checkpoint::load(&args.checkpoint).map_err(|e| e.to_string())?;
+    let ds = load_for_checkpoint(&ck, &args.data, args.preprocess, args.allow_other_data)?;
+    let dev = resolve(args.device)?;
+    let model = ck.model(&dev.device).map_err(|e| e.to_string())?;
+    let eval = evaluate(&model, &ds, &dev.device, ck.config.batch_size)?;
+    let Some(truth) = truth_of(&ds, &eval.rows) else {
+        return Err(format!("{} has no labels, so there is nothing to score the clustering against", args.data));
+    };
+    let m = metrics_report(&eval, &truth, ck.meta.global_epoch, ck.config.seed)?;
+    if args.json {
+        println!(
+            "{}",
+            json!({"event": "eval", "checkpoint": ck.dir, "n_samples": ds.n_samples(), "acc": m.mean_q.acc, "nmi": m.mean_q.nmi,
+                "ari": m.mean_q.ari, "purity": m.mean_q.purity, "per_view_acc": m.per_view_acc, "mean_q": scores_json(&m.mean_q),
+                "vcf": scores_json(&m.vcf), "kmeans_z": scores_json(&m.kmeans_z), "view_weights": eval.view_weights})
+        );
+    } else {
+        println!("{} samples, {} views, {} clusters ({})", ds.n_samples(), ds.n_views(), eval.k, dev.summary());
+        println!("{}", scores_line("argmax mean q (primary)", &m.mean_q));
+        println!("{}", scores_line("argmax t (VCF)", &m.vcf));
+        println!("{}", scores_line("k-means on Z", &m.kmeans_z));
+        println!("per-view ACC: {}", m.per_view_acc.iter().map(|a| format!("{a:.4}")).collect::<Vec<_>>().join(", "));
+        println!(
+            "view weights: {}",
+            eval.view_weights.iter().map(|w| format!("{w:.3}")).collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// `mvc-workbench predict`.
+pub fn run_predict(args: &PredictArgs) -> Result<(), String> {
+    let ck = checkpoint::load(&args.checkpoint).map_err(|e| e.to_string())?;
+    let ds = load_for_checkpoint(&ck, &args.data, args.preprocess, args.allow_other_data)?;
+    if args.index >= ds.n_samples() {
+        return Err(format!(
+            "--index {} is out of range: the dataset has {} samples (valid indices are 0 to {})",
+            args.index,
+            ds.n_samples(),
+            ds.n_samples().saturating_sub(1)
+        ));
+    }
+    let dev = resolve(args.device)?;
+    let model = ck.model(&dev.device).map_err(|e| e.to_string())?;
+    let eval = evaluate(&model, &ds, &dev.device, ck.config.batch_size)?;
+    let p = predict_index(&eval, &ds, args.index)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&p).map_err(|e| e.to_string())?);
+    } else {
+        println!("sample {}: cluster {} (confidence {:.3})", p.data_index, p.cluster_assignment, p.confidence);
+        if let (Some(g), Some(ok)) = (p.ground_truth_label, p.is_correct) {
+            println!(
+                "ground truth: {g} ({}) — {}",
+                p.ground_truth_name.clone().unwrap_or_default(),
+                if ok { "correct" } else { "wrong" }
+            );
+        }
+        println!("per view: {:?}", p.per_view_assignment);
+        println!(
+            "probabilities: {}",
+            p.cluster_probabilities.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(" ")
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! `train`: the engine from the command line; every run is recorded in the run store.
+
+mod config;
+mod drive;
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::data::{self, LoadOptions, MultiViewDataset, NonFinite, Preprocess};
+use crate::engine::config::{DeviceChoice, TargetSource};
+use crate::runs::{self, DatasetInfo, NewRun, RunStore};
+
+pub use config::{build_config, patch_of};
+pub(crate) use drive::{drive, scores_json, scores_line};
+
+/// Arguments of `train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// A .mat file, or the name of a built-in dataset.
+    pub data: String,
+    /// A dataset preset from the seed's train.py (MNIST-USPS, BDGP, Caltech-2V..5V, Cora, Prokaryotic, Scene15, Wiki, Reuters); never overrides what you set.
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// A TOML file with TrainConfig fields (flags given here win over it).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Epochs of reconstruction-only pre-training.
+    #[arg(long)]
+    pub mse_epochs: Option<usize>,
+    /// Epochs of the whole objective.
+    #[arg(long)]
+    pub con_epochs: Option<usize>,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Adam learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Pseudo-label threshold of the local contrast.
+    #[arg(long)]
+    pub threshold: Option<f32>,
+    /// Temperature of the feature-level (local) contrast.
+    #[arg(long)]
+    pub temperature_f: Option<f32>,
+    /// Temperature of the cluster-level contrast.
+    #[arg(long)]
+    pub temperature_l: Option<f32>,
+    /// κ of the DEC kernel q ∝ (1 + κ‖h − μ‖²)⁻¹ (1 = the seed's kernel).
+    #[arg(long)]
+    pub kernel_scale: Option<f32>,
+    /// Where the DEC target P comes from: views (the views' mean q, the default) or vcf (the VCF head's t, the seed's choice).
+    #[arg(long)]
+    pub target_source: Option<TargetSource>,
+    /// Contrastive epochs over which L_A and L_Q ramp in from 0 (0 = at once).
+    #[arg(long)]
+    pub kl_warmup: Option<usize>,
+    /// Sinkhorn rounds balancing the target P's clusters (0 = DEC's target).
+    #[arg(long)]
+    pub sinkhorn_iters: Option<usize>,
+    /// Decay the learning rate along a half cosine over the contrastive phase (to 0 at its end).
+    #[arg(long)]
+    pub lr_cosine: bool,
+    /// Start from the weights of this run directory's checkpoint (or of a checkpoint directory;
+    /// same network and data); with --mse-epochs 0 a pre-trained one goes straight to the
+    /// contrastive phase.
+    #[arg(long, value_name = "DIR")]
+    pub init_from: Option<PathBuf>,
+    /// Fraction of samples whose true labels supervise L_Q (0 = unsupervised).
+    #[arg(long)]
+    pub labelled_fraction: Option<f32>,
+    /// Loss weights R,C,A,Q (0 switches a term off).
+    #[arg(long)]
+    pub loss_weights: Option<String>,
+    /// Number of clusters (default: the number of label classes).
+    #[arg(long)]
+    pub n_clusters: Option<usize>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// auto, flex (alias cpu), wgpu or wgpu-software.
+    #[arg(long)]
+    pub device: Option<DeviceChoice>,
+    /// Feature scaling before training: minmax, zscore or none.
+    #[arg(long, default_value = "minmax")]
+    pub preprocess: Preprocess,
+    /// NaN/Inf handling when loading: error, zero or mean.
+    #[arg(long, default_value = "error")]
+    pub non_finite: NonFinite,
+    /// Append a view of this many features of pure Gaussian noise (seeded by --seed) before
+    /// scaling: does the view weighting notice a useless view? (0 = none)
+    #[arg(long, default_value_t = 0)]
+    pub noise_view: usize,
+    /// Write the checkpoint to DIR/checkpoint instead of the run's folder in the runs directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The runs directory this run is recorded in (default: $MVC_RUNS, else
+    /// ~/.local/share/mvc-workbench/runs).
+    #[arg(long, value_name = "DIR")]
+    pub runs: Option<PathBuf>,
+    /// The run's name in the runs directory (default: DATASET seed SEED).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// A tag for the run (repeatable).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Internal (set by `sweep`): the sweep cell this run fills.
+    #[arg(long, hide = true)]
+    pub sweep_cell: Option<String>,
+    /// One JSON object per line instead of a progress bar.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Loads a built-in dataset or a file, with the non-finite policy.
+pub(crate) fn load(data: &str, non_finite: NonFinite) -> Result<MultiViewDataset, String> {
+    let opts = LoadOptions { non_finite, ..LoadOptions::default() };
+    data::load_named(data, &opts).map_err(|e| e.to_string())
+}
+
+/// `mvc-workbench train`.
+pub fn run_train(args: &TrainArgs) -> Result<(), String> {
+    let cfg = build_config(args)?;
+    let mut ds = load(&args.data, args.non_finite)?;
+    if args.noise_view > 0 {
+        data::builtin::append_noise_view(&mut ds, args.noise_view, cfg.seed);
+    }
+    data::preprocess::apply(&mut ds, args.preprocess);
+    let store = RunStore::open(runs::runs_dir(args.runs.as_deref())).map_err(|e| e.to_string())?;
+    let mut writer = store
+        .create(NewRun {
+            name: args.name.clone().unwrap_or_default(),
+            tags: args.tags.clone(),
+            front_end: if args.sweep_cell.is_some() { "sweep" } else { "cli" }.into(),
+            dataset: DatasetInfo::of(&ds, &args.data, args.preprocess.as_str()),
+            config: cfg.clone(),
+            sweep_cell: args.sweep_cell.clone(),
+        })
+        .map_err(|e| e.to_string())?;
+    let out = args.out.clone().unwrap_or_else(|| writer.dir().to_path_buf());
+    if !args.json {
+        eprintln!("run {} (recorded in {})", writer.id(), store.dir().display());
+    }
+    let log = drive(ds, cfg, Some(out), args.json, false, Some(&mut writer))?;
+    let summary = log.summary.as_deref().ok_or("the run ended without a summary")?;
+    if args.json {
+        println!("{}", drive::done_json(summary, writer.id()));
+    } else {
+        if let Some(m) = &summary.final_metrics {
+            println!("{}", scores_line("argmax mean q (primary)", &m.mean_q));
+            println!("{}", scores_line("argmax t (VCF)", &m.vcf));
+            println!("{}", scores_line("k-means on Z", &m.kmeans_z));
+            println!(
+                "per-view ACC: {}",
+                m.per_view_acc.iter().map(|a| format!("{a:.4}")).collect::<Vec<_>>().join(", ")
+            );
+        }
+        if let Some(best) = log.readings().best_label_selected {
+            println!("{} (epoch {}, label-selected)", scores_line("best epoch", &best.scores), best.global_epoch);
+        }
+        println!(
+            "seconds per epoch: pre-training {:.2}, contrastive {:.2}",
+            summary.secs_per_epoch_pretrain, summary.secs_per_epoch_contrastive
+        );
+        if let Some(c) = &summary.checkpoint {
+            println!("checkpoint: {}", c.display());
+        }
+        println!("run: {}", writer.id());
+    }
+    Ok(())
+}

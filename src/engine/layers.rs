@@ -1,0 +1,161 @@
+//! The one way a run's config is built, for every front end: defaults → preset → TOML file →
+//! the user's own settings (command-line flags, an HTTP request, the app's panel). Every layer
+//! is a [`Patch`]: only the fields it sets, by `TrainConfig`'s field names, so "the user set
+//! this" is the same question everywhere. A preset never overrides a field a later layer sets.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::engine::config::TrainConfig;
+use crate::engine::presets;
+
+/// Some of `TrainConfig`'s fields, by name (nested tables for `loss`).
+pub type Patch = toml::Table;
+
+/// Why a config could not be built; each message names where the bad value came from.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read the config file: {why}")]
+    Read { path: PathBuf, why: String },
+    #[error("{path}: is not valid TOML: {why}")]
+    Toml { path: PathBuf, why: String },
+    #[error("{origin}: {why}")]
+    Field { origin: String, why: String },
+    #[error("{0}")]
+    Preset(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The layers of one run's config.
+#[derive(Debug, Clone, Default)]
+pub struct Layers {
+    /// The front end's defaults (`TrainConfig::default()` for the CLI; `serve` keeps the seed
+    /// API's epochs and seed; the app its demo sizes).
+    pub defaults: TrainConfig,
+    /// A preset name (`MNIST-USPS`, …); also read from the file's `preset` key.
+    pub preset: Option<String>,
+    /// A TOML file's fields, and where it came from.
+    pub file: Option<(PathBuf, Patch)>,
+    /// The user's settings, and what to call them in errors (`flags`, `/train`, …).
+    pub user: Patch,
+    pub user_origin: String,
+}
+
+impl Layers {
+    /// Reads the TOML file at `path` as the file layer.
+    pub fn with_file(mut self, path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Read { path: path.to_path_buf(), why: e.to_string() })?;
+        let table =
+            text.parse::<Patch>().map_err(|e| ConfigError::Toml { path: path.to_path_buf(), why: e.to_string() })?;
+        self.file = Some((path.to_path_buf(), table));
+        Ok(self)
+    }
+
+    /// The config, checked (`TrainConfig::validate`).
+    pub fn build(&self) -> Result<TrainConfig, ConfigError> {
+        let mut cfg = self.defaults.clone();
+        let file = self.file.as_ref();
+        let preset = self
+            .preset
+            .clone()
+            .or_else(|| file.and_then(|(_, t)| t.get("preset")).and_then(|v| v.as_str()).map(str::to_owned));
+        if let Some(name) = &preset {
+            let mut explicit: Vec<&str> = self.user.keys().map(String::as_str).collect();
+            if let Some((_, t)) = file {
+                explicit.extend(t.keys().map(String::as_str));
+            }
+            presets::find(name).map_err(ConfigError::Preset)?.apply(&mut cfg, &explicit);
+        }
+        if let Some((path, table)) = file {
+            let mut table = table.clone();
+            table.remove("preset");
+            cfg = overlay(&cfg, &table, &path.display().to_string())?;
+        }
+        cfg = overlay(&cfg, &self.user, &self.user_origin)?;
+        if preset.is_some() {
+            cfg.preset = preset;
+        }
+        cfg.validate().map_err(ConfigError::Invalid)?;
+        Ok(cfg)
+    }
+}
+
+/// `cfg` with `patch`'s fields laid over it (tables merge: `loss.kl.weight` alone keeps the other
+/// terms); an unknown field or a wrong type is an error naming the field and `origin`.
+pub fn overlay(cfg: &TrainConfig, patch: &Patch, origin: &str) -> Result<TrainConfig, ConfigError> {
+    if patch.is_empty() {
+        return Ok(cfg.clone());
+    }
+    let field = |why: String| ConfigError::Field { origin: origin.to_owned(), why };
+    let mut base = Patch::try_from(cfg).map_err(|e| field(format!("internal error serialising the config: {e}")))?;
+    merge(&mut base, patch);
+    let known = Patch::try_from(TrainConfig::default()).map_err(|e| field(e.to_string()))?;
+    for key in patch.keys() {
+        // `n_clusters` and `init_from` are `None` by default, so absent from the serialised default.
+        if !known.contains_key(key) && !["n_clusters", "init_from", "preset"].contains(&key.as_str()) {
+            return Err(field(format!("unknown config field {key:?}")));
+        }
+    }
+    let de = toml::Value::Table(base);
+    serde_path_to_error::deserialize(de).map_err(|e| field(format!("{}: {}", e.path(), e.inner())))
+}
+
+fn merge(base: &mut Patch, patch: &Patch) {
+    for (k, v) in patch {
+        match (base.get_mut(k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(p)) => merge(b, p),
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// Sets `key` in `patch` when `value` is given (for front ends turning their inputs into a patch).
+pub fn put<T: Serialize>(patch: &mut Patch, key: &str, value: Option<T>) {
+    if let Some(v) = value
+        && let Ok(v) = toml::Value::try_from(v)
+    {
+        patch.insert(key.to_owned(), v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_layers_win_and_presets_never_override_them() {
+        let mut user = Patch::new();
+        put(&mut user, "learning_rate", Some(0.01));
+        let file: Patch = "con_epochs = 7\n[loss.kl]\nweight = 0.5\nenabled = true\n".parse().unwrap();
+        let layers = Layers {
+            preset: Some("MNIST-USPS".into()),
+            file: Some(("f.toml".into(), file)),
+            user,
+            user_origin: "flags".into(),
+            ..Layers::default()
+        };
+        let cfg = layers.build().unwrap();
+        assert_eq!(cfg.learning_rate, 0.01, "the user's value beats the preset's 0.00059");
+        assert_eq!(cfg.con_epochs, 7, "the file's value beats the preset's 250");
+        assert_eq!(cfg.mse_epochs, 50, "the preset fills what nobody set");
+        assert_eq!(cfg.loss.kl.weight, 0.5);
+        assert_eq!(cfg.loss.rec, TrainConfig::default().loss.rec, "a partial loss table keeps the other terms");
+        assert_eq!(cfg.preset.as_deref(), Some("MNIST-USPS"));
+    }
+
+    #[test]
+    fn bad_fields_name_their_origin() {
+        let file: Patch = "con_epoch = 7\n".parse().unwrap();
+        let layers = Layers { file: Some(("f.toml".into(), file)), ..Layers::default() };
+        let e = layers.build().unwrap_err().to_string();
+        assert!(e.contains("f.toml") && e.contains("con_epoch"), "{e}");
+        let file: Patch = "con_epochs = \"many\"\n".parse().unwrap();
+        let e = Layers { file: Some(("g.toml".into(), file)), ..Layers::default() }.build().unwrap_err().to_string();
+        assert!(e.contains("g.toml") && e.contains("con_epochs"), "{e}");
+    }
+}

@@ -1,0 +1,145 @@
+//! `snapshot.bin`: the latest embedding snapshot of a run, compact and bounded.
+//!
+//! Layout (little-endian): the magic `MVCSNAP1`, a `u32` header length, a JSON header
+//! ([`Header`]: epoch, counts, sizes, view weights), then the arrays in this order: `indices`,
+//! `predicted` (u32), `predicted_aligned` and `labels` (u32, when present), `confidence`, `z`,
+//! `q_mean`, each view's `h`, each view's `q` (f32). Snapshots beyond [`MAX_BYTES`] keep an
+//! evenly spaced subset of their points.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::protocol::EmbeddingSnapshot;
+
+use super::store::{StoreError, io_err, write_atomic};
+
+/// The file name inside a run folder.
+pub const FILE: &str = "snapshot.bin";
+/// Upper bound of a snapshot file.
+pub const MAX_BYTES: usize = 4 << 20;
+const MAGIC: &[u8; 8] = b"MVCSNAP1";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    global_epoch: usize,
+    n: usize,
+    z_dim: usize,
+    h_dim: usize,
+    k: usize,
+    n_views: usize,
+    aligned: bool,
+    labelled: bool,
+    view_weights: Vec<f32>,
+}
+
+fn point_bytes(s: &EmbeddingSnapshot) -> usize {
+    let v = s.h.len();
+    4 * (4 + s.z_dim + s.k + v * (s.h_dim + s.k))
+}
+
+/// Writes `s` to `path` atomically, subsampled to stay under [`MAX_BYTES`].
+pub fn write(path: &Path, s: &EmbeddingSnapshot) -> Result<(), StoreError> {
+    let n = s.indices.len();
+    let keep = (MAX_BYTES / point_bytes(s).max(1)).clamp(1, n.max(1)).min(n);
+    let picks: Vec<usize> = (0..keep).map(|i| i * n / keep.max(1)).collect();
+    let header = Header {
+        global_epoch: s.global_epoch,
+        n: picks.len(),
+        z_dim: s.z_dim,
+        h_dim: s.h_dim,
+        k: s.k,
+        n_views: s.h.len(),
+        aligned: s.predicted_aligned.is_some(),
+        labelled: s.labels.is_some(),
+        view_weights: s.view_weights.clone(),
+    };
+    let head = serde_json::to_vec(&header)
+        .map_err(|e| StoreError::Corrupt { path: path.to_path_buf(), why: format!("cannot serialise: {e}") })?;
+    let mut out = Vec::with_capacity(16 + head.len() + picks.len() * point_bytes(s));
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(head.len() as u32).to_le_bytes());
+    out.extend_from_slice(&head);
+    let u32s = |out: &mut Vec<u8>, v: &[usize]| {
+        for &i in &picks {
+            out.extend_from_slice(&(v.get(i).copied().unwrap_or(0) as u32).to_le_bytes());
+        }
+    };
+    let rows = |out: &mut Vec<u8>, v: &[f32], width: usize| {
+        for &i in &picks {
+            for x in v.get(i * width..(i + 1) * width).unwrap_or(&[]) {
+                out.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+    };
+    u32s(&mut out, &s.indices);
+    u32s(&mut out, &s.predicted);
+    if let Some(a) = &s.predicted_aligned {
+        u32s(&mut out, a);
+    }
+    if let Some(l) = &s.labels {
+        u32s(&mut out, l);
+    }
+    rows(&mut out, &s.confidence, 1);
+    rows(&mut out, &s.z, s.z_dim);
+    rows(&mut out, &s.q_mean, s.k);
+    for h in &s.h {
+        rows(&mut out, h, s.h_dim);
+    }
+    for q in &s.q_views {
+        rows(&mut out, q, s.k);
+    }
+    write_atomic(path, &out)
+}
+
+/// Reads a snapshot written by [`write`]; a short or malformed file is an error naming it.
+pub fn read(path: &Path) -> Result<EmbeddingSnapshot, StoreError> {
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    let bad = |why: &str| StoreError::Corrupt { path: path.to_path_buf(), why: why.to_owned() };
+    let rest = bytes.strip_prefix(MAGIC.as_slice()).ok_or_else(|| bad("not an embedding snapshot (bad magic)"))?;
+    let (len, rest) = rest.split_first_chunk::<4>().ok_or_else(|| bad("cut short in its header"))?;
+    let len = u32::from_le_bytes(*len) as usize;
+    let (head, mut body) = rest.split_at_checked(len).ok_or_else(|| bad("cut short in its header"))?;
+    let h: Header = serde_json::from_slice(head).map_err(|e| bad(&format!("header: {e}")))?;
+    let mut take = |count: usize| -> Result<Vec<[u8; 4]>, StoreError> {
+        let bytes_needed = count.checked_mul(4).ok_or_else(|| bad("sizes overflow"))?;
+        let (now, later) = body.split_at_checked(bytes_needed).ok_or_else(|| bad("cut short in its arrays"))?;
+        body = later;
+        Ok(now.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]).collect())
+    };
+    let n = h.n;
+    let as_usize = |v: Vec<[u8; 4]>| v.into_iter().map(|b| u32::from_le_bytes(b) as usize).collect::<Vec<_>>();
+    let as_f32 = |v: Vec<[u8; 4]>| v.into_iter().map(f32::from_le_bytes).collect::<Vec<_>>();
+    let size = |a: usize, b: usize| a.checked_mul(b).ok_or_else(|| bad("sizes overflow"));
+    let indices = as_usize(take(n)?);
+    let predicted = as_usize(take(n)?);
+    let predicted_aligned = if h.aligned { Some(as_usize(take(n)?)) } else { None };
+    let labels = if h.labelled { Some(as_usize(take(n)?)) } else { None };
+    let confidence = as_f32(take(n)?);
+    let z = as_f32(take(size(n, h.z_dim)?)?);
+    let q_mean = as_f32(take(size(n, h.k)?)?);
+    let mut hs = Vec::new();
+    for _ in 0..h.n_views {
+        hs.push(as_f32(take(size(n, h.h_dim)?)?));
+    }
+    let mut q_views = Vec::new();
+    for _ in 0..h.n_views {
+        q_views.push(as_f32(take(size(n, h.k)?)?));
+    }
+    Ok(EmbeddingSnapshot {
+        global_epoch: h.global_epoch,
+        indices,
+        z,
+        z_dim: h.z_dim,
+        h: hs,
+        h_dim: h.h_dim,
+        q_mean,
+        q_views,
+        k: h.k,
+        predicted,
+        predicted_aligned,
+        confidence,
+        labels,
+        view_weights: h.view_weights,
+    })
+}
