@@ -454,7 +454,47 @@ pub struct Session {
     pub tsne_paused: bool,
     /// The run store as the Runs tile shows it.
     pub runs: super::run_history::RunsView,
+    /// Measured seconds of one pre-training batch on the loaded dataset, per network shape
+    /// (`engine::estimate::shape_key`): the presets' run-time estimates.
+    pub step_secs: Vec<(StepShape, f64)>,
+    /// Why the step could not be measured, if it could not.
+    pub step_error: Option<String>,
 }
+
+/// A network shape whose step cost was measured (`engine::estimate::shape_key`).
+pub type StepShape = (Vec<usize>, usize, usize, usize, usize);
+
+/// What the `mvc-estimate` thread answers: each network shape's step seconds, or why not.
+pub type StepMeasurements = Vec<(StepShape, Result<f64, String>)>;
+
+impl Session {
+    /// The estimated seconds of a run of `cfg` on the loaded dataset, when a step of its network
+    /// shape has been measured.
+    pub fn estimate_secs(&self, cfg: &TrainConfig) -> Option<f64> {
+        let n = self.dataset()?.n_samples();
+        let key = crate::engine::estimate::shape_key(cfg);
+        let (_, step) = self.step_secs.iter().find(|(k, _)| *k == key)?;
+        Some(crate::engine::estimate::estimate_run_secs(*step, cfg, n))
+    }
+}
+
+/// The configuration a preset entry of the training panel stands for (the app's demo, the full
+/// defaults, or one of the seed's dataset presets on top of the defaults).
+pub fn preset_config(name: &str) -> Result<TrainConfig, String> {
+    Ok(match name {
+        DEMO_PRESET => demo_config(),
+        FULL_DEFAULTS => TrainConfig { preset: Some(FULL_DEFAULTS.to_owned()), ..TrainConfig::default() },
+        other => {
+            let mut cfg = TrainConfig::default();
+            crate::engine::presets::find(other)?.apply(&mut cfg, &[]);
+            cfg
+        }
+    })
+}
+
+/// The project's defaults as a preset entry: the seed's network and rates, 200 + 50 epochs
+/// (`TrainConfig`'s documentation lists where they differ from the seed's).
+pub const FULL_DEFAULTS: &str = "Full defaults";
 
 impl Session {
     pub fn dataset(&self) -> Option<&Arc<MultiViewDataset>> {

@@ -2,7 +2,7 @@
 //!
 //! - **view centring**: each view's mean projection, which `Cvc::with_centring` subtracts before
 //!   the L2 normalisation ([`projection_means`]);
-//! - **view weights `w*`**: each view's discrepancy `D_v = KL(P ‖ q_v)` from the consensus,
+//! - **view weights `w*`**: each view's discrepancy `D_v = KL(P̄ ‖ q_v)` from the unweighted consensus,
 //!   smoothed over batches, and the closed-form weights `softmax(−(D_v / mean D) / γ)`
 //!   ([`ViewTarget`], `loss::view_target_weights`);
 //! - **pseudo labels**: k-means (10 restarts) on the weighted fused features `Z = [w_v h_v]`,
@@ -77,7 +77,7 @@ impl ViewTarget {
         ViewTarget { discrepancy: vec![0.0; views], seen: false }
     }
 
-    /// Folds one batch's `KL(P ‖ q_v)` into the smoothed discrepancies (non-finite values are
+    /// Folds one batch's discrepancies into the smoothed discrepancies (non-finite values are
     /// ignored).
     pub fn observe(&mut self, batch: &[f32]) {
         if batch.len() != self.discrepancy.len() || batch.iter().any(|x| !x.is_finite()) {

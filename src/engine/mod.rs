@@ -4,6 +4,7 @@ pub mod adaptive;
 pub mod checkpoint;
 pub mod config;
 pub mod device;
+pub mod estimate;
 pub mod layers;
 pub mod predict;
 pub mod presets;

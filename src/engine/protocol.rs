@@ -122,7 +122,7 @@ pub struct AdaptiveReport {
     /// The closed-form view weights `w*_v = softmax(−(D_v / mean D) / γ)` at the epoch's end
     /// (uniform when `adaptive_weights` is off).
     pub view_target: Vec<f32>,
-    /// The smoothed discrepancy `D_v = KL(P ‖ q_v)` of each view from the consensus.
+    /// The smoothed discrepancy `D_v = KL(P̄ ‖ q_v)` of each view from the unweighted consensus (`loss::view_discrepancy`).
     pub discrepancy: Vec<f64>,
     /// Fraction of samples whose refreshed pseudo label is confident enough to enter `L_Q`
     /// (0 when the refresh is off).

@@ -724,6 +724,11 @@ impl<'a> Run<'a> {
                 self.lr
             };
             model = optim.step(lr, model, grads);
+            if phase == Phase::Contrastive && self.cfg.adaptive_weights {
+                // The AFW reads the current `w*` as its sampling distribution (`AdaptiveWeighting::prior`).
+                let target = self.current_view_target();
+                model.afw = model.afw.with_prior(&target, ad);
+            }
             for (s, p) in sums.iter_mut().zip(&parts) {
                 *s += *p as f64;
             }
