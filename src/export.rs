@@ -607,7 +607,7 @@ where
     let area = area.titled("Clustering metrics", p.font(11.0)).map_err(re)?;
     let panels = area.split_evenly((2, 2));
     let names = ["ACC", "NMI", "ARI", "Purity"];
-    let readings = ["mean q", "VCF head", "k-means on Z"];
+    let readings = ["primary (heads)", "VCF head", "k-means on Z"];
     let get = |s: &Scores, m: usize| match m {
         0 => s.acc,
         1 => s.nmi,

@@ -114,7 +114,7 @@ fn load_train_inspect_and_export() {
     assert_eq!(h.state().session.runs.runs.len(), 1);
     // The plots filled: the losses tile shows the last epoch, the metrics tile its table.
     h.get_all_by_label_contains("epoch 7 · total").next().unwrap();
-    h.get_all_by_label("mean q").next().unwrap();
+    h.get_all_by_label("primary (heads)").next().unwrap();
 
     step_until(&mut h, 60, "the t-SNE of the final snapshot", |a| {
         a.session.embedding.pending.is_none() && a.session.embedding.layout.as_ref().is_some_and(|l| l.epoch() == 7)

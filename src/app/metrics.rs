@@ -13,7 +13,7 @@ use super::state::{AppState, ViewCtx};
 use super::widgets::{empty_hint_ui, export_menu_ui};
 
 const METRICS: [&str; 4] = ["ACC", "NMI", "ARI", "Purity"];
-const READINGS: [&str; 3] = ["mean q", "VCF head", "k-means on Z"];
+const READINGS: [&str; 3] = ["primary (heads)", "VCF head", "k-means on Z"];
 
 fn score(s: &Scores, m: usize) -> f64 {
     match m {

@@ -153,7 +153,7 @@ pub(crate) fn drive(
                 if json && !quiet {
                     println!("{}", metrics_json(m));
                 }
-                say(format!("epoch {:>4}  {}", m.global_epoch, scores_line("mean q", &m.mean_q)));
+                say(format!("epoch {:>4}  {}", m.global_epoch, scores_line("primary", &m.mean_q)));
             }
             Event::CheckpointSaved(_)
             | Event::Snapshot(_)
