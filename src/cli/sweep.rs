@@ -22,9 +22,9 @@ use crate::runs::{self, RunRecord, RunStore, Status};
 /// Arguments of `sweep`.
 #[derive(Debug, Args)]
 pub struct SweepArgs {
-    /// The sweep: `datasets`, `seeds`, optional `preset` and `preprocess`, `[base]` (config fields
-    /// for every cell), `[grid]` (every combination of these lists) and/or `[[cells]]` (a list of
-    /// settings).
+    /// The sweep: `datasets`, `seeds`, optional `preset` (or `[presets]`, one per dataset) and
+    /// `preprocess`, `[base]` (config fields for every cell), `[grid]` (every combination of these
+    /// lists) and/or `[[cells]]` (a list of settings).
     pub spec: PathBuf,
     /// The runs directory (default: $MVC_RUNS, else ~/.local/share/mvc-workbench/runs).
     #[arg(long, value_name = "DIR")]
@@ -47,6 +47,9 @@ pub struct SweepSpec {
     pub seeds: Vec<u64>,
     #[serde(default)]
     pub preset: Option<String>,
+    /// A preset per dataset (by the name given in `datasets`), instead of `preset`.
+    #[serde(default)]
+    pub presets: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     pub preprocess: Option<String>,
     #[serde(default)]
@@ -129,7 +132,7 @@ impl SweepSpec {
                     let mut user = setting.clone();
                     crate::engine::layers::put(&mut user, "seed", seed);
                     let layers = Layers {
-                        preset: self.preset.clone(),
+                        preset: self.presets.get(ds).or(self.preset.as_ref()).cloned(),
                         user,
                         user_origin: "the sweep".into(),
                         ..Layers::default()
