@@ -15,10 +15,10 @@ use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::TrainConfig;
-use crate::engine::protocol::{EpochReport, MetricsReport, Phase, RunSummary, Scores};
+use crate::engine::protocol::{EpochReport, LossTerm, MetricsReport, Phase, RunSummary, Scores};
 
 /// Colours of the figures: the app's palette, so figures match the screen.
-use crate::app::palette;
+use crate::palette;
 
 /// A plot that can be exported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
@@ -519,23 +519,17 @@ fn tick(v: f64) -> String {
     if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_owned() } else { s }
 }
 
-const LOSS_NAMES: [&str; 6] = ["reconstruction", "cluster-level", "instance-level", "KL (views)", "label", "total"];
-
-fn loss_values(e: &EpochReport) -> [f64; 6] {
-    let l = &e.losses;
-    [l.rec, l.cluster, l.local, l.kl, l.label, l.total]
-}
-
 fn draw_losses<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, run: &RunExport, p: &Paper, log: bool) -> Res
 where
     DB::ErrorType: 'static,
 {
     let tf = |v: f64| if log { v.max(1e-12).log10() } else { v };
-    let shown: Vec<usize> = (0..6).filter(|&t| run.epochs.iter().any(|e| loss_values(e)[t].abs() > 0.0)).collect();
+    let shown: Vec<LossTerm> =
+        LossTerm::ALL.into_iter().filter(|&t| run.epochs.iter().any(|e| e.losses.get(t).abs() > 0.0)).collect();
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for e in &run.epochs {
         for &t in &shown {
-            let v = loss_values(e)[t];
+            let v = e.losses.get(t);
             if v.is_finite() && (!log || v > 0.0) {
                 lo = lo.min(tf(v));
                 hi = hi.max(tf(v));
@@ -573,13 +567,13 @@ where
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], marker));
     }
     for &t in &shown {
-        let color = rgb(palette::LOSS_TERMS[t]);
-        let width = if t == 5 { 1.6 } else { 1.0 };
+        let color = rgb(palette::loss_term_rgb(t));
+        let width = if t == LossTerm::Total { 1.6 } else { 1.0 };
         let pts: Vec<(f64, f64)> = run
             .epochs
             .iter()
             .filter_map(|e| {
-                let v = loss_values(e)[t];
+                let v = e.losses.get(t);
                 (v.is_finite() && (!log || v > 0.0)).then(|| (e.global_epoch as f64, tf(v)))
             })
             .collect();
@@ -587,7 +581,7 @@ where
         chart
             .draw_series(LineSeries::new(pts, stroke))
             .map_err(re)?
-            .label(LOSS_NAMES[t])
+            .label(t.label())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], stroke));
     }
     chart
