@@ -8,12 +8,12 @@ use crossbeam_channel::TrySendError;
 
 use crate::data::{self, LoadOptions};
 use crate::engine::protocol::{COMMAND_CAPACITY, Command, EVENT_CAPACITY, Event};
-use crate::engine::{TrainConfig, TrainerHandle, presets, trainer};
+use crate::engine::{TrainConfig, TrainerHandle, trainer};
 use crate::export::{self, ColorKey, DatasetInfo, EmbeddingExport, FigureStyle, RunExport, SampleExport};
 
 use super::state::{
     AppCommand, ColorBy, DEMO_PRESET, DatasetSource, ExportOutcome, ExportTarget, FeatureSource, LoadedDataset, RunLog,
-    cluster_to_label, demo_config, position_in,
+    cluster_to_label, dataset_preset_config, demo_config, position_in,
 };
 use super::training_panel::SEED_DEFAULTS;
 use super::worker::{self, JobKind, Worker};
@@ -253,12 +253,8 @@ impl WorkbenchApp {
         let cfg = match name {
             DEMO_PRESET => demo_config(),
             SEED_DEFAULTS => TrainConfig { preset: Some(SEED_DEFAULTS.to_owned()), ..TrainConfig::default() },
-            other => match presets::find(other) {
-                Ok(p) => {
-                    let mut cfg = TrainConfig::default();
-                    p.apply(&mut cfg, &[]);
-                    cfg
-                }
+            other => match dataset_preset_config(other) {
+                Ok(cfg) => cfg,
                 Err(e) => {
                     self.session.notify(e);
                     return;

@@ -295,6 +295,13 @@ pub fn demo_config() -> TrainConfig {
     }
 }
 
+/// A dataset preset (`MNIST-USPS`, …) laid over the defaults through the shared layering
+/// (`engine::layers`), exactly as `train --preset` and `serve` apply it.
+pub fn dataset_preset_config(name: &str) -> Result<TrainConfig, String> {
+    let layers = crate::engine::layers::Layers { preset: Some(name.to_owned()), ..Default::default() };
+    layers.build().map_err(|e| e.to_string())
+}
+
 /// How the embedding's current picture was computed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LayoutMethod {
