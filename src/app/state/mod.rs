@@ -1,21 +1,24 @@
 //! The app's state, apart from drawing: what persists across launches
-//! ([`AppState`]), what a session holds at run time ([`Session`] with its [`RunLog`],
-//! [`EmbeddingLayout`]), and the commands panels send ([`AppCommand`]).
+//! ([`AppState`], this file), what a session holds at run time ([`Session`] with its [`RunLog`],
+//! `session.rs`; the embedding's pictures, `embedding.rs`), and the commands panels send
+//! ([`AppCommand`], `commands.rs`).
 
-use std::collections::VecDeque;
+mod commands;
+mod embedding;
+mod session;
+
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::{MultiViewDataset, Preprocess, VariableInfo};
+use crate::data::Preprocess;
 use crate::engine::TrainConfig;
-use crate::engine::protocol::{EmbeddingSnapshot, LiveParams};
 pub use crate::engine::run_log::{RunLog, RunStatus, format_secs, phase_name};
 
 use super::tsne::TsneParams;
-use crate::export::Figure;
+pub use commands::{AppCommand, CommandQueue, ExportTarget, ViewCtx};
+pub use embedding::{EmbeddingLayout, EmbeddingRuntime, LayoutMethod, PendingTsne, cluster_to_label, position_in};
+pub use session::{ExportOutcome, FrameTimes, LoadedDataset, Notice, Session, quantile};
 
 /// The centre tiles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
@@ -300,276 +303,6 @@ pub fn demo_config() -> TrainConfig {
 pub fn dataset_preset_config(name: &str) -> Result<TrainConfig, String> {
     let layers = crate::engine::layers::Layers { preset: Some(name.to_owned()), ..Default::default() };
     layers.build().map_err(|e| e.to_string())
-}
-
-/// How the embedding's current picture was computed.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum LayoutMethod {
-    Pca,
-    Tsne { iteration: usize, total: usize, done: bool },
-}
-
-impl LayoutMethod {
-    pub fn label(&self) -> String {
-        match self {
-            Self::Pca => "PCA".into(),
-            Self::Tsne { done: true, .. } => "t-SNE".into(),
-            Self::Tsne { iteration, total, .. } => format!("t-SNE (iteration {iteration}/{total})"),
-        }
-    }
-}
-
-/// The 2-D picture of one snapshot: its points, their coordinates, and where it came from.
-#[derive(Debug, Clone)]
-pub struct EmbeddingLayout {
-    pub snapshot: Arc<EmbeddingSnapshot>,
-    /// Position in `snapshot` of each point shown.
-    pub positions: Vec<usize>,
-    pub coords: Vec<[f32; 2]>,
-    pub method: LayoutMethod,
-    pub source: FeatureSource,
-}
-
-impl EmbeddingLayout {
-    /// Dataset row of point `i`.
-    pub fn row(&self, i: usize) -> Option<usize> {
-        self.positions.get(i).and_then(|&p| self.snapshot.indices.get(p)).copied()
-    }
-
-    /// The epoch the picture is from.
-    pub fn epoch(&self) -> usize {
-        self.snapshot.global_epoch
-    }
-}
-
-/// A t-SNE job in flight.
-#[derive(Debug, Clone)]
-pub struct PendingTsne {
-    pub job_id: u64,
-    pub snapshot: Arc<EmbeddingSnapshot>,
-    pub positions: Vec<usize>,
-    pub source: FeatureSource,
-    pub last_iteration: usize,
-}
-
-/// Embedding state at run time.
-#[derive(Debug, Clone, Default)]
-pub struct EmbeddingRuntime {
-    pub layout: Option<EmbeddingLayout>,
-    pub pending: Option<PendingTsne>,
-    pub error: Option<String>,
-    /// Epoch of the snapshot last sent to t-SNE.
-    pub last_job_epoch: Option<usize>,
-    pub last_tsne_secs: Option<f64>,
-}
-
-/// The label id each model cluster was matched to (from the snapshot's
-/// `predicted` / `predicted_aligned` pairs); `None` for a cluster no point took.
-pub fn cluster_to_label(s: &EmbeddingSnapshot) -> Vec<Option<usize>> {
-    let mut map = vec![None; s.k];
-    if let Some(aligned) = &s.predicted_aligned {
-        for (&c, &a) in s.predicted.iter().zip(aligned) {
-            if let Some(m) = map.get_mut(c) {
-                *m = Some(a);
-            }
-        }
-    }
-    map
-}
-
-/// Position of dataset row `row` in a snapshot.
-pub fn position_in(s: &EmbeddingSnapshot, row: usize) -> Option<usize> {
-    s.indices.iter().position(|&r| r == row)
-}
-
-/// A loaded dataset and what the override UI needs.
-#[derive(Debug, Clone)]
-pub struct LoadedDataset {
-    pub source: DatasetSource,
-    pub dataset: Arc<MultiViewDataset>,
-    /// The file's variables (file datasets only).
-    pub variables: Option<Vec<VariableInfo>>,
-    pub preprocess: Preprocess,
-    pub load_secs: f64,
-}
-
-/// Result of a background export.
-#[derive(Debug, Clone)]
-pub enum ExportOutcome {
-    Written(Vec<PathBuf>),
-    Failed(String),
-}
-
-/// Rolling frame-time statistics (the ui pass, in milliseconds).
-#[derive(Debug, Clone, Default)]
-pub struct FrameTimes {
-    pub recent_ms: VecDeque<f32>,
-}
-
-impl FrameTimes {
-    pub const WINDOW: usize = 240;
-
-    pub fn push(&mut self, ms: f32) {
-        if self.recent_ms.len() == Self::WINDOW {
-            self.recent_ms.pop_front();
-        }
-        self.recent_ms.push_back(ms);
-    }
-
-    /// The `q`-quantile (0..=1) of the recent frames.
-    pub fn quantile(&self, q: f32) -> Option<f32> {
-        quantile(self.recent_ms.iter().copied().collect(), q)
-    }
-}
-
-/// The `q`-quantile of `v` (nearest rank).
-pub fn quantile(mut v: Vec<f32>, q: f32) -> Option<f32> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f32::total_cmp);
-    let i = ((v.len() - 1) as f32 * q.clamp(0.0, 1.0)).round() as usize;
-    v.get(i).copied()
-}
-
-/// A status-bar message.
-#[derive(Debug, Clone)]
-pub struct Notice {
-    pub text: String,
-    pub at: Instant,
-    /// Shown in the error colour, and longer.
-    pub error: bool,
-}
-
-/// Everything the session holds at run time (never persisted).
-#[derive(Default)]
-pub struct Session {
-    pub loaded: Option<LoadedDataset>,
-    /// What is being loaded right now.
-    pub loading: Option<DatasetSource>,
-    pub load_error: Option<String>,
-    pub run: RunLog,
-    /// Dataset row of the selected sample.
-    pub selected: Option<usize>,
-    pub embedding: EmbeddingRuntime,
-    pub export_busy: bool,
-    pub export_outcome: Option<ExportOutcome>,
-    /// A message for the status bar (e.g. a refused command, a crashed worker).
-    pub notice: Option<Notice>,
-    pub frames: FrameTimes,
-    pub start_error: Option<String>,
-    pub tsne_paused: bool,
-    /// The run store as the Runs tile shows it.
-    pub runs: super::run_history::RunsView,
-}
-
-impl Session {
-    pub fn dataset(&self) -> Option<&Arc<MultiViewDataset>> {
-        self.loaded.as_ref().map(|l| &l.dataset)
-    }
-
-    pub fn notify(&mut self, msg: impl Into<String>) {
-        self.notice = Some(Notice { text: msg.into(), at: Instant::now(), error: false });
-    }
-
-    /// A notice shown as an error (e.g. a background thread crashed).
-    pub fn notify_error(&mut self, msg: impl Into<String>) {
-        self.notice = Some(Notice { text: msg.into(), at: Instant::now(), error: true });
-    }
-
-    /// View names of the loaded dataset (or `view 1`, … when there is none).
-    pub fn view_names(&self, n: usize) -> Vec<String> {
-        match self.dataset() {
-            Some(ds) if ds.views.len() == n => ds.views.iter().map(|v| v.name.clone()).collect(),
-            _ => (1..=n).map(|i| format!("view {i}")).collect(),
-        }
-    }
-
-    /// Display name of label class `k`.
-    pub fn class_name(&self, k: usize) -> String {
-        match self.dataset().and_then(|d| d.labels.as_ref()) {
-            Some(l) if k < l.n_clusters() => l.class_name(k),
-            _ => format!("{k}"),
-        }
-    }
-}
-
-/// What to export.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ExportTarget {
-    Svg(Figure),
-    Png(Figure),
-    Csv(Figure),
-    RunJson,
-    /// Every figure (SVG + PNG), every table and the run JSON into a new folder.
-    All,
-}
-
-/// What panels ask the app to do. Applied after the ui pass.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AppCommand {
-    /// Load a dataset (on the loader thread).
-    Load(DatasetSource),
-    /// Reload the current dataset (after a change of preprocessing or overrides).
-    Reload,
-    /// Open the file dialog.
-    OpenFileDialog,
-    /// Choose the export folder with a dialog.
-    ChooseExportDir,
-    StartRun,
-    Pause,
-    Resume,
-    Stop,
-    /// Send live parameters to the running trainer.
-    Live(LiveParams),
-    /// Ask the trainer for an embedding snapshot now.
-    RequestSnapshot,
-    /// Recompute the t-SNE of the latest snapshot now.
-    RecomputeTsne,
-    PauseTsne(bool),
-    CancelTsne,
-    Select(Option<usize>),
-    Export(ExportTarget),
-    /// Apply a preset by name.
-    ApplyPreset(String),
-    /// Re-read the run store.
-    RefreshRuns,
-    /// Use this runs directory from now on (the Runs tile's setting).
-    SetRunsDir(PathBuf),
-    /// Overlay these stored runs' curves on the plots (replaces the previous choice).
-    OverlayRuns(Vec<String>),
-    /// Show a stored run in the tiles (its curves and last embedding snapshot).
-    OpenRun(String),
-    /// Load a stored run's dataset and settings, ready to train again.
-    TrainAgain(String),
-    RenameRun(String, String),
-    SetRunTags(String, Vec<String>),
-    /// Delete a stored run (the panel asks for confirmation first).
-    DeleteRun(String),
-    /// Pin (or with `None` unpin) the baseline run.
-    PinBaseline(Option<String>),
-}
-
-/// The queue panels push commands into during a frame.
-#[derive(Debug, Default)]
-pub struct CommandQueue {
-    queue: Vec<AppCommand>,
-}
-
-impl CommandQueue {
-    pub fn send(&mut self, command: AppCommand) {
-        self.queue.push(command);
-    }
-
-    pub fn drain(&mut self) -> Vec<AppCommand> {
-        std::mem::take(&mut self.queue)
-    }
-}
-
-/// What every panel reads (the session) and where it sends its commands.
-pub struct ViewCtx<'a> {
-    pub session: &'a Session,
-    pub commands: &'a mut CommandQueue,
 }
 
 #[cfg(test)]
