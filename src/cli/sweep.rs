@@ -172,6 +172,12 @@ pub fn run(args: &SweepArgs) -> Result<(), String> {
     let spec = SweepSpec::read(&args.spec)?;
     let spec_dir = args.spec.parent().map(Path::to_path_buf).unwrap_or_default();
     let cells = spec.cells(&spec_dir)?;
+    // What tells the cells apart (besides dataset and seed), for the progress lines.
+    let varied: Vec<String> = table::config_diff(&cells.iter().map(|c| &c.config).collect::<Vec<_>>())
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| k != "seed")
+        .collect();
     let store = RunStore::open(runs::runs_dir(args.runs.as_deref())).map_err(|e| e.to_string())?;
     let listing = store.list();
     let done = |c: &Cell| {
@@ -194,7 +200,7 @@ pub fn run(args: &SweepArgs) -> Result<(), String> {
     let started = Instant::now();
     let mut workers = Vec::new();
     for w in 0..jobs {
-        let (queue, progress) = (Arc::clone(&queue), Arc::clone(&progress));
+        let (queue, progress, varied) = (Arc::clone(&queue), Arc::clone(&progress), varied.clone());
         let (exe, dir, tmp) = (exe.clone(), store.dir().to_path_buf(), tmp.path().to_path_buf());
         let worker = std::thread::Builder::new().name(format!("mvc-sweep-{w}")).spawn(move || {
             loop {
@@ -203,7 +209,7 @@ pub fn run(args: &SweepArgs) -> Result<(), String> {
                 };
                 let outcome = run_cell(&exe, &dir, &tmp, &cell, per_job);
                 let mut p = progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                p.report(&cell, outcome, started, jobs);
+                p.report(&describe(&cell, &varied), outcome, started, jobs);
             }
         });
         workers.push(worker.map_err(|e| format!("cannot start a sweep thread: {e}"))?);
@@ -239,12 +245,11 @@ struct Progress {
 }
 
 impl Progress {
-    fn report(&mut self, cell: &Cell, outcome: Result<(), String>, started: Instant, jobs: usize) {
+    fn report(&mut self, what: &str, outcome: Result<(), String>, started: Instant, jobs: usize) {
         self.finished += 1;
         let elapsed = started.elapsed().as_secs_f64();
         let left = self.to_run.saturating_sub(self.finished);
         let eta = elapsed / self.finished as f64 * left as f64;
-        let what = format!("{} seed {}", cell.dataset, cell.config.seed);
         match outcome {
             Ok(()) => eprintln!(
                 "[{}/{}] done {what}  elapsed {}  ETA {} ({jobs} at a time)",
@@ -259,6 +264,16 @@ impl Progress {
             }
         }
     }
+}
+
+/// `gauss3-noise seed 2, learning_rate = 0.001`: the dataset, the seed and the varied settings.
+fn describe(cell: &Cell, varied: &[String]) -> String {
+    let flat = table::flat_config(&cell.config);
+    let mut s = format!("{} seed {}", cell.dataset, cell.config.seed);
+    for k in varied {
+        s.push_str(&format!(", {k} = {}", flat.get(k).map_or("–", String::as_str)));
+    }
+    s
 }
 
 /// Runs one cell as a `train` child process with `threads` rayon threads.
