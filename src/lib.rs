@@ -12,6 +12,7 @@ pub mod export;
 pub mod loss;
 pub mod metrics;
 pub mod model;
+pub mod palette;
 pub mod panic;
 pub mod runs;
 pub mod serve;

@@ -4,19 +4,12 @@
 use eframe::egui;
 use egui_plot::{Legend, Line, LineStyle, Plot, VLine};
 
-use crate::engine::protocol::EpochReport;
+use crate::engine::protocol::LossTerm;
 use crate::export::Figure;
 
 use super::palette;
 use super::state::{AppState, ViewCtx};
 use super::widgets::{empty_hint_ui, export_menu_ui};
-
-const TERMS: [&str; 6] = ["reconstruction", "cluster-level", "instance-level", "KL (views)", "label", "total"];
-
-fn values(e: &EpochReport) -> [f64; 6] {
-    let l = &e.losses;
-    [l.rec, l.cluster, l.local, l.kl, l.label, l.total]
-}
 
 /// The losses tile (its only setting, the log scale, persists in [`AppState`]).
 #[derive(Debug, Default)]
@@ -74,20 +67,20 @@ impl LossesPanel {
             );
         let plot = if log { plot } else { plot.include_y(0.0) };
         plot.show(ui, |p| {
-            for (t, (name, color)) in TERMS.iter().zip(palette::LOSS_TERMS).enumerate() {
-                if !run.epochs.iter().any(|e| values(e)[t].abs() > 0.0) {
+            for t in LossTerm::ALL {
+                if !run.epochs.iter().any(|e| e.losses.get(t).abs() > 0.0) {
                     continue;
                 }
                 let pts: Vec<[f64; 2]> = run
                     .epochs
                     .iter()
                     .filter_map(|e| {
-                        let v = values(e)[t];
+                        let v = e.losses.get(t);
                         (v.is_finite() && (!log || v > 0.0)).then(|| [e.global_epoch as f64, tf(v)])
                     })
                     .collect();
-                let width = if t == 5 { 2.5 } else { 1.5 };
-                p.line(Line::new(*name, pts).color(palette::rgb(color)).width(width));
+                let width = if t == LossTerm::Total { 2.5 } else { 1.5 };
+                p.line(Line::new(t.label(), pts).color(palette::rgb(palette::loss_term_rgb(t))).width(width));
             }
             // The two contrastive terms' chance values, dotted, over the contrastive epochs.
             let chance: Vec<(u32, f64, f64)> = run
@@ -96,9 +89,9 @@ impl LossesPanel {
                 .filter_map(|e| e.adaptive.as_ref().map(|a| (e.global_epoch as u32, a.cluster_chance, a.local_chance)))
                 .collect();
             if let (Some(first), Some(last)) = (chance.first(), chance.last()) {
-                for (t, value) in [(1usize, first.1), (2, first.2)] {
-                    if value > 0.0 && run.epochs.iter().any(|e| values(e)[t].abs() > 0.0) {
-                        let (name, color) = (TERMS[t], palette::LOSS_TERMS[t]);
+                for (t, value) in [(LossTerm::Cluster, first.1), (LossTerm::Local, first.2)] {
+                    if value > 0.0 && run.epochs.iter().any(|e| e.losses.get(t).abs() > 0.0) {
+                        let (name, color) = (t.label(), crate::palette::loss_term_rgb(t));
                         let pts = vec![[f64::from(first.0), tf(value)], [f64::from(last.0), tf(value)]];
                         let line = Line::new(format!("{name} at chance"), pts);
                         p.line(line.color(palette::rgb(color)).width(1.0).style(LineStyle::dotted_loose()));

@@ -22,9 +22,9 @@ use crate::runs::{self, RunRecord, RunStore, Status};
 /// Arguments of `sweep`.
 #[derive(Debug, Args)]
 pub struct SweepArgs {
-    /// The sweep: `datasets`, `seeds`, optional `preset` and `preprocess`, `[base]` (config fields
-    /// for every cell), `[grid]` (every combination of these lists) and/or `[[cells]]` (a list of
-    /// settings).
+    /// The sweep: `datasets`, `seeds`, optional `preset` (or `[presets]`, one per dataset) and
+    /// `preprocess`, `[base]` (config fields for every cell), `[grid]` (every combination of these
+    /// lists) and/or `[[cells]]` (a list of settings).
     pub spec: PathBuf,
     /// The runs directory (default: $MVC_RUNS, else ~/.local/share/mvc-workbench/runs).
     #[arg(long, value_name = "DIR")]
@@ -47,6 +47,9 @@ pub struct SweepSpec {
     pub seeds: Vec<u64>,
     #[serde(default)]
     pub preset: Option<String>,
+    /// A preset per dataset (by the name given in `datasets`), instead of `preset`.
+    #[serde(default)]
+    pub presets: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     pub preprocess: Option<String>,
     #[serde(default)]
@@ -129,7 +132,7 @@ impl SweepSpec {
                     let mut user = setting.clone();
                     crate::engine::layers::put(&mut user, "seed", seed);
                     let layers = Layers {
-                        preset: self.preset.clone(),
+                        preset: self.presets.get(ds).or(self.preset.as_ref()).cloned(),
                         user,
                         user_origin: "the sweep".into(),
                         ..Layers::default()
@@ -169,6 +172,12 @@ pub fn run(args: &SweepArgs) -> Result<(), String> {
     let spec = SweepSpec::read(&args.spec)?;
     let spec_dir = args.spec.parent().map(Path::to_path_buf).unwrap_or_default();
     let cells = spec.cells(&spec_dir)?;
+    // What tells the cells apart (besides dataset and seed), for the progress lines.
+    let varied: Vec<String> = table::config_diff(&cells.iter().map(|c| &c.config).collect::<Vec<_>>())
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| k != "seed")
+        .collect();
     let store = RunStore::open(runs::runs_dir(args.runs.as_deref())).map_err(|e| e.to_string())?;
     let listing = store.list();
     let done = |c: &Cell| {
@@ -191,7 +200,7 @@ pub fn run(args: &SweepArgs) -> Result<(), String> {
     let started = Instant::now();
     let mut workers = Vec::new();
     for w in 0..jobs {
-        let (queue, progress) = (Arc::clone(&queue), Arc::clone(&progress));
+        let (queue, progress, varied) = (Arc::clone(&queue), Arc::clone(&progress), varied.clone());
         let (exe, dir, tmp) = (exe.clone(), store.dir().to_path_buf(), tmp.path().to_path_buf());
         let worker = std::thread::Builder::new().name(format!("mvc-sweep-{w}")).spawn(move || {
             loop {
@@ -200,7 +209,7 @@ pub fn run(args: &SweepArgs) -> Result<(), String> {
                 };
                 let outcome = run_cell(&exe, &dir, &tmp, &cell, per_job);
                 let mut p = progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                p.report(&cell, outcome, started, jobs);
+                p.report(&describe(&cell, &varied), outcome, started, jobs);
             }
         });
         workers.push(worker.map_err(|e| format!("cannot start a sweep thread: {e}"))?);
@@ -236,12 +245,11 @@ struct Progress {
 }
 
 impl Progress {
-    fn report(&mut self, cell: &Cell, outcome: Result<(), String>, started: Instant, jobs: usize) {
+    fn report(&mut self, what: &str, outcome: Result<(), String>, started: Instant, jobs: usize) {
         self.finished += 1;
         let elapsed = started.elapsed().as_secs_f64();
         let left = self.to_run.saturating_sub(self.finished);
         let eta = elapsed / self.finished as f64 * left as f64;
-        let what = format!("{} seed {}", cell.dataset, cell.config.seed);
         match outcome {
             Ok(()) => eprintln!(
                 "[{}/{}] done {what}  elapsed {}  ETA {} ({jobs} at a time)",
@@ -256,6 +264,16 @@ impl Progress {
             }
         }
     }
+}
+
+/// `gauss3-noise seed 2, learning_rate = 0.001`: the dataset, the seed and the varied settings.
+fn describe(cell: &Cell, varied: &[String]) -> String {
+    let flat = table::flat_config(&cell.config);
+    let mut s = format!("{} seed {}", cell.dataset, cell.config.seed);
+    for k in varied {
+        s.push_str(&format!(", {k} = {}", flat.get(k).map_or("–", String::as_str)));
+    }
+    s
 }
 
 /// Runs one cell as a `train` child process with `threads` rayon threads.

@@ -62,12 +62,15 @@ impl Layers {
             .preset
             .clone()
             .or_else(|| file.and_then(|(_, t)| t.get("preset")).and_then(|v| v.as_str()).map(str::to_owned));
+        let mut canonical = None;
         if let Some(name) = &preset {
             let mut explicit: Vec<&str> = self.user.keys().map(String::as_str).collect();
             if let Some((_, t)) = file {
                 explicit.extend(t.keys().map(String::as_str));
             }
-            presets::find(name).map_err(ConfigError::Preset)?.apply(&mut cfg, &explicit);
+            let found = presets::find(name).map_err(ConfigError::Preset)?;
+            found.apply(&mut cfg, &explicit);
+            canonical = Some(found.name.to_owned());
         }
         if let Some((path, table)) = file {
             let mut table = table.clone();
@@ -75,8 +78,9 @@ impl Layers {
             cfg = overlay(&cfg, &table, &path.display().to_string())?;
         }
         cfg = overlay(&cfg, &self.user, &self.user_origin)?;
-        if preset.is_some() {
-            cfg.preset = preset;
+        if canonical.is_some() {
+            // The preset's own spelling (`mnist_usps` names `MNIST-USPS`).
+            cfg.preset = canonical;
         }
         cfg.validate().map_err(ConfigError::Invalid)?;
         Ok(cfg)

@@ -98,6 +98,49 @@ pub struct Losses {
     pub total: f64,
 }
 
+/// One term of the objective as the trainer reports it (`Losses`), with `Total` their sum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LossTerm {
+    Rec,
+    Cluster,
+    Local,
+    Kl,
+    Label,
+    Total,
+}
+
+impl LossTerm {
+    /// Every term, in the order the plots, tables and figures show them.
+    pub const ALL: [LossTerm; 6] = [Self::Rec, Self::Cluster, Self::Local, Self::Kl, Self::Label, Self::Total];
+
+    /// The name shown in plots and figures.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Rec => "reconstruction",
+            Self::Cluster => "cluster-level",
+            Self::Local => "instance-level",
+            Self::Kl => "KL (views)",
+            Self::Label => "label",
+            Self::Total => "total",
+        }
+    }
+}
+
+impl Losses {
+    /// The value of one term.
+    pub fn get(&self, term: LossTerm) -> f64 {
+        match term {
+            LossTerm::Rec => self.rec,
+            LossTerm::Cluster => self.cluster,
+            LossTerm::Local => self.local,
+            LossTerm::Kl => self.kl,
+            LossTerm::Label => self.label,
+            LossTerm::Total => self.total,
+        }
+    }
+}
+
 /// End of one epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochReport {

@@ -1,7 +1,7 @@
 //! `snapshot.bin`: the latest embedding snapshot of a run, compact and bounded.
 //!
 //! Layout (little-endian): the magic `MVCSNAP1`, a `u32` header length, a JSON header
-//! ([`Header`]: epoch, counts, sizes, view weights), then the arrays in this order: `indices`,
+//! (`Header`: epoch, counts, sizes, view weights), then the arrays in this order: `indices`,
 //! `predicted` (u32), `predicted_aligned` and `labels` (u32, when present), `confidence`, `z`,
 //! `q_mean`, each view's `h`, each view's `q` (f32). Snapshots beyond [`MAX_BYTES`] keep an
 //! evenly spaced subset of their points.
@@ -92,7 +92,7 @@ pub fn write(path: &Path, s: &EmbeddingSnapshot) -> Result<(), StoreError> {
     write_atomic(path, &out)
 }
 
-/// Reads a snapshot written by [`write`]; a short or malformed file is an error naming it.
+/// Reads a snapshot written by [`write()`]; a short or malformed file is an error naming it.
 pub fn read(path: &Path) -> Result<EmbeddingSnapshot, StoreError> {
     let bytes = std::fs::read(path).map_err(io_err(path))?;
     let bad = |why: &str| StoreError::Corrupt { path: path.to_path_buf(), why: why.to_owned() };
@@ -142,4 +142,55 @@ pub fn read(path: &Path) -> Result<EmbeddingSnapshot, StoreError> {
         labels,
         view_weights: h.view_weights,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(n: usize, z_dim: usize) -> EmbeddingSnapshot {
+        let f = |len: usize, s: f32| (0..len).map(|i| i as f32 * s).collect::<Vec<_>>();
+        EmbeddingSnapshot {
+            global_epoch: 9,
+            indices: (0..n).map(|i| i * 2).collect(),
+            z: f(n * z_dim, 0.5),
+            z_dim,
+            h: vec![f(n * 3, 0.25), f(n * 3, 0.125)],
+            h_dim: 3,
+            q_mean: f(n * 2, 0.01),
+            q_views: vec![f(n * 2, 0.02), f(n * 2, 0.03)],
+            k: 2,
+            predicted: (0..n).map(|i| i % 2).collect(),
+            predicted_aligned: Some((0..n).map(|i| 1 - i % 2).collect()),
+            confidence: f(n, 0.001),
+            labels: None,
+            view_weights: vec![0.4, 0.6],
+        }
+    }
+
+    #[test]
+    fn snapshots_round_trip_and_stay_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        let s = snap(50, 4);
+        write(&path, &s).unwrap();
+        assert_eq!(read(&path).unwrap(), s);
+
+        // Too many points for the bound: an evenly spaced subset, every array cut alike.
+        let big = snap(20_000, 64);
+        write(&path, &big).unwrap();
+        assert!(std::fs::metadata(&path).unwrap().len() as usize <= MAX_BYTES + 1024);
+        let back = read(&path).unwrap();
+        let n = back.indices.len();
+        assert!(n > 100 && n < 20_000);
+        assert_eq!(back.z.len(), n * 64);
+        assert_eq!(back.h[1].len(), n * 3);
+        assert_eq!(back.indices[1] - back.indices[0], big.indices[20_000 / n] - big.indices[0]);
+
+        // A file cut short is an error naming it, never a panic.
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        let e = read(&path).unwrap_err().to_string();
+        assert!(e.contains(FILE) && e.contains("cut short"), "{e}");
+    }
 }

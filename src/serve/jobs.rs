@@ -21,6 +21,7 @@ use crate::engine::config::{DeviceChoice, TrainConfig};
 use crate::engine::layers::{Layers, Patch, put};
 use crate::engine::presets;
 use crate::engine::protocol::Command;
+use crate::engine::run_log::RunLog;
 use crate::runs::{DatasetInfo, NewRun, RunStore};
 
 /// Refuses settings outside the API's ranges before anything else looks at them.
@@ -129,7 +130,7 @@ pub(super) async fn train(state: &ServeState, body: &Bytes) -> Result<TrainRespo
             error: None,
             warnings: Vec::new(),
         };
-        inner.insert_record(id, RunRecord { status, started: Instant::now(), finished: None });
+        inner.insert_record(id, RunRecord { status, log: RunLog::default(), started: Instant::now(), finished: None });
         (id, rx)
     };
     let job = Job { shared, id, name, source, cfg, views: req.views };
@@ -227,6 +228,7 @@ impl Job {
             rec.status.n_samples = n_samples;
             rec.status.n_views = n_views;
             rec.status.n_clusters = k;
+            rec.log.warnings.extend(warnings.iter().cloned());
             rec.status.warnings.extend(warnings);
         }
         shared.commands.try_send(start).map_err(|e| match e {

@@ -27,11 +27,11 @@
 //! `jobs.rs` (`/train` as a background job), `routes.rs` (handlers, OpenAPI, router), this file
 //! (options and the server's lifecycle).
 
-mod api;
+pub(crate) mod api;
 mod conn;
 mod datasets;
 mod error;
-mod jobs;
+pub(crate) mod jobs;
 mod limits;
 mod routes;
 mod state;

@@ -21,6 +21,7 @@ use crate::engine::config::DeviceChoice;
 use crate::engine::device::resolve;
 use crate::engine::predict::{Evaluation, evaluate, truth_of};
 use crate::engine::protocol::{Command, Event, Phase, RunSummary};
+use crate::engine::run_log::{RunLog, RunStatus as EngineStatus};
 use crate::engine::trainer::{TrainerHandle, try_spawn_trainer};
 use crate::metrics;
 use crate::model::Cvc;
@@ -109,11 +110,52 @@ pub(super) struct ActiveRun {
 
 pub(super) struct RunRecord {
     pub status: RunStatus,
+    /// The engine's run model, folded from the trainer's events; `status` is read off it.
+    pub log: RunLog,
     pub started: Instant,
     pub finished: Option<Instant>,
 }
 
+/// Most warnings a run's status carries.
+const MAX_WARNINGS: usize = 20;
+
 impl RunRecord {
+    /// Folds a trainer event into the run's log and refreshes the API status from it.
+    pub fn apply(&mut self, event: Event) {
+        self.log.apply(event);
+        let (s, log) = (&mut self.status, &self.log);
+        if matches!(log.status, EngineStatus::Running | EngineStatus::Paused) {
+            s.status = "running".into();
+        }
+        if log.device.is_some() {
+            s.device.clone_from(&log.device);
+        }
+        if log.total_epochs > 0 {
+            s.total_epochs = log.total_epochs;
+        }
+        s.phase = log.phase.map(phase_name);
+        if let Some(p) = log.progress {
+            s.phase = Some(phase_name(p.phase));
+            (s.epoch, s.global_epoch, s.batch, s.n_batches) = (p.epoch, p.global_epoch, p.batch, p.n_batches);
+            s.eta_secs = Some(p.eta_secs);
+        }
+        if let Some(e) = log.epochs.last()
+            && e.global_epoch >= s.global_epoch
+        {
+            (s.epoch, s.global_epoch) = (e.epoch, e.global_epoch);
+            s.last_losses = Some(e.losses.into());
+            s.view_weights.clone_from(&e.view_weights);
+        }
+        if let Some(m) = log.metrics.last() {
+            let p = m.mean_q;
+            s.metrics = Some(ApiMetrics { accuracy: p.acc, nmi: p.nmi, purity: p.purity, ari: p.ari });
+        }
+        if let Some(c) = &log.checkpoint {
+            s.checkpoint = Some(c.display().to_string());
+        }
+        s.warnings = log.warnings.iter().take(MAX_WARNINGS).cloned().collect();
+    }
+
     pub fn snapshot(&self) -> RunStatus {
         let end = self.finished.unwrap_or_else(Instant::now);
         RunStatus { elapsed_secs: end.duration_since(self.started).as_secs_f64(), ..self.status.clone() }
@@ -254,38 +296,8 @@ fn event_loop(shared: &Weak<Shared>, events: &Receiver<Event>) {
             other => {
                 let mut inner = lock(&shared.inner);
                 let Some(id) = inner.active.as_ref().map(|a| a.id) else { continue };
-                let Some(rec) = inner.runs.get_mut(&id) else { continue };
-                let s = &mut rec.status;
-                match other {
-                    Event::Started { device, total_epochs, .. } => {
-                        s.status = "running".into();
-                        s.device = Some(device);
-                        s.total_epochs = total_epochs;
-                    }
-                    Event::Phase(p) => s.phase = Some(phase_name(p)),
-                    Event::Progress(p) => {
-                        s.phase = Some(phase_name(p.phase));
-                        s.epoch = p.epoch;
-                        s.global_epoch = p.global_epoch;
-                        s.batch = p.batch;
-                        s.n_batches = p.n_batches;
-                        s.eta_secs = Some(p.eta_secs);
-                    }
-                    Event::Epoch(e) => {
-                        s.last_losses = Some(e.losses.into());
-                        s.view_weights = e.view_weights;
-                        s.epoch = e.epoch;
-                        s.global_epoch = e.global_epoch;
-                    }
-                    Event::Metrics(m) => {
-                        let p = m.mean_q;
-                        s.metrics = Some(ApiMetrics { accuracy: p.acc, nmi: p.nmi, purity: p.purity, ari: p.ari });
-                    }
-                    Event::CheckpointSaved(path) => s.checkpoint = Some(path.display().to_string()),
-                    Event::Warning(w) if s.warnings.len() < 20 => {
-                        s.warnings.push(w);
-                    }
-                    _ => {}
+                if let Some(rec) = inner.runs.get_mut(&id) {
+                    rec.apply(other);
                 }
             }
         }
@@ -335,6 +347,8 @@ fn finish_run(shared: &Shared, ending: Ending) {
         let mut inner = lock(&shared.inner);
         if let Some(rec) = inner.runs.get_mut(&active.id) {
             rec.finished = Some(Instant::now());
+            // An ended run keeps its status; its history is in the run store.
+            rec.log = RunLog::default();
             match &outcome {
                 Ok(r) => {
                     rec.status.status = r.status.clone();

@@ -46,3 +46,78 @@ pub fn build_config(args: &TrainArgs) -> Result<TrainConfig, String> {
     }
     layers.build().map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use crate::app::state::dataset_preset_config;
+    use crate::cli::{Cli, Commands};
+    use crate::engine::config::{DeviceChoice, TrainConfig};
+    use crate::engine::layers::{Patch, overlay};
+    use crate::serve::api::TrainRequest;
+    use crate::serve::jobs::train_config;
+
+    /// `train`'s flag for a config field, and `/train`'s name for it.
+    fn names(field: &str) -> (&'static str, &'static str) {
+        match field {
+            "learning_rate" => ("--lr", "learning_rate"),
+            "batch_size" => ("--batch-size", "batch_size"),
+            "mse_epochs" => ("--mse-epochs", "mse_epochs"),
+            "con_epochs" => ("--con-epochs", "con_epochs"),
+            "seed" => ("--seed", "seed"),
+            "threshold" => ("--threshold", "threshold"),
+            "n_clusters" => ("--n-clusters", "num_cluster"),
+            other => panic!("no case for {other}"),
+        }
+    }
+
+    /// The same inputs (a preset, then the user's fields) through `train`'s flags, a `/train`
+    /// request (whose dataset name picks the preset) and the app (the preset menu, then the
+    /// settings panel) give the same config. Every case sets the epochs and the seed, whose
+    /// defaults differ on purpose (`serve` keeps the seed API's); `serve` also never sends
+    /// snapshots and takes its device from its own flag, so those two are set alike before comparing.
+    #[test]
+    fn the_three_front_ends_build_the_same_config() {
+        let base: &[(&str, &str)] = &[("mse_epochs", "7"), ("con_epochs", "9"), ("seed", "4")];
+        // (preset, the user's fields as TOML literals)
+        type Case = (Option<&'static str>, Vec<(&'static str, &'static str)>);
+        let cases: Vec<Case> = vec![
+            (None, vec![]),
+            (None, vec![("learning_rate", "0.002"), ("batch_size", "64"), ("threshold", "0.7")]),
+            (Some("BDGP"), vec![]),
+            (Some("MNIST-USPS"), vec![("learning_rate", "0.01"), ("n_clusters", "5")]),
+            (Some("Caltech-5V"), vec![("batch_size", "32")]),
+        ];
+        for (preset, fields) in cases {
+            let fields: Vec<(&str, &str)> = base.iter().copied().chain(fields).collect();
+            // `train`
+            let mut argv = vec!["mvc-workbench".to_owned(), "train".into(), "gauss3-noise".into()];
+            if let Some(p) = preset {
+                argv.extend(["--preset".into(), p.into()]);
+            }
+            for (f, v) in &fields {
+                argv.extend([names(f).0.to_owned(), (*v).to_owned()]);
+            }
+            let Some(Commands::Train(args)) = Cli::try_parse_from(&argv).unwrap().command else { panic!("not train") };
+            let cli = super::build_config(&args).unwrap();
+            // `serve`
+            let body: serde_json::Map<String, serde_json::Value> =
+                fields.iter().map(|(f, v)| (names(f).1.to_owned(), serde_json::from_str(v).unwrap())).collect();
+            let req: TrainRequest = serde_json::from_value(serde_json::Value::Object(body)).unwrap();
+            let mut served = train_config(&req, preset.unwrap_or("gauss3-noise"), DeviceChoice::Auto).unwrap();
+            // The app: the preset menu, then the panel's fields.
+            let start = match preset {
+                Some(p) => dataset_preset_config(p).unwrap(),
+                None => TrainConfig::default(),
+            };
+            let patch: Patch = fields.iter().map(|(f, v)| (f.to_string(), v.parse::<toml::Value>().unwrap())).collect();
+            let app = overlay(&start, &patch, "the settings panel").unwrap();
+
+            served.snapshot_every = cli.snapshot_every;
+            assert_eq!(cli, served, "train vs serve, preset {preset:?}, {fields:?}");
+            assert_eq!(cli, app, "train vs app, preset {preset:?}, {fields:?}");
+            assert_eq!(cli.preset.as_deref(), preset);
+        }
+    }
+}

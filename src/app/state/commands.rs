@@ -1,0 +1,86 @@
+//! What panels ask the app to do, the queue they push into, and the context they read.
+
+use std::path::PathBuf;
+
+use crate::engine::protocol::LiveParams;
+use crate::export::Figure;
+
+use super::{DatasetSource, Session};
+
+/// What to export.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExportTarget {
+    Svg(Figure),
+    Png(Figure),
+    Csv(Figure),
+    RunJson,
+    /// Every figure (SVG + PNG), every table and the run JSON into a new folder.
+    All,
+}
+
+/// What panels ask the app to do. Applied after the ui pass.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AppCommand {
+    /// Load a dataset (on the loader thread).
+    Load(DatasetSource),
+    /// Reload the current dataset (after a change of preprocessing or overrides).
+    Reload,
+    /// Open the file dialog.
+    OpenFileDialog,
+    /// Choose the export folder with a dialog.
+    ChooseExportDir,
+    StartRun,
+    Pause,
+    Resume,
+    Stop,
+    /// Send live parameters to the running trainer.
+    Live(LiveParams),
+    /// Ask the trainer for an embedding snapshot now.
+    RequestSnapshot,
+    /// Recompute the t-SNE of the latest snapshot now.
+    RecomputeTsne,
+    PauseTsne(bool),
+    CancelTsne,
+    Select(Option<usize>),
+    Export(ExportTarget),
+    /// Apply a preset by name.
+    ApplyPreset(String),
+    /// Re-read the run store.
+    RefreshRuns,
+    /// Use this runs directory from now on (the Runs tile's setting).
+    SetRunsDir(PathBuf),
+    /// Overlay these stored runs' curves on the plots (replaces the previous choice).
+    OverlayRuns(Vec<String>),
+    /// Show a stored run in the tiles (its curves and last embedding snapshot).
+    OpenRun(String),
+    /// Load a stored run's dataset and settings, ready to train again.
+    TrainAgain(String),
+    RenameRun(String, String),
+    SetRunTags(String, Vec<String>),
+    /// Delete a stored run (the panel asks for confirmation first).
+    DeleteRun(String),
+    /// Pin (or with `None` unpin) the baseline run.
+    PinBaseline(Option<String>),
+}
+
+/// The queue panels push commands into during a frame.
+#[derive(Debug, Default)]
+pub struct CommandQueue {
+    queue: Vec<AppCommand>,
+}
+
+impl CommandQueue {
+    pub fn send(&mut self, command: AppCommand) {
+        self.queue.push(command);
+    }
+
+    pub fn drain(&mut self) -> Vec<AppCommand> {
+        std::mem::take(&mut self.queue)
+    }
+}
+
+/// What every panel reads (the session) and where it sends its commands.
+pub struct ViewCtx<'a> {
+    pub session: &'a Session,
+    pub commands: &'a mut CommandQueue,
+}
