@@ -179,7 +179,7 @@ impl TrainingPanel {
                     });
                 ui.end_row();
                 ui.label("DEC kernel scale κ").on_hover_text(
-                    "q ∝ (1 + κ‖h − μ‖²)⁻¹; 1 is the seed's kernel, whose max q on the unit sphere is 0.25 for K = 10",
+                    "q ∝ (1 + κ||h − μ||²)⁻¹; 1 is the seed's kernel, whose max q on the unit sphere is 0.25 for K = 10",
                 );
                 ui.add(egui::Slider::new(&mut cfg.kernel_scale, 0.1..=100.0).logarithmic(true).fixed_decimals(1));
                 ui.end_row();
@@ -328,7 +328,7 @@ fn live_ui(cfg: &mut TrainConfig, ui: &mut egui::Ui) {
             ui.add(egui::Slider::new(&mut cfg.temperature_l, 0.001..=2.0).logarithmic(true).fixed_decimals(3));
             ui.end_row();
             ui.label("View weights γ").on_hover_text(
-                "w* = softmax(−(D_v / mean D) / γ), D_v = KL(P_mean ‖ q_v) against the unweighted consensus: smaller γ down-weights a view that disagrees with it more sharply",
+                "w* = softmax(−(D_v / mean D) / γ), D_v = KL(P_mean||q_v) against the unweighted consensus: smaller γ down-weights a view that disagrees with it more sharply",
             );
             ui.add_enabled(
                 cfg.adaptive_weights,
