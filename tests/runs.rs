@@ -35,6 +35,7 @@ fn epoch(g: usize) -> EpochReport {
         losses: Losses { rec: 0.5, total: 1.0 / g as f64, ..Losses::default() },
         view_weights: vec![0.2, 0.3, 0.5],
         secs: 0.25,
+        adaptive: None,
     }
 }
 

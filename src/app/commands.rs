@@ -12,10 +12,9 @@ use crate::engine::{TrainConfig, TrainerHandle, trainer};
 use crate::export::{self, ColorKey, DatasetInfo, EmbeddingExport, FigureStyle, RunExport, SampleExport};
 
 use super::state::{
-    AppCommand, ColorBy, DEMO_PRESET, DatasetSource, ExportOutcome, ExportTarget, FeatureSource, LoadedDataset, RunLog,
-    cluster_to_label, dataset_preset_config, demo_config, position_in,
+    AppCommand, ColorBy, DatasetSource, ExportOutcome, ExportTarget, FeatureSource, LoadedDataset, RunLog,
+    cluster_to_label, position_in,
 };
-use super::training_panel::SEED_DEFAULTS;
 use super::worker::{self, JobKind, Worker};
 use super::{DialogPick, WorkbenchApp};
 
@@ -250,16 +249,12 @@ impl WorkbenchApp {
 
     fn apply_preset(&mut self, name: &str) {
         let device = self.state.config.device;
-        let cfg = match name {
-            DEMO_PRESET => demo_config(),
-            SEED_DEFAULTS => TrainConfig { preset: Some(SEED_DEFAULTS.to_owned()), ..TrainConfig::default() },
-            other => match dataset_preset_config(other) {
-                Ok(cfg) => cfg,
-                Err(e) => {
-                    self.session.notify(e);
-                    return;
-                }
-            },
+        let cfg = match super::state::preset_config(name) {
+            Ok(cfg) => cfg,
+            Err(e) => {
+                self.session.notify(e);
+                return;
+            }
         };
         self.state.config = TrainConfig { device, ..cfg };
     }

@@ -13,8 +13,11 @@ use super::state::{
     AppCommand, DatasetSource, EmbeddingLayout, ExportOutcome, ExportTarget, FeatureSource, LayoutMethod, PendingTsne,
     RunStatus, quantile,
 };
+use super::state::{DEMO_PRESET, FULL_DEFAULTS, preset_config};
 use super::tsne::{self, TsneJob, TsneUpdate};
-use super::worker::{JobKind, Poll};
+use super::worker::{JobKind, Poll, Worker};
+use crate::data::MultiViewDataset;
+use crate::engine::TrainConfig;
 use crate::engine::protocol::{EmbeddingSnapshot, Event};
 
 /// Longest time one frame spends draining trainer events (rerun's rule).
@@ -26,6 +29,7 @@ impl WorkbenchApp {
     /// Everything that arrived since the last frame.
     pub(super) fn receive(&mut self, ctx: &egui::Context) {
         self.receive_loader();
+        self.receive_estimate();
         self.receive_dialog();
         self.receive_export();
         self.receive_trainer(ctx);
@@ -43,6 +47,48 @@ impl WorkbenchApp {
         } else if busy {
             ctx.request_repaint_after(LIVE_REPAINT);
         }
+    }
+
+    /// Measures a pre-training step of the demo and the full network on `ds`, one after the
+    /// other, on the `mvc-estimate` thread.
+    fn start_estimator(&mut self, ds: &Arc<MultiViewDataset>) {
+        self.session.step_secs.clear();
+        self.session.step_error = None;
+        let ds = Arc::clone(ds);
+        let device = self.state.config.device;
+        let configs: Vec<TrainConfig> = [DEMO_PRESET, FULL_DEFAULTS]
+            .iter()
+            .filter_map(|name| preset_config(name).ok())
+            .map(|c| TrainConfig { device, ..c })
+            .collect();
+        let egui_ctx = self.egui_ctx.clone();
+        let work = move || {
+            configs
+                .iter()
+                .map(|c| (crate::engine::estimate::shape_key(c), crate::engine::estimate::measure_step(&ds, c)))
+                .collect()
+        };
+        match Worker::spawn("mvc-estimate", work, move || egui_ctx.request_repaint()) {
+            Ok(w) => self.estimator = Some(w),
+            Err(e) => self.session.step_error = Some(format!("the estimate thread could not start: {e}")),
+        }
+    }
+
+    fn receive_estimate(&mut self) {
+        let Some(task) = &mut self.estimator else { return };
+        match task.poll() {
+            Poll::Pending => return,
+            Poll::Done(results) => {
+                for (key, r) in results {
+                    match r {
+                        Ok(secs) => self.session.step_secs.push((key, secs)),
+                        Err(why) => self.session.step_error = Some(why),
+                    }
+                }
+            }
+            Poll::Crashed(why) => self.session.step_error = Some(format!("the step measurement crashed: {why}")),
+        }
+        self.estimator = None;
     }
 
     fn receive_loader(&mut self) {
@@ -72,6 +118,7 @@ impl WorkbenchApp {
                 self.session.start_error = None;
                 self.finished_handled = false;
                 self.session.notify(format!("loaded {} in {:.2} s", loaded.dataset.name, loaded.load_secs));
+                self.start_estimator(&loaded.dataset);
                 self.session.loaded = Some(loaded);
             }
             Err(e) => self.session.load_error = Some(e),

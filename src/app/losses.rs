@@ -24,6 +24,27 @@ impl LossesPanel {
                 ui.label(
                     egui::RichText::new(format!("epoch {} · total {:.4}", last.global_epoch, last.losses.total)).weak(),
                 );
+                if let Some(a) = &last.adaptive {
+                    let below = |v: f64, chance: f64| if chance > 0.0 { 100.0 * (1.0 - v / chance) } else { 0.0 };
+                    let changed =
+                        run.epochs.iter().rev().find_map(|e| e.adaptive.as_ref()?.pseudo_changed).map_or_else(
+                            String::new,
+                            |c| format!(", {:.0}% relabelled at the last refresh", 100.0 * c),
+                        );
+                    ui.label(
+                        egui::RichText::new(format!(
+                            "L_C cluster {:.0}% and local {:.0}% below chance · pseudo labels: {:.0}% confident, {:.1}% positive pairs{changed}",
+                            below(last.losses.cluster, a.cluster_chance),
+                            below(last.losses.local, a.local_chance),
+                            100.0 * a.pseudo_fraction,
+                            100.0 * a.positive_pairs,
+                        ))
+                        .weak(),
+                    )
+                    .on_hover_text(
+                        "chance: the contrastive terms' values when the features carry no information (pairs·ln(2K−1) and pairs·ln B); dotted lines in the plot",
+                    );
+                }
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 export_menu_ui(ctx, ui, &[Figure::Losses])
@@ -60,6 +81,22 @@ impl LossesPanel {
                     .collect();
                 let width = if t == LossTerm::Total { 2.5 } else { 1.5 };
                 p.line(Line::new(t.label(), pts).color(palette::rgb(palette::loss_term_rgb(t))).width(width));
+            }
+            // The two contrastive terms' chance values, dotted, over the contrastive epochs.
+            let chance: Vec<(u32, f64, f64)> = run
+                .epochs
+                .iter()
+                .filter_map(|e| e.adaptive.as_ref().map(|a| (e.global_epoch as u32, a.cluster_chance, a.local_chance)))
+                .collect();
+            if let (Some(first), Some(last)) = (chance.first(), chance.last()) {
+                for (t, value) in [(LossTerm::Cluster, first.1), (LossTerm::Local, first.2)] {
+                    if value > 0.0 && run.epochs.iter().any(|e| e.losses.get(t).abs() > 0.0) {
+                        let (name, color) = (t.label(), palette::loss_term_rgb(t));
+                        let pts = vec![[f64::from(first.0), tf(value)], [f64::from(last.0), tf(value)]];
+                        let line = Line::new(format!("{name} at chance"), pts);
+                        p.line(line.color(palette::rgb(color)).width(1.0).style(LineStyle::dotted_loose()));
+                    }
+                }
             }
             // Stored runs selected in the Runs tile: their total loss, dashed, one colour each.
             for (i, o) in overlays.iter().enumerate() {

@@ -129,6 +129,8 @@ pub struct WorkbenchApp {
     commands: CommandQueue,
     trainer: Option<TrainerHandle>,
     tsne: Option<tsne::TsneWorker>,
+    /// Times a training step on a newly loaded dataset (the presets' run-time estimates).
+    estimator: Option<Worker<state::StepMeasurements>>,
     loader: Option<Worker<Result<LoadedDataset, String>>>,
     dialog: Option<Worker<Option<DialogPick>>>,
     exporter: Option<Worker<ExportOutcome>>,
@@ -200,6 +202,7 @@ impl WorkbenchApp {
             trainer: None,
             tsne,
             loader: None,
+            estimator: None,
             dialog: None,
             exporter: None,
             egui_ctx,

@@ -10,10 +10,11 @@ use egui::RichText;
 use crate::engine::{CentroidInit, DeviceChoice, LiveParams, TargetSource, Term, TrainConfig, presets};
 
 use super::palette;
-use super::state::{AppCommand, AppState, DEMO_PRESET, RunStatus, ViewCtx};
+use super::state::{AppCommand, AppState, DEMO_PRESET, FULL_DEFAULTS, RunStatus, ViewCtx, preset_config};
+use crate::engine::run_log::format_secs;
 
-/// The seed's defaults as a preset entry.
-pub const SEED_DEFAULTS: &str = "Seed defaults";
+/// A run estimated to finish within this many seconds is offered in place of the demo preset.
+const FEW_MINUTES: f64 = 300.0;
 
 /// Widget state of the training panel.
 #[derive(Debug, Default)]
@@ -38,13 +39,40 @@ impl TrainingPanel {
                 ui.label("Preset");
                 let current = state.config.preset.clone().unwrap_or_else(|| "(custom)".into());
                 egui::ComboBox::from_id_salt("preset").selected_text(current).width(150.0).show_ui(ui, |ui| {
-                    for name in [DEMO_PRESET, SEED_DEFAULTS].into_iter().chain(presets::names()) {
-                        if ui.selectable_label(state.config.preset.as_deref() == Some(name), name).clicked() {
+                    for name in [DEMO_PRESET, FULL_DEFAULTS].into_iter().chain(presets::names()) {
+                        let label = match preset_config(name).ok().and_then(|c| session.estimate_secs(&c)) {
+                            Some(secs) => format!("{name} · ≈ {}", format_secs(secs)),
+                            None => name.to_owned(),
+                        };
+                        if ui.selectable_label(state.config.preset.as_deref() == Some(name), label).clicked() {
                             ctx.commands.send(AppCommand::ApplyPreset(name.to_owned()));
                         }
                     }
                 });
             });
+            match session.estimate_secs(&state.config) {
+                Some(secs) => {
+                    ui.label(RichText::new(format!("Estimated run time on this dataset: ≈ {}", format_secs(secs))).small())
+                        .on_hover_text("from a measured pre-training step of this network on the loaded data; evaluations and pseudo-label refreshes add a few percent");
+                }
+                None if session.loaded.is_some() && session.step_error.is_none() && session.step_secs.is_empty() => {
+                    ui.label(RichText::new("Measuring a training step for run-time estimates…").small().weak());
+                }
+                None => {}
+            }
+            if let Some(why) = &session.step_error {
+                ui.label(RichText::new(format!("No run-time estimate: {why}")).small().weak());
+            }
+            let full = preset_config(FULL_DEFAULTS).ok().and_then(|c| session.estimate_secs(&c).map(|s| (c, s)));
+            if let Some((_, secs)) = full.filter(|(_, s)| *s <= FEW_MINUTES)
+                && state.config.preset.as_deref() == Some(DEMO_PRESET)
+                && ui
+                    .button(format!("Use the full defaults instead (≈ {} here)", format_secs(secs)))
+                    .on_hover_text("the demo preset's small network is for a first look; the full network reaches the reported quality")
+                    .clicked()
+            {
+                ctx.commands.send(AppCommand::ApplyPreset(FULL_DEFAULTS.to_owned()));
+            }
         });
 
         let before = state.config.clone();
@@ -297,7 +325,15 @@ fn live_ui(cfg: &mut TrainConfig, ui: &mut egui::Ui) {
             ui.add(egui::Slider::new(&mut cfg.temperature_f, 0.01..=2.0).logarithmic(true).fixed_decimals(3));
             ui.end_row();
             ui.label("Temperature τ_L (cluster)");
-            ui.add(egui::Slider::new(&mut cfg.temperature_l, 0.01..=2.0).logarithmic(true).fixed_decimals(3));
+            ui.add(egui::Slider::new(&mut cfg.temperature_l, 0.001..=2.0).logarithmic(true).fixed_decimals(3));
+            ui.end_row();
+            ui.label("View weights γ").on_hover_text(
+                "w* = softmax(−(D_v / mean D) / γ), D_v = KL(P || q_v), P the unweighted consensus: smaller γ down-weights a view that disagrees with it more sharply",
+            );
+            ui.add_enabled(
+                cfg.adaptive_weights,
+                egui::Slider::new(&mut cfg.weight_temperature, 0.05..=5.0).logarithmic(true).fixed_decimals(2),
+            );
             ui.end_row();
         });
         ui.label(RichText::new("Loss terms").strong());
@@ -330,6 +366,7 @@ fn live_changed(a: &TrainConfig, b: &TrainConfig) -> bool {
         || a.threshold != b.threshold
         || a.temperature_f != b.temperature_f
         || a.temperature_l != b.temperature_l
+        || a.weight_temperature != b.weight_temperature
         || a.loss != b.loss
 }
 
@@ -340,6 +377,7 @@ pub fn live_diff(a: &TrainConfig, b: &TrainConfig) -> LiveParams {
         threshold: (a.threshold != b.threshold).then_some(b.threshold),
         temperature_f: (a.temperature_f != b.temperature_f).then_some(b.temperature_f),
         temperature_l: (a.temperature_l != b.temperature_l).then_some(b.temperature_l),
+        weight_temperature: (a.weight_temperature != b.weight_temperature).then_some(b.weight_temperature),
         loss: (a.loss != b.loss).then_some(b.loss),
     }
 }

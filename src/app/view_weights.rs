@@ -1,5 +1,6 @@
-//! Centre tile: the current AFW view weights as bars with view names, and
-//! their history over epochs.
+//! Centre tile: the current AFW view weights `w` as bars with view names, beside the closed-form
+//! target `w*` they are trained toward (from each view's discrepancy from the consensus), and
+//! both histories over epochs (`w*` dotted).
 
 use eframe::egui;
 use egui_plot::{Bar, BarChart, Legend, Line, LineStyle, Plot};
@@ -35,12 +36,42 @@ impl ViewWeightsPanel {
         let n = last.view_weights.len();
         let names = session.view_names(n);
         let half = (ui.available_height() * 0.45).max(80.0);
+        let target = last.adaptive.as_ref().map(|a| a.view_target.clone());
+        let (offset, width) = if target.is_some() { (0.17, 0.32) } else { (0.0, 0.6) };
         let bars: Vec<Bar> = last
             .view_weights
             .iter()
             .enumerate()
-            .map(|(v, &w)| Bar::new(v as f64, f64::from(w)).name(&names[v]).fill(palette::category(v)).width(0.6))
+            .map(|(v, &w)| {
+                Bar::new(v as f64 - offset, f64::from(w))
+                    .name(format!("{} · AFW w", names[v]))
+                    .fill(palette::category(v))
+                    .width(width)
+            })
             .collect();
+        let target_bars: Vec<Bar> = target
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(v, &w)| {
+                Bar::new(v as f64 + offset, f64::from(w))
+                    .name(format!("{} · target w*", names[v]))
+                    .fill(palette::category(v).gamma_multiply(0.35))
+                    .stroke(egui::Stroke::new(1.0, palette::category(v)))
+                    .width(width)
+            })
+            .collect();
+        if let Some(a) = &last.adaptive {
+            let d: Vec<String> = names.iter().zip(&a.discrepancy).map(|(n, d)| format!("{n} {d:.3}")).collect();
+            ui.label(
+                egui::RichText::new(format!(
+                    "solid: AFW weights w · pale: target w* = softmax(−(D_v / mean D) / γ) · D_v = KL(P || q_v), P the unweighted consensus: {}",
+                    d.join(", ")
+                ))
+                .small()
+                .weak(),
+            );
+        }
         let bar_names = names.clone();
         Plot::new("view_weight_bars")
             .height(half)
@@ -57,7 +88,12 @@ impl ViewWeightsPanel {
                     String::new()
                 }
             })
-            .show(ui, |p| p.bar_chart(BarChart::new("weights", bars)));
+            .show(ui, |p| {
+                p.bar_chart(BarChart::new("AFW w", bars));
+                if !target_bars.is_empty() {
+                    p.bar_chart(BarChart::new("target w*", target_bars));
+                }
+            });
         Plot::new("view_weight_history")
             .legend(Legend::default())
             .x_axis_label("epoch")
@@ -72,6 +108,18 @@ impl ViewWeightsPanel {
                         .filter_map(|e| e.view_weights.get(v).map(|&w| [e.global_epoch as f64, f64::from(w)]))
                         .collect();
                     p.line(Line::new(name.as_str(), pts).color(palette::category(v)).width(2.0));
+                    let target: Vec<[f64; 2]> = run
+                        .epochs
+                        .iter()
+                        .filter_map(|e| {
+                            let w = e.adaptive.as_ref()?.view_target.get(v)?;
+                            Some([e.global_epoch as f64, f64::from(*w)])
+                        })
+                        .collect();
+                    if !target.is_empty() {
+                        let line = Line::new(format!("{name} · w*"), target);
+                        p.line(line.color(palette::category(v)).width(1.5).style(LineStyle::dotted_dense()));
+                    }
                 }
                 // Stored runs selected in the Runs tile: each view's weight, dashed, one colour a run.
                 for (i, o) in overlays.iter().enumerate() {

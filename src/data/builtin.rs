@@ -14,6 +14,10 @@ pub const BUILTINS: &[(&str, &str)] = &[
         "3 views, 600 samples, 4 Gaussian clusters; views 1-2 informative (20-d, 30-d), view 3 pure noise (10-d): the view weighting should learn to down-weight it",
     ),
     (
+        "latent3",
+        "3 views, 600 samples, 3 clusters; each view a different noisy nonlinear map of one 4-d latent per sample (class centre + the sample's own offset): views agree sample by sample, not only by class",
+    ),
+    (
         "rings-moons",
         "2 views, 900 samples, 3 clusters; view 1 concentric rings, view 2 interleaved moons (2-D, noisy): not linearly separable",
     ),
@@ -110,11 +114,51 @@ fn rings_moons() -> MultiViewDataset {
     ds
 }
 
+fn latent3() -> MultiViewDataset {
+    let mut rng = ChaCha8Rng::seed_from_u64(0x1a7e);
+    let (k, per, dim) = (3, 200, 4);
+    let y = shuffled_labels(&mut rng, k, per);
+    let n = y.len();
+    let centres: Vec<Vec<f64>> = (0..k).map(|_| (0..dim).map(|_| normal(&mut rng) * 1.5).collect()).collect();
+    let latents: Vec<Vec<f64>> =
+        y.iter().map(|&c| centres[c].iter().map(|m| m + normal(&mut rng) * 0.6).collect()).collect();
+    let mut views = Vec::new();
+    for (name, d) in [("map-a", 12usize), ("map-b", 16), ("map-c", 8)] {
+        let a: Vec<f64> = (0..d * dim).map(|_| normal(&mut rng) / (dim as f64).sqrt()).collect();
+        let mut values = Vec::with_capacity(n * d);
+        for u in &latents {
+            for r in 0..d {
+                let x: f64 = (0..dim).map(|j| a[r * dim + j] * u[j]).sum();
+                values.push((x.tanh() + normal(&mut rng) * 0.1) as f32);
+            }
+        }
+        views.push(view(name, n, d, values));
+    }
+    let mut ds = labelled("latent3", views, &y);
+    ds.labels.as_mut().unwrap().class_names = Some((1..=k).map(|c| format!("source {c}")).collect());
+    ds
+}
+
+/// Appends a view of `dims` features of pure Gaussian noise (seeded) to `ds`, named `noise`:
+/// the test of whether a method's view weighting notices a useless view.
+pub fn append_noise_view(ds: &mut MultiViewDataset, dims: usize, seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x4015e);
+    let n = ds.n_samples();
+    let values: Vec<f32> = (0..n * dims).map(|_| normal(&mut rng) as f32).collect();
+    let name = if ds.views.iter().any(|v| v.name == "noise") {
+        format!("noise-{}", ds.views.len() + 1)
+    } else {
+        "noise".into()
+    };
+    ds.views.push(view(&name, n, dims, values));
+}
+
 /// Generates a built-in dataset by name.
 pub fn generate(name: &str) -> Result<MultiViewDataset, DataError> {
     match name {
         "gauss3-noise" => Ok(gauss3_noise()),
         "rings-moons" => Ok(rings_moons()),
+        "latent3" => Ok(latent3()),
         other => Err(DataError::Other(format!(
             "there is no built-in dataset {other:?}; the built-in datasets are: {}",
             names().join(", ")

@@ -1,8 +1,10 @@
 //! Training engine: configuration, the channel protocol and the trainer thread.
 
+pub mod adaptive;
 pub mod checkpoint;
 pub mod config;
 pub mod device;
+pub mod estimate;
 pub mod layers;
 pub mod predict;
 pub mod presets;

@@ -1,5 +1,6 @@
 //! Inference: run a trained network over a dataset (or some of its rows) and
-//! read it three ways — argmax of the mean `q_v` (primary), argmax of the VCF
+//! read it three ways — the DEC head on the AFW-weighted consensus `normalize(Σ_v w_v h_v)` (primary;
+//! the mean of the views' `q` for networks from before issue 13), argmax of the VCF
 //! output `t`, and k-means on the fused feature `Z` — plus per-view ACC, and
 //! answer for one sample what the seed's `/predict` did.
 //!
@@ -40,7 +41,8 @@ pub struct Evaluation {
     pub h: Vec<Vec<f32>>,
     /// Per-view `q_v`, each row-major `rows × k`.
     pub q_views: Vec<Vec<f32>>,
-    /// Mean of the `q_v`, row-major `rows × k`.
+    /// The primary assignment, row-major `rows × k`: the DEC head on `normalize(Σ_v w_v h_v)` (the
+    /// mean of the `q_v` for networks from before issue 13).
     pub q_mean: Vec<f32>,
     /// VCF output, row-major `rows × k`.
     pub t: Vec<f32>,
@@ -136,12 +138,18 @@ pub fn evaluate_rows(
         t.extend(to_host(model.vcf.forward(fused.clone()))?);
         z.extend(to_host(fused)?);
     }
-    let mut q_mean = vec![0f32; n * k];
-    for qv in &q_views {
-        for (m, x) in q_mean.iter_mut().zip(qv) {
-            *m += x / v as f32;
+    let q_mean = if model.afw.residual {
+        consensus_assignment(model, &h, &view_weights, h_dim, batch, device)?
+    } else {
+        // Networks from before issue 13: the plain mean of the views' `q`, as they were read then.
+        let mut q_mean = vec![0f32; n * k];
+        for qv in &q_views {
+            for (m, x) in q_mean.iter_mut().zip(qv) {
+                *m += x / v as f32;
+            }
         }
-    }
+        q_mean
+    };
     let pred_mean = argmax_rows(&q_mean, k);
     let confidence = q_mean.chunks_exact(k).map(|r| r.iter().copied().fold(f32::NEG_INFINITY, f32::max)).collect();
     let pred_views = q_views.iter().map(|q| argmax_rows(q, k)).collect();
@@ -162,6 +170,34 @@ pub fn evaluate_rows(
         pred_vcf,
         confidence,
     })
+}
+
+/// The DEC head's assignment of the weighted consensus feature `normalize(Σ_v w_v h_v)`, row-major
+/// `rows × k`: the primary reading of networks since issue 13. The refreshed centres are the
+/// cluster means of this same feature, and a down-weighted view moves it only by its weight
+/// (averaging the views' flat `q` instead let a noise view at weight 0.1 flip the argmax).
+fn consensus_assignment(
+    model: &Cvc,
+    h: &[Vec<f32>],
+    weights: &[f32],
+    h_dim: usize,
+    batch: usize,
+    device: &Device,
+) -> Result<Vec<f32>, String> {
+    let n = h.first().map_or(0, |hv| hv.len() / h_dim.max(1));
+    let mut out = Vec::new();
+    for start in (0..n).step_by(batch.max(1)) {
+        let end = (start + batch.max(1)).min(n);
+        let mut c = vec![0f32; (end - start) * h_dim];
+        for (hv, &w) in h.iter().zip(weights) {
+            for (o, x) in c.iter_mut().zip(&hv[start * h_dim..end * h_dim]) {
+                *o += w * x;
+            }
+        }
+        let t = Tensor::<2>::from_data(TensorData::new(c, [end - start, h_dim]), device);
+        out.extend(to_host(model.dec.forward(crate::model::l2_normalize(t)))?);
+    }
+    Ok(out)
 }
 
 /// Evaluates the whole dataset.

@@ -53,6 +53,9 @@ pub struct LiveParams {
     pub threshold: Option<f32>,
     pub temperature_f: Option<f32>,
     pub temperature_l: Option<f32>,
+    /// γ of the closed-form view weights `w*` (`TrainConfig::weight_temperature`).
+    #[serde(default)]
+    pub weight_temperature: Option<f32>,
     pub loss: Option<LossWeights>,
 }
 
@@ -150,6 +153,33 @@ pub struct EpochReport {
     /// AFW view weights averaged over the epoch's batches (sum to 1).
     pub view_weights: Vec<f32>,
     pub secs: f64,
+    /// What the contrastive phase's adaptive parts did this epoch (`None` in pre-training).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<AdaptiveReport>,
+}
+
+/// The adaptive parts of one contrastive epoch: the view weights' target, the pseudo labels,
+/// and the chance values the contrastive terms are measured against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdaptiveReport {
+    /// The closed-form view weights `w*_v = softmax(−(D_v / mean D) / γ)` at the epoch's end
+    /// (uniform when `adaptive_weights` is off).
+    pub view_target: Vec<f32>,
+    /// The smoothed discrepancy `D_v = KL(P̄ ‖ q_v)` of each view from the unweighted consensus (`loss::view_discrepancy`).
+    pub discrepancy: Vec<f64>,
+    /// Fraction of samples whose refreshed pseudo label is confident enough to enter `L_Q`
+    /// (0 when the refresh is off).
+    pub pseudo_fraction: f64,
+    /// Fraction of the epoch's sample pairs (within a batch, off the diagonal) that are positives
+    /// of the local contrast: both confident and the same pseudo label.
+    pub positive_pairs: f64,
+    /// Fraction of samples whose pseudo label changed at this epoch's refresh (`None`: no refresh
+    /// this epoch).
+    pub pseudo_changed: Option<f64>,
+    /// `L_C,cluster` at chance: `pairs · ln(2K − 1)`.
+    pub cluster_chance: f64,
+    /// `L_C,local` at chance: `pairs · ln B`.
+    pub local_chance: f64,
 }
 
 /// Clustering quality of one reading of the model.

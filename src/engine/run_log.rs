@@ -309,7 +309,10 @@ fn describe_live(p: &LiveParams) -> String {
         parts.push(format!("τ_F {v:.2}"));
     }
     if let Some(v) = p.temperature_l {
-        parts.push(format!("τ_L {v:.2}"));
+        parts.push(format!("τ_L {v:.3}"));
+    }
+    if let Some(v) = p.weight_temperature {
+        parts.push(format!("γ {v:.2}"));
     }
     if p.loss.is_some() {
         parts.push("loss weights".into());
@@ -330,6 +333,7 @@ mod tests {
             losses: Losses { total: 1.0 / g as f64, ..Losses::default() },
             view_weights: vec![0.5, 0.5],
             secs: 0.1,
+            adaptive: None,
         }
     }
 

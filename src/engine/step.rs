@@ -39,7 +39,7 @@ pub enum StepKind<'a> {
     /// Reconstruction only.
     Pretrain,
     /// The whole objective.
-    Contrastive { params: &'a LossParams, labels: &'a LabelTargets },
+    Contrastive { params: &'a LossParams, labels: &'a LabelTargets, view_target: Option<&'a [f32]> },
 }
 
 /// Forward and backward passes of one batch; see the module documentation.
@@ -66,11 +66,11 @@ pub fn batch_gradients(model: &Cvc, xs: &[Tensor<2>], kind: StepKind<'_>, ad: &D
             add_view_gradients(&mut grads, model, xs, &zs, &xr, 1.0, None);
             BatchGradients { grads, objective: obj, weights: None }
         }
-        StepKind::Contrastive { params, labels } => {
+        StepKind::Contrastive { params, labels, view_target } => {
             // 2. The shared heads on detached latents.
             let leaves: Vec<Tensor<2>> = zs.iter().map(|z| z.clone().detach().require_grad()).collect();
             let fwd = model.forward_heads(leaves.clone(), detached(&xr));
-            let obj = objective(xs, &fwd, params, labels);
+            let obj = objective(xs, &fwd, params, labels, view_target);
             let weights = Some(fwd.weights.clone().detach());
             let (mut grads, upstream) = if obj.total.is_tracked() {
                 let mut heads = obj.total.backward();

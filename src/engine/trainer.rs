@@ -22,8 +22,8 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use crate::cluster::{KMeansParams, kmeans};
 use crate::data::MultiViewDataset;
+use crate::engine::adaptive::{self, PseudoLabels, ViewTarget};
 use crate::engine::checkpoint::{self, CheckpointMeta};
 use crate::engine::config::{CentroidInit, TrainConfig};
 use crate::engine::device::{ResolvedDevice, resolve};
@@ -31,11 +31,11 @@ use crate::engine::predict::{
     evaluate, evaluate_rows, metrics_report, snapshot_from, stratified_sample, to_host, truth_of,
 };
 use crate::engine::protocol::{
-    COMMAND_CAPACITY, Command, EVENT_CAPACITY, EpochReport, Event, LiveParams, Losses, MetricsReport, Phase, Progress,
-    RunSummary,
+    AdaptiveReport, COMMAND_CAPACITY, Command, EVENT_CAPACITY, EpochReport, Event, LiveParams, Losses, MetricsReport,
+    Phase, Progress, RunSummary,
 };
 use crate::engine::step::{BatchGradients, StepKind, batch_gradients};
-use crate::loss::{LabelTargets, LossParams};
+use crate::loss::{LabelTargets, LossParams, contrast_chance};
 use crate::model::{Cvc, ModelConfig};
 
 /// The caller's side of a trainer thread.
@@ -143,8 +143,6 @@ fn worker(cmd_rx: &Receiver<Command>, ev_tx: &Sender<Event>) {
 
 /// Minimum time between two `Progress` events.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
-/// Most rows used to initialise the DEC centres with k-means++.
-const KMEANS_INIT_ROWS: usize = 20_000;
 
 /// The state of one training run.
 struct Run<'a> {
@@ -166,11 +164,17 @@ struct Run<'a> {
     /// Mean seconds per batch of each phase so far (for the ETA).
     batch_secs: [Option<f64>; 2],
     device_name: String,
+    /// The smoothed view discrepancies behind `w*`.
+    view_target: ViewTarget,
+    /// The refreshed pseudo labels (none before the first refresh or with the refresh off).
+    pseudo: Option<PseudoLabels>,
+    /// Fraction of pseudo labels the last refresh changed, until the epoch reports it.
+    pseudo_changed: Option<f64>,
 }
 
 /// What the batch loop of an epoch ended with.
 enum EpochEnd {
-    Done { losses: Losses, view_weights: Vec<f32>, secs: f64 },
+    Done { losses: Losses, view_weights: Vec<f32>, secs: f64, positive_pairs: f64 },
     Stopped,
 }
 
@@ -209,6 +213,9 @@ impl<'a> Run<'a> {
             last_progress: Instant::now() - PROGRESS_EVERY,
             batch_secs: [None, None],
             device_name: String::new(),
+            view_target: ViewTarget::new(0),
+            pseudo: None,
+            pseudo_changed: None,
         }
     }
 
@@ -261,6 +268,9 @@ impl<'a> Run<'a> {
         }
         if let Some(t) = p.temperature_l {
             check.temperature_l = t;
+        }
+        if let Some(g) = p.weight_temperature {
+            check.weight_temperature = g;
         }
         if let Some(l) = p.loss {
             check.loss = l;
@@ -354,12 +364,13 @@ impl<'a> Run<'a> {
         let ResolvedDevice { device, description, note, .. } = resolve(self.cfg.device)?;
         self.device_name = description.clone();
         let ad = device.clone().autodiff();
-        let model_cfg = ModelConfig::from_train(&self.cfg, self.ds.view_dims(), k);
+        let mut model_cfg = ModelConfig::from_train(&self.cfg, self.ds.view_dims(), k);
         model_cfg.validate()?;
         let (mut model, centres_trained) = match self.cfg.init_from.clone() {
-            Some(dir) => self.initial_weights(&dir, &model_cfg, &ad)?,
+            Some(dir) => self.initial_weights(&dir, &mut model_cfg, &ad)?,
             None => (model_cfg.init_seeded(&ad, self.cfg.seed), false),
         };
+        self.view_target = ViewTarget::new(self.ds.n_views());
         let mut optim = adam(&self.cfg);
         let total_epochs = self.cfg.mse_epochs + self.cfg.con_epochs;
         self.send(Event::Started {
@@ -386,8 +397,8 @@ impl<'a> Run<'a> {
                 EpochEnd::Stopped => {
                     return self.finish(&model, &device, &model_cfg, global_epoch - 1, last_weights, true);
                 }
-                EpochEnd::Done { losses, view_weights, secs } => {
-                    self.record_epoch(Phase::Pretrain, epoch, global_epoch, losses, view_weights.clone(), secs);
+                EpochEnd::Done { losses, view_weights, secs, .. } => {
+                    self.record_epoch(Phase::Pretrain, epoch, global_epoch, losses, view_weights.clone(), secs, None);
                     last_weights = view_weights;
                 }
             }
@@ -395,12 +406,17 @@ impl<'a> Run<'a> {
         if self.cfg.con_epochs == 0 {
             return self.finish(&model, &device, &model_cfg, global_epoch, last_weights, false);
         }
-        if self.cfg.centroid_init == CentroidInit::KmeansPlusPlus && !centres_trained {
-            model = self.init_centroids(model, &ad, &device, k)?;
+        let init_centres = self.cfg.centroid_init == CentroidInit::KmeansPlusPlus && !centres_trained;
+        if init_centres || self.cfg.pseudo_refresh > 0 || (model.centring.is_some() && !centres_trained) {
+            model = self.refresh_pseudo(model, &ad, &device, init_centres)?;
         }
         self.send(Event::Phase(Phase::Contrastive));
         for epoch in 1..=self.cfg.con_epochs {
             global_epoch += 1;
+            let every = self.cfg.pseudo_refresh;
+            if every > 0 && epoch > 1 && (epoch - 1).is_multiple_of(every) {
+                model = self.refresh_pseudo(model, &ad, &device, self.cfg.refresh_centres)?;
+            }
             let (trained, end) = self.epoch(
                 model,
                 &mut optim,
@@ -417,8 +433,17 @@ impl<'a> Run<'a> {
                 EpochEnd::Stopped => {
                     return self.finish(&model, &device, &model_cfg, global_epoch - 1, last_weights, true);
                 }
-                EpochEnd::Done { losses, view_weights, secs } => {
-                    self.record_epoch(Phase::Contrastive, epoch, global_epoch, losses, view_weights.clone(), secs);
+                EpochEnd::Done { losses, view_weights, secs, positive_pairs } => {
+                    let adaptive = self.adaptive_report(k, positive_pairs);
+                    self.record_epoch(
+                        Phase::Contrastive,
+                        epoch,
+                        global_epoch,
+                        losses,
+                        view_weights.clone(),
+                        secs,
+                        Some(adaptive),
+                    );
                     last_weights = view_weights;
                 }
             }
@@ -444,12 +469,17 @@ impl<'a> Run<'a> {
     fn initial_weights(
         &self,
         dir: &std::path::Path,
-        model_cfg: &ModelConfig,
+        model_cfg: &mut ModelConfig,
         ad: &Device,
     ) -> Result<(Cvc, bool), String> {
         let why = |e: checkpoint::CheckpointError| format!("cannot start from the checkpoint: {e}");
         let ck = checkpoint::load(dir).map_err(why)?;
         ck.check_dataset(&self.ds, false).map_err(why)?;
+        // The network's revision (latent centring, the AFW's form) is the checkpoint's: a network
+        // saved before issue 13 continues in its own form.
+        model_cfg.view_centring = ck.meta.model.view_centring;
+        model_cfg.afw_residual = ck.meta.model.afw_residual;
+        let model_cfg = &*model_cfg;
         let theirs = ModelConfig { kernel_scale: model_cfg.kernel_scale, ..ck.meta.model.clone() };
         if &theirs != model_cfg {
             let (a, b) = (&ck.meta.model, model_cfg);
@@ -502,6 +532,7 @@ impl<'a> Run<'a> {
         out
     }
 
+    #[expect(clippy::too_many_arguments, reason = "the fields of one epoch report")]
     fn record_epoch(
         &mut self,
         phase: Phase,
@@ -510,10 +541,69 @@ impl<'a> Run<'a> {
         losses: Losses,
         view_weights: Vec<f32>,
         secs: f64,
+        adaptive: Option<AdaptiveReport>,
     ) {
-        let report = EpochReport { phase, epoch, global_epoch, losses, view_weights, secs };
+        let report = EpochReport { phase, epoch, global_epoch, losses, view_weights, secs, adaptive };
         self.epochs.push(report.clone());
         self.send(Event::Epoch(report));
+    }
+
+    /// The adaptive parts' state at the end of a contrastive epoch.
+    fn adaptive_report(&mut self, k: usize, positive_pairs: f64) -> AdaptiveReport {
+        let b = self.cfg.batch_size.min(self.ds.n_samples());
+        let (cluster_chance, local_chance) = contrast_chance(self.ds.n_views(), k, b);
+        AdaptiveReport {
+            view_target: self.current_view_target(),
+            discrepancy: self.view_target.discrepancy().to_vec(),
+            pseudo_fraction: self.pseudo.as_ref().map_or(0.0, PseudoLabels::confident_fraction),
+            positive_pairs,
+            pseudo_changed: self.pseudo_changed.take(),
+            cluster_chance,
+            local_chance,
+        }
+    }
+
+    /// `w*` now (uniform with `adaptive_weights` off).
+    fn current_view_target(&self) -> Vec<f32> {
+        let v = self.ds.n_views();
+        if self.cfg.adaptive_weights {
+            self.view_target.weights(self.cfg.weight_temperature)
+        } else {
+            vec![1.0 / v.max(1) as f32; v]
+        }
+    }
+
+    /// Refreshes the pseudo labels from k-means on the weighted fused features and, with
+    /// `move_centres`, moves the DEC centres to the refreshed clusters (see `engine::adaptive`).
+    /// With `pseudo_refresh` = 0 only the centres are set (the phase's start) and no labels kept.
+    fn refresh_pseudo(&mut self, model: Cvc, ad: &Device, device: &Device, move_centres: bool) -> Result<Cvc, String> {
+        let mut model = model;
+        if model.centring.is_some() {
+            let means = adaptive::projection_means(&model.valid(), &self.ds, device, self.cfg.batch_size)?;
+            model = model.with_centring(&means, ad);
+        }
+        let eval = evaluate(&model.valid(), &self.ds, device, self.cfg.batch_size)?;
+        let weights = self.current_view_target();
+        let seed = self.cfg.seed ^ (self.epochs.len() as u64).wrapping_mul(0x9e37_79b9);
+        let fresh = adaptive::refresh(&eval, &weights, &eval.pred_mean, self.cfg.pseudo_fraction, seed)?;
+        if move_centres {
+            let (k, d) = (eval.k, eval.h_dim);
+            let mut centres = to_host(model.dec.centers.val())?;
+            for (j, c) in fresh.centres.iter().enumerate() {
+                if let Some(c) = c {
+                    centres[j * d..(j + 1) * d].copy_from_slice(c);
+                }
+            }
+            model.dec = model.dec.with_centers(centres, k, d, ad);
+        }
+        if self.cfg.pseudo_refresh > 0 {
+            self.pseudo_changed = self.pseudo.as_ref().map(|old| {
+                let changed = old.labels.iter().zip(&fresh.pseudo.labels).filter(|(a, b)| a != b).count();
+                changed as f64 / old.labels.len().max(1) as f64
+            });
+            self.pseudo = Some(fresh.pseudo);
+        }
+        Ok(model)
     }
 
     /// The loss parameters of contrastive epoch `epoch` (1-based): `L_A` and `L_Q` ramp in
@@ -566,6 +656,7 @@ impl<'a> Run<'a> {
         let views = self.ds.n_views();
         let mut sums = [0f64; 6];
         let mut weight_sums = vec![0f64; views];
+        let (mut positive_pairs, mut all_pairs) = (0f64, 0f64);
         let k = model.dec.centers.val().dims()[0];
         let phase_ix = usize::from(phase == Phase::Contrastive);
         for bi in 0..n_batches {
@@ -586,15 +677,35 @@ impl<'a> Run<'a> {
                 Phase::Contrastive => {
                     let targets = if labelled.iter().any(Option::is_some) {
                         LabelTargets::labelled(&rows.iter().map(|&r| labelled[r]).collect::<Vec<_>>(), k, ad)
+                    } else if let Some(pseudo) = &self.pseudo {
+                        let t = pseudo.targets(rows);
+                        let mut per = vec![0f64; k];
+                        t.iter().flatten().for_each(|&c| per[c] += 1.0);
+                        positive_pairs += per.iter().map(|c| c * (c - 1.0)).sum::<f64>();
+                        all_pairs += (b * (b - 1)) as f64;
+                        LabelTargets::refreshed(&t, k, ad)
                     } else {
                         LabelTargets::Pseudo
                     };
                     let params = self.ramped_params(epoch);
-                    batch_gradients(&model, &xs, StepKind::Contrastive { params: &params, labels: &targets }, ad)
+                    let view_target = self.cfg.adaptive_weights.then(|| self.current_view_target());
+                    batch_gradients(
+                        &model,
+                        &xs,
+                        StepKind::Contrastive {
+                            params: &params,
+                            labels: &targets,
+                            view_target: view_target.as_deref(),
+                        },
+                        ad,
+                    )
                 }
             };
             let BatchGradients { grads, objective: obj, weights } = step;
             let parts = to_host(obj.parts)?;
+            if phase == Phase::Contrastive && self.params.weights.kl.factor() > 0.0 {
+                self.view_target.observe(&to_host(obj.view_kl)?);
+            }
             if let Some(bad) = parts.iter().position(|x| !x.is_finite()) {
                 let term =
                     ["reconstruction", "cluster contrastive", "local contrastive", "KL", "label", "total"][bad.min(5)];
@@ -613,6 +724,11 @@ impl<'a> Run<'a> {
                 self.lr
             };
             model = optim.step(lr, model, grads);
+            if phase == Phase::Contrastive && self.cfg.adaptive_weights {
+                // The AFW reads the current `w*` as its sampling distribution (`AdaptiveWeighting::prior`).
+                let target = self.current_view_target();
+                model.afw = model.afw.with_prior(&target, ad);
+            }
             for (s, p) in sums.iter_mut().zip(&parts) {
                 *s += *p as f64;
             }
@@ -651,49 +767,8 @@ impl<'a> Run<'a> {
             total: sums[5] / nb,
         };
         let view_weights = weight_sums.iter().map(|s| (s / nb) as f32).collect();
-        Ok((model, EpochEnd::Done { losses, view_weights, secs: start.elapsed().as_secs_f64() }))
-    }
-
-    /// DEC's convention, k-means++ on the features `h`, made view-aware: the k-means runs on each
-    /// sample's views side by side (`[h_1 … h_V]`, the unweighted `Z`), and the shared centre of
-    /// cluster j is the mean of its V blocks.
-    ///
-    /// Why not k-means on the views' `h` stacked as separate points: right after pre-training the
-    /// projection has not aligned the views yet, so the views sit in different regions of the
-    /// sphere and a stacked k-means spends its K centres on separating *views*, not classes (on
-    /// Synthetic3d, K = V = 3: every view's samples all went to "their" centre, per-view ACC 1/3,
-    /// and KL(P ‖ q_v) then locked that in). With the block mean, `h_v · μ_j` differs between
-    /// clusters by `h_v · c_j^(v) / V`, the within-view class signal, and once training aligns the
-    /// views the block mean is simply the common centroid.
-    fn init_centroids(&self, model: Cvc, ad: &Device, device: &Device, k: usize) -> Result<Cvc, String> {
-        let eval = evaluate(&model.valid(), &self.ds, device, self.cfg.batch_size)?;
-        let d = eval.h_dim;
-        let v = eval.h.len();
-        let n = eval.rows.len();
-        let mut rows: Vec<usize> = (0..n).collect();
-        if n > KMEANS_INIT_ROWS {
-            rows = stratified_sample(None, n, KMEANS_INIT_ROWS, self.cfg.seed);
-        }
-        let mut data = Vec::with_capacity(rows.len() * d * v);
-        for &r in &rows {
-            for hv in &eval.h {
-                data.extend_from_slice(&hv[r * d..(r + 1) * d]);
-            }
-        }
-        let km = kmeans(&data, rows.len(), d * v, &KMeansParams { n_init: 10, ..KMeansParams::new(k, self.cfg.seed) })
-            .map_err(|e| format!("initialising the cluster centres failed: {e}"))?;
-        let mut centers = vec![0f32; k * d];
-        for j in 0..k {
-            for b in 0..v {
-                let block = &km.centroids[(j * v + b) * d..(j * v + b + 1) * d];
-                for (c, x) in centers[j * d..(j + 1) * d].iter_mut().zip(block) {
-                    *c += x / v as f32;
-                }
-            }
-        }
-        let mut model = model;
-        model.dec = model.dec.with_centers(centers, k, d, ad);
-        Ok(model)
+        let positive_pairs = if all_pairs > 0.0 { positive_pairs / all_pairs } else { 0.0 };
+        Ok((model, EpochEnd::Done { losses, view_weights, secs: start.elapsed().as_secs_f64(), positive_pairs }))
     }
 
     fn evaluate_metrics(

@@ -292,6 +292,7 @@ mod tests {
                 },
                 view_weights: vec![0.6, 0.4],
                 secs: 0.1,
+                adaptive: None,
             })
             .collect();
         let s = Scores { acc: 0.8, nmi: 0.7, ari: 0.6, purity: 0.85 };

@@ -28,6 +28,19 @@ pub struct ModelConfig {
     /// before it existed were trained with κ = 1 and load with it.
     #[serde(default = "one")]
     pub kernel_scale: f32,
+    /// A per-view centre `c_v` (`[V, H]`, not trained) is subtracted from the shared projection
+    /// before the L2 normalisation, `h_v = normalize(W z_v + b − c_v)`, and set to each view's mean
+    /// projection when the contrastive phase starts and at every pseudo-label refresh. Without it the projections' common offset
+    /// (the bias `b` against small latents, the latents' own mean) makes every `h_v` point the same
+    /// way (mean cosine .85–.93 on gauss3-noise) and the contrastive terms sit at chance (issue 13). Checkpoints written
+    /// before it existed have none and load without it.
+    #[serde(default)]
+    pub view_centring: bool,
+    /// The AFW attention adds its context to the view summaries (a residual) and the view score
+    /// and the FFN's modulation are added (not multiplied) before the softmax. Checkpoints written
+    /// before it existed load with the old form (`false`).
+    #[serde(default)]
+    pub afw_residual: bool,
 }
 
 fn one() -> f32 {
@@ -47,6 +60,8 @@ impl ModelConfig {
             afw_heads: cfg.afw_heads,
             afw_ffn_hidden: 32,
             kernel_scale: cfg.kernel_scale,
+            view_centring: cfg.view_centring,
+            afw_residual: true,
         }
     }
 

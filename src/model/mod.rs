@@ -17,9 +17,9 @@ pub mod config;
 pub mod dec;
 pub mod vcf;
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 
 pub use afw::AdaptiveWeighting;
 pub use autoencoder::ViewAutoencoder;
@@ -33,6 +33,9 @@ pub struct Cvc {
     pub views: Vec<ViewAutoencoder>,
     /// Shared `Linear(F, H)` before the L2 normalisation.
     pub projection: Linear,
+    /// Per-view centres `c_v` (`[V, H]`), subtracted from the projection `W z_v + b` before the
+    /// L2 normalisation (`ModelConfig::view_centring`; `None` in networks saved before it existed).
+    pub centring: Option<Param<Tensor<2>>>,
     pub dec: DecHead,
     pub afw: AdaptiveWeighting,
     pub vcf: VcfHead,
@@ -66,12 +69,16 @@ impl ModelConfig {
         Cvc {
             views,
             projection: LinearConfig::new(self.feature_dim, self.high_feature_dim).init(device),
+            centring: self
+                .view_centring
+                .then(|| Param::from_tensor(Tensor::<2>::zeros([self.n_views(), self.high_feature_dim], device))),
             dec: DecHead::new(self.n_clusters, self.high_feature_dim, self.kernel_scale, device),
             afw: AdaptiveWeighting::new(
                 self.n_views(),
                 self.high_feature_dim,
                 self.afw_heads,
                 self.afw_ffn_hidden,
+                self.afw_residual,
                 device,
             ),
             vcf: VcfHead::new(self.fused_dim(), self.vcf_ff_dim, self.n_clusters, device),
@@ -121,14 +128,42 @@ impl Cvc {
         self.views.iter().zip(xs).map(|(ae, x)| ae.decode(ae.encode(x.clone()))).collect()
     }
 
-    /// `h_v` of one view from its latent `z_v`.
-    pub fn project(&self, z: Tensor<2>) -> Tensor<2> {
-        l2_normalize(self.projection.forward(z))
+    /// `h_v` of view `v` from its latent `z_v`: `normalize(W z_v + b − c_v)`.
+    pub fn project(&self, v: usize, z: Tensor<2>) -> Tensor<2> {
+        let p = self.projection.forward(z);
+        let p = match &self.centring {
+            Some(c) => {
+                let [_, h] = p.dims();
+                // A constant, not trained: a trainable offset is a one-parameter path to
+                // collapse (grow it and every `h_v` points the same way).
+                p - c.val().detach().slice(v..v + 1).reshape([1, h])
+            }
+            None => p,
+        };
+        l2_normalize(p)
+    }
+
+    /// The latents `z_v` of every view (no decoder, no heads).
+    pub fn latents(&self, xs: &[Tensor<2>]) -> Vec<Tensor<2>> {
+        self.views.iter().zip(xs).map(|(ae, x)| ae.encode(x.clone())).collect()
     }
 
     /// `h_v` of every view (no decoder, no heads).
     pub fn features(&self, xs: &[Tensor<2>]) -> Vec<Tensor<2>> {
-        self.views.iter().zip(xs).map(|(ae, x)| self.project(ae.encode(x.clone()))).collect()
+        self.latents(xs).into_iter().enumerate().map(|(v, z)| self.project(v, z)).collect()
+    }
+
+    /// Sets the per-view centres `c_v` to `means` (V rows of H values: each view's mean projection
+    /// `W z_v + b`; a constant the optimiser does not move: the trainer re-estimates it); a network without centring (an old checkpoint's)
+    /// is returned unchanged.
+    pub fn with_centring(mut self, means: &[Vec<f32>], device: &Device) -> Self {
+        if self.centring.is_some() && !means.is_empty() {
+            let f = means[0].len();
+            let values: Vec<f32> = means.iter().flatten().copied().collect();
+            let t = Tensor::<2>::from_data(TensorData::new(values, [means.len(), f]), device);
+            self.centring = Some(Param::from_tensor(t));
+        }
+        self
     }
 
     /// `Z = concat_v(w_v · h_v)`.
@@ -167,10 +202,14 @@ impl Cvc {
     /// latents to differentiate the heads apart from the per-view autoencoders
     /// (see `engine::step`).
     pub fn forward_heads(&self, zs: Vec<Tensor<2>>, xr: Vec<Tensor<2>>) -> Forward {
-        let h: Vec<Tensor<2>> = zs.into_iter().map(|z| self.project(z)).collect();
+        let h: Vec<Tensor<2>> = zs.into_iter().enumerate().map(|(v, z)| self.project(v, z)).collect();
         let q = h.iter().map(|hv| self.dec.forward(hv.clone())).collect();
         let weights = self.afw.weights_from_features(&h);
-        let fused = Self::fuse(&h, &weights);
+        // Networks since issue 13 train the AFW toward the closed-form weights `w*` only
+        // (`loss::objective`): through `Z` the VCF head's self-training would pull the weights
+        // toward whatever makes `t` confident, not toward the views' quality.
+        let fused =
+            if self.afw.residual { Self::fuse(&h, &weights.clone().detach()) } else { Self::fuse(&h, &weights) };
         let t = self.vcf.forward(fused.clone());
         Forward { xr, h, q, weights, fused, t }
     }

@@ -18,7 +18,7 @@ pub use crate::engine::run_log::{RunLog, RunStatus, format_secs, phase_name};
 use super::tsne::TsneParams;
 pub use commands::{AppCommand, CommandQueue, ExportTarget, ViewCtx};
 pub use embedding::{EmbeddingLayout, EmbeddingRuntime, LayoutMethod, PendingTsne, cluster_to_label, position_in};
-pub use session::{ExportOutcome, FrameTimes, LoadedDataset, Notice, Session, quantile};
+pub use session::{ExportOutcome, FrameTimes, LoadedDataset, Notice, Session, StepMeasurements, StepShape, quantile};
 
 /// The centre tiles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
@@ -304,6 +304,20 @@ pub fn dataset_preset_config(name: &str) -> Result<TrainConfig, String> {
     let layers = crate::engine::layers::Layers { preset: Some(name.to_owned()), ..Default::default() };
     layers.build().map_err(|e| e.to_string())
 }
+
+/// The configuration a preset entry of the training panel stands for (the app's demo, the full
+/// defaults, or one of the seed's dataset presets on top of the defaults).
+pub fn preset_config(name: &str) -> Result<TrainConfig, String> {
+    match name {
+        DEMO_PRESET => Ok(demo_config()),
+        FULL_DEFAULTS => Ok(TrainConfig { preset: Some(FULL_DEFAULTS.to_owned()), ..TrainConfig::default() }),
+        other => dataset_preset_config(other),
+    }
+}
+
+/// The project's defaults as a preset entry: the seed's network and rates, 200 + 50 epochs
+/// (`TrainConfig`'s documentation lists where they differ from the seed's).
+pub const FULL_DEFAULTS: &str = "Full defaults";
 
 #[cfg(test)]
 mod tests {

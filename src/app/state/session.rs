@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::data::{MultiViewDataset, Preprocess, VariableInfo};
+use crate::engine::TrainConfig;
 
 use super::{DatasetSource, EmbeddingRuntime, RunLog};
 
@@ -88,6 +89,28 @@ pub struct Session {
     pub tsne_paused: bool,
     /// The run store as the Runs tile shows it.
     pub runs: crate::app::run_history::RunsView,
+    /// Measured seconds of one pre-training batch on the loaded dataset, per network shape
+    /// (`engine::estimate::shape_key`): the presets' run-time estimates.
+    pub step_secs: Vec<(StepShape, f64)>,
+    /// Why the step could not be measured, if it could not.
+    pub step_error: Option<String>,
+}
+
+/// A network shape whose step cost was measured (`engine::estimate::shape_key`).
+pub type StepShape = (Vec<usize>, usize, usize, usize, usize);
+
+/// What the `mvc-estimate` thread answers: each network shape's step seconds, or why not.
+pub type StepMeasurements = Vec<(StepShape, Result<f64, String>)>;
+
+impl Session {
+    /// The estimated seconds of a run of `cfg` on the loaded dataset, when a step of its network
+    /// shape has been measured.
+    pub fn estimate_secs(&self, cfg: &TrainConfig) -> Option<f64> {
+        let n = self.dataset()?.n_samples();
+        let key = crate::engine::estimate::shape_key(cfg);
+        let (_, step) = self.step_secs.iter().find(|(k, _)| *k == key)?;
+        Some(crate::engine::estimate::estimate_run_secs(*step, cfg, n))
+    }
 }
 
 impl Session {

@@ -16,9 +16,13 @@ use crate::runs::RunWriter;
 
 fn losses_json(e: &EpochReport) -> serde_json::Value {
     let l = &e.losses;
-    json!({"event": "epoch", "phase": e.phase, "epoch": e.epoch, "global_epoch": e.global_epoch,
+    let mut v = json!({"event": "epoch", "phase": e.phase, "epoch": e.epoch, "global_epoch": e.global_epoch,
         "losses": {"rec": l.rec, "cluster": l.cluster, "local": l.local, "kl": l.kl, "label": l.label, "total": l.total},
-        "view_weights": e.view_weights, "secs": e.secs})
+        "view_weights": e.view_weights, "secs": e.secs});
+    if let (Some(a), Some(obj)) = (&e.adaptive, v.as_object_mut()) {
+        obj.insert("adaptive".into(), serde_json::to_value(a).unwrap_or_default());
+    }
+    v
 }
 
 pub(crate) fn scores_json(s: &Scores) -> serde_json::Value {

@@ -85,6 +85,10 @@ pub struct TrainArgs {
     /// NaN/Inf handling when loading: error, zero or mean.
     #[arg(long, default_value = "error")]
     pub non_finite: NonFinite,
+    /// Append a view of this many features of pure Gaussian noise (seeded by --seed) before
+    /// scaling: does the view weighting notice a useless view? (0 = none)
+    #[arg(long, default_value_t = 0)]
+    pub noise_view: usize,
     /// Write the checkpoint to DIR/checkpoint instead of the run's folder in the runs directory.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -116,6 +120,9 @@ pub(crate) fn load(data: &str, non_finite: NonFinite) -> Result<MultiViewDataset
 pub fn run_train(args: &TrainArgs) -> Result<(), String> {
     let cfg = build_config(args)?;
     let mut ds = load(&args.data, args.non_finite)?;
+    if args.noise_view > 0 {
+        data::builtin::append_noise_view(&mut ds, args.noise_view, cfg.seed);
+    }
     data::preprocess::apply(&mut ds, args.preprocess);
     let store = RunStore::open(runs::runs_dir(args.runs.as_deref())).map_err(|e| e.to_string())?;
     let mut writer = store
