@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::data::{MultiViewDataset, Preprocess, VariableInfo};
+use crate::engine::TrainConfig;
 
 use super::{DatasetSource, EmbeddingRuntime, RunLog};
 
