@@ -105,7 +105,7 @@ pub type StepMeasurements = Vec<(StepShape, Result<f64, String>)>;
 impl Session {
     /// The estimated seconds of a run of `cfg` on the loaded dataset, when a step of its network
     /// shape has been measured.
-    pub fn estimate_secs(&self, cfg: &crate::engine::TrainConfig) -> Option<f64> {
+    pub fn estimate_secs(&self, cfg: &TrainConfig) -> Option<f64> {
         let n = self.dataset()?.n_samples();
         let key = crate::engine::estimate::shape_key(cfg);
         let (_, step) = self.step_secs.iter().find(|(k, _)| *k == key)?;
