@@ -14,7 +14,7 @@ use burn::tensor::Device;
 
 use crate::cluster::{KMeansParams, kmeans};
 use crate::data::MultiViewDataset;
-use crate::engine::predict::{Evaluation, stratified_sample, to_host};
+use crate::engine::predict::{Evaluation, gather, stratified_sample, to_host};
 use crate::loss::view_target_weights;
 use crate::metrics::hungarian_min;
 use crate::model::Cvc;
@@ -38,16 +38,7 @@ pub fn projection_means(
     let mut sums: Vec<Vec<f64>> = Vec::new();
     let rows: Vec<usize> = (0..n).collect();
     for chunk in rows.chunks(batch.max(1)) {
-        let xs: Vec<burn::tensor::Tensor<2>> = ds
-            .views
-            .iter()
-            .map(|v| {
-                burn::tensor::Tensor::from_data(
-                    burn::tensor::TensorData::new(v.data.gather_rows(chunk), [chunk.len(), v.data.cols()]),
-                    device,
-                )
-            })
-            .collect();
+        let xs = gather(ds, chunk, device);
         for (v, z) in model.latents(&xs).into_iter().enumerate() {
             let z = model.projection.forward(z);
             let f = z.dims()[1];

@@ -162,7 +162,8 @@ pub struct TrainConfig {
     pub threshold: f32,
     pub temperature_f: f32,
     pub temperature_l: f32,
-    /// Minimum `max P` for a pseudo label to enter `L_Q` when no labels are given.
+    /// Minimum `max P` for a pseudo label to enter `L_Q` when no labels are given and the k-means
+    /// refresh is off (`pseudo_refresh = 0`).
     pub confidence: f32,
     /// Fraction of samples whose true label supervises `L_Q` (0 = unsupervised).
     pub labelled_fraction: f32,

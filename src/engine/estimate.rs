@@ -6,11 +6,11 @@
 use std::time::Instant;
 
 use burn::optim::GradientsParams;
-use burn::tensor::{Tensor, TensorData};
 
 use crate::data::MultiViewDataset;
 use crate::engine::config::TrainConfig;
 use crate::engine::device::resolve;
+use crate::engine::predict::gather;
 use crate::engine::step::{StepKind, batch_gradients};
 use crate::engine::trainer::adam;
 use crate::model::ModelConfig;
@@ -38,11 +38,7 @@ pub fn measure_step(ds: &MultiViewDataset, cfg: &TrainConfig) -> Result<f64, Str
     let mut times = Vec::new();
     for rep in 0..4 {
         let t = Instant::now();
-        let xs: Vec<Tensor<2>> = ds
-            .views
-            .iter()
-            .map(|v| Tensor::from_data(TensorData::new(v.data.gather_rows(&rows), [b, v.data.cols()]), &ad))
-            .collect();
+        let xs = gather(ds, &rows, &ad);
         let step = batch_gradients(&model, &xs, StepKind::Pretrain, &ad);
         let grads: GradientsParams = step.grads;
         model = optim.step(cfg.learning_rate, model, grads);

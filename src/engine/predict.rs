@@ -70,7 +70,8 @@ fn argmax_rows(values: &[f32], k: usize) -> Vec<usize> {
         .collect()
 }
 
-fn gather(ds: &MultiViewDataset, rows: &[usize], device: &Device) -> Vec<Tensor<2>> {
+/// The views of some dataset rows as tensors on `device` (`rows.len()` × `d_v` each).
+pub fn gather(ds: &MultiViewDataset, rows: &[usize], device: &Device) -> Vec<Tensor<2>> {
     ds.views
         .iter()
         .map(|v| Tensor::<2>::from_data(TensorData::new(v.data.gather_rows(rows), [rows.len(), v.data.cols()]), device))
