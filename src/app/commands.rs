@@ -76,6 +76,7 @@ impl WorkbenchApp {
                 self.session.embedding.pending = None;
             }
             AppCommand::Select(row) => self.session.selected = row,
+            AppCommand::Mark(marked) => self.session.marked = marked,
             AppCommand::Export(target) => self.export(target),
             AppCommand::ApplyPreset(name) => self.apply_preset(&name),
         }
@@ -265,6 +266,7 @@ impl WorkbenchApp {
             return;
         }
         let run = self.build_run_export();
+        let selection = self.build_selection_export();
         let ex = &self.state.export;
         let style = FigureStyle {
             width_in: ex.width_in,
@@ -300,6 +302,7 @@ impl WorkbenchApp {
                     let folder = dir.join(format!("{stem}-{}", timestamp(run.exported_at_unix)));
                     export::export_all(&run, &style, &folder)
                 }
+                ExportTarget::Selection(format) => super::analysis::write_selection(selection, format, &dir, &stem),
             };
             match result {
                 Ok(files) => ExportOutcome::Written(files),
@@ -360,6 +363,8 @@ impl WorkbenchApp {
                     ColorBy::TrueLabel if s.labels.is_some() => ColorKey::TrueLabel,
                     ColorBy::TrueLabel => ColorKey::Predicted,
                     ColorBy::Confidence => ColorKey::Confidence,
+                    // The figure knows three colourings; the others export as the prediction.
+                    ColorBy::Correctness | ColorBy::Uncertainty | ColorBy::ViewPrediction(_) => ColorKey::Predicted,
                 },
                 rows: (0..l.positions.len()).filter_map(|i| l.row(i)).collect(),
                 coords: l.coords.clone(),
@@ -402,6 +407,7 @@ impl WorkbenchApp {
             summary: run.summary.as_deref().cloned(),
             embedding,
             selected,
+            confusion: self.confusion_export(),
         }
     }
 }

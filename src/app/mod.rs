@@ -3,7 +3,7 @@
 //! - [`state`]: what persists ([`state::AppState`]) and what a session holds
 //!   ([`state::Session`]), apart from drawing; commands panels send.
 //! - one panel per file: [`dataset_panel`], [`training_panel`], [`losses`],
-//!   [`metrics`], [`view_weights`], [`embedding`], [`inspector`], [`status_bar`].
+//!   [`metrics`], [`view_weights`], [`embedding`], [`inspector`], [`analysis`], [`status_bar`].
 //! - [`tsne`]: the `mvc-tsne` worker. Loading, file dialogs and exports run on
 //!   their own named threads too, through [`worker`], which turns a panic into a
 //!   message; the UI thread never blocks on any of them and drains the trainer's
@@ -14,6 +14,7 @@
 //!   `impl WorkbenchApp` blocks.
 
 use eframe::egui;
+pub mod analysis;
 pub mod dataset_panel;
 pub mod embedding;
 pub mod inspector;
@@ -80,12 +81,21 @@ pub fn run(opts: AppOptions) -> Result<(), String> {
             .with_title("MVC Workbench")
             .with_inner_size([1560.0, 980.0])
             .with_min_inner_size([960.0, 620.0])
-            .with_drag_and_drop(true),
+            .with_drag_and_drop(true)
+            .with_app_id("mvc-workbench")
+            .with_icon(icon()),
         persist_window: opts.persist,
         ..Default::default()
     };
     eframe::run_native("MVC Workbench", native, Box::new(move |cc| Ok(Box::new(WorkbenchApp::new(cc, opts)))))
         .map_err(|e| format!("the window could not be opened: {e}"))
+}
+
+/// The window's icon (`assets/icon.png`, also what `assets/mvc-workbench.desktop` names).
+pub fn icon() -> egui::IconData {
+    // A PNG checked in with the code (the test below decodes it); a broken one would leave the
+    // window with the platform's default icon rather than fail the launch.
+    eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png")).unwrap_or_default()
 }
 
 /// Widget state of every panel.
@@ -98,6 +108,7 @@ struct Panels {
     view_weights: view_weights::ViewWeightsPanel,
     embedding: embedding::EmbeddingPanel,
     inspector: inspector::InspectorPanel,
+    analysis: analysis::AnalysisPanel,
     runs: runs_panel::RunsPanel,
     status: status_bar::StatusBar,
 }
@@ -437,6 +448,7 @@ impl WorkbenchApp {
             Tile::Embedding => panels.embedding.ui(state, &mut ctx, ui),
             Tile::Inspector => panels.inspector.ui(state, &mut ctx, ui),
             Tile::Runs => panels.runs.ui(state, &mut ctx, ui),
+            Tile::Analysis => panels.analysis.ui(state, &mut ctx, ui),
         }
     }
 

@@ -203,6 +203,15 @@ pub struct MetricsReport {
     pub kmeans_z: Scores,
     /// ACC of each view's own `argmax q_v`.
     pub per_view_acc: Vec<f64>,
+    /// ACC / NMI / ARI / purity of each view's own `argmax q_v` (empty in records from before
+    /// issue 18).
+    #[serde(default)]
+    pub per_view: Vec<Scores>,
+    /// `view_agreement[a][b]`: the fraction of samples whose `argmax q_a` equals `argmax q_b`
+    /// (the views share the DEC head's centres, so their cluster ids mean the same); 1 on the
+    /// diagonal (empty in records from before issue 18).
+    #[serde(default)]
+    pub view_agreement: Vec<Vec<f64>>,
 }
 
 /// An embedding snapshot for plots and the inspector (a capped, stratified sample).
@@ -232,6 +241,12 @@ pub struct EmbeddingSnapshot {
     pub labels: Option<Vec<usize>>,
     /// AFW view weights at the time of the snapshot.
     pub view_weights: Vec<f32>,
+    /// argmax of the VCF head's `t`, in model cluster ids (`None` in snapshots from before issue 18).
+    #[serde(default)]
+    pub predicted_vcf: Option<Vec<usize>>,
+    /// k-means (3 restarts) on this snapshot's `Z` (`None` in snapshots from before issue 18).
+    #[serde(default)]
+    pub predicted_kmeans_z: Option<Vec<usize>>,
 }
 
 /// Fine-grained progress within an epoch (coalesced; may be dropped).

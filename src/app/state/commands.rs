@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::engine::protocol::LiveParams;
 use crate::export::Figure;
 
-use super::{DatasetSource, Session};
+use super::{DatasetSource, Marked, Session};
 
 /// What to export.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +16,15 @@ pub enum ExportTarget {
     RunJson,
     /// Every figure (SVG + PNG), every table and the run JSON into a new folder.
     All,
+    /// The marked samples (indices, labels, predictions, uncertainty, coordinates).
+    Selection(SelectionFormat),
+}
+
+/// The file format of an exported selection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SelectionFormat {
+    Csv,
+    Json,
 }
 
 /// What panels ask the app to do. Applied after the ui pass.
@@ -42,6 +51,8 @@ pub enum AppCommand {
     PauseTsne(bool),
     CancelTsne,
     Select(Option<usize>),
+    /// Mark a set of samples (or with `None` clear the marks).
+    Mark(Option<Marked>),
     Export(ExportTarget),
     /// Apply a preset by name.
     ApplyPreset(String),

@@ -16,9 +16,11 @@ use crate::engine::TrainConfig;
 pub use crate::engine::run_log::{RunLog, RunStatus, format_secs, phase_name};
 
 use super::tsne::TsneParams;
-pub use commands::{AppCommand, CommandQueue, ExportTarget, ViewCtx};
+pub use commands::{AppCommand, CommandQueue, ExportTarget, SelectionFormat, ViewCtx};
 pub use embedding::{EmbeddingLayout, EmbeddingRuntime, LayoutMethod, PendingTsne, cluster_to_label, position_in};
-pub use session::{ExportOutcome, FrameTimes, LoadedDataset, Notice, Session, StepMeasurements, StepShape, quantile};
+pub use session::{
+    ExportOutcome, FrameTimes, LoadedDataset, Marked, Notice, Session, StepMeasurements, StepShape, quantile,
+};
 
 /// The centre tiles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
@@ -29,11 +31,13 @@ pub enum Tile {
     Embedding,
     Inspector,
     Runs,
+    /// The confusion matrix, the per-view diagnostics and the uncertainty (`app/analysis/`).
+    Analysis,
 }
 
 impl Tile {
-    pub const ALL: [Self; 6] =
-        [Self::Losses, Self::Metrics, Self::ViewWeights, Self::Embedding, Self::Inspector, Self::Runs];
+    pub const ALL: [Self; 7] =
+        [Self::Losses, Self::Metrics, Self::ViewWeights, Self::Embedding, Self::Inspector, Self::Analysis, Self::Runs];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -43,6 +47,7 @@ impl Tile {
             Self::Embedding => "Embedding",
             Self::Inspector => "Inspector",
             Self::Runs => "Runs",
+            Self::Analysis => "Analysis",
         }
     }
 }
@@ -122,6 +127,12 @@ pub enum ColorBy {
     Predicted,
     TrueLabel,
     Confidence,
+    /// Whether the (aligned) prediction equals the label.
+    Correctness,
+    /// The pseudo-label uncertainty `H(q) / ln K` (`analysis::normalized_entropy`).
+    Uncertainty,
+    /// View `v`'s own `argmax q_v`, mapped to labels like the primary reading.
+    ViewPrediction(usize),
 }
 
 impl ColorBy {
@@ -130,6 +141,54 @@ impl ColorBy {
             Self::Predicted => "predicted cluster",
             Self::TrueLabel => "true label",
             Self::Confidence => "confidence",
+            Self::Correctness => "correct / wrong",
+            Self::Uncertainty => "uncertainty",
+            Self::ViewPrediction(_) => "a view's prediction",
+        }
+    }
+}
+
+/// Which part of the Analysis tile is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum AnalysisView {
+    #[default]
+    Confusion,
+    Views,
+    Uncertainty,
+}
+
+impl AnalysisView {
+    pub const ALL: [Self; 3] = [Self::Confusion, Self::Views, Self::Uncertainty];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Confusion => "Confusion matrix",
+            Self::Views => "Per-view",
+            Self::Uncertainty => "Uncertainty",
+        }
+    }
+}
+
+/// Analysis tile settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AnalysisSettings {
+    pub view: AnalysisView,
+    /// The reading the confusion matrix shows.
+    pub reading: crate::analysis::Reading,
+    /// Show each label's row as shares instead of counts.
+    pub row_normalised: bool,
+    /// How many samples "Select the N most uncertain" picks.
+    pub uncertain_n: usize,
+}
+
+impl Default for AnalysisSettings {
+    fn default() -> Self {
+        Self {
+            view: AnalysisView::Confusion,
+            reading: crate::analysis::Reading::Primary,
+            row_normalised: false,
+            uncertain_n: 50,
         }
     }
 }
@@ -233,6 +292,7 @@ pub struct AppState {
     pub config: TrainConfig,
     pub layout: Layout,
     pub embedding: EmbeddingSettings,
+    pub analysis: AnalysisSettings,
     pub losses_log_scale: bool,
     pub export: ExportSettings,
     pub left_panel_open: bool,
@@ -253,6 +313,7 @@ impl Default for AppState {
             config: demo_config(),
             layout: Layout::default(),
             embedding: EmbeddingSettings::default(),
+            analysis: AnalysisSettings::default(),
             losses_log_scale: true,
             export: ExportSettings::default(),
             left_panel_open: true,
@@ -327,7 +388,7 @@ mod tests {
     fn layout_moves_and_repairs() {
         let mut l = Layout { order: vec![Tile::Embedding, Tile::Embedding], ..Layout::default() };
         l.normalise();
-        assert_eq!(l.order.len(), 6);
+        assert_eq!(l.order.len(), 7);
         assert_eq!(l.order[0], Tile::Embedding);
         l.move_tile(Tile::Embedding, 1);
         assert_eq!(l.order[1], Tile::Embedding);
