@@ -52,6 +52,7 @@ fn main() {
             per_view_acc: vec![],
             per_view: vec![],
             view_agreement: vec![],
+            per_view_kmeans: vec![],
         };
         let summary = RunSummary {
             stopped: false,

@@ -381,6 +381,7 @@ fn stored_run(store: &RunStore, name: &str, lr: f64) {
         per_view_acc: vec![],
         per_view: vec![],
         view_agreement: vec![],
+        per_view_kmeans: vec![],
     };
     for g in 1..=4 {
         w.observe(&Event::Epoch(epoch(g))).unwrap();

@@ -49,6 +49,7 @@ fn metrics(g: usize, acc: f64) -> MetricsReport {
         per_view_acc: vec![acc],
         per_view: vec![],
         view_agreement: vec![],
+        per_view_kmeans: vec![],
     }
 }
 

@@ -227,6 +227,14 @@ pub fn metrics_report(
     // (three restarts let an unlucky seeding show as a worse model).
     let params = KMeansParams { n_init: KMEANS_Z_RESTARTS, ..KMeansParams::new(eval.k, seed) };
     let km = kmeans(&eval.z, n, eval.z_dim, &params).map_err(|e| e.to_string())?;
+    // Each view's own features clustered alone (fewer restarts: one k-means per view per evaluation).
+    let view_params = KMeansParams { n_init: SNAPSHOT_KMEANS_RESTARTS, ..KMeansParams::new(eval.k, seed) };
+    let per_view_kmeans = eval
+        .h
+        .iter()
+        .map(|hv| kmeans(hv, n, eval.h_dim, &view_params).map(|km| to_scores(metrics::scores(&km.labels, truth))))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
     Ok(MetricsReport {
         global_epoch,
         mean_q: to_scores(metrics::scores(&eval.pred_mean, truth)),
@@ -235,6 +243,7 @@ pub fn metrics_report(
         per_view_acc: eval.pred_views.iter().map(|p| metrics::accuracy(p, truth)).collect(),
         per_view: eval.pred_views.iter().map(|p| to_scores(metrics::scores(p, truth))).collect(),
         view_agreement: crate::analysis::agreement_matrix(&eval.pred_views),
+        per_view_kmeans,
     })
 }
 

@@ -212,6 +212,10 @@ pub struct MetricsReport {
     /// diagonal (empty in records from before issue 18).
     #[serde(default)]
     pub view_agreement: Vec<Vec<f64>>,
+    /// The scores of k-means on each view's own `h_v` (3 restarts; empty in records from before
+    /// issue 18).
+    #[serde(default)]
+    pub per_view_kmeans: Vec<Scores>,
 }
 
 /// An embedding snapshot for plots and the inspector (a capped, stratified sample).

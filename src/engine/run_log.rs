@@ -347,6 +347,7 @@ mod tests {
             per_view_acc: vec![],
             per_view: vec![],
             view_agreement: vec![],
+            per_view_kmeans: vec![],
         }
     }
 

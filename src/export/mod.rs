@@ -328,6 +328,7 @@ mod tests {
                 per_view_acc: vec![0.5, 0.6],
                 per_view: vec![s, s],
                 view_agreement: vec![vec![1.0, 0.5], vec![0.5, 1.0]],
+                per_view_kmeans: vec![s, s],
             }],
             contrastive_from: Some(3),
             embedding: Some(EmbeddingExport {

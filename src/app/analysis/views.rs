@@ -1,5 +1,6 @@
 //! The Analysis tile's per-view diagnostics: each view's own clustering quality (ACC / NMI of
-//! its `argmax q_v`, from the engine's evaluations) over the epochs beside its learned weight,
+//! its `argmax q_v`, and of k-means on its `h_v`, from the engine's evaluations) over the epochs
+//! beside its learned weight,
 //! and the view-pair agreement matrix. The view the weighting should distrust (gauss3-noise's
 //! `noise`) shows as the worst view with the lowest weight.
 
@@ -13,14 +14,18 @@ use super::super::palette;
 use super::super::state::ViewCtx;
 use super::super::widgets::empty_hint_ui;
 
-/// Each view's latest (ACC, NMI) from the run's last evaluation, when it has them.
-fn latest_scores(ctx: &ViewCtx<'_>) -> Vec<Option<(f64, Option<f64>)>> {
+/// Each view's latest (ACC, NMI, ACC of k-means on `h_v`) from the run's last evaluation.
+fn latest_scores(ctx: &ViewCtx<'_>) -> Vec<Option<(f64, Option<f64>, Option<f64>)>> {
     let Some(m) = ctx.session.run.metrics.last() else { return Vec::new() };
     if m.per_view.is_empty() {
         // Records from before issue 18 kept the ACC only.
-        return m.per_view_acc.iter().map(|&a| Some((a, None))).collect();
+        return m.per_view_acc.iter().map(|&a| Some((a, None, None))).collect();
     }
-    m.per_view.iter().map(|s| Some((s.acc, Some(s.nmi)))).collect()
+    m.per_view
+        .iter()
+        .enumerate()
+        .map(|(v, s)| Some((s.acc, Some(s.nmi), m.per_view_kmeans.get(v).map(|k| k.acc))))
+        .collect()
 }
 
 pub fn ui(ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui) {
@@ -39,15 +44,15 @@ pub fn ui(ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui) {
     let worst_acc = scores
         .iter()
         .enumerate()
-        .filter_map(|(v, s)| s.map(|(a, _)| (v, a)))
+        .filter_map(|(v, s)| s.map(|(a, _, _)| (v, a)))
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(v, _)| v);
     let lowest_weight =
         weights.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1)).map(|(v, _)| v).filter(|_| n_views > 1);
 
     ui.label(RichText::new("Each view's own reading (argmax q_v) and its weight in the fusion").strong());
-    egui::Grid::new("per_view_table").num_columns(5).striped(true).show(ui, |ui| {
-        for h in ["view", "weight", "own ACC", "own NMI", ""] {
+    egui::Grid::new("per_view_table").num_columns(6).striped(true).show(ui, |ui| {
+        for h in ["view", "weight", "own ACC", "own NMI", "k-means on h ACC", ""] {
             ui.label(RichText::new(h).weak());
         }
         ui.end_row();
@@ -56,13 +61,15 @@ pub fn ui(ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui) {
             let w = weights.get(v).copied().unwrap_or(0.0);
             ui.add(egui::ProgressBar::new(w.clamp(0.0, 1.0)).text(format!("{w:.3}")).desired_width(90.0));
             match scores.get(v).copied().flatten() {
-                Some((acc, nmi)) => {
+                Some((acc, nmi, km)) => {
                     ui.label(format!("{acc:.3}"));
                     ui.label(nmi.map_or_else(|| "-".to_owned(), |n| format!("{n:.3}")));
+                    ui.label(km.map_or_else(|| "-".to_owned(), |n| format!("{n:.3}")));
                 }
                 None => {
-                    ui.label("-");
-                    ui.label("-");
+                    for _ in 0..3 {
+                        ui.label("-");
+                    }
                 }
             }
             let mut notes = Vec::new();
