@@ -4,9 +4,12 @@
 //! agreement (below).
 
 mod confusion;
+pub mod embed;
+mod trust;
 mod uncertainty;
 
 pub use confusion::{Confusion, Reading, aligned_order};
+pub use trust::trustworthiness;
 pub use uncertainty::{histogram, most_uncertain, normalized_entropy, uncertainties};
 
 /// `out[a][b]`: the fraction of samples whose prediction by `a` equals that by `b` (1 on the
