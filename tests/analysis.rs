@@ -234,3 +234,84 @@ fn the_window_icon_is_the_assets_png() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/mvc-workbench.desktop")).unwrap();
     assert!(desktop.contains("Icon=mvc-workbench") && desktop.contains("StartupWMClass=mvc-workbench"));
 }
+
+#[test]
+fn the_scrubber_changes_the_shown_epoch() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut h = app_with(snapshot(4, 30), Tile::Embedding, runs.path());
+    {
+        let app = h.state_mut();
+        for e in [4, 8] {
+            let mut s = snapshot(4, 30);
+            s.global_epoch = e;
+            s.z.iter_mut().for_each(|x| *x *= e as f32);
+            app.session.timeline.push(Arc::new(s));
+        }
+        let latest = app.session.embedding.layout.clone().unwrap();
+        app.session.timeline.store(&latest);
+        app.state.embedding.tsne.iterations = 200;
+    }
+    h.step();
+    h.step();
+    assert_eq!(h.state().session.timeline.epochs(), vec![4, 8, 12]);
+    h.get_all_by_label("Epoch 12").next().unwrap();
+    let shown = |h: &Harness<'static, WorkbenchApp>| h.state().session.embedding.layout.as_ref().map(|l| l.epoch());
+
+    // Back one snapshot: its t-SNE is computed off the UI thread, then shown.
+    h.get_by_role_and_label(Role::Button, "<").click();
+    h.step();
+    assert_eq!(h.state().session.timeline.pinned, Some(8));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !(shown(&h) == Some(8) && h.state().session.embedding.pending.is_none()) {
+        assert!(Instant::now() < deadline, "epoch 8 was not laid out");
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.get_all_by_label("Epoch 8").next().unwrap();
+    h.get_all_by_label_contains("epoch 8").next().unwrap();
+    // The analysis views read the same epoch.
+    assert_eq!(h.state().session.current_snapshot().unwrap().global_epoch, 8);
+
+    // Forward again: epoch 12 was laid out before, so it shows at the next frame, from the cache
+    // (no t-SNE job is sent: the last one stays epoch 8's).
+    h.get_by_role_and_label(Role::Button, ">").click();
+    h.step();
+    h.step();
+    assert_eq!((shown(&h), h.state().session.embedding.pending.is_none()), (Some(12), true));
+    assert_eq!(h.state().session.embedding.last_job_epoch, Some(8));
+    // The arrow keys step too, and epoch 8 is cached now.
+    h.key_press(egui::Key::ArrowLeft);
+    h.step();
+    h.step();
+    assert_eq!(h.state().session.timeline.pinned, Some(8));
+    assert_eq!(shown(&h), Some(8));
+
+    // Lay out all: the one missing (epoch 4) is computed, then every snapshot is cached.
+    h.get_by_role_and_label(Role::Button, "Lay out all (2/3)").click();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while h.state().session.timeline.n_cached(FeatureSource::Fused) < 3 || h.state().session.timeline.lay_out_all {
+        assert!(Instant::now() < deadline, "lay out all did not finish");
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Play runs through the cached snapshots to the end.
+    h.get_by_role_and_label(Role::Button, "Play").click();
+    h.state_mut().session.timeline.speed = 20.0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    while h.state().session.timeline.playing || seen.is_empty() {
+        assert!(Instant::now() < deadline, "playback did not end");
+        h.step();
+        if let Some(e) = shown(&h)
+            && seen.last() != Some(&e)
+        {
+            seen.push(e);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(seen, vec![4, 8, 12], "playback shows every snapshot in order");
+    // Latest: follow the run again.
+    h.get_by_role_and_label(Role::Button, "Latest").click();
+    h.step();
+    assert_eq!(h.state().session.timeline.pinned, None);
+}

@@ -59,10 +59,12 @@ impl WorkbenchApp {
                     self.send_trainer(Command::Update(p));
                 }
             }
-            AppCommand::RecomputeTsne => match self.session.run.snapshot.clone() {
-                Some(s) => self.submit_tsne(&s),
-                None => self.session.notify("no embedding snapshot yet"),
-            },
+            AppCommand::RecomputeTsne => {
+                match self.session.timeline.shown().or(self.session.run.snapshot.as_ref()).cloned() {
+                    Some(s) => self.submit_tsne(&s),
+                    None => self.session.notify("no embedding snapshot yet"),
+                }
+            }
             AppCommand::PauseTsne(paused) => {
                 if let Some(w) = &mut self.tsne {
                     w.set_paused(paused);
@@ -77,6 +79,7 @@ impl WorkbenchApp {
             }
             AppCommand::Select(row) => self.session.selected = row,
             AppCommand::Mark(marked) => self.session.marked = marked,
+            AppCommand::Timeline(c) => self.timeline_command(c),
             AppCommand::Export(target) => self.export(target),
             AppCommand::ApplyPreset(name) => self.apply_preset(&name),
         }

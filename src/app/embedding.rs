@@ -196,6 +196,11 @@ impl EmbeddingPanel {
                 export_menu_ui(ctx, ui, &[Figure::Embedding]);
             });
         });
+        let shown_source = match state.embedding.source {
+            FeatureSource::View(v) if v < n_views => FeatureSource::View(v),
+            _ => FeatureSource::Fused,
+        };
+        super::timeline::timeline_ui(ctx, ui, shown_source);
         let settings = &mut state.embedding;
         if self.show_settings {
             egui::Grid::new("tsne_settings").num_columns(4).show(ui, |ui| {

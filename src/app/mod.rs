@@ -25,6 +25,7 @@ pub mod run_history;
 pub mod runs_panel;
 pub mod state;
 pub mod status_bar;
+pub mod timeline;
 pub mod training_panel;
 pub mod tsne;
 pub mod view_weights;
@@ -33,6 +34,7 @@ pub mod worker;
 
 mod commands;
 mod logic;
+mod timeline_logic;
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -210,6 +210,7 @@ impl WorkbenchApp {
         };
         log.last_event = Some((format!("opened stored run {} ({})", rec.name, rec.id), Instant::now()));
         self.session.run = log;
+        self.session.timeline = Default::default();
         self.session.embedding = Default::default();
         self.session.selected = None;
         self.session.runs.opened = Some(id.to_owned());

@@ -126,6 +126,7 @@ pub fn ui(ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui) {
                 .height((avail.y - 150.0).max(120.0))
                 .allow_scroll(false)
                 .show(ui, |p| {
+                    super::super::widgets::shown_epoch_line(p, session);
                     for v in 0..n_views {
                         let name = names.get(v).cloned().unwrap_or_default();
                         let acc: Vec<[f64; 2]> = run

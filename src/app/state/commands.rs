@@ -20,6 +20,20 @@ pub enum ExportTarget {
     Selection(SelectionFormat),
 }
 
+/// What the timeline scrubber asks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TimelineCommand {
+    /// Show this epoch's snapshot (`None`: follow the latest).
+    Pin(Option<usize>),
+    /// Show the snapshot this many steps away.
+    Step(isize),
+    Play(bool),
+    /// Snapshots per second.
+    Speed(f32),
+    /// Lay out every snapshot not laid out yet, one after another.
+    LayOutAll,
+}
+
 /// The file format of an exported selection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SelectionFormat {
@@ -53,6 +67,8 @@ pub enum AppCommand {
     Select(Option<usize>),
     /// Mark a set of samples (or with `None` clear the marks).
     Mark(Option<Marked>),
+    /// The timeline scrubber.
+    Timeline(TimelineCommand),
     Export(ExportTarget),
     /// Apply a preset by name.
     ApplyPreset(String),

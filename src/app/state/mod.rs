@@ -6,6 +6,7 @@
 mod commands;
 mod embedding;
 mod session;
+mod timeline;
 
 use std::path::PathBuf;
 
@@ -16,11 +17,12 @@ use crate::engine::TrainConfig;
 pub use crate::engine::run_log::{RunLog, RunStatus, format_secs, phase_name};
 
 use super::tsne::TsneParams;
-pub use commands::{AppCommand, CommandQueue, ExportTarget, SelectionFormat, ViewCtx};
+pub use commands::{AppCommand, CommandQueue, ExportTarget, SelectionFormat, TimelineCommand, ViewCtx};
 pub use embedding::{EmbeddingLayout, EmbeddingRuntime, LayoutMethod, PendingTsne, cluster_to_label, position_in};
 pub use session::{
     ExportOutcome, FrameTimes, LoadedDataset, Marked, Notice, Session, StepMeasurements, StepShape, quantile,
 };
+pub use timeline::Timeline;
 
 /// The centre tiles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
@@ -194,7 +196,7 @@ impl Default for AnalysisSettings {
 }
 
 /// Which feature the embedding shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, Hash)]
 pub enum FeatureSource {
     /// The fused feature `Z`.
     #[default]

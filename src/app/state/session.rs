@@ -91,6 +91,8 @@ pub struct Session {
     pub selected: Option<usize>,
     /// The samples picked together (`Marked`), if any.
     pub marked: Option<Marked>,
+    /// The run's snapshots over time and the scrubber's state.
+    pub timeline: super::Timeline,
     pub embedding: EmbeddingRuntime,
     pub export_busy: bool,
     pub export_outcome: Option<ExportOutcome>,
@@ -126,10 +128,18 @@ impl Session {
 }
 
 impl Session {
-    /// The snapshot the analysis views and the inspector read: the run's latest, else the one
-    /// the embedding shows (a stored run opened).
+    /// The snapshot the analysis views and the inspector read: the timeline's (the pinned epoch,
+    /// else the latest), else the one the embedding shows.
     pub fn current_snapshot(&self) -> Option<&Arc<crate::engine::protocol::EmbeddingSnapshot>> {
-        self.run.snapshot.as_ref().or_else(|| self.embedding.layout.as_ref().map(|l| &l.snapshot))
+        self.timeline
+            .shown()
+            .or(self.run.snapshot.as_ref())
+            .or_else(|| self.embedding.layout.as_ref().map(|l| &l.snapshot))
+    }
+
+    /// The epoch the timeline pins (`None`: following the latest).
+    pub fn shown_epoch(&self) -> Option<usize> {
+        self.timeline.pinned
     }
 
     pub fn dataset(&self) -> Option<&Arc<MultiViewDataset>> {
