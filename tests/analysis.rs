@@ -315,3 +315,73 @@ fn the_scrubber_changes_the_shown_epoch() {
     h.step();
     assert_eq!(h.state().session.timeline.pinned, None);
 }
+
+/// Drags with the primary button from `from` by `by`.
+fn drag(h: &mut Harness<'static, WorkbenchApp>, from: egui::Pos2, by: egui::Vec2) {
+    h.event(egui::Event::PointerMoved(from));
+    h.event(egui::Event::PointerButton {
+        pos: from,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.step();
+    for k in 1..=5 {
+        h.event(egui::Event::PointerMoved(from + by * (k as f32 / 5.0)));
+        h.step();
+    }
+    h.event(egui::Event::PointerButton {
+        pos: from + by,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.step();
+    h.step();
+}
+
+#[test]
+fn the_3d_view_renders_rotates_and_inspects() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut h = app_with(snapshot(4, 30), Tile::Embedding, runs.path());
+    h.state_mut().state.embedding.tsne.iterations = 250;
+    h.get_by_role_and_label(Role::CheckBox, "3-D").click();
+    h.step();
+    assert!(h.state().state.embedding.three_d);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !h.state().session.embedding.layout3d.as_ref().is_some_and(|l| l.done) {
+        assert!(Instant::now() < deadline, "the 3-D t-SNE did not finish");
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.step();
+    h.get_all_by_label_contains("3-D t-SNE · epoch 12 · 120 points").next().unwrap();
+    let view = h.get_by_role_and_label(Role::Image, "3-D embedding").rect();
+    let row = 3 * 17 + 1;
+    let before = h.state().embedding3d_point_pos(row).expect("the point is drawn");
+    let yaw = h.state().state.embedding.camera.yaw;
+    drag(&mut h, view.center() + egui::vec2(-150.0, 120.0), egui::vec2(120.0, 0.0));
+    assert!((h.state().state.embedding.camera.yaw - yaw - 1.2).abs() < 0.05, "a drag of 120 points turns 1.2 rad");
+    let after = h.state().embedding3d_point_pos(row).unwrap();
+    assert!(before.distance(after) > 1.0, "the point moved with the camera");
+    // Click the point: the inspector's sample.
+    let pos = h.state().embedding3d_point_pos(row).unwrap();
+    h.event(egui::Event::PointerMoved(pos));
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        });
+    }
+    h.step();
+    h.step();
+    let picked = h.state().session.selected.expect("a click on a 3-D point selects it");
+    assert!(h.state().embedding3d_point_pos(picked).unwrap().distance(pos) < 10.5);
+    // The export draws it at the current angle.
+    let export = h.state().build_run_export();
+    let e = export.embedding.unwrap();
+    assert!(e.method.starts_with("3-D t-SNE (yaw"), "{}", e.method);
+    assert_eq!(e.coords.len(), 120);
+}

@@ -349,7 +349,18 @@ impl WorkbenchApp {
                 preprocess: l.preprocess.as_str().to_owned(),
             }
         });
-        let embedding = session.embedding.layout.as_ref().map(|l| {
+        // The 3-D view exports as drawn: projected at the camera's current angle.
+        let cam = self.state.embedding.camera;
+        let projected3d = session.embedding.layout3d.as_ref().filter(|_| self.state.embedding.three_d).map(|l| {
+            super::state::EmbeddingLayout {
+                snapshot: Arc::clone(&l.snapshot),
+                positions: l.positions.clone(),
+                coords: super::embedding3d::projected(l, &cam),
+                method: super::state::LayoutMethod::Tsne { iteration: 0, total: 0, done: l.done },
+                source: l.source,
+            }
+        });
+        let mut embedding = projected3d.as_ref().or(session.embedding.layout.as_ref()).map(|l| {
             let s = &l.snapshot;
             let pick = |v: &[usize]| l.positions.iter().map(|&p| v.get(p).copied().unwrap_or(0)).collect::<Vec<_>>();
             EmbeddingExport {
@@ -377,6 +388,16 @@ impl WorkbenchApp {
                 confidence: l.positions.iter().map(|&p| s.confidence.get(p).copied().unwrap_or(0.0)).collect(),
             }
         });
+        if let (Some(e), Some(l)) =
+            (embedding.as_mut(), session.embedding.layout3d.as_ref().filter(|_| projected3d.is_some()))
+        {
+            e.method = format!(
+                "3-D {} (yaw {:.0} deg, pitch {:.0} deg)",
+                if l.done { "t-SNE" } else { "PCA" },
+                cam.yaw.to_degrees(),
+                cam.pitch.to_degrees()
+            );
+        }
         let selected = session.selected.and_then(|row| {
             let s = run.snapshot.as_ref()?;
             let p = position_in(s, row)?;

@@ -11,6 +11,7 @@ use crate::export::Figure;
 
 use super::palette;
 use crate::analysis::normalized_entropy;
+use crate::engine::protocol::EmbeddingSnapshot;
 
 use super::state::{
     AppCommand, AppState, ColorBy, EmbeddingLayout, FeatureSource, LayoutMethod, ViewCtx, cluster_to_label,
@@ -27,12 +28,17 @@ pub struct EmbeddingPanel {
     /// The plot transform of the last frame (for picking and tests).
     transform: Option<PlotTransform>,
     show_settings: bool,
+    /// The 3-D view (when `EmbeddingSettings::three_d`).
+    pub view3d: super::embedding3d::Embedding3dPanel,
 }
 
 /// Group (colour index) of point `i` of a layout.
 pub fn group_of(layout: &EmbeddingLayout, i: usize, color_by: ColorBy) -> usize {
-    let s = &layout.snapshot;
-    let Some(&p) = layout.positions.get(i) else { return 0 };
+    layout.positions.get(i).map_or(0, |&p| group_at(&layout.snapshot, p, color_by))
+}
+
+/// Group (colour index) of the snapshot's point at position `p`.
+pub fn group_at(s: &EmbeddingSnapshot, p: usize, color_by: ColorBy) -> usize {
     let predicted =
         s.predicted_aligned.as_ref().and_then(|a| a.get(p)).or_else(|| s.predicted.get(p)).copied().unwrap_or(0);
     let bin = |x: f32| (x.clamp(0.0, 1.0) * 9.0).round() as usize;
@@ -67,8 +73,8 @@ fn is_scale(color_by: ColorBy) -> bool {
 }
 
 /// The legend name of group `g` under a colouring.
-fn group_name(ctx: &ViewCtx<'_>, layout: &EmbeddingLayout, color_by: ColorBy, g: usize) -> String {
-    let aligned = layout.snapshot.predicted_aligned.is_some();
+pub(super) fn group_name(ctx: &ViewCtx<'_>, s: &EmbeddingSnapshot, color_by: ColorBy, g: usize) -> String {
+    let aligned = s.predicted_aligned.is_some();
     match color_by {
         ColorBy::Confidence => format!("confidence ~ {:.1}", g as f32 / 9.0),
         ColorBy::Uncertainty => format!("uncertainty ~ {:.1}", g as f32 / 9.0),
@@ -79,7 +85,7 @@ fn group_name(ctx: &ViewCtx<'_>, layout: &EmbeddingLayout, color_by: ColorBy, g:
 }
 
 /// The colour of group `g` under a colouring.
-fn group_color(color_by: ColorBy, g: usize) -> egui::Color32 {
+pub(super) fn group_color(color_by: ColorBy, g: usize) -> egui::Color32 {
     match color_by {
         _ if is_scale(color_by) => palette::sequential(g as f32 / 9.0),
         ColorBy::Correctness => match g {
@@ -192,6 +198,7 @@ impl EmbeddingPanel {
                 ctx.commands.send(AppCommand::CancelTsne);
             }
             ui.toggle_value(&mut self.show_settings, "t-SNE settings");
+            ui.checkbox(&mut settings.three_d, "3-D").on_hover_text("A 3-D t-SNE with an orbit camera");
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 export_menu_ui(ctx, ui, &[Figure::Embedding]);
             });
@@ -201,6 +208,10 @@ impl EmbeddingPanel {
             _ => FeatureSource::Fused,
         };
         super::timeline::timeline_ui(ctx, ui, shown_source);
+        if state.embedding.three_d {
+            self.view3d.ui(state, ctx, ui);
+            return;
+        }
         let settings = &mut state.embedding;
         if self.show_settings {
             egui::Grid::new("tsne_settings").num_columns(4).show(ui, |ui| {
@@ -276,7 +287,7 @@ impl EmbeddingPanel {
                 v.push([f64::from(c[0]), f64::from(c[1])]);
             }
         }
-        let names: Vec<String> = (0..groups.len()).map(|g| group_name(ctx, layout, color_by, g)).collect();
+        let names: Vec<String> = (0..groups.len()).map(|g| group_name(ctx, &layout.snapshot, color_by, g)).collect();
         let selected = session.selected.and_then(|row| {
             let i = (0..layout.positions.len()).find(|&i| layout.row(i) == Some(row))?;
             layout.coords.get(i).map(|c| [f64::from(c[0]), f64::from(c[1])])
@@ -371,9 +382,12 @@ fn state_paused(ctx: &ViewCtx<'_>) -> bool {
 }
 
 fn describe_point(ctx: &ViewCtx<'_>, layout: &EmbeddingLayout, i: usize) -> String {
+    layout.positions.get(i).map_or_else(String::new, |&p| describe_at(ctx, &layout.snapshot, p))
+}
+
+/// The hover text of the snapshot's point at position `p`.
+pub(super) fn describe_at(ctx: &ViewCtx<'_>, s: &EmbeddingSnapshot, p: usize) -> String {
     let session = ctx.session;
-    let s = &layout.snapshot;
-    let Some(&p) = layout.positions.get(i) else { return String::new() };
     let row = s.indices.get(p).copied().unwrap_or(0);
     let truth =
         s.labels.as_ref().and_then(|l| l.get(p)).map_or_else(|| "unknown".to_owned(), |&t| session.class_name(t));

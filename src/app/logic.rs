@@ -35,11 +35,13 @@ impl WorkbenchApp {
         self.receive_trainer(ctx);
         self.receive_tsne(ctx);
         self.timeline_tick(ctx);
+        self.tick_3d();
         self.maybe_auto_tsne();
         self.launch_options();
 
         let busy = self.session.run.status.is_active()
             || self.session.embedding.pending.is_some()
+            || self.tsne3d.is_some()
             || self.loader.is_some()
             || self.exporter.is_some()
             || self.pending_start;

@@ -17,6 +17,7 @@ use eframe::egui;
 pub mod analysis;
 pub mod dataset_panel;
 pub mod embedding;
+pub mod embedding3d;
 pub mod inspector;
 pub mod losses;
 pub mod metrics;
@@ -33,6 +34,7 @@ pub mod widgets;
 pub mod worker;
 
 mod commands;
+mod embedding3d_jobs;
 mod logic;
 mod timeline_logic;
 
@@ -65,6 +67,8 @@ pub struct AppOptions {
     /// as JSON to `bench_out` (or stdout) and close.
     pub bench_secs: Option<f64>,
     pub bench_out: Option<PathBuf>,
+    /// Snapshot and embed up to this many samples (`TrainConfig::snapshot_points`, the t-SNE cap).
+    pub points: Option<usize>,
     /// Close the window after the run finishes (and its export, if any, is written).
     pub exit_when_done: bool,
     /// Restore and save UI state (off for tests).
@@ -72,6 +76,8 @@ pub struct AppOptions {
     pub dark: Option<bool>,
     /// Colour the embedding by this at start.
     pub color_by: Option<state::ColorBy>,
+    /// The Analysis tile's view at start.
+    pub analysis: Option<state::AnalysisView>,
     /// The runs directory (else the Runs tile's setting, `$MVC_RUNS` or the default).
     pub runs_dir: Option<PathBuf>,
 }
@@ -147,6 +153,8 @@ pub struct WorkbenchApp {
     loader: Option<Worker<Result<LoadedDataset, String>>>,
     dialog: Option<Worker<Option<DialogPick>>>,
     exporter: Option<Worker<ExportOutcome>>,
+    /// The 3-D view's t-SNE in flight.
+    tsne3d: Option<embedding3d_jobs::Job3d>,
     egui_ctx: egui::Context,
     pending_start: bool,
     pending_select: Option<usize>,
@@ -184,6 +192,13 @@ impl WorkbenchApp {
         if let Some(c) = opts.color_by {
             state.embedding.color_by = c;
         }
+        if let Some(v) = opts.analysis {
+            state.analysis.view = v;
+        }
+        if let Some(n) = opts.points {
+            state.config.snapshot_points = n.max(10);
+            state.embedding.tsne.max_points = n.max(10);
+        }
         if let Some(t) = opts.tab {
             state.layout.mode = LayoutMode::Tabs;
             state.layout.active_tab = t;
@@ -218,6 +233,7 @@ impl WorkbenchApp {
             estimator: None,
             dialog: None,
             exporter: None,
+            tsne3d: None,
             egui_ctx,
             pending_start: opts.start,
             pending_select: opts.select,
@@ -270,6 +286,12 @@ impl WorkbenchApp {
         let armed = self.crash_next.contains(&job);
         self.crash_next.retain(|j| *j != job);
         armed
+    }
+
+    /// Screen position of dataset row `row` in the 3-D embedding as last drawn.
+    pub fn embedding3d_point_pos(&self, row: usize) -> Option<Pos2> {
+        let layout = self.session.embedding.layout3d.as_ref()?;
+        self.panels.embedding.view3d.screen_pos_of(layout, row)
     }
 
     /// Screen position of dataset row `row` in the embedding as last drawn.

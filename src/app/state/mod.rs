@@ -18,7 +18,9 @@ pub use crate::engine::run_log::{RunLog, RunStatus, format_secs, phase_name};
 
 use super::tsne::TsneParams;
 pub use commands::{AppCommand, CommandQueue, ExportTarget, SelectionFormat, TimelineCommand, ViewCtx};
-pub use embedding::{EmbeddingLayout, EmbeddingRuntime, LayoutMethod, PendingTsne, cluster_to_label, position_in};
+pub use embedding::{
+    EmbeddingLayout, EmbeddingRuntime, Layout3d, LayoutMethod, PendingTsne, cluster_to_label, position_in,
+};
 pub use session::{
     ExportOutcome, FrameTimes, LoadedDataset, Marked, Notice, Session, StepMeasurements, StepShape, quantile,
 };
@@ -215,6 +217,27 @@ pub struct EmbeddingSettings {
     /// Recompute t-SNE automatically at most every this many epochs (0 = only on demand).
     pub every_epochs: usize,
     pub point_radius: f32,
+    /// Show the 3-D t-SNE with an orbit camera instead of the 2-D one.
+    pub three_d: bool,
+    pub camera: Camera,
+}
+
+/// The 3-D view's orbit camera.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Camera {
+    /// Rotation about the vertical axis, radians.
+    pub yaw: f32,
+    /// Rotation about the horizontal axis, radians (within ±1.5).
+    pub pitch: f32,
+    /// Magnification (1: the cloud fits the view).
+    pub zoom: f32,
+}
+
+impl Default for Camera {
+    fn default() -> Self {
+        Self { yaw: 0.6, pitch: 0.35, zoom: 1.0 }
+    }
 }
 
 impl Default for EmbeddingSettings {
@@ -225,6 +248,8 @@ impl Default for EmbeddingSettings {
             tsne: TsneParams::default(),
             every_epochs: 10,
             point_radius: 2.5,
+            three_d: false,
+            camera: Camera::default(),
         }
     }
 }
