@@ -57,10 +57,10 @@ fn the_noise_view_is_the_worst_and_weighs_least() {
     // Agreement: symmetric, 1 on the diagonal, the two signal views agree more with each other.
     let a = &m.view_agreement;
     assert_eq!(a.len(), 3);
-    for i in 0..3 {
-        assert_eq!(a[i][i], 1.0);
-        for j in 0..3 {
-            assert_eq!(a[i][j], a[j][i]);
+    for (i, row) in a.iter().enumerate() {
+        assert_eq!(row[i], 1.0);
+        for (j, x) in row.iter().enumerate() {
+            assert_eq!(*x, a[j][i]);
         }
     }
     assert!(a[0][1] > a[0][2] && a[0][1] > a[1][2], "{a:?}");

@@ -121,7 +121,7 @@ fn fit2(samples: &[&[f32]], init: Vec<f32>, s: &TsneSettings) -> Vec<f32> {
 
 /// t-SNE of `data` (`n × dim`) into `dims` (2 or 3) dimensions; `n × dims` row-major.
 pub fn tsne(data: &[f32], dim: usize, dims: usize, s: &TsneSettings) -> Result<Vec<f32>, String> {
-    if dim == 0 || data.len() % dim != 0 {
+    if dim == 0 || !data.len().is_multiple_of(dim) {
         return Err(format!("{} values do not split into rows of {dim}", data.len()));
     }
     if data.iter().any(|x| !x.is_finite()) {

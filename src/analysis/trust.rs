@@ -19,7 +19,7 @@ fn distances_from(data: &[f32], dim: usize, i: usize, out: &mut [f64]) {
 /// Needs `k < n / 2` (scikit-learn's condition); O(n² (x_dim + y_dim)) time, O(n) memory per
 /// thread, parallel over points.
 pub fn trustworthiness(x: &[f32], x_dim: usize, y: &[f32], y_dim: usize, k: usize) -> Result<f64, String> {
-    if x_dim == 0 || y_dim == 0 || x.len() % x_dim != 0 || y.len() % y_dim != 0 {
+    if x_dim == 0 || y_dim == 0 || !x.len().is_multiple_of(x_dim) || !y.len().is_multiple_of(y_dim) {
         return Err("the feature matrices do not split into rows".into());
     }
     let n = x.len() / x_dim;

@@ -14,8 +14,11 @@ use super::super::palette;
 use super::super::state::ViewCtx;
 use super::super::widgets::empty_hint_ui;
 
-/// Each view's latest (ACC, NMI, ACC of k-means on `h_v`) from the run's last evaluation.
-fn latest_scores(ctx: &ViewCtx<'_>) -> Vec<Option<(f64, Option<f64>, Option<f64>)>> {
+/// One view's latest own ACC, NMI (absent in older records) and ACC of k-means on its `h_v`.
+type ViewScores = (f64, Option<f64>, Option<f64>);
+
+/// Each view's latest scores from the run's last evaluation.
+fn latest_scores(ctx: &ViewCtx<'_>) -> Vec<Option<ViewScores>> {
     let Some(m) = ctx.session.run.metrics.last() else { return Vec::new() };
     if m.per_view.is_empty() {
         // Records from before issue 18 kept the ACC only.
