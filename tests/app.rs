@@ -370,6 +370,7 @@ fn stored_run(store: &RunStore, name: &str, lr: f64) {
         losses: Losses { rec: 1.0, total: 2.0 / g as f64, ..Losses::default() },
         view_weights: vec![0.3, 0.3, 0.4],
         secs: 0.1,
+        lr: 1e-3,
         adaptive: None,
     };
     let s = Scores { acc: lr * 500.0, nmi: 0.4, ari: 0.3, purity: 0.6 };

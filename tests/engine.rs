@@ -9,6 +9,7 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use mvc_workbench::data::{self, MultiViewDataset, Preprocess};
+use mvc_workbench::engine::TrainError;
 use mvc_workbench::engine::checkpoint::{self, CheckpointMeta};
 use mvc_workbench::engine::config::{DeviceChoice, LossWeights, TargetSource, Term, TrainConfig};
 use mvc_workbench::engine::predict::{evaluate, predict_index};
@@ -65,7 +66,7 @@ fn run(
     ds: MultiViewDataset,
     cfg: TrainConfig,
     out: Option<std::path::PathBuf>,
-) -> (Result<RunSummary, String>, Vec<Event>) {
+) -> (Result<RunSummary, TrainError>, Vec<Event>) {
     let h = spawn_trainer();
     h.commands.send(Command::Start { dataset: Arc::new(ds), config: Box::new(cfg), out_dir: out }).unwrap();
     let mut events = Vec::new();
@@ -73,7 +74,7 @@ fn run(
         let e = h.events.recv_timeout(Duration::from_secs(300)).expect("the trainer answers");
         match e {
             Event::Finished(s) => return (Ok(*s), events),
-            Event::Failed { reason, .. } => return (Err(reason), events),
+            Event::Failed { error, .. } => return (Err(error), events),
             other => events.push(other),
         }
     }
@@ -106,7 +107,7 @@ fn only(term: &str) -> LossWeights {
 }
 
 fn model_for(ds: &MultiViewDataset, device: &Device) -> (ModelConfig, Cvc) {
-    let mc = ModelConfig::from_train(&small(1, 1), ds.view_dims(), 4);
+    let mc = small(1, 1).model_config(ds.view_dims(), 4);
     let m = mc.init(device);
     (mc, m)
 }
@@ -256,7 +257,7 @@ fn networks_from_before_the_adaptive_parts_still_load() {
     let dir = tempfile::tempdir().unwrap();
     let ds = gauss3();
     let device = Device::flex();
-    let mut mc = ModelConfig::from_train(&small(1, 1), ds.view_dims(), 4);
+    let mut mc = small(1, 1).model_config(ds.view_dims(), 4);
     mc.view_centring = false;
     mc.afw_residual = false;
     let model = mc.init_seeded(&device, 3);
@@ -501,8 +502,9 @@ fn a_non_finite_loss_stops_the_run_with_a_reason() {
         values.iter_mut().for_each(|x| *x = 1e30);
     }
     let (res, _) = run(ds, small(2, 0), None);
-    let reason = res.unwrap_err();
-    assert!(reason.contains("diverged"), "{reason}");
+    let error = res.unwrap_err();
+    assert!(error.is_diverged() && !error.is_internal(), "{error:?}");
+    assert!(error.to_string().contains("lower the learning rate"), "{error}");
 }
 
 #[test]
@@ -657,7 +659,8 @@ fn init_from_continues_a_pretrained_checkpoint() {
     other.init_from = Some(ck);
     let (err, _) = run(ds, other, None);
     let err = err.unwrap_err();
-    assert!(err.contains("feature_dim 32, this run has 16"), "{err}");
+    assert!(matches!(err, TrainError::Checkpoint { .. }), "{err:?}");
+    assert!(err.to_string().contains("feature_dim 32, this run has 16"), "{err}");
 }
 
 /// `lr_cosine` decays the contrastive learning rate along a half cosine: the factor is 1 at the
@@ -684,6 +687,16 @@ fn cosine_schedule_decays_the_contrastive_learning_rate() {
     assert_eq!(pre(&plain), pre(&cosine), "pre-training keeps the constant rate");
     let last = |s: &RunSummary| s.epochs.last().unwrap().losses.total;
     assert_ne!(last(&plain), last(&cosine), "the contrastive phase runs at the decayed rate");
+    let lrs =
+        |s: &RunSummary, phase: Phase| s.epochs.iter().filter(|e| e.phase == phase).map(|e| e.lr).collect::<Vec<_>>();
+    let base = plain.config.learning_rate;
+    assert!(lrs(&plain, Phase::Contrastive).iter().all(|&lr| lr == base), "{:?}", lrs(&plain, Phase::Contrastive));
+    assert!(lrs(&cosine, Phase::Pretrain).iter().all(|&lr| lr == base));
+    let decayed = lrs(&cosine, Phase::Contrastive);
+    assert!(
+        decayed.windows(2).all(|w| w[1] < w[0]) && decayed[0] <= base,
+        "each epoch reports its decayed rate: {decayed:?}"
+    );
 }
 
 #[test]
@@ -776,7 +789,7 @@ fn wgpu_software_matches_flex() {
     let ds = gauss3();
     let flex = Device::flex();
     let ad_f = flex.clone().autodiff();
-    let mc = ModelConfig::from_train(&small(1, 1), ds.view_dims(), 4);
+    let mc = small(1, 1).model_config(ds.view_dims(), 4);
     let mut model_f = mc.init_seeded(&ad_f, 11);
     let dir = tempfile::tempdir().unwrap();
     let weights = dir.path().join("initial.bpk");

@@ -17,8 +17,8 @@ use super::state::{DEMO_PRESET, FULL_DEFAULTS, preset_config};
 use super::tsne::{self, TsneJob, TsneUpdate};
 use super::worker::{JobKind, Poll, Worker};
 use crate::data::MultiViewDataset;
-use crate::engine::TrainConfig;
 use crate::engine::protocol::{EmbeddingSnapshot, Event};
+use crate::engine::{TrainConfig, TrainError};
 
 /// Longest time one frame spends draining trainer events (rerun's rule).
 const DRAIN_BUDGET: Duration = Duration::from_millis(10);
@@ -192,8 +192,8 @@ impl WorkbenchApp {
             None => format!("the {} thread stopped without reporting the end of the run", JobKind::Trainer),
         };
         if self.session.run.status.is_active() {
-            let reason = format!("{what} (the next run starts a fresh one)");
-            let event = Event::Failed { reason, last_checkpoint: None, internal: true };
+            let why = format!("{what} (the next run starts a fresh one)");
+            let event = Event::Failed { error: TrainError::Internal { why }, last_checkpoint: None };
             self.record_event(&event);
             self.session.run.apply(event);
         }

@@ -75,11 +75,7 @@ impl WorkbenchApp {
     /// Opens a record for a run about to start; returns the folder the trainer should write to.
     pub(super) fn start_recording(&mut self, ds: &MultiViewDataset, config: &TrainConfig) -> Option<PathBuf> {
         self.recorder = None;
-        let source = match self.session.loaded.as_ref().map(|l| &l.source) {
-            Some(DatasetSource::Builtin(n)) => n.clone(),
-            Some(DatasetSource::File(p)) => p.display().to_string(),
-            None => ds.name.clone(),
-        };
+        let source = self.session.loaded.as_ref().map_or_else(|| ds.name.clone(), |l| l.source.arg());
         let preprocess = self.session.loaded.as_ref().map_or("minmax", |l| l.preprocess.as_str());
         let new = NewRun {
             name: String::new(),

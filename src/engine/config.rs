@@ -2,56 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Weight and on/off switch of one loss term.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Term {
-    pub enabled: bool,
-    pub weight: f32,
-}
-
-impl Term {
-    pub const ON: Term = Term { enabled: true, weight: 1.0 };
-
-    /// The factor the term enters the objective with.
-    pub fn factor(&self) -> f32 {
-        if self.enabled { self.weight } else { 0.0 }
-    }
-}
-
-impl Default for Term {
-    fn default() -> Self {
-        Term::ON
-    }
-}
-
-/// The objective's terms: `L = rec·L_R + (cluster·L_C,cluster + local·L_C,local) + kl·L_A + label·L_Q`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
-pub struct LossWeights {
-    pub rec: Term,
-    pub cluster: Term,
-    pub local: Term,
-    pub kl: Term,
-    pub label: Term,
-}
-
-impl LossWeights {
-    /// Parses the CLI form `R,C,A,Q` (C weights both cross-view terms).
-    pub fn parse_rcaq(s: &str) -> Result<Self, String> {
-        let parts: Vec<&str> = s.split(',').map(str::trim).collect();
-        if parts.len() != 4 {
-            return Err(format!("loss weights must be four numbers R,C,A,Q, got {s:?}"));
-        }
-        let mut w = [0f32; 4];
-        for (i, p) in parts.iter().enumerate() {
-            w[i] = p.parse::<f32>().map_err(|_| format!("loss weight {p:?} in {s:?} is not a number"))?;
-            if !w[i].is_finite() || w[i] < 0.0 {
-                return Err(format!("loss weight {p:?} in {s:?} must be a finite number ≥ 0"));
-            }
-        }
-        let t = |x: f32| Term { enabled: x > 0.0, weight: x };
-        Ok(LossWeights { rec: t(w[0]), cluster: t(w[1]), local: t(w[1]), kl: t(w[2]), label: t(w[3]) })
-    }
-}
+pub use crate::loss::{LossWeights, TargetSource, Term};
+use crate::model::ModelConfig;
 
 /// How the DEC cluster centres start after pre-training.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -62,31 +14,6 @@ pub enum CentroidInit {
     KmeansPlusPlus,
     /// Xavier-uniform (the seed's literal init).
     Xavier,
-}
-
-/// Where the DEC target `P` of `L_A` (and of the pseudo labels of `L_Q`) comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum TargetSource {
-    /// The VCF head's `t` (the seed's design): `P = sharpen(t)`; `t` self-trains on it. On
-    /// MNIST-USPS, BDGP and handwritten its heads merge classes (docs/RESULTS.md).
-    Vcf,
-    /// The views' consensus (the default): `P = sharpen(mean_v q_v)`; the VCF head `t` learns it
-    /// as well (DEC's self-training on the k-means-initialised view heads, with `t` as a
-    /// read-out).
-    #[default]
-    Views,
-}
-
-impl std::str::FromStr for TargetSource {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "vcf" | "t" => Ok(TargetSource::Vcf),
-            "views" | "q" => Ok(TargetSource::Views),
-            other => Err(format!("unknown target source {other:?}; use vcf or views")),
-        }
-    }
 }
 
 /// Which compute device to train on.
@@ -260,6 +187,23 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// The network a run trains on data with these view sizes and `k` clusters.
+    pub fn model_config(&self, view_dims: Vec<usize>, k: usize) -> ModelConfig {
+        ModelConfig {
+            view_dims,
+            n_clusters: k,
+            encoder_hidden: self.encoder_hidden.clone(),
+            feature_dim: self.feature_dim,
+            high_feature_dim: self.high_feature_dim,
+            vcf_ff_dim: self.vcf_ff_dim,
+            afw_heads: self.afw_heads,
+            afw_ffn_hidden: 32,
+            kernel_scale: self.kernel_scale,
+            view_centring: self.view_centring,
+            afw_residual: true,
+        }
+    }
+
     /// Checks every field; the message names the field and what it must be.
     pub fn validate(&self) -> Result<(), String> {
         let pos = |name: &str, v: usize| if v == 0 { Err(format!("{name} must be at least 1")) } else { Ok(()) };

@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::MultiViewDataset;
 use crate::engine::config::{LossWeights, TrainConfig};
+use crate::engine::error::TrainError;
 
 /// Capacity of the event channel.
 pub const EVENT_CAPACITY: usize = 256;
@@ -85,6 +86,16 @@ pub enum Phase {
     Pretrain,
     /// The whole objective.
     Contrastive,
+}
+
+impl Phase {
+    /// The name shown in logs and messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Pretrain => "pre-training",
+            Self::Contrastive => "contrastive",
+        }
+    }
 }
 
 /// Mean per-term losses over an epoch (0 for a term that is off).
@@ -153,6 +164,10 @@ pub struct EpochReport {
     /// AFW view weights averaged over the epoch's batches (sum to 1).
     pub view_weights: Vec<f32>,
     pub secs: f64,
+    /// The mean learning rate over the epoch's batches (with `lr_cosine`, the decayed rates; 0 in
+    /// reports written before it was recorded).
+    #[serde(default)]
+    pub lr: f64,
     /// What the contrastive phase's adaptive parts did this epoch (`None` in pre-training).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adaptive: Option<AdaptiveReport>,
@@ -287,12 +302,10 @@ pub enum Event {
     /// Something the user should know that does not end the run.
     Warning(String),
     Finished(Box<RunSummary>),
-    /// The run ended with an error (e.g. a non-finite loss); the last good
-    /// checkpoint, if any, is named. `internal` is true when the trainer itself broke
-    /// (a panic, i.e. a bug), false when the run failed on its data or settings.
+    /// The run ended with an error; the last good checkpoint, if any, is named. The error's
+    /// variant says what failed ([`TrainError::is_internal`]: a bug, [`TrainError::is_diverged`]).
     Failed {
-        reason: String,
+        error: TrainError,
         last_checkpoint: Option<PathBuf>,
-        internal: bool,
     },
 }

@@ -16,7 +16,7 @@ use super::datasets::resolve_dataset;
 use super::error::{ServeError, parse_body};
 use super::limits::{MAX_BATCH_SIZE, MAX_EPOCHS, secs};
 use super::state::{ActiveRun, RunRecord, ServeState, Shared, lock};
-use crate::data::{self, LoadOptions, MultiViewDataset, Preprocess};
+use crate::data::{self, ClusterCountError, LoadOptions, MultiViewDataset, Preprocess};
 use crate::engine::config::{DeviceChoice, TrainConfig};
 use crate::engine::layers::{Layers, Patch, put};
 use crate::engine::presets;
@@ -190,19 +190,13 @@ impl Job {
                 ds.n_views()
             ));
         }
-        let k = match (cfg.n_clusters, ds.n_clusters()) {
-            (Some(k), _) | (None, Some(k)) => k,
-            (None, None) => {
-                return Err(ServeError::Invalid(format!("/train: {name} has no labels, so num_cluster must be given")));
+        let k = ds.clusters_for(cfg.n_clusters).map_err(|e| match e {
+            ClusterCountError::Unlabelled => {
+                ServeError::Invalid(format!("/train: {name} has no labels, so num_cluster must be given"))
             }
-        };
+            other => ServeError::Invalid(format!("/train: {name}: {other} (num_cluster)")),
+        })?;
         let (n_samples, n_views) = (ds.n_samples(), ds.n_views());
-        if k > ds.n_samples() {
-            return Err(ServeError::Invalid(format!(
-                "/train: num_cluster is {k} but {name} has only {} samples",
-                ds.n_samples()
-            )));
-        }
         let record = NewRun {
             name: format!("{} (serve run {id})", ds.name),
             tags: Vec::new(),

@@ -19,6 +19,7 @@ use crate::data::MultiViewDataset;
 use crate::engine::checkpoint;
 use crate::engine::config::DeviceChoice;
 use crate::engine::device::resolve;
+use crate::engine::error::TrainError;
 use crate::engine::predict::{Evaluation, evaluate, truth_of};
 use crate::engine::protocol::{Command, Event, Phase, RunSummary};
 use crate::engine::run_log::{RunLog, RunStatus as EngineStatus};
@@ -268,7 +269,7 @@ fn phase_name(p: Phase) -> String {
 /// How a run ended, as the trainer said.
 enum Ending {
     Finished(Box<RunSummary>),
-    Failed { reason: String, internal: bool },
+    Failed(TrainError),
 }
 
 /// Follows the trainer's events until the server is gone.
@@ -292,7 +293,7 @@ fn event_loop(shared: &Weak<Shared>, events: &Receiver<Event>) {
         }
         match event {
             Event::Finished(summary) => finish_run(&shared, Ending::Finished(summary)),
-            Event::Failed { reason, internal, .. } => finish_run(&shared, Ending::Failed { reason, internal }),
+            Event::Failed { error, .. } => finish_run(&shared, Ending::Failed(error)),
             other => {
                 let mut inner = lock(&shared.inner);
                 let Some(id) = inner.active.as_ref().map(|a| a.id) else { continue };
@@ -340,8 +341,8 @@ fn finish_run(shared: &Shared, ending: Ending) {
                 Err(why) => Err(ServeError::Internal(why)),
             }
         }
-        (Ending::Failed { reason, internal: true }, _) => Err(ServeError::Internal(reason)),
-        (Ending::Failed { reason, internal: false }, _) => Err(ServeError::RunFailed(reason)),
+        (Ending::Failed(e), _) if e.is_internal() => Err(ServeError::Internal(e.to_string())),
+        (Ending::Failed(e), _) => Err(ServeError::RunFailed(e.to_string())),
     };
     {
         let mut inner = lock(&shared.inner);

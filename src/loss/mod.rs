@@ -34,8 +34,10 @@
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::engine::config::{LossWeights, TargetSource};
 use crate::model::{Forward, l2_normalize};
+
+mod weights;
+pub use weights::{LossWeights, TargetSource, Term};
 
 /// Values of the live-tunable loss parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
