@@ -36,6 +36,7 @@ impl WorkbenchApp {
             | AppCommand::SetRunsDir(_)
             | AppCommand::OverlayRuns(_)
             | AppCommand::OpenRun(_)
+            | AppCommand::LoadRunDataset(_)
             | AppCommand::TrainAgain(_)
             | AppCommand::RenameRun(..)
             | AppCommand::SetRunTags(..)
@@ -213,6 +214,7 @@ impl WorkbenchApp {
                 Ok(()) => {
                     self.session.run = RunLog::starting(config);
                     self.session.runs.opened = None;
+                    self.clear_inspection();
                     self.session.embedding = Default::default();
                     self.finished_handled = false;
                     return;

@@ -6,16 +6,46 @@ use eframe::egui;
 use egui::RichText;
 use egui_plot::{Bar, BarChart, Plot};
 
+use crate::engine::protocol::EmbeddingSnapshot;
 use crate::export::Figure;
 
 use super::palette;
-use super::state::{AppCommand, AppState, ViewCtx, cluster_to_label, position_in};
+use super::state::{AppCommand, AppState, ViewCtx, cluster_to_label};
 use super::widgets::{empty_hint_ui, export_menu_ui};
 
 /// Widget state of the inspector.
 #[derive(Debug, Default)]
 pub struct InspectorPanel {
     goto_row: usize,
+}
+
+/// Why sample `row` cannot be shown, and what would show it: the run's checkpoint evaluating
+/// every sample (running, failed, or waiting for the run's dataset to be loaded).
+fn not_found_ui(ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui, snapshot: Option<&EmbeddingSnapshot>, row: usize) {
+    let insp = &ctx.session.inspection;
+    match snapshot {
+        None => ui.label(format!("Sample #{row}: no embedding snapshot yet.")),
+        Some(s) => ui.label(format!(
+            "Sample #{row} is not in the epoch-{} snapshot ({} of the samples).",
+            s.global_epoch,
+            s.indices.len()
+        )),
+    };
+    if insp.busy {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label("Evaluating every sample through the run's checkpoint...");
+        });
+    } else if let Some(e) = &insp.error {
+        ui.label(RichText::new(format!("The run's checkpoint could not evaluate every sample: {e}")).weak());
+    } else if let Some((id, src)) = &insp.needs_dataset {
+        ui.label("Its checkpoint can answer for every sample once the run's dataset is loaded.");
+        if ui.button(format!("Load {} and inspect every sample", src.display())).clicked() {
+            ctx.commands.send(AppCommand::LoadRunDataset(id.clone()));
+        }
+    } else {
+        ui.label("Pick one from the embedding.");
+    }
 }
 
 fn argmax(v: &[f32]) -> Option<(usize, f32)> {
@@ -48,16 +78,8 @@ impl InspectorPanel {
             return;
         };
         let snapshot = session.run.snapshot.as_ref().or_else(|| session.embedding.layout.as_ref().map(|l| &l.snapshot));
-        let Some(s) = snapshot else {
-            ui.label(format!("Sample #{row}: no embedding snapshot yet."));
-            return;
-        };
-        let Some(p) = position_in(s, row) else {
-            ui.label(format!(
-                "Sample #{row} is not in the epoch-{} snapshot ({} of the samples); pick one from the embedding.",
-                s.global_epoch,
-                s.indices.len()
-            ));
+        let Some((s, p, through_checkpoint)) = session.inspection.locate(snapshot, row) else {
+            not_found_ui(ctx, ui, snapshot.map(|s| &**s), row);
             return;
         };
         let map = cluster_to_label(s);
@@ -75,7 +97,11 @@ impl InspectorPanel {
             ui.label(RichText::new(format!("#{row}")).strong());
             ui.end_row();
             ui.label("Snapshot");
-            ui.label(format!("epoch {}", s.global_epoch));
+            if through_checkpoint {
+                ui.label(format!("checkpoint of epoch {} (every sample)", s.global_epoch));
+            } else {
+                ui.label(format!("epoch {}", s.global_epoch));
+            }
             ui.end_row();
             ui.label("True label");
             ui.label(

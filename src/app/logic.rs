@@ -30,6 +30,7 @@ impl WorkbenchApp {
     pub(super) fn receive(&mut self, ctx: &egui::Context) {
         self.receive_loader();
         self.receive_estimate();
+        self.receive_inspection();
         self.receive_dialog();
         self.receive_export();
         self.receive_trainer(ctx);
@@ -41,6 +42,7 @@ impl WorkbenchApp {
             || self.session.embedding.pending.is_some()
             || self.loader.is_some()
             || self.exporter.is_some()
+            || self.inspector_job.is_some()
             || self.pending_start;
         if self.bench.as_ref().is_some_and(|b| !b.done) {
             ctx.request_repaint();
@@ -120,8 +122,15 @@ impl WorkbenchApp {
                 self.session.notify(format!("loaded {} in {:.2} s", loaded.dataset.name, loaded.load_secs));
                 self.start_estimator(&loaded.dataset);
                 self.session.loaded = Some(loaded);
+                self.clear_inspection();
+                if let Some(id) = self.reopen_after_load.take() {
+                    self.run_command_now(AppCommand::OpenRun(id));
+                }
             }
-            Err(e) => self.session.load_error = Some(e),
+            Err(e) => {
+                self.session.load_error = Some(e);
+                self.reopen_after_load = None;
+            }
         }
     }
 
@@ -366,6 +375,11 @@ impl WorkbenchApp {
             && self.session.run.snapshot.as_ref().map(|s| s.global_epoch) == self.session.embedding.last_job_epoch;
         if finished && settled && !self.finished_handled {
             self.finished_handled = true;
+            if let Some(dir) = self.session.run.checkpoint.clone()
+                && self.session.runs.opened.is_none()
+            {
+                self.inspect_through_checkpoint(dir);
+            }
             if let Some(dir) = self.export_on_finish.take() {
                 self.state.export.dir = dir;
                 self.commands.send(AppCommand::Export(ExportTarget::All));

@@ -16,6 +16,7 @@
 use eframe::egui;
 pub mod dataset_panel;
 pub mod embedding;
+pub mod inspection;
 pub mod inspector;
 pub mod losses;
 pub mod metrics;
@@ -134,6 +135,10 @@ pub struct WorkbenchApp {
     loader: Option<Worker<Result<LoadedDataset, String>>>,
     dialog: Option<Worker<Option<DialogPick>>>,
     exporter: Option<Worker<ExportOutcome>>,
+    /// Evaluates every sample with an ended run's checkpoint for the inspector (`mvc-inspect`).
+    inspector_job: Option<Worker<inspection::InspectResult>>,
+    /// A stored run to open again once its dataset has loaded (the inspector's "load its dataset").
+    reopen_after_load: Option<String>,
     egui_ctx: egui::Context,
     pending_start: bool,
     pending_select: Option<usize>,
@@ -205,6 +210,8 @@ impl WorkbenchApp {
             estimator: None,
             dialog: None,
             exporter: None,
+            inspector_job: None,
+            reopen_after_load: None,
             egui_ctx,
             pending_start: opts.start,
             pending_select: opts.select,

@@ -10,7 +10,7 @@ use crate::data::{self, MultiViewDataset, NonFinite, Preprocess};
 use crate::engine::checkpoint::{self, Checkpoint};
 use crate::engine::config::DeviceChoice;
 use crate::engine::device::resolve;
-use crate::engine::predict::{evaluate, metrics_report, predict_index, truth_of};
+use crate::engine::predict::{evaluate_checkpoint, metrics_report, predict_index, truth_of};
 
 /// Arguments of `eval`.
 #[derive(Debug, Args)]
@@ -89,8 +89,7 @@ pub fn run_eval(args: &EvalArgs) -> Result<(), String> {
     let ck = checkpoint::load(&args.checkpoint).map_err(|e| e.to_string())?;
     let ds = load_for_checkpoint(&ck, &args.data, args.preprocess, args.allow_other_data)?;
     let dev = resolve(args.device)?;
-    let model = ck.model(&dev.device).map_err(|e| e.to_string())?;
-    let eval = evaluate(&model, &ds, &dev.device, ck.config.batch_size)?;
+    let (_, eval) = evaluate_checkpoint(&ck, &ds, &dev.device)?;
     let Some(truth) = truth_of(&ds, &eval.rows) else {
         return Err(format!("{} has no labels, so there is nothing to score the clustering against", args.data));
     };
@@ -129,8 +128,7 @@ pub fn run_predict(args: &PredictArgs) -> Result<(), String> {
         ));
     }
     let dev = resolve(args.device)?;
-    let model = ck.model(&dev.device).map_err(|e| e.to_string())?;
-    let eval = evaluate(&model, &ds, &dev.device, ck.config.batch_size)?;
+    let (_, eval) = evaluate_checkpoint(&ck, &ds, &dev.device)?;
     let p = predict_index(&eval, &ds, args.index)?;
     if args.json {
         println!("{}", serde_json::to_string(&p).map_err(|e| e.to_string())?);

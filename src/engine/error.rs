@@ -45,8 +45,9 @@ pub enum TrainError {
         n_batches: usize,
         lr: f64,
     },
-    /// The trainer itself broke (a panic: a bug, not the user's data or settings).
-    #[error("the trainer hit an internal error: {why}")]
+    /// The trainer itself broke (a panic: a bug, not the user's data or settings); `why` says
+    /// so in words ("the trainer hit an internal error: …", "the trainer thread crashed: …").
+    #[error("{why}")]
     Internal { why: String },
 }
 

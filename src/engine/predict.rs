@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::{KMeansParams, kmeans};
 use crate::data::MultiViewDataset;
+use crate::engine::checkpoint::Checkpoint;
 use crate::engine::protocol::{EmbeddingSnapshot, MetricsReport, Scores};
 use crate::metrics;
 use crate::model::Cvc;
@@ -315,6 +316,19 @@ pub struct Prediction {
     pub per_view_assignment: Vec<usize>,
     /// max of `cluster_probabilities`.
     pub confidence: f32,
+}
+
+/// A checkpoint's network on `device` and its evaluation of the whole of `ds` (which the caller
+/// has checked against the checkpoint): `eval`, `predict`, `serve`'s trained model and the app's
+/// inspector of a finished or stored run.
+pub fn evaluate_checkpoint(
+    ck: &Checkpoint,
+    ds: &MultiViewDataset,
+    device: &Device,
+) -> Result<(Cvc, Evaluation), String> {
+    let network = ck.model(device).map_err(|e| e.to_string())?;
+    let eval = evaluate(&network, ds, device, ck.config.batch_size)?;
+    Ok((network, eval))
 }
 
 /// Answers for sample `index` from a whole-dataset evaluation.

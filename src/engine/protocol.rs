@@ -221,7 +221,7 @@ pub struct MetricsReport {
 }
 
 /// An embedding snapshot for plots and the inspector (a capped, stratified sample).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EmbeddingSnapshot {
     pub global_epoch: usize,
     /// Dataset row of each point.

@@ -194,6 +194,9 @@ impl Job {
             ClusterCountError::Unlabelled => {
                 ServeError::Invalid(format!("/train: {name} has no labels, so num_cluster must be given"))
             }
+            ClusterCountError::MoreThanSamples { k, n } => {
+                ServeError::Invalid(format!("/train: num_cluster is {k} but {name} has only {n} samples"))
+            }
             other => ServeError::Invalid(format!("/train: {name}: {other} (num_cluster)")),
         })?;
         let (n_samples, n_views) = (ds.n_samples(), ds.n_views());

@@ -20,7 +20,7 @@ use crate::engine::checkpoint;
 use crate::engine::config::DeviceChoice;
 use crate::engine::device::resolve;
 use crate::engine::error::TrainError;
-use crate::engine::predict::{Evaluation, evaluate, truth_of};
+use crate::engine::predict::{Evaluation, evaluate_checkpoint, truth_of};
 use crate::engine::protocol::{Command, Event, Phase, RunSummary};
 use crate::engine::run_log::{RunLog, RunStatus as EngineStatus};
 use crate::engine::trainer::{TrainerHandle, try_spawn_trainer};
@@ -381,8 +381,7 @@ fn load_trained(
     };
     let ck = checkpoint::load(dir).map_err(|e| e.to_string())?;
     let dev = resolve(device)?;
-    let network = ck.model(&dev.device).map_err(|e| e.to_string())?;
-    let eval = evaluate(&network, ds, &dev.device, ck.config.batch_size)?;
+    let (network, eval) = evaluate_checkpoint(&ck, ds, &dev.device)?;
     let truth = truth_of(ds, &eval.rows);
     let metrics = truth.as_ref().map(|truth| {
         let s = metrics::scores(&eval.pred_mean, truth);

@@ -103,7 +103,12 @@ fn worker(cmd_rx: &Receiver<Command>, ev_tx: &Sender<Event>) {
                     Ok(Ok(summary)) => Event::Finished(Box::new(summary)),
                     Ok(Err(error)) => Event::Failed { error, last_checkpoint: run.last_checkpoint.clone() },
                     Err(panic) => Event::Failed {
-                        error: TrainError::Internal { why: crate::panic::message(panic.as_ref()) },
+                        error: TrainError::Internal {
+                            why: format!(
+                                "the trainer hit an internal error: {}",
+                                crate::panic::message(panic.as_ref())
+                            ),
+                        },
                         last_checkpoint: run.last_checkpoint.clone(),
                     },
                 };
