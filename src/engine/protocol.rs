@@ -139,6 +139,27 @@ impl LossTerm {
 }
 
 impl Losses {
+    /// From values in [`LossTerm::ALL`]'s order (the order of `loss::Objective::parts`); missing
+    /// values are 0.
+    pub fn from_parts(parts: &[f64]) -> Self {
+        let mut l = Losses::default();
+        for (term, &x) in LossTerm::ALL.iter().zip(parts) {
+            *l.get_mut(*term) = x;
+        }
+        l
+    }
+
+    fn get_mut(&mut self, term: LossTerm) -> &mut f64 {
+        match term {
+            LossTerm::Rec => &mut self.rec,
+            LossTerm::Cluster => &mut self.cluster,
+            LossTerm::Local => &mut self.local,
+            LossTerm::Kl => &mut self.kl,
+            LossTerm::Label => &mut self.label,
+            LossTerm::Total => &mut self.total,
+        }
+    }
+
     /// The value of one term.
     pub fn get(&self, term: LossTerm) -> f64 {
         match term {

@@ -102,7 +102,8 @@ impl LabelTargets {
 pub struct Objective {
     /// The weighted sum to differentiate, `[1]`.
     pub total: Tensor<1>,
-    /// Detached unweighted terms and the total, `[6]`: rec, cluster, local, kl, label, total.
+    /// Detached unweighted terms and the total, `[6]`, in `engine::protocol::LossTerm::ALL`'s
+    /// order: rec, cluster, local, kl, label, total (`Losses::from_parts` reads them).
     pub parts: Tensor<1>,
     /// Detached discrepancy `D_v` of each view from the other views' consensus, `[V]`
     /// ([`view_discrepancy`]; zeros when `L_A` is off): what the weights `w*` are computed from.

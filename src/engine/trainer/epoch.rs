@@ -134,7 +134,7 @@ impl Run<'_> {
         let mut order: Vec<usize> = (0..n).collect();
         order.shuffle(rng);
         let views = self.ds.n_views();
-        let mut sums = [0f64; 6];
+        let mut sums = [0f64; LossTerm::ALL.len()];
         let mut weight_sums = vec![0f64; views];
         let (mut positive_pairs, mut all_pairs) = (0f64, 0f64);
         let mut lr_sum = 0f64;
@@ -240,14 +240,7 @@ impl Run<'_> {
             }
         }
         let nb = n_batches.max(1) as f64;
-        let losses = Losses {
-            rec: sums[0] / nb,
-            cluster: sums[1] / nb,
-            local: sums[2] / nb,
-            kl: sums[3] / nb,
-            label: sums[4] / nb,
-            total: sums[5] / nb,
-        };
+        let losses = Losses::from_parts(&sums.map(|s| s / nb));
         let view_weights = weight_sums.iter().map(|s| (s / nb) as f32).collect();
         let positive_pairs = if all_pairs > 0.0 { positive_pairs / all_pairs } else { 0.0 };
         let secs = start.elapsed().as_secs_f64();
