@@ -76,6 +76,7 @@ fn run_directories_are_accepted_wherever_a_checkpoint_is() {
         let (stdout, _) = ok(&out, &format!("predict --checkpoint {ck}"));
         let p: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
         assert_eq!(p["data_index"], 3, "{stdout}");
+        assert!(p["uncertainty"].as_f64().is_some_and(|u| (0.0..=1.0).contains(&u)), "{stdout}");
     }
     let (stdout, _) = ok(&headless(&["eval", "--checkpoint", "run", "gauss3-noise", "--json"], dir.path()), "eval");
     let e: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
