@@ -10,7 +10,7 @@ use crate::data::{self, MultiViewDataset, NonFinite, Preprocess};
 use crate::engine::checkpoint::{self, Checkpoint};
 use crate::engine::config::DeviceChoice;
 use crate::engine::device::resolve;
-use crate::engine::predict::{evaluate_checkpoint, metrics_report, predict_index, truth_of};
+use crate::engine::predict::{evaluate_checkpoint, metrics_report, predict_index, truth_of, uncertainty_deciles};
 
 /// Arguments of `eval`.
 #[derive(Debug, Args)]
@@ -94,12 +94,14 @@ pub fn run_eval(args: &EvalArgs) -> Result<(), String> {
         return Err(format!("{} has no labels, so there is nothing to score the clustering against", args.data));
     };
     let m = metrics_report(&eval, &truth, ck.meta.global_epoch, ck.config.seed)?;
+    let deciles = uncertainty_deciles(&eval, &truth);
     if args.json {
         println!(
             "{}",
             json!({"event": "eval", "checkpoint": ck.dir, "n_samples": ds.n_samples(), "acc": m.mean_q.acc, "nmi": m.mean_q.nmi,
                 "ari": m.mean_q.ari, "purity": m.mean_q.purity, "per_view_acc": m.per_view_acc, "mean_q": scores_json(&m.mean_q),
-                "vcf": scores_json(&m.vcf), "kmeans_z": scores_json(&m.kmeans_z), "view_weights": eval.view_weights})
+                "vcf": scores_json(&m.vcf), "kmeans_z": scores_json(&m.kmeans_z), "view_weights": eval.view_weights,
+                "uncertainty_deciles": deciles})
         );
     } else {
         println!("{} samples, {} views, {} clusters ({})", ds.n_samples(), ds.n_views(), eval.k, dev.summary());
@@ -110,6 +112,10 @@ pub fn run_eval(args: &EvalArgs) -> Result<(), String> {
         println!(
             "view weights: {}",
             eval.view_weights.iter().map(|w| format!("{w:.3}")).collect::<Vec<_>>().join(", ")
+        );
+        println!(
+            "error rate by uncertainty decile (1 = most certain): {}",
+            deciles.iter().map(|d| format!("{:.3}", d.error_rate)).collect::<Vec<_>>().join(", ")
         );
     }
     Ok(())

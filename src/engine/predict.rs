@@ -316,7 +316,48 @@ pub fn snapshot_from(eval: &Evaluation, ds: &MultiViewDataset, global_epoch: usi
         confidence: eval.confidence.clone(),
         labels,
         view_weights: eval.view_weights.clone(),
+        uncertainty: eval.uncertainty.clone(),
     }
+}
+
+/// One tenth of the samples ranked by uncertainty, and how often the primary reading is wrong there.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct UncertaintyDecile {
+    /// 1 = the most certain tenth, 10 = the most uncertain.
+    pub decile: usize,
+    /// The decile's range of uncertainty.
+    pub from: f32,
+    pub to: f32,
+    pub samples: usize,
+    /// Fraction of the decile's samples whose (Hungarian-aligned) prediction differs from the label.
+    pub error_rate: f64,
+}
+
+/// The primary reading's error rate in each tenth of the samples ranked by uncertainty (seed 003's
+/// claim that the uncertain samples are the wrong ones, made measurable).
+pub fn uncertainty_deciles(eval: &Evaluation, truth: &[usize]) -> Vec<UncertaintyDecile> {
+    let n = eval.rows.len().min(truth.len()).min(eval.uncertainty.len());
+    if n == 0 {
+        return Vec::new();
+    }
+    let map = metrics::align_clusters(&eval.pred_mean, truth);
+    let wrong: Vec<bool> =
+        (0..n).map(|i| map.get(eval.pred_mean[i]).copied().unwrap_or(eval.pred_mean[i]) != truth[i]).collect();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| eval.uncertainty[a].total_cmp(&eval.uncertainty[b]));
+    (0..10)
+        .filter_map(|d| {
+            let part = &order[d * n / 10..(d + 1) * n / 10];
+            let (first, last) = (part.first()?, part.last()?);
+            Some(UncertaintyDecile {
+                decile: d + 1,
+                from: eval.uncertainty[*first],
+                to: eval.uncertainty[*last],
+                samples: part.len(),
+                error_rate: part.iter().filter(|&&i| wrong[i]).count() as f64 / part.len() as f64,
+            })
+        })
+        .collect()
 }
 
 /// The answer for one sample (the seed's `/predict`).
