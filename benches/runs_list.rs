@@ -37,6 +37,7 @@ fn main() {
                 losses: Losses { total: 1.0, ..Losses::default() },
                 view_weights: vec![0.3, 0.3, 0.4],
                 secs: 0.1,
+                lr: 1e-3,
                 adaptive: None,
             })
             .collect();

@@ -56,6 +56,8 @@ fn snapshot(k: usize, per: usize) -> EmbeddingSnapshot {
         view_weights: vec![0.7, 0.3],
         predicted_vcf: Some(predicted.clone()),
         predicted_kmeans_z: Some(predicted),
+        // No engine uncertainty: the app falls back to H(q) / ln K (the test below sets one).
+        uncertainty: Vec::new(),
     }
 }
 
@@ -195,6 +197,22 @@ fn the_most_uncertain_are_marked() {
     assert_eq!(marked.rows, expected);
     // They are the split ones (every fifth sample), not the sure ones.
     assert!(marked.rows.iter().all(|r| ((r - 1) / 3) % 5 == 0));
+
+    // With the engine's own uncertainty in the snapshot, that is what ranks them.
+    let mut with_engine = snapshot(4, 30);
+    with_engine.uncertainty = (0..120).map(|i| if i % 10 == 4 { 0.9 + i as f32 / 10_000.0 } else { 0.1 }).collect();
+    let expected: Vec<usize> =
+        most_uncertain(&with_engine.uncertainty, 7).into_iter().map(|p| with_engine.indices[p]).collect();
+    let mut h = app_with(with_engine, Tile::Analysis, runs.path());
+    h.state_mut().state.analysis.view = AnalysisView::Uncertainty;
+    h.state_mut().state.analysis.uncertain_n = 7;
+    h.step();
+    h.step();
+    h.get_all_by_label_contains("the engine's uncertainty").next().unwrap();
+    h.get_by_role_and_label(Role::Button, "Select the N most uncertain").click();
+    h.step();
+    h.step();
+    assert_eq!(h.state().session.marked.clone().unwrap().rows, expected);
 }
 
 #[test]

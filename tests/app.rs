@@ -131,6 +131,7 @@ fn load_train_inspect_and_export() {
     assert!(h.state().embedding_point_pos(selected).is_some_and(|p| p.distance(pos) < 12.0));
     h.get_all_by_label(&format!("#{selected}")).next().unwrap();
     h.get_all_by_label("True label").next().unwrap();
+    h.get_all_by_label("Uncertainty").next().unwrap();
     h.get_all_by_label("Predicted").next().unwrap();
     assert!(h.query_by_label("correct").is_some() || h.query_by_label("wrong").is_some());
 
@@ -370,6 +371,7 @@ fn stored_run(store: &RunStore, name: &str, lr: f64) {
         losses: Losses { rec: 1.0, total: 2.0 / g as f64, ..Losses::default() },
         view_weights: vec![0.3, 0.3, 0.4],
         secs: 0.1,
+        lr: 1e-3,
         adaptive: None,
     };
     let s = Scores { acc: lr * 500.0, nmi: 0.4, ari: 0.3, purity: 0.6 };
@@ -458,4 +460,66 @@ fn the_runs_tile_lists_overlays_diffs_opens_and_deletes() {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].name, "slow lr");
     assert_eq!(h.state().session.runs.runs.len(), 1);
+}
+
+/// The inspector answers for samples outside the embedding snapshot through the run's checkpoint:
+/// right after a live run, and for a stored run opened in a fresh window once its dataset is loaded.
+#[test]
+fn the_inspector_reads_every_sample_through_the_checkpoint() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut h = harness(Some("gauss3-noise"), runs.path());
+    step_until(&mut h, 30, "the built-in dataset to load", |a| a.session.loaded.is_some());
+    {
+        let app = h.state_mut();
+        app.state.config = TrainConfig { con_epochs: 2, snapshot_points: 40, ..tiny_config() };
+        app.state.embedding.tsne.iterations = 100;
+        app.state.layout.mode = mvc_workbench::app::state::LayoutMode::Tabs;
+        app.state.layout.active_tab = Tile::Inspector;
+    }
+    h.state_mut().send(AppCommand::StartRun);
+    h.step();
+    step_until(&mut h, 90, "the run to finish", |a| matches!(a.session.run.status, RunStatus::Finished { .. }));
+    step_until(&mut h, 90, "the checkpoint's evaluation of every sample", |a| {
+        a.session.inspection.snapshot.is_some() || a.session.inspection.error.is_some()
+    });
+    let n = h.state().session.loaded.as_ref().unwrap().dataset.n_samples();
+    let insp = &h.state().session.inspection;
+    assert!(insp.error.is_none(), "{:?}", insp.error);
+    assert_eq!(insp.snapshot.as_ref().unwrap().indices.len(), n, "every sample");
+    let in_snapshot = h.state().session.run.snapshot.as_ref().unwrap().indices.clone();
+    assert!(in_snapshot.len() < n);
+    let outside = (0..n).find(|r| !in_snapshot.contains(r)).unwrap();
+    h.state_mut().send(AppCommand::Select(Some(outside)));
+    h.step();
+    h.step();
+    h.get_all_by_label(&format!("#{outside}")).next().unwrap();
+    h.get_all_by_label_contains("(every sample)").next().unwrap();
+    h.get_all_by_label("Predicted").next().unwrap();
+    drop(h);
+
+    // A fresh window, nothing loaded: open the stored run; the inspector offers to load its data.
+    let id = RunStore::open(runs.path()).unwrap().list().runs[0].id.clone();
+    let mut h = harness(None, runs.path());
+    {
+        let app = h.state_mut();
+        app.state.layout.mode = mvc_workbench::app::state::LayoutMode::Tabs;
+        app.state.layout.active_tab = Tile::Inspector;
+    }
+    h.state_mut().send(AppCommand::OpenRun(id));
+    h.step();
+    h.state_mut().send(AppCommand::Select(Some(outside)));
+    h.step();
+    h.step();
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Load gauss3-noise (built-in) and inspect every sample")
+        .click();
+    h.step();
+    step_until(&mut h, 60, "the stored run's checkpoint to evaluate the loaded data", |a| {
+        a.session.inspection.snapshot.is_some() || a.session.inspection.error.is_some()
+    });
+    assert!(h.state().session.inspection.error.is_none(), "{:?}", h.state().session.inspection.error);
+    assert_eq!(h.state().session.run.epochs.len(), 4, "the stored run is open again after the load");
+    h.state_mut().send(AppCommand::Select(Some(outside)));
+    h.step();
+    h.step();
+    h.get_all_by_label_contains("(every sample)").next().unwrap();
 }

@@ -37,7 +37,7 @@ fn the_noise_view_is_the_worst_and_weighs_least() {
     let summary = loop {
         match h.events.recv_timeout(Duration::from_secs(300)).expect("the trainer answers") {
             Event::Finished(s) => break *s,
-            Event::Failed { reason, .. } => panic!("the run failed: {reason}"),
+            Event::Failed { error, .. } => panic!("the run failed: {error}"),
             Event::Snapshot(s) => snapshots.push(*s),
             _ => {}
         }

@@ -9,6 +9,7 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use mvc_workbench::data::{self, MultiViewDataset, Preprocess};
+use mvc_workbench::engine::TrainError;
 use mvc_workbench::engine::checkpoint::{self, CheckpointMeta};
 use mvc_workbench::engine::config::{DeviceChoice, LossWeights, TargetSource, Term, TrainConfig};
 use mvc_workbench::engine::predict::{evaluate, predict_index};
@@ -65,7 +66,7 @@ fn run(
     ds: MultiViewDataset,
     cfg: TrainConfig,
     out: Option<std::path::PathBuf>,
-) -> (Result<RunSummary, String>, Vec<Event>) {
+) -> (Result<RunSummary, TrainError>, Vec<Event>) {
     let h = spawn_trainer();
     h.commands.send(Command::Start { dataset: Arc::new(ds), config: Box::new(cfg), out_dir: out }).unwrap();
     let mut events = Vec::new();
@@ -73,7 +74,7 @@ fn run(
         let e = h.events.recv_timeout(Duration::from_secs(300)).expect("the trainer answers");
         match e {
             Event::Finished(s) => return (Ok(*s), events),
-            Event::Failed { reason, .. } => return (Err(reason), events),
+            Event::Failed { error, .. } => return (Err(error), events),
             other => events.push(other),
         }
     }
@@ -106,7 +107,7 @@ fn only(term: &str) -> LossWeights {
 }
 
 fn model_for(ds: &MultiViewDataset, device: &Device) -> (ModelConfig, Cvc) {
-    let mc = ModelConfig::from_train(&small(1, 1), ds.view_dims(), 4);
+    let mc = small(1, 1).model_config(ds.view_dims(), 4);
     let m = mc.init(device);
     (mc, m)
 }
@@ -256,7 +257,7 @@ fn networks_from_before_the_adaptive_parts_still_load() {
     let dir = tempfile::tempdir().unwrap();
     let ds = gauss3();
     let device = Device::flex();
-    let mut mc = ModelConfig::from_train(&small(1, 1), ds.view_dims(), 4);
+    let mut mc = small(1, 1).model_config(ds.view_dims(), 4);
     mc.view_centring = false;
     mc.afw_residual = false;
     let model = mc.init_seeded(&device, 3);
@@ -501,8 +502,9 @@ fn a_non_finite_loss_stops_the_run_with_a_reason() {
         values.iter_mut().for_each(|x| *x = 1e30);
     }
     let (res, _) = run(ds, small(2, 0), None);
-    let reason = res.unwrap_err();
-    assert!(reason.contains("diverged"), "{reason}");
+    let error = res.unwrap_err();
+    assert!(error.is_diverged() && !error.is_internal(), "{error:?}");
+    assert!(error.to_string().contains("lower the learning rate"), "{error}");
 }
 
 #[test]
@@ -657,7 +659,8 @@ fn init_from_continues_a_pretrained_checkpoint() {
     other.init_from = Some(ck);
     let (err, _) = run(ds, other, None);
     let err = err.unwrap_err();
-    assert!(err.contains("feature_dim 32, this run has 16"), "{err}");
+    assert!(matches!(err, TrainError::Checkpoint { .. }), "{err:?}");
+    assert!(err.to_string().contains("feature_dim 32, this run has 16"), "{err}");
 }
 
 /// `lr_cosine` decays the contrastive learning rate along a half cosine: the factor is 1 at the
@@ -684,6 +687,16 @@ fn cosine_schedule_decays_the_contrastive_learning_rate() {
     assert_eq!(pre(&plain), pre(&cosine), "pre-training keeps the constant rate");
     let last = |s: &RunSummary| s.epochs.last().unwrap().losses.total;
     assert_ne!(last(&plain), last(&cosine), "the contrastive phase runs at the decayed rate");
+    let lrs =
+        |s: &RunSummary, phase: Phase| s.epochs.iter().filter(|e| e.phase == phase).map(|e| e.lr).collect::<Vec<_>>();
+    let base = plain.config.learning_rate;
+    assert!(lrs(&plain, Phase::Contrastive).iter().all(|&lr| lr == base), "{:?}", lrs(&plain, Phase::Contrastive));
+    assert!(lrs(&cosine, Phase::Pretrain).iter().all(|&lr| lr == base));
+    let decayed = lrs(&cosine, Phase::Contrastive);
+    assert!(
+        decayed.windows(2).all(|w| w[1] < w[0]) && decayed[0] <= base,
+        "each epoch reports its decayed rate: {decayed:?}"
+    );
 }
 
 #[test]
@@ -776,7 +789,7 @@ fn wgpu_software_matches_flex() {
     let ds = gauss3();
     let flex = Device::flex();
     let ad_f = flex.clone().autodiff();
-    let mc = ModelConfig::from_train(&small(1, 1), ds.view_dims(), 4);
+    let mc = small(1, 1).model_config(ds.view_dims(), 4);
     let mut model_f = mc.init_seeded(&ad_f, 11);
     let dir = tempfile::tempdir().unwrap();
     let weights = dir.path().join("initial.bpk");
@@ -851,4 +864,73 @@ fn wgpu_software_matches_flex() {
     say(format!("inference: mean q differs by {q_diff:.2e} at most; {same}/{} assignments equal", ef.pred_mean.len()));
     assert!(q_diff < 1e-4, "mean q differs by {q_diff}");
     assert!(same as f64 >= 0.99 * ef.pred_mean.len() as f64, "only {same} assignments agree");
+}
+
+/// Seeds 002/003's options each change the objective they claim to change, and leave it alone
+/// when off: uncertainty weights (L_A and L_Q), kNN targets (L_A), per-cluster temperatures (the
+/// cluster-level term).
+#[test]
+fn each_seed_option_changes_its_terms() {
+    let _serial = serial();
+    let ds = gauss3();
+    let device = Device::flex();
+    device.seed(5);
+    let (_, model) = model_for(&ds, &device);
+    let rows: Vec<usize> = (0..96).collect();
+    let xs = batch(&ds, &rows, &device);
+    let fwd = model.forward(&xs);
+    let mut params = loss_params(LossWeights::default());
+    params.target = TargetSource::Views;
+    let labels: Vec<Option<usize>> = rows.iter().map(|&r| (r % 3 != 0).then(|| ds.label_ids().unwrap()[r])).collect();
+    let parts = |t: &LabelTargets| host(objective(&xs, &fwd, &params, t, None).parts);
+    let base = parts(&LabelTargets::refreshed(&labels, 4, &device));
+    let (cluster, kl, label) = (1, 3, 4);
+
+    let unit = vec![1.0; rows.len()];
+    let same = parts(&LabelTargets::refreshed(&labels, 4, &device).with_row_weights(&unit, &device));
+    assert_eq!(same, base, "unit weights are the plain objective");
+    let uneven: Vec<f32> = rows.iter().map(|&r| if r % 2 == 0 { 0.05 } else { 1.0 }).collect();
+    let w = parts(&LabelTargets::refreshed(&labels, 4, &device).with_row_weights(&uneven, &device));
+    assert!((w[kl] - base[kl]).abs() > 1e-6 && (w[label] - base[label]).abs() > 1e-6, "{w:?} vs {base:?}");
+    assert_eq!(w[cluster], base[cluster]);
+
+    let flat = vec![0.25f32; rows.len() * 4];
+    let nb = parts(&LabelTargets::refreshed(&labels, 4, &device).with_neighbours(&flat, 4, 0.5, &device));
+    assert!((nb[kl] - base[kl]).abs() > 1e-6, "kNN targets move L_A: {} vs {}", nb[kl], base[kl]);
+    assert_eq!((nb[label], nb[cluster]), (base[label], base[cluster]));
+    let off = parts(&LabelTargets::refreshed(&labels, 4, &device).with_neighbours(&flat, 4, 0.0, &device));
+    assert_eq!(off, base, "weight 0 leaves P alone");
+
+    let common = parts(&LabelTargets::refreshed(&labels, 4, &device).with_cluster_temperature(&[1.0; 4], &device));
+    assert!((common[cluster] - base[cluster]).abs() < 1e-4, "τ_k = τ_L everywhere is the plain term");
+    let t =
+        parts(&LabelTargets::refreshed(&labels, 4, &device).with_cluster_temperature(&[0.2, 0.5, 1.0, 2.0], &device));
+    assert!((t[cluster] - base[cluster]).abs() > 1e-4, "{} vs {}", t[cluster], base[cluster]);
+    assert_eq!((t[kl], t[label]), (base[kl], base[label]));
+}
+
+/// A short run with every option of seeds 002/003 on trains to the end, finite, with its L_Q
+/// firing, and a run with them off by default equals the default config.
+#[test]
+fn a_run_with_every_seed_option_trains() {
+    use mvc_workbench::engine::config::ClusterSpace;
+    assert!(!TrainConfig::default().uncertainty_weighting);
+    assert_eq!(TrainConfig::default().pcl_temperature, None);
+    assert_eq!(TrainConfig::default().knn_targets, 0);
+    assert_eq!(TrainConfig::default().cluster_space, ClusterSpace::ZFused);
+    let _serial = serial();
+    for space in [ClusterSpace::H, ClusterSpace::Zh] {
+        let mut cfg = small(3, 4);
+        cfg.batch_size = 100;
+        cfg.pseudo_refresh = 2;
+        cfg.uncertainty_weighting = true;
+        cfg.cluster_space = space;
+        cfg.pcl_temperature = Some(0.2);
+        cfg.knn_targets = 5;
+        let (res, _) = run(gauss3(), cfg, None);
+        let s = res.unwrap_or_else(|e| panic!("{space:?}: {e}"));
+        let con: Vec<_> = s.epochs.iter().filter(|e| e.phase == Phase::Contrastive).collect();
+        assert_eq!(con.len(), 4);
+        assert!(con.iter().all(|e| e.losses.total.is_finite() && e.losses.label > 0.0), "{space:?}: {con:?}");
+    }
 }

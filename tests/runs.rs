@@ -35,6 +35,7 @@ fn epoch(g: usize) -> EpochReport {
         losses: Losses { rec: 0.5, total: 1.0 / g as f64, ..Losses::default() },
         view_weights: vec![0.2, 0.3, 0.5],
         secs: 0.25,
+        lr: 1e-3 * (1.0 - 0.1 * g as f64),
         adaptive: None,
     }
 }
@@ -105,7 +106,8 @@ fn a_record_round_trips() {
     let h = store.history(&id).unwrap();
     assert_eq!(h.epochs, (1..=4).map(epoch).collect::<Vec<_>>(), "every epoch once, in order");
     assert_eq!(h.metrics.len(), 3);
-    assert!(h.lrs.iter().all(|&lr| lr == 1e-3));
+    let lrs: Vec<f64> = h.epochs.iter().map(|e| e.lr).collect();
+    assert_eq!(lrs, (1..=4).map(|g| 1e-3 * (1.0 - 0.1 * g as f64)).collect::<Vec<_>>(), "each epoch's own rate");
     let json = rec.summary_json();
     for key in ["id", "name", "status", "dataset", "seed", "epochs_done", "config", "final", "best", "created"] {
         assert!(!json[key].is_null(), "{key} missing from {json}");

@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::TrySendError;
 
-use crate::data::{self, LoadOptions};
+use crate::data::{self, ClusterCountError, LoadOptions};
 use crate::engine::protocol::{COMMAND_CAPACITY, Command, EVENT_CAPACITY, Event};
 use crate::engine::{TrainConfig, TrainerHandle, trainer};
 use crate::export::{self, ColorKey, DatasetInfo, EmbeddingExport, FigureStyle, RunExport, SampleExport};
@@ -36,6 +36,7 @@ impl WorkbenchApp {
             | AppCommand::SetRunsDir(_)
             | AppCommand::OverlayRuns(_)
             | AppCommand::OpenRun(_)
+            | AppCommand::LoadRunDataset(_)
             | AppCommand::TrainAgain(_)
             | AppCommand::RenameRun(..)
             | AppCommand::SetRunTags(..)
@@ -114,17 +115,11 @@ impl WorkbenchApp {
                 worker::injected_crash();
             }
             let t0 = Instant::now();
-            let (mut ds, variables) = match &task_src {
-                DatasetSource::Builtin(name) => (data::builtin::generate(name).map_err(|e| e.to_string())?, None),
-                DatasetSource::File(path) => {
-                    let ds = data::load_dataset(path, &opts).map_err(|e| e.to_string())?;
-                    let vars = data::list_variables(path).ok();
-                    (ds, vars)
-                }
+            let mut ds = task_src.load(&opts).map_err(|e| e.to_string())?;
+            let variables = match &task_src {
+                DatasetSource::File(path) => data::list_variables(path).ok(),
+                DatasetSource::Builtin(_) => None,
             };
-            if ds.n_views() == 0 || ds.n_samples() == 0 {
-                return Err(format!("{}: the dataset has no views or no samples", task_src.display()));
-            }
             data::preprocess::apply(&mut ds, preprocess);
             Ok(LoadedDataset {
                 source: task_src,
@@ -188,9 +183,13 @@ impl WorkbenchApp {
             self.session.start_error = Some(e);
             return;
         }
-        if config.n_clusters.is_none() && dataset.labels.is_none() {
-            self.session.start_error =
-                Some("this dataset has no labels: set the number of clusters K (Schedule > Clusters K)".into());
+        if let Err(e) = dataset.clusters_for(config.n_clusters) {
+            self.session.start_error = Some(match e {
+                ClusterCountError::Unlabelled => {
+                    "this dataset has no labels: set the number of clusters K (Schedule > Clusters K)".into()
+                }
+                other => format!("{other}: change the number of clusters K (Schedule > Clusters K)"),
+            });
             return;
         }
         if self.take_crash(JobKind::Trainer) {
@@ -219,6 +218,7 @@ impl WorkbenchApp {
                 Ok(()) => {
                     self.session.run = RunLog::starting(config);
                     self.session.runs.opened = None;
+                    self.clear_inspection();
                     self.session.embedding = Default::default();
                     self.finished_handled = false;
                     return;
@@ -333,10 +333,7 @@ impl WorkbenchApp {
             let ds = &l.dataset;
             DatasetInfo {
                 name: ds.name.clone(),
-                source: match &l.source {
-                    DatasetSource::Builtin(n) => format!("builtin:{n}"),
-                    DatasetSource::File(p) => p.display().to_string(),
-                },
+                source: l.source.describe(),
                 fingerprint: ds.fingerprint(),
                 n_samples: ds.n_samples(),
                 view_names: ds.views.iter().map(|v| v.name.clone()).collect(),

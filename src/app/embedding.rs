@@ -10,7 +10,6 @@ use egui_plot::{Legend, MarkerShape, Plot, PlotPoint, PlotTransform, Points};
 use crate::export::Figure;
 
 use super::palette;
-use crate::analysis::normalized_entropy;
 use crate::engine::protocol::EmbeddingSnapshot;
 
 use super::state::{
@@ -50,7 +49,7 @@ pub fn group_at(s: &EmbeddingSnapshot, p: usize, color_by: ColorBy) -> usize {
             (Some(&t), Some(_)) => usize::from(t != predicted),
             _ => 2,
         },
-        ColorBy::Uncertainty => bin(s.q_mean.get(p * s.k..(p + 1) * s.k).map_or(0.0, normalized_entropy)),
+        ColorBy::Uncertainty => bin(super::analysis::uncertainty_at(s, p)),
         ColorBy::ViewPrediction(v) => {
             let own = s.q_views.get(v).and_then(|q| q.get(p * s.k..(p + 1) * s.k)).map_or(0, argmax);
             if s.predicted_aligned.is_some() {

@@ -7,6 +7,7 @@ use eframe::egui;
 use egui::RichText;
 use egui_plot::{Bar, BarChart, Plot};
 
+use crate::engine::protocol::EmbeddingSnapshot;
 use crate::export::Figure;
 
 use super::palette;
@@ -17,6 +18,35 @@ use super::widgets::{empty_hint_ui, export_menu_ui};
 #[derive(Debug, Default)]
 pub struct InspectorPanel {
     goto_row: usize,
+}
+
+/// Why sample `row` cannot be shown, and what would show it: the run's checkpoint evaluating
+/// every sample (running, failed, or waiting for the run's dataset to be loaded).
+fn not_found_ui(ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui, snapshot: Option<&EmbeddingSnapshot>, row: usize) {
+    let insp = &ctx.session.inspection;
+    match snapshot {
+        None => ui.label(format!("Sample #{row}: no embedding snapshot yet.")),
+        Some(s) => ui.label(format!(
+            "Sample #{row} is not in the epoch-{} snapshot ({} of the samples).",
+            s.global_epoch,
+            s.indices.len()
+        )),
+    };
+    if insp.busy {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label("Evaluating every sample through the run's checkpoint...");
+        });
+    } else if let Some(e) = &insp.error {
+        ui.label(RichText::new(format!("The run's checkpoint could not evaluate every sample: {e}")).weak());
+    } else if let Some((id, src)) = &insp.needs_dataset {
+        ui.label("Its checkpoint can answer for every sample once the run's dataset is loaded.");
+        if ui.button(format!("Load {} and inspect every sample", src.display())).clicked() {
+            ctx.commands.send(AppCommand::LoadRunDataset(id.clone()));
+        }
+    } else {
+        ui.label("Pick one from the embedding.");
+    }
 }
 
 fn argmax(v: &[f32]) -> Option<(usize, f32)> {
@@ -55,16 +85,8 @@ impl InspectorPanel {
             return;
         };
         let snapshot = session.current_snapshot();
-        let Some(s) = snapshot else {
-            ui.label(format!("Sample #{row}: no embedding snapshot yet."));
-            return;
-        };
-        let Some(p) = position_in(s, row) else {
-            ui.label(format!(
-                "Sample #{row} is not in the epoch-{} snapshot ({} of the samples); pick one from the embedding.",
-                s.global_epoch,
-                s.indices.len()
-            ));
+        let Some((s, p, through_checkpoint)) = session.inspection.locate(snapshot, row) else {
+            not_found_ui(ctx, ui, snapshot.map(|s| &**s), row);
             return;
         };
         let map = cluster_to_label(s);
@@ -82,7 +104,11 @@ impl InspectorPanel {
             ui.label(RichText::new(format!("#{row}")).strong());
             ui.end_row();
             ui.label("Snapshot");
-            ui.label(format!("epoch {}", s.global_epoch));
+            if through_checkpoint {
+                ui.label(format!("checkpoint of epoch {} (every sample)", s.global_epoch));
+            } else {
+                ui.label(format!("epoch {}", s.global_epoch));
+            }
             ui.end_row();
             ui.label("True label");
             ui.label(
@@ -113,6 +139,14 @@ impl InspectorPanel {
             ui.label("Confidence");
             ui.label(format!("{:.3}", s.confidence.get(p).copied().unwrap_or(0.0)));
             ui.end_row();
+            if let Some(u) = s.uncertainty.get(p) {
+                ui.label("Uncertainty").on_hover_text(
+                    "normalised entropy of the sample's fuzzy c-means memberships (m = 2) from its distances to the \
+                     cluster centres: 0 = on one centre, 1 = equally far from all",
+                );
+                ui.label(format!("{u:.3}"));
+                ui.end_row();
+            }
         });
 
         ui.add_space(4.0);

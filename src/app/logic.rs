@@ -17,8 +17,8 @@ use super::state::{DEMO_PRESET, FULL_DEFAULTS, preset_config};
 use super::tsne::{self, TsneJob, TsneUpdate};
 use super::worker::{JobKind, Poll, Worker};
 use crate::data::MultiViewDataset;
-use crate::engine::TrainConfig;
 use crate::engine::protocol::{EmbeddingSnapshot, Event};
+use crate::engine::{TrainConfig, TrainError};
 
 /// Longest time one frame spends draining trainer events (rerun's rule).
 const DRAIN_BUDGET: Duration = Duration::from_millis(10);
@@ -30,6 +30,7 @@ impl WorkbenchApp {
     pub(super) fn receive(&mut self, ctx: &egui::Context) {
         self.receive_loader();
         self.receive_estimate();
+        self.receive_inspection();
         self.receive_dialog();
         self.receive_export();
         self.receive_trainer(ctx);
@@ -44,6 +45,7 @@ impl WorkbenchApp {
             || self.tsne3d.is_some()
             || self.loader.is_some()
             || self.exporter.is_some()
+            || self.inspector_job.is_some()
             || self.pending_start;
         if self.bench.as_ref().is_some_and(|b| !b.done) {
             ctx.request_repaint();
@@ -123,8 +125,15 @@ impl WorkbenchApp {
                 self.session.notify(format!("loaded {} in {:.2} s", loaded.dataset.name, loaded.load_secs));
                 self.start_estimator(&loaded.dataset);
                 self.session.loaded = Some(loaded);
+                self.clear_inspection();
+                if let Some(id) = self.reopen_after_load.take() {
+                    self.run_command_now(AppCommand::OpenRun(id));
+                }
             }
-            Err(e) => self.session.load_error = Some(e),
+            Err(e) => {
+                self.session.load_error = Some(e);
+                self.reopen_after_load = None;
+            }
         }
     }
 
@@ -195,8 +204,8 @@ impl WorkbenchApp {
             None => format!("the {} thread stopped without reporting the end of the run", JobKind::Trainer),
         };
         if self.session.run.status.is_active() {
-            let reason = format!("{what} (the next run starts a fresh one)");
-            let event = Event::Failed { reason, last_checkpoint: None, internal: true };
+            let why = format!("{what} (the next run starts a fresh one)");
+            let event = Event::Failed { error: TrainError::Internal { why }, last_checkpoint: None };
             self.record_event(&event);
             self.session.run.apply(event);
         }
@@ -374,6 +383,11 @@ impl WorkbenchApp {
             && self.session.run.snapshot.as_ref().map(|s| s.global_epoch) == self.session.embedding.last_job_epoch;
         if finished && settled && !self.finished_handled {
             self.finished_handled = true;
+            if let Some(dir) = self.session.run.checkpoint.clone()
+                && self.session.runs.opened.is_none()
+            {
+                self.inspect_through_checkpoint(dir);
+            }
             if let Some(dir) = self.export_on_finish.take() {
                 self.state.export.dir = dir;
                 self.commands.send(AppCommand::Export(ExportTarget::All));

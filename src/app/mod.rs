@@ -18,6 +18,7 @@ pub mod analysis;
 pub mod dataset_panel;
 pub mod embedding;
 pub mod embedding3d;
+pub mod inspection;
 pub mod inspector;
 pub mod losses;
 pub mod metrics;
@@ -155,6 +156,10 @@ pub struct WorkbenchApp {
     exporter: Option<Worker<ExportOutcome>>,
     /// The 3-D view's t-SNE in flight.
     tsne3d: Option<embedding3d_jobs::Job3d>,
+    /// Evaluates every sample with an ended run's checkpoint for the inspector (`mvc-inspect`).
+    inspector_job: Option<Worker<inspection::InspectResult>>,
+    /// A stored run to open again once its dataset has loaded (the inspector's "load its dataset").
+    reopen_after_load: Option<String>,
     egui_ctx: egui::Context,
     pending_start: bool,
     pending_select: Option<usize>,
@@ -234,6 +239,8 @@ impl WorkbenchApp {
             dialog: None,
             exporter: None,
             tsne3d: None,
+            inspector_job: None,
+            reopen_after_load: None,
             egui_ctx,
             pending_start: opts.start,
             pending_select: opts.select,

@@ -75,11 +75,7 @@ impl WorkbenchApp {
     /// Opens a record for a run about to start; returns the folder the trainer should write to.
     pub(super) fn start_recording(&mut self, ds: &MultiViewDataset, config: &TrainConfig) -> Option<PathBuf> {
         self.recorder = None;
-        let source = match self.session.loaded.as_ref().map(|l| &l.source) {
-            Some(DatasetSource::Builtin(n)) => n.clone(),
-            Some(DatasetSource::File(p)) => p.display().to_string(),
-            None => ds.name.clone(),
-        };
+        let source = self.session.loaded.as_ref().map_or_else(|| ds.name.clone(), |l| l.source.arg());
         let preprocess = self.session.loaded.as_ref().map_or("minmax", |l| l.preprocess.as_str());
         let new = NewRun {
             name: String::new(),
@@ -147,6 +143,7 @@ impl WorkbenchApp {
                 Ok(())
             }
             AppCommand::OpenRun(id) => self.open_run(&store, &id),
+            AppCommand::LoadRunDataset(id) => self.load_run_dataset(&store, id),
             AppCommand::TrainAgain(id) => self.train_again(&store, &id),
             AppCommand::RenameRun(id, name) => store.edit(&id, |r| r.name = name).map(drop).map_err(|e| e.to_string()),
             AppCommand::SetRunTags(id, tags) => store.edit(&id, |r| r.tags = tags).map(drop).map_err(|e| e.to_string()),
@@ -215,6 +212,36 @@ impl WorkbenchApp {
         self.session.selected = None;
         self.session.runs.opened = Some(id.to_owned());
         self.finished_handled = true;
+        self.clear_inspection();
+        if let Some(ck) = rec.checkpoint.clone() {
+            let same_data = self.session.loaded.as_ref().is_some_and(|l| l.dataset.fingerprint() == rec.dataset.sha256);
+            if same_data {
+                self.inspect_through_checkpoint(ck);
+            } else {
+                let src = DatasetSource::parse(&rec.dataset.source);
+                if self.session.loaded.as_ref().is_some_and(|l| l.source == src) {
+                    self.session.inspection.error = Some(format!(
+                        "the loaded {} differs from the data this run trained on (its preprocessing, variable \
+                         choices or an added noise view)",
+                        src.display()
+                    ));
+                } else {
+                    self.session.inspection.needs_dataset = Some((id.to_owned(), src));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads stored run `id`'s dataset with the run's preprocessing and opens the run again
+    /// once it has loaded.
+    fn load_run_dataset(&mut self, store: &RunStore, id: String) -> Result<(), String> {
+        let rec = store.load(&id).map_err(|e| e.to_string())?;
+        if let Ok(p) = rec.dataset.preprocess.parse() {
+            self.state.preprocess = p;
+        }
+        self.reopen_after_load = Some(id);
+        self.run_command_now(AppCommand::Load(DatasetSource::parse(&rec.dataset.source)));
         Ok(())
     }
 

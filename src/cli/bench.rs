@@ -12,7 +12,6 @@ use crate::data::{self, Labels, MatFormat, MultiViewDataset, NonFinite, Preproce
 use crate::engine::config::{DeviceChoice, TrainConfig};
 use crate::engine::device::{cpu_threads, resolve};
 use crate::engine::protocol::Phase;
-use crate::model::ModelConfig;
 
 /// Arguments of `bench`.
 #[derive(Debug, Args)]
@@ -153,7 +152,7 @@ pub fn run_bench(args: &BenchArgs) -> Result<(), String> {
     };
     cfg.validate()?;
     let dev = resolve(args.device)?;
-    let model_cfg = ModelConfig::from_train(&cfg, ds.view_dims(), k);
+    let model_cfg = cfg.model_config(ds.view_dims(), k);
     let (n, b) = (ds.n_samples(), cfg.batch_size.min(ds.n_samples()));
     let steps = (n / b) as f64;
     // Forward + backward ≈ 3 × forward; 2 FLOPs per multiply–accumulate.

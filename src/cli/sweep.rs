@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
@@ -196,7 +197,7 @@ pub fn run(args: &SweepArgs) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this program's executable: {e}"))?;
     let tmp = tempfile::tempdir().map_err(|e| format!("cannot make a temporary folder: {e}"))?;
     let queue = Arc::new(Mutex::new(todo));
-    let progress = Arc::new(Mutex::new(Progress { to_run: total - skipped, ..Progress::default() }));
+    let progress = Arc::new(Mutex::new(Progress::new(total - skipped, jobs)));
     let started = Instant::now();
     let mut workers = Vec::new();
     for w in 0..jobs {
@@ -209,7 +210,7 @@ pub fn run(args: &SweepArgs) -> Result<(), String> {
                 };
                 let outcome = run_cell(&exe, &dir, &tmp, &cell, per_job);
                 let mut p = progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                p.report(&describe(&cell, &varied), outcome, started, jobs);
+                p.report(&describe(&cell, &varied), outcome, started);
             }
         });
         workers.push(worker.map_err(|e| format!("cannot start a sweep thread: {e}"))?);
@@ -217,7 +218,11 @@ pub fn run(args: &SweepArgs) -> Result<(), String> {
     for w in workers {
         w.join().map_err(|_| "a sweep thread panicked".to_string())?;
     }
-    let failed = progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner).failed;
+    let failed = {
+        let p = progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        p.bar.finish_and_clear();
+        p.failed
+    };
     let keys: Vec<&str> = cells.iter().map(|c| c.key.as_str()).collect();
     let mine: Vec<RunRecord> = store
         .list()
@@ -237,32 +242,55 @@ pub fn run(args: &SweepArgs) -> Result<(), String> {
     Ok(())
 }
 
-#[derive(Debug, Default)]
+/// The sweep's progress: a bar with the ETA on a terminal, and one line per finished cell
+/// (above the bar, or alone when stderr is not a terminal, e.g. a log file).
+#[derive(Debug)]
 struct Progress {
     to_run: usize,
     finished: usize,
     failed: usize,
+    jobs: usize,
+    bar: ProgressBar,
 }
 
 impl Progress {
-    fn report(&mut self, what: &str, outcome: Result<(), String>, started: Instant, jobs: usize) {
+    fn new(to_run: usize, jobs: usize) -> Self {
+        let bar = ProgressBar::new(to_run as u64);
+        if let Ok(style) = ProgressStyle::with_template("sweep [{bar:30}] {pos}/{len} cells  {elapsed}  {msg}") {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(format!("ETA after the first cell ({jobs} at a time)"));
+        bar.enable_steady_tick(std::time::Duration::from_secs(1));
+        Self { to_run, finished: 0, failed: 0, jobs, bar }
+    }
+
+    fn report(&mut self, what: &str, outcome: Result<(), String>, started: Instant) {
         self.finished += 1;
         let elapsed = started.elapsed().as_secs_f64();
         let left = self.to_run.saturating_sub(self.finished);
         let eta = elapsed / self.finished as f64 * left as f64;
-        match outcome {
-            Ok(()) => eprintln!(
-                "[{}/{}] done {what}  elapsed {}  ETA {} ({jobs} at a time)",
+        let line = match outcome {
+            Ok(()) => format!(
+                "[{}/{}] done {what}  elapsed {}  ETA {} ({} at a time)",
                 self.finished,
                 self.to_run,
                 format_secs(elapsed),
-                format_secs(eta)
+                format_secs(eta),
+                self.jobs
             ),
             Err(e) => {
                 self.failed += 1;
-                eprintln!("[{}/{}] FAILED {what}: {e}", self.finished, self.to_run);
+                format!("[{}/{}] FAILED {what}: {e}", self.finished, self.to_run)
             }
+        };
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.println(line);
         }
+        self.bar.set_position(self.finished as u64);
+        let failed = if self.failed > 0 { format!(", {} failed", self.failed) } else { String::new() };
+        self.bar.set_message(format!("ETA {}{failed}", format_secs(eta)));
     }
 }
 

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::error::ClusterCountError;
+
 /// A compressed-sparse-row matrix (samples × features), `f32` values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CsrMatrix {
@@ -303,6 +305,24 @@ impl MultiViewDataset {
     /// Number of label classes, if labelled.
     pub fn n_clusters(&self) -> Option<usize> {
         self.labels.as_ref().map(|l| l.n_clusters())
+    }
+
+    /// The number of clusters a run on this dataset uses: `requested` (the config's `n_clusters`)
+    /// when given, else the label classes; at least 2 and at most the sample count. The one
+    /// check of the app, the CLI, `serve` and the trainer.
+    pub fn clusters_for(&self, requested: Option<usize>) -> Result<usize, ClusterCountError> {
+        let k = match (requested, self.n_clusters()) {
+            (Some(k), _) | (None, Some(k)) => k,
+            (None, None) => return Err(ClusterCountError::Unlabelled),
+        };
+        if k < 2 {
+            return Err(ClusterCountError::TooFew { k, from_labels: requested.is_none() });
+        }
+        let n = self.n_samples();
+        if k > n {
+            return Err(ClusterCountError::MoreThanSamples { k, n });
+        }
+        Ok(k)
     }
 
     /// Label ids `0..K-1`, if labelled.

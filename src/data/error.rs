@@ -37,3 +37,14 @@ impl DataError {
         DataError::Layout { path: path.to_path_buf(), why: why.into() }
     }
 }
+
+/// The number of clusters cannot be used with a dataset ([`super::MultiViewDataset::clusters_for`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClusterCountError {
+    #[error("the dataset has no labels, so the number of clusters must be set (n_clusters)")]
+    Unlabelled,
+    #[error("clustering needs at least 2 clusters, {} {k}", if *from_labels { "the labels give" } else { "n_clusters is" })]
+    TooFew { k: usize, from_labels: bool },
+    #[error("there are more clusters ({k}) than samples ({n})")]
+    MoreThanSamples { k: usize, n: usize },
+}

@@ -7,13 +7,15 @@ pub mod error;
 pub mod loader;
 pub mod mat;
 pub mod preprocess;
+pub mod source;
 
 use std::path::Path;
 
 pub use dataset::{CsrMatrix, Ignored, Labels, MatFormat, MultiViewDataset, View, ViewData, ViewStats};
-pub use error::DataError;
+pub use error::{ClusterCountError, DataError};
 pub use loader::{LoadOptions, NonFinite, VariableInfo, list_variables, load_dataset};
 pub use preprocess::Preprocess;
+pub use source::DatasetSource;
 
 use mat::{MatClass, MatValue, MatVariable, NumericArray, SparseArray};
 
@@ -97,10 +99,7 @@ pub fn save_dataset(ds: &MultiViewDataset, path: &Path) -> Result<(), DataError>
     mat::writer::write_mat_v5(path, &dataset_to_mat(ds), true)
 }
 
-/// Loads a dataset given as a built-in name or a path.
+/// Loads a dataset given as a built-in name or a path ([`DatasetSource`]).
 pub fn load_named(name_or_path: &str, opts: &LoadOptions) -> Result<MultiViewDataset, DataError> {
-    if builtin::description(name_or_path).is_some() {
-        return builtin::generate(name_or_path);
-    }
-    load_dataset(Path::new(name_or_path), opts)
+    DatasetSource::parse(name_or_path).load(opts)
 }

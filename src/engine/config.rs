@@ -2,56 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Weight and on/off switch of one loss term.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Term {
-    pub enabled: bool,
-    pub weight: f32,
-}
-
-impl Term {
-    pub const ON: Term = Term { enabled: true, weight: 1.0 };
-
-    /// The factor the term enters the objective with.
-    pub fn factor(&self) -> f32 {
-        if self.enabled { self.weight } else { 0.0 }
-    }
-}
-
-impl Default for Term {
-    fn default() -> Self {
-        Term::ON
-    }
-}
-
-/// The objective's terms: `L = rec·L_R + (cluster·L_C,cluster + local·L_C,local) + kl·L_A + label·L_Q`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
-pub struct LossWeights {
-    pub rec: Term,
-    pub cluster: Term,
-    pub local: Term,
-    pub kl: Term,
-    pub label: Term,
-}
-
-impl LossWeights {
-    /// Parses the CLI form `R,C,A,Q` (C weights both cross-view terms).
-    pub fn parse_rcaq(s: &str) -> Result<Self, String> {
-        let parts: Vec<&str> = s.split(',').map(str::trim).collect();
-        if parts.len() != 4 {
-            return Err(format!("loss weights must be four numbers R,C,A,Q, got {s:?}"));
-        }
-        let mut w = [0f32; 4];
-        for (i, p) in parts.iter().enumerate() {
-            w[i] = p.parse::<f32>().map_err(|_| format!("loss weight {p:?} in {s:?} is not a number"))?;
-            if !w[i].is_finite() || w[i] < 0.0 {
-                return Err(format!("loss weight {p:?} in {s:?} must be a finite number ≥ 0"));
-            }
-        }
-        let t = |x: f32| Term { enabled: x > 0.0, weight: x };
-        Ok(LossWeights { rec: t(w[0]), cluster: t(w[1]), local: t(w[1]), kl: t(w[2]), label: t(w[3]) })
-    }
-}
+pub use crate::loss::{LossWeights, TargetSource, Term};
+use crate::model::ModelConfig;
 
 /// How the DEC cluster centres start after pre-training.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -64,27 +16,29 @@ pub enum CentroidInit {
     Xavier,
 }
 
-/// Where the DEC target `P` of `L_A` (and of the pseudo labels of `L_Q`) comes from.
+/// The space the pseudo-label k-means clusters in (`cluster_space`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum TargetSource {
-    /// The VCF head's `t` (the seed's design): `P = sharpen(t)`; `t` self-trains on it. On
-    /// MNIST-USPS, BDGP and handwritten its heads merge classes (docs/RESULTS.md).
-    Vcf,
-    /// The views' consensus (the default): `P = sharpen(mean_v q_v)`; the VCF head `t` learns it
-    /// as well (DEC's self-training on the k-means-initialised view heads, with `t` as a
-    /// read-out).
+pub enum ClusterSpace {
+    /// `normalize(Σ_v w_v h_v)`: the DEC head's space.
+    #[serde(rename = "h")]
+    H,
+    /// Low + high level: `[w_v z_v / ‖z_v‖, w_v h_v]` over the views (seed 003's fusion).
+    #[serde(rename = "zh")]
+    Zh,
+    /// `Z = [w_v h_v]`, the fused feature.
     #[default]
-    Views,
+    #[serde(rename = "z-fused")]
+    ZFused,
 }
 
-impl std::str::FromStr for TargetSource {
+impl std::str::FromStr for ClusterSpace {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "vcf" | "t" => Ok(TargetSource::Vcf),
-            "views" | "q" => Ok(TargetSource::Views),
-            other => Err(format!("unknown target source {other:?}; use vcf or views")),
+        match s {
+            "h" => Ok(Self::H),
+            "zh" => Ok(Self::Zh),
+            "z-fused" | "z" => Ok(Self::ZFused),
+            other => Err(format!("unknown cluster space {other:?}; use h, zh or z-fused")),
         }
     }
 }
@@ -198,6 +152,23 @@ pub struct TrainConfig {
     /// At each pseudo-label refresh, also move the DEC centres to the (renormalised) means of the
     /// refreshed clusters, keeping each centre's identity.
     pub refresh_centres: bool,
+    /// Seed 003: weight each sample's `L_Q` and `L_A` by `1 − u`, its pseudo label's uncertainty
+    /// (the normalised entropy of its fuzzy c-means memberships at the refresh).
+    pub uncertainty_weighting: bool,
+    /// The fuzzifier `m > 1` of those memberships (2: the usual fuzzy c-means).
+    pub fuzzifier: f32,
+    /// Seed 003: the space the pseudo-label k-means clusters in (`h`: `normalize(Σ w_v h_v)`, the
+    /// heads' space; `zh`: low + high level, `[w_v z_v/‖z_v‖, w_v h_v]` per view, each part unit
+    /// norm; `z-fused`: `Z = [w_v h_v]`, the default).
+    pub cluster_space: ClusterSpace,
+    /// Seed 002 (PCL): per-cluster temperatures in the cluster-level contrast, each cluster's
+    /// concentration rescaled to this mean (recomputed at each refresh); `None` = `temperature_l`.
+    pub pcl_temperature: Option<f32>,
+    /// Seed 002 (TSD): mix each sample's `k` nearest neighbours' (cosine on `Z`) mean assignment
+    /// into the DEC target `P`, refreshed with the pseudo labels; 0 = off.
+    pub knn_targets: usize,
+    /// The weight of the neighbours' assignment in `P` (with `knn_targets` > 0).
+    pub knn_weight: f32,
     /// Decay the learning rate along a half cosine over the contrastive phase, from
     /// `learning_rate` at its first batch to 0 at its last (false = constant, as the seed).
     pub lr_cosine: bool,
@@ -249,6 +220,12 @@ impl Default for TrainConfig {
             pseudo_refresh: 10,
             pseudo_fraction: 0.5,
             refresh_centres: true,
+            uncertainty_weighting: false,
+            fuzzifier: 2.0,
+            cluster_space: ClusterSpace::ZFused,
+            pcl_temperature: None,
+            knn_targets: 0,
+            knn_weight: 0.5,
             init_from: None,
             seed: 10,
             device: DeviceChoice::Auto,
@@ -260,6 +237,23 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// The network a run trains on data with these view sizes and `k` clusters.
+    pub fn model_config(&self, view_dims: Vec<usize>, k: usize) -> ModelConfig {
+        ModelConfig {
+            view_dims,
+            n_clusters: k,
+            encoder_hidden: self.encoder_hidden.clone(),
+            feature_dim: self.feature_dim,
+            high_feature_dim: self.high_feature_dim,
+            vcf_ff_dim: self.vcf_ff_dim,
+            afw_heads: self.afw_heads,
+            afw_ffn_hidden: 32,
+            kernel_scale: self.kernel_scale,
+            view_centring: self.view_centring,
+            afw_residual: true,
+        }
+    }
+
     /// Checks every field; the message names the field and what it must be.
     pub fn validate(&self) -> Result<(), String> {
         let pos = |name: &str, v: usize| if v == 0 { Err(format!("{name} must be at least 1")) } else { Ok(()) };
@@ -299,6 +293,24 @@ impl TrainConfig {
             if !(t.is_finite() && t > 0.0) {
                 return Err(format!("{name} must be a positive number, got {t}"));
             }
+        }
+        if !(self.fuzzifier > 1.0 && self.fuzzifier.is_finite()) {
+            return Err(format!("fuzzifier must be a number above 1, got {}", self.fuzzifier));
+        }
+        if let Some(t) = self.pcl_temperature
+            && !(t > 0.0 && t.is_finite())
+        {
+            return Err(format!("pcl_temperature must be a positive number, got {t}"));
+        }
+        if !(0.0..=1.0).contains(&self.knn_weight) {
+            return Err(format!("knn_weight must lie in [0, 1], got {}", self.knn_weight));
+        }
+        if self.pseudo_refresh == 0
+            && (self.uncertainty_weighting || self.pcl_temperature.is_some() || self.knn_targets > 0)
+        {
+            return Err("uncertainty_weighting, pcl_temperature and knn_targets work on the pseudo-label refresh; \
+                        set pseudo_refresh above 0"
+                .into());
         }
         if !(self.pseudo_fraction > 0.0 && self.pseudo_fraction <= 1.0) {
             return Err(format!("pseudo_fraction must lie in (0, 1], got {}", self.pseudo_fraction));

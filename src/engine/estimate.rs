@@ -13,7 +13,6 @@ use crate::engine::device::resolve;
 use crate::engine::predict::gather;
 use crate::engine::step::{StepKind, batch_gradients};
 use crate::engine::trainer::adam;
-use crate::model::ModelConfig;
 
 /// A contrastive batch costs about this many pre-training batches (the heads, the objective and
 /// the chained backward pass; the trainer's ETA uses the same ratio until it has measured both).
@@ -29,7 +28,7 @@ pub fn measure_step(ds: &MultiViewDataset, cfg: &TrainConfig) -> Result<f64, Str
     let k = cfg.n_clusters.or(ds.n_clusters()).unwrap_or(2).max(2);
     let device = resolve(cfg.device)?.device;
     let ad = device.clone().autodiff();
-    let model_cfg = ModelConfig::from_train(cfg, ds.view_dims(), k);
+    let model_cfg = cfg.model_config(ds.view_dims(), k);
     model_cfg.validate()?;
     let mut model = model_cfg.init_seeded(&ad, cfg.seed);
     let mut optim = adam(cfg);

@@ -4,6 +4,7 @@ pub mod adaptive;
 pub mod checkpoint;
 pub mod config;
 pub mod device;
+pub mod error;
 pub mod estimate;
 pub mod layers;
 pub mod predict;
@@ -14,5 +15,6 @@ pub mod step;
 pub mod trainer;
 
 pub use config::{CentroidInit, DeviceChoice, LossWeights, TargetSource, Term, TrainConfig};
+pub use error::TrainError;
 pub use protocol::{Command, EmbeddingSnapshot, Event, LiveParams, Phase};
 pub use trainer::{TrainerHandle, spawn_trainer};

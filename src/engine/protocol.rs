@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::MultiViewDataset;
 use crate::engine::config::{LossWeights, TrainConfig};
+use crate::engine::error::TrainError;
 
 /// Capacity of the event channel.
 pub const EVENT_CAPACITY: usize = 256;
@@ -87,6 +88,16 @@ pub enum Phase {
     Contrastive,
 }
 
+impl Phase {
+    /// The name shown in logs and messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Pretrain => "pre-training",
+            Self::Contrastive => "contrastive",
+        }
+    }
+}
+
 /// Mean per-term losses over an epoch (0 for a term that is off).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Losses {
@@ -128,6 +139,27 @@ impl LossTerm {
 }
 
 impl Losses {
+    /// From values in [`LossTerm::ALL`]'s order (the order of `loss::Objective::parts`); missing
+    /// values are 0.
+    pub fn from_parts(parts: &[f64]) -> Self {
+        let mut l = Losses::default();
+        for (term, &x) in LossTerm::ALL.iter().zip(parts) {
+            *l.get_mut(*term) = x;
+        }
+        l
+    }
+
+    fn get_mut(&mut self, term: LossTerm) -> &mut f64 {
+        match term {
+            LossTerm::Rec => &mut self.rec,
+            LossTerm::Cluster => &mut self.cluster,
+            LossTerm::Local => &mut self.local,
+            LossTerm::Kl => &mut self.kl,
+            LossTerm::Label => &mut self.label,
+            LossTerm::Total => &mut self.total,
+        }
+    }
+
     /// The value of one term.
     pub fn get(&self, term: LossTerm) -> f64 {
         match term {
@@ -153,6 +185,10 @@ pub struct EpochReport {
     /// AFW view weights averaged over the epoch's batches (sum to 1).
     pub view_weights: Vec<f32>,
     pub secs: f64,
+    /// The mean learning rate over the epoch's batches (with `lr_cosine`, the decayed rates; 0 in
+    /// reports written before it was recorded).
+    #[serde(default)]
+    pub lr: f64,
     /// What the contrastive phase's adaptive parts did this epoch (`None` in pre-training).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adaptive: Option<AdaptiveReport>,
@@ -219,7 +255,7 @@ pub struct MetricsReport {
 }
 
 /// An embedding snapshot for plots and the inspector (a capped, stratified sample).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EmbeddingSnapshot {
     pub global_epoch: usize,
     /// Dataset row of each point.
@@ -251,6 +287,10 @@ pub struct EmbeddingSnapshot {
     /// k-means (3 restarts) on this snapshot's `Z` (`None` in snapshots from before issue 18).
     #[serde(default)]
     pub predicted_kmeans_z: Option<Vec<usize>>,
+    /// Each point's pseudo-label uncertainty in [0, 1] (`predict::Evaluation::uncertainty`);
+    /// empty in snapshots recorded before it was.
+    #[serde(default)]
+    pub uncertainty: Vec<f32>,
 }
 
 /// Fine-grained progress within an epoch (coalesced; may be dropped).
@@ -306,12 +346,10 @@ pub enum Event {
     /// Something the user should know that does not end the run.
     Warning(String),
     Finished(Box<RunSummary>),
-    /// The run ended with an error (e.g. a non-finite loss); the last good
-    /// checkpoint, if any, is named. `internal` is true when the trainer itself broke
-    /// (a panic, i.e. a bug), false when the run failed on its data or settings.
+    /// The run ended with an error; the last good checkpoint, if any, is named. The error's
+    /// variant says what failed ([`TrainError::is_internal`]: a bug, [`TrainError::is_diverged`]).
     Failed {
-        reason: String,
+        error: TrainError,
         last_checkpoint: Option<PathBuf>,
-        internal: bool,
     },
 }

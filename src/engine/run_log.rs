@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::TrainConfig;
+use crate::engine::error::TrainError;
 use crate::engine::protocol::{
     EmbeddingSnapshot, EpochReport, Event, LiveParams, MetricsReport, Phase, Progress, RunSummary, Scores,
 };
@@ -31,10 +32,17 @@ pub enum RunStatus {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
     pub reason: String,
-    /// The trainer itself broke (a panic, i.e. a bug), as `Event::Failed { internal }` says.
+    /// The trainer itself broke (a panic, i.e. a bug): [`TrainError::is_internal`].
     pub internal: bool,
-    /// A loss became NaN or infinite (the trainer's divergence check).
+    /// A loss became NaN or infinite: [`TrainError::is_diverged`].
     pub diverged: bool,
+}
+
+impl Failure {
+    /// The failure a trainer's error describes.
+    pub fn of(error: &TrainError) -> Self {
+        Self { reason: error.to_string(), internal: error.is_internal(), diverged: error.is_diverged() }
+    }
 }
 
 impl RunStatus {
@@ -150,7 +158,7 @@ impl RunLog {
                 if p == Phase::Contrastive && self.contrastive_from.is_none() {
                     self.contrastive_from = Some(self.epochs.last().map_or(1, |e| e.global_epoch + 1));
                 }
-                format!("phase {}", phase_name(p))
+                format!("phase {}", p.label())
             }
             Event::Progress(p) => {
                 self.progress = Some(p);
@@ -158,7 +166,7 @@ impl RunLog {
                 return;
             }
             Event::Epoch(r) => {
-                let s = format!("epoch {} ({}) loss {:.4}", r.global_epoch, phase_name(r.phase), r.losses.total);
+                let s = format!("epoch {} ({}) loss {:.4}", r.global_epoch, r.phase.label(), r.losses.total);
                 if r.phase == Phase::Contrastive && self.contrastive_from.is_none() {
                     self.contrastive_from = Some(r.global_epoch);
                 }
@@ -224,15 +232,13 @@ impl RunLog {
                 self.summary = Some(summary);
                 s.into()
             }
-            Event::Failed { reason, last_checkpoint, internal } => {
+            Event::Failed { error, last_checkpoint } => {
+                let reason = error.to_string();
                 let s = match &last_checkpoint {
                     Some(p) => format!("failed: {reason} (last checkpoint {})", p.display()),
                     None => format!("failed: {reason}"),
                 };
-                // The trainer's divergence check is the one non-internal failure that names
-                // itself this way (engine/trainer.rs); everything else is a plain failure.
-                let diverged = !internal && reason.starts_with("training diverged");
-                self.status = RunStatus::Failed(Failure { reason, internal, diverged });
+                self.status = RunStatus::Failed(Failure::of(&error));
                 self.wall = self.started_at.map(|t| t.elapsed());
                 if last_checkpoint.is_some() {
                     self.checkpoint = last_checkpoint;
@@ -265,20 +271,13 @@ impl RunLog {
         let frac = ((p.global_epoch as f32 - 1.0 + within) / total).clamp(0.0, 1.0);
         let text = format!(
             "{} epoch {} · {}/{} overall · ETA {}",
-            phase_name(p.phase),
+            p.phase.label(),
             p.epoch,
             p.global_epoch,
             p.total_epochs,
             format_secs(p.eta_secs)
         );
         Some((frac, text))
-    }
-}
-
-pub fn phase_name(p: Phase) -> &'static str {
-    match p {
-        Phase::Pretrain => "pre-training",
-        Phase::Contrastive => "contrastive",
     }
 }
 
@@ -323,7 +322,7 @@ fn describe_live(p: &LiveParams) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::protocol::Losses;
+    use crate::engine::protocol::{LossTerm, Losses};
 
     fn epoch(g: usize, phase: Phase) -> EpochReport {
         EpochReport {
@@ -333,6 +332,7 @@ mod tests {
             losses: Losses { total: 1.0 / g as f64, ..Losses::default() },
             view_weights: vec![0.5, 0.5],
             secs: 0.1,
+            lr: 1e-3,
             adaptive: None,
         }
     }
@@ -365,7 +365,7 @@ mod tests {
         assert_eq!(r.contrastive_from, Some(2));
         r.apply(Event::Paused);
         assert!(r.status.is_active());
-        r.apply(Event::Failed { reason: "loss became NaN".into(), last_checkpoint: None, internal: false });
+        r.apply(Event::Failed { error: TrainError::data("view 2 contains NaN"), last_checkpoint: None });
         assert!(!r.status.is_active());
         assert_eq!(r.status.label(), "failed");
         assert!(r.last_event.as_ref().is_some_and(|(s, _)| s.contains("NaN")));
@@ -374,9 +374,23 @@ mod tests {
     #[test]
     fn divergence_is_its_own_status() {
         let mut r = RunLog::starting(TrainConfig::default());
-        let reason = "training diverged: the total loss became NaN in contrastive epoch 3".to_string();
-        r.apply(Event::Failed { reason, last_checkpoint: None, internal: false });
+        let error = TrainError::Diverged {
+            term: LossTerm::Total,
+            value: f32::NAN,
+            phase: Phase::Contrastive,
+            epoch: 3,
+            batch: 1,
+            n_batches: 4,
+            lr: 1e-3,
+        };
+        r.apply(Event::Failed { error, last_checkpoint: None });
         assert_eq!(r.status.label(), "diverged");
+        let mut r = RunLog::starting(TrainConfig::default());
+        r.apply(Event::Failed {
+            error: TrainError::settings("training diverged in wording only"),
+            last_checkpoint: None,
+        });
+        assert_eq!(r.status.label(), "failed", "the variant, not the wording, decides");
     }
 
     #[test]

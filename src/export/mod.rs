@@ -308,6 +308,7 @@ mod tests {
                 },
                 view_weights: vec![0.6, 0.4],
                 secs: 0.1,
+                lr: 1e-3,
                 adaptive: None,
             })
             .collect();

@@ -23,7 +23,8 @@ pub struct SelectedPoint {
     /// Each view's own cluster, mapped like `predicted` (else the model id).
     pub per_view: Vec<usize>,
     pub confidence: f32,
-    /// `H(q) / ln K` of the primary reading.
+    /// The pseudo-label uncertainty in [0, 1] (the engine's, else `H(q) / ln K` of the primary
+    /// reading).
     pub uncertainty: f32,
     /// Coordinates in the embedding on screen (absent for a point it does not show).
     pub x: Option<f32>,

@@ -2,8 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::config::TrainConfig;
-
 /// Sizes of a CVC-AFWM network. Saved beside the weights; `init` rebuilds the
 /// same parameter layout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,23 +46,6 @@ fn one() -> f32 {
 }
 
 impl ModelConfig {
-    /// The network a run trains on data with these view sizes and `k` clusters.
-    pub fn from_train(cfg: &TrainConfig, view_dims: Vec<usize>, k: usize) -> Self {
-        ModelConfig {
-            view_dims,
-            n_clusters: k,
-            encoder_hidden: cfg.encoder_hidden.clone(),
-            feature_dim: cfg.feature_dim,
-            high_feature_dim: cfg.high_feature_dim,
-            vcf_ff_dim: cfg.vcf_ff_dim,
-            afw_heads: cfg.afw_heads,
-            afw_ffn_hidden: 32,
-            kernel_scale: cfg.kernel_scale,
-            view_centring: cfg.view_centring,
-            afw_residual: true,
-        }
-    }
-
     pub fn n_views(&self) -> usize {
         self.view_dims.len()
     }

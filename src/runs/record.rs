@@ -216,16 +216,14 @@ impl RunRecord {
     }
 }
 
-/// One line of `epochs.jsonl`: an epoch's losses, view weights, learning rate and time, or an
-/// evaluation's three readings (written after its epoch's line).
+/// One line of `epochs.jsonl`: an epoch's losses, view weights, learning rate (the epoch's mean,
+/// `EpochReport::lr`) and time, or an evaluation's three readings (written after its epoch's line).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum EpochLine {
     Epoch {
         #[serde(flatten)]
         report: EpochReport,
-        /// The learning rate in force (the base rate; `lr_cosine` decays it within the phase).
-        lr: f64,
     },
     Metrics(MetricsReport),
 }

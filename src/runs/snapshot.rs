@@ -3,9 +3,10 @@
 //! Layout (little-endian): the magic `MVCSNAP1`, a `u32` header length, a JSON header
 //! (`Header`: epoch, counts, sizes, view weights), then the arrays in this order: `indices`,
 //! `predicted` (u32), `predicted_aligned` and `labels` (u32, when present), `confidence`, `z`,
-//! `q_mean`, each view's `h`, each view's `q` (f32), then `predicted_vcf` and `predicted_kmeans_z`
-//! (u32, when present; the header's `vcf` / `kmeans_z`, absent in files from before issue 18,
-//! which read as `None`). Snapshots beyond [`MAX_BYTES`] keep an
+//! `q_mean`, each view's `h`, each view's `q`, then `uncertainty` when the header's `uncertain`
+//! says so (f32; older files have none), then `predicted_vcf` and `predicted_kmeans_z` (u32, when
+//! the header's `vcf` / `kmeans_z` say so; files from before issue 18 read as `None`). Snapshots
+//! beyond [`MAX_BYTES`] keep an
 //! evenly spaced subset of their points.
 
 use std::path::Path;
@@ -34,6 +35,8 @@ struct Header {
     labelled: bool,
     view_weights: Vec<f32>,
     #[serde(default)]
+    uncertain: bool,
+    #[serde(default)]
     vcf: bool,
     #[serde(default)]
     kmeans_z: bool,
@@ -41,7 +44,7 @@ struct Header {
 
 fn point_bytes(s: &EmbeddingSnapshot) -> usize {
     let v = s.h.len();
-    4 * (6 + s.z_dim + s.k + v * (s.h_dim + s.k))
+    4 * (7 + s.z_dim + s.k + v * (s.h_dim + s.k))
 }
 
 /// Writes `s` to `path` atomically, subsampled to stay under [`MAX_BYTES`].
@@ -59,6 +62,7 @@ pub fn write(path: &Path, s: &EmbeddingSnapshot) -> Result<(), StoreError> {
         aligned: s.predicted_aligned.is_some(),
         labelled: s.labels.is_some(),
         view_weights: s.view_weights.clone(),
+        uncertain: s.uncertainty.len() == n && n > 0,
         vcf: s.predicted_vcf.is_some(),
         kmeans_z: s.predicted_kmeans_z.is_some(),
     };
@@ -96,6 +100,9 @@ pub fn write(path: &Path, s: &EmbeddingSnapshot) -> Result<(), StoreError> {
     }
     for q in &s.q_views {
         rows(&mut out, q, s.k);
+    }
+    if header.uncertain {
+        rows(&mut out, &s.uncertainty, 1);
     }
     for p in [&s.predicted_vcf, &s.predicted_kmeans_z].into_iter().flatten() {
         u32s(&mut out, p);
@@ -137,6 +144,7 @@ pub fn read(path: &Path) -> Result<EmbeddingSnapshot, StoreError> {
     for _ in 0..h.n_views {
         q_views.push(as_f32(take(size(n, h.k)?)?));
     }
+    let uncertainty = if h.uncertain { as_f32(take(n)?) } else { Vec::new() };
     let predicted_vcf = if h.vcf { Some(as_usize(take(n)?)) } else { None };
     let predicted_kmeans_z = if h.kmeans_z { Some(as_usize(take(n)?)) } else { None };
     Ok(EmbeddingSnapshot {
@@ -154,6 +162,7 @@ pub fn read(path: &Path) -> Result<EmbeddingSnapshot, StoreError> {
         confidence,
         labels,
         view_weights: h.view_weights,
+        uncertainty,
         predicted_vcf,
         predicted_kmeans_z,
     })
@@ -180,6 +189,7 @@ mod tests {
             confidence: f(n, 0.001),
             labels: None,
             view_weights: vec![0.4, 0.6],
+            uncertainty: f(n, 1.0 / n as f32),
             predicted_vcf: Some((0..n).map(|i| (i / 3) % 2).collect()),
             predicted_kmeans_z: None,
         }

@@ -60,8 +60,6 @@ pub struct Listing {
 #[derive(Debug, Clone, Default)]
 pub struct History {
     pub epochs: Vec<EpochReport>,
-    /// The learning rate of each epoch in `epochs`.
-    pub lrs: Vec<f64>,
     pub metrics: Vec<MetricsReport>,
     /// Lines that could not be read (a line cut short by a kill is the usual one).
     pub problems: Vec<StoreProblem>,
@@ -164,13 +162,11 @@ impl RunStore {
                 continue;
             }
             match serde_json::from_str::<EpochLine>(&line) {
-                Ok(EpochLine::Epoch { report, lr }) => {
+                Ok(EpochLine::Epoch { report }) => {
                     if let Some(i) = h.epochs.iter().position(|e| e.global_epoch == report.global_epoch) {
                         h.epochs.remove(i);
-                        h.lrs.remove(i);
                     }
                     h.epochs.push(report);
-                    h.lrs.push(lr);
                 }
                 Ok(EpochLine::Metrics(m)) => {
                     h.metrics.retain(|x| x.global_epoch != m.global_epoch);

@@ -40,7 +40,6 @@ pub struct RunWriter {
     epochs: File,
     /// Held (exclusive `flock`) for the writer's life; the kernel frees it if the process dies.
     _lock: File,
-    lr: f64,
     written_epochs: std::collections::BTreeSet<usize>,
     metrics: Vec<MetricsReport>,
     ended: bool,
@@ -107,7 +106,6 @@ impl RunStore {
         let epochs = OpenOptions::new().append(true).open(&epochs_path).map_err(io_err(&epochs_path))?;
         Ok(RunWriter {
             dir,
-            lr: record.config.learning_rate,
             record,
             epochs,
             _lock: lock,
@@ -142,7 +140,7 @@ impl RunWriter {
             }
             Event::Epoch(report) => {
                 if self.written_epochs.insert(report.global_epoch) {
-                    self.append(&EpochLine::Epoch { report: report.clone(), lr: self.lr })?;
+                    self.append(&EpochLine::Epoch { report: report.clone() })?;
                 }
             }
             Event::Metrics(m) => {
@@ -150,23 +148,22 @@ impl RunWriter {
                 self.metrics.push(m.clone());
                 self.append(&EpochLine::Metrics(m.clone()))?;
             }
-            Event::ParamsApplied(p) => {
-                if let Some(lr) = p.learning_rate {
-                    self.lr = lr;
-                }
-            }
             Event::Snapshot(s) => snapshot::write(&self.dir.join(snapshot::FILE), s)?,
             Event::CheckpointSaved(p) => self.record.checkpoint = Some(p.clone()),
             Event::Finished(summary) => self.finish_with(summary)?,
-            Event::Failed { reason, last_checkpoint, internal } => {
-                let diverged = !internal && reason.starts_with("training diverged");
+            Event::Failed { error, last_checkpoint } => {
                 if last_checkpoint.is_some() {
                     self.record.checkpoint.clone_from(last_checkpoint);
                 }
-                let status = if diverged { Status::Diverged } else { Status::Failed };
-                self.end(status, Some(reason.clone()), None)?;
+                let status = if error.is_diverged() { Status::Diverged } else { Status::Failed };
+                self.end(status, Some(error.to_string()), None)?;
             }
-            Event::Progress(_) | Event::Phase(_) | Event::Paused | Event::Resumed | Event::Warning(_) => {}
+            Event::Progress(_)
+            | Event::Phase(_)
+            | Event::ParamsApplied(_)
+            | Event::Paused
+            | Event::Resumed
+            | Event::Warning(_) => {}
         }
         Ok(())
     }
@@ -181,7 +178,7 @@ impl RunWriter {
         // The summary's history is complete even when epoch events were dropped on the way.
         for report in &summary.epochs {
             if self.written_epochs.insert(report.global_epoch) {
-                self.append(&EpochLine::Epoch { report: report.clone(), lr: self.lr })?;
+                self.append(&EpochLine::Epoch { report: report.clone() })?;
             }
         }
         for m in &summary.metrics {

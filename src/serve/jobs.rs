@@ -16,7 +16,7 @@ use super::datasets::resolve_dataset;
 use super::error::{ServeError, parse_body};
 use super::limits::{MAX_BATCH_SIZE, MAX_EPOCHS, secs};
 use super::state::{ActiveRun, RunRecord, ServeState, Shared, lock};
-use crate::data::{self, LoadOptions, MultiViewDataset, Preprocess};
+use crate::data::{self, ClusterCountError, LoadOptions, MultiViewDataset, Preprocess};
 use crate::engine::config::{DeviceChoice, TrainConfig};
 use crate::engine::layers::{Layers, Patch, put};
 use crate::engine::presets;
@@ -54,6 +54,11 @@ pub(crate) fn train_config(req: &TrainRequest, name: &str, device: DeviceChoice)
     put(&mut user, "seed", req.seed);
     put(&mut user, "threshold", req.threshold);
     put(&mut user, "n_clusters", req.num_cluster);
+    put(&mut user, "sinkhorn_iters", req.sinkhorn_iters);
+    put(&mut user, "uncertainty_weighting", req.uncertainty_weighting);
+    put(&mut user, "cluster_space", req.cluster_space);
+    put(&mut user, "pcl_temperature", req.pcl_temperature);
+    put(&mut user, "knn_targets", req.knn_targets);
     let layers = Layers {
         defaults: TrainConfig {
             mse_epochs: 200,
@@ -190,19 +195,16 @@ impl Job {
                 ds.n_views()
             ));
         }
-        let k = match (cfg.n_clusters, ds.n_clusters()) {
-            (Some(k), _) | (None, Some(k)) => k,
-            (None, None) => {
-                return Err(ServeError::Invalid(format!("/train: {name} has no labels, so num_cluster must be given")));
+        let k = ds.clusters_for(cfg.n_clusters).map_err(|e| match e {
+            ClusterCountError::Unlabelled => {
+                ServeError::Invalid(format!("/train: {name} has no labels, so num_cluster must be given"))
             }
-        };
+            ClusterCountError::MoreThanSamples { k, n } => {
+                ServeError::Invalid(format!("/train: num_cluster is {k} but {name} has only {n} samples"))
+            }
+            other => ServeError::Invalid(format!("/train: {name}: {other} (num_cluster)")),
+        })?;
         let (n_samples, n_views) = (ds.n_samples(), ds.n_views());
-        if k > ds.n_samples() {
-            return Err(ServeError::Invalid(format!(
-                "/train: num_cluster is {k} but {name} has only {} samples",
-                ds.n_samples()
-            )));
-        }
         let record = NewRun {
             name: format!("{} (serve run {id})", ds.name),
             tags: Vec::new(),

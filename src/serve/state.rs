@@ -19,7 +19,8 @@ use crate::data::MultiViewDataset;
 use crate::engine::checkpoint;
 use crate::engine::config::DeviceChoice;
 use crate::engine::device::resolve;
-use crate::engine::predict::{Evaluation, evaluate, truth_of};
+use crate::engine::error::TrainError;
+use crate::engine::predict::{Evaluation, evaluate_checkpoint, truth_of};
 use crate::engine::protocol::{Command, Event, Phase, RunSummary};
 use crate::engine::run_log::{RunLog, RunStatus as EngineStatus};
 use crate::engine::trainer::{TrainerHandle, try_spawn_trainer};
@@ -75,6 +76,7 @@ impl TrainedModel {
             ground_truth_label: ground_truth_label.filter(|_| compare),
             is_correct: ground_truth_label.map(|g| g == cluster_assignment).filter(|_| compare),
             confidence: self.eval.confidence.get(pos).copied().unwrap_or(0.0),
+            uncertainty: self.eval.uncertainty.get(pos).copied().unwrap_or(0.0),
             per_view_assignment: self
                 .eval
                 .pred_views
@@ -268,7 +270,7 @@ fn phase_name(p: Phase) -> String {
 /// How a run ended, as the trainer said.
 enum Ending {
     Finished(Box<RunSummary>),
-    Failed { reason: String, internal: bool },
+    Failed(TrainError),
 }
 
 /// Follows the trainer's events until the server is gone.
@@ -292,7 +294,7 @@ fn event_loop(shared: &Weak<Shared>, events: &Receiver<Event>) {
         }
         match event {
             Event::Finished(summary) => finish_run(&shared, Ending::Finished(summary)),
-            Event::Failed { reason, internal, .. } => finish_run(&shared, Ending::Failed { reason, internal }),
+            Event::Failed { error, .. } => finish_run(&shared, Ending::Failed(error)),
             other => {
                 let mut inner = lock(&shared.inner);
                 let Some(id) = inner.active.as_ref().map(|a| a.id) else { continue };
@@ -340,8 +342,8 @@ fn finish_run(shared: &Shared, ending: Ending) {
                 Err(why) => Err(ServeError::Internal(why)),
             }
         }
-        (Ending::Failed { reason, internal: true }, _) => Err(ServeError::Internal(reason)),
-        (Ending::Failed { reason, internal: false }, _) => Err(ServeError::RunFailed(reason)),
+        (Ending::Failed(e), _) if e.is_internal() => Err(ServeError::Internal(e.to_string())),
+        (Ending::Failed(e), _) => Err(ServeError::RunFailed(e.to_string())),
     };
     {
         let mut inner = lock(&shared.inner);
@@ -380,8 +382,7 @@ fn load_trained(
     };
     let ck = checkpoint::load(dir).map_err(|e| e.to_string())?;
     let dev = resolve(device)?;
-    let network = ck.model(&dev.device).map_err(|e| e.to_string())?;
-    let eval = evaluate(&network, ds, &dev.device, ck.config.batch_size)?;
+    let (network, eval) = evaluate_checkpoint(&ck, ds, &dev.device)?;
     let truth = truth_of(ds, &eval.rows);
     let metrics = truth.as_ref().map(|truth| {
         let s = metrics::scores(&eval.pred_mean, truth);

@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use crate::analysis::normalized_entropy;
 use crate::export::{ConfusionExport, ExportError, SelectedPoint, SelectionExport};
 
 use super::super::WorkbenchApp;
@@ -49,7 +48,6 @@ impl WorkbenchApp {
             .iter()
             .filter_map(|&row| {
                 let p = position_in(s, row)?;
-                let q = s.q_mean.get(p * s.k..(p + 1) * s.k).unwrap_or(&[]);
                 let truth = s.labels.as_ref().and_then(|l| l.get(p)).copied();
                 let cluster = s.predicted.get(p).copied().unwrap_or(0);
                 let predicted = s.predicted_aligned.as_ref().and_then(|a| a.get(p)).copied();
@@ -76,7 +74,7 @@ impl WorkbenchApp {
                     predicted_cluster: cluster,
                     per_view,
                     confidence: s.confidence.get(p).copied().unwrap_or(0.0),
-                    uncertainty: normalized_entropy(q),
+                    uncertainty: super::uncertainty_at(s, p),
                     x: xy.map(|c| c[0]),
                     y: xy.map(|c| c[1]),
                 })

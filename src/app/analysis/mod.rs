@@ -43,6 +43,28 @@ impl AnalysisPanel {
     }
 }
 
+/// Each point's pseudo-label uncertainty in [0, 1] and what it is: the engine's own
+/// (`EmbeddingSnapshot::uncertainty`, the normalised entropy of the point's fuzzy c-means
+/// memberships to the cluster centres) when the snapshot carries it, else the normalised entropy
+/// `H(q) / ln K` of the primary reading's `q` (`crate::analysis::normalized_entropy`).
+pub fn uncertainty_of(s: &EmbeddingSnapshot) -> (Vec<f32>, &'static str) {
+    if !s.uncertainty.is_empty() && s.uncertainty.len() == s.indices.len() {
+        (s.uncertainty.clone(), "the engine's uncertainty (fuzzy memberships' normalised entropy)")
+    } else {
+        (crate::analysis::uncertainties(&s.q_mean, s.k), "H(q) / ln K of the primary reading")
+    }
+}
+
+/// The uncertainty of the snapshot's point at position `p` (as [`uncertainty_of`]).
+pub fn uncertainty_at(s: &EmbeddingSnapshot, p: usize) -> f32 {
+    if s.uncertainty.len() == s.indices.len()
+        && let Some(&u) = s.uncertainty.get(p)
+    {
+        return u;
+    }
+    s.q_mean.get(p * s.k..(p + 1) * s.k).map_or(0.0, crate::analysis::normalized_entropy)
+}
+
 /// A reading's predictions (model cluster ids) of a snapshot's points, when it has them.
 pub fn predictions(s: &EmbeddingSnapshot, reading: Reading) -> Option<&[usize]> {
     match reading {

@@ -1,13 +1,13 @@
 //! The Analysis tile's uncertainty view: the histogram of the per-sample pseudo-label
-//! uncertainty `H(q) / ln K` of the primary reading (`crate::analysis::normalized_entropy`;
-//! 0 = all of `q` on one cluster, 1 = uniform) and "select the N most uncertain", which marks
+//! uncertainty (`super::uncertainty_of`: the engine's, else `H(q) / ln K` of the primary
+//! reading; 0 = sure of one cluster, 1 = no idea) and "select the N most uncertain", which marks
 //! them in the embedding and lists them in the inspector.
 
 use eframe::egui;
 use egui::RichText;
 use egui_plot::{Bar, BarChart, Plot};
 
-use crate::analysis::{histogram, most_uncertain, uncertainties};
+use crate::analysis::{histogram, most_uncertain};
 
 use super::super::palette;
 use super::super::state::{AppCommand, AppState, ColorBy, Marked, ViewCtx};
@@ -22,19 +22,15 @@ pub fn ui(state: &mut AppState, ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui) {
         empty_hint_ui(ui, "The uncertainty appears with the first snapshot of a run.");
         return;
     };
-    let u = uncertainties(&s.q_mean, s.k);
+    let (u, what) = super::uncertainty_of(s);
     if u.is_empty() {
         empty_hint_ui(ui, "This snapshot has no points.");
         return;
     }
     let mean = u.iter().map(|&x| f64::from(x)).sum::<f64>() / u.len() as f64;
     ui.label(
-        RichText::new(format!(
-            "Uncertainty H(q) / ln K of the primary reading · epoch {} · {} samples · mean {mean:.3}",
-            s.global_epoch,
-            u.len()
-        ))
-        .strong(),
+        RichText::new(format!("Uncertainty: {what} · epoch {} · {} samples · mean {mean:.3}", s.global_epoch, u.len()))
+            .strong(),
     );
     let n_max = u.len();
     let settings = &mut state.analysis;
@@ -63,7 +59,7 @@ pub fn ui(state: &mut AppState, ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui) {
         })
         .collect();
     Plot::new("uncertainty_histogram")
-        .x_axis_label("uncertainty H(q) / ln K")
+        .x_axis_label("uncertainty (0 sure, 1 no idea)")
         .y_axis_label("samples")
         .include_x(0.0)
         .include_x(1.0)

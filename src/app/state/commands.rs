@@ -80,6 +80,9 @@ pub enum AppCommand {
     OverlayRuns(Vec<String>),
     /// Show a stored run in the tiles (its curves and last embedding snapshot).
     OpenRun(String),
+    /// Load a stored run's dataset (with its preprocessing), then open the run again, so that the
+    /// inspector reads every sample through its checkpoint.
+    LoadRunDataset(String),
     /// Load a stored run's dataset and settings, ready to train again.
     TrainAgain(String),
     RenameRun(String, String),

@@ -12,9 +12,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::data::DatasetSource;
 use crate::data::Preprocess;
 use crate::engine::TrainConfig;
-pub use crate::engine::run_log::{RunLog, RunStatus, format_secs, phase_name};
+pub use crate::engine::run_log::{RunLog, RunStatus, format_secs};
 
 use super::tsne::TsneParams;
 pub use commands::{AppCommand, CommandQueue, ExportTarget, SelectionFormat, TimelineCommand, ViewCtx};
@@ -133,7 +134,7 @@ pub enum ColorBy {
     Confidence,
     /// Whether the (aligned) prediction equals the label.
     Correctness,
-    /// The pseudo-label uncertainty `H(q) / ln K` (`analysis::normalized_entropy`).
+    /// The pseudo-label uncertainty (`app::analysis::uncertainty_of`).
     Uncertainty,
     /// View `v`'s own `argmax q_v`, mapped to labels like the primary reading.
     ViewPrediction(usize),
@@ -267,33 +268,6 @@ pub struct ExportSettings {
 impl Default for ExportSettings {
     fn default() -> Self {
         Self { dir: PathBuf::from("mvc-exports"), dpi: 300, width_in: 6.0, height_in: 4.0 }
-    }
-}
-
-/// Where a dataset came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum DatasetSource {
-    Builtin(String),
-    File(PathBuf),
-}
-
-impl DatasetSource {
-    /// Parses a `--dataset` argument: a built-in name or a path.
-    pub fn parse(s: &str) -> Self {
-        if crate::data::builtin::description(s).is_some() {
-            Self::Builtin(s.to_owned())
-        } else {
-            Self::File(PathBuf::from(s))
-        }
-    }
-
-    pub fn display(&self) -> String {
-        match self {
-            Self::Builtin(n) => format!("{n} (built-in)"),
-            Self::File(p) => {
-                p.file_name().map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().into_owned())
-            }
-        }
     }
 }
 

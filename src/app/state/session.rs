@@ -108,6 +108,8 @@ pub struct Session {
     pub step_secs: Vec<(StepShape, f64)>,
     /// Why the step could not be measured, if it could not.
     pub step_error: Option<String>,
+    /// Every sample through the ended run's checkpoint, for the inspector.
+    pub inspection: crate::app::inspection::Inspection,
 }
 
 /// A network shape whose step cost was measured (`engine::estimate::shape_key`).

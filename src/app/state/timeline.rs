@@ -113,24 +113,7 @@ mod tests {
     use super::*;
 
     fn snap(e: usize) -> Arc<EmbeddingSnapshot> {
-        Arc::new(EmbeddingSnapshot {
-            global_epoch: e,
-            indices: vec![],
-            z: vec![],
-            z_dim: 0,
-            h: vec![],
-            h_dim: 0,
-            q_mean: vec![],
-            q_views: vec![],
-            k: 0,
-            predicted: vec![],
-            predicted_aligned: None,
-            confidence: vec![],
-            labels: None,
-            view_weights: vec![],
-            predicted_vcf: None,
-            predicted_kmeans_z: None,
-        })
+        Arc::new(EmbeddingSnapshot { global_epoch: e, ..EmbeddingSnapshot::default() })
     }
 
     #[test]

@@ -66,7 +66,7 @@ pub fn show(store: &RunStore, id: &str, as_json: bool) -> Result<(), String> {
     if as_json {
         let mut v = rec.summary_json();
         v["epochs"] = json!(history.epochs);
-        v["learning_rates"] = json!(history.lrs);
+        v["learning_rates"] = json!(history.epochs.iter().map(|e| e.lr).collect::<Vec<_>>());
         v["metrics"] = json!(history.metrics);
         v["dataset_info"] = json!(rec.dataset);
         println!("{}", serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?);

@@ -174,12 +174,16 @@ pub(crate) fn drive(
                 log.apply(event);
                 return Ok(log);
             }
-            Event::Failed { reason, last_checkpoint, .. } => {
+            Event::Failed { error, last_checkpoint } => {
                 if let Some(b) = &bar {
                     b.abandon();
                 }
+                let reason = error.to_string();
                 if json && !quiet {
-                    println!("{}", json!({"event": "failed", "reason": reason, "last_checkpoint": last_checkpoint}));
+                    println!(
+                        "{}",
+                        json!({"event": "failed", "reason": reason, "error": error, "last_checkpoint": last_checkpoint})
+                    );
                 }
                 handle.shutdown();
                 return Err(match last_checkpoint {

@@ -1,0 +1,513 @@
+//! One training run: its state, the two phases in order, and how it ends (summary, checkpoint).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use burn::module::Module;
+use burn::tensor::Device;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use super::adam;
+use crate::data::MultiViewDataset;
+use crate::engine::adaptive::{PseudoLabels, ViewTarget};
+use crate::engine::checkpoint::{self, CheckpointMeta};
+use crate::engine::config::{CentroidInit, TrainConfig};
+use crate::engine::device::{ResolvedDevice, resolve};
+use crate::engine::error::TrainError;
+use crate::engine::predict::{evaluate, evaluate_rows, metrics_report, snapshot_from, stratified_sample, truth_of};
+use crate::engine::protocol::{
+    AdaptiveReport, Command, EpochReport, Event, LiveParams, Losses, MetricsReport, Phase, RunSummary,
+};
+use crate::loss::LossParams;
+use crate::model::{Cvc, ModelConfig};
+
+/// Minimum time between two `Progress` events.
+pub(super) const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+/// The state of one training run.
+pub(super) struct Run<'a> {
+    pub(super) ds: Arc<MultiViewDataset>,
+    pub(super) cfg: TrainConfig,
+    pub(super) out_dir: Option<PathBuf>,
+    pub(super) cmd_rx: &'a Receiver<Command>,
+    pub(super) ev_tx: &'a Sender<Event>,
+    pub(super) lr: f64,
+    pub(super) params: LossParams,
+    pub(super) paused: bool,
+    pub(super) stop: bool,
+    pub(super) shutdown: bool,
+    pub(super) snapshot_requested: bool,
+    pub(super) epochs: Vec<EpochReport>,
+    pub(super) metrics: Vec<MetricsReport>,
+    pub(super) last_checkpoint: Option<PathBuf>,
+    pub(super) last_progress: Instant,
+    /// Mean seconds per batch of each phase so far (for the ETA).
+    pub(super) batch_secs: [Option<f64>; 2],
+    pub(super) device_name: String,
+    /// The smoothed view discrepancies behind `w*`.
+    pub(super) view_target: ViewTarget,
+    /// The refreshed pseudo labels (none before the first refresh or with the refresh off).
+    pub(super) pseudo: Option<PseudoLabels>,
+    /// Fraction of pseudo labels the last refresh changed, until the epoch reports it.
+    pub(super) pseudo_changed: Option<f64>,
+}
+
+/// What the batch loop of an epoch ended with.
+pub(super) enum EpochEnd {
+    Done { losses: Losses, view_weights: Vec<f32>, secs: f64, lr: f64, positive_pairs: f64 },
+    Stopped,
+}
+
+impl<'a> Run<'a> {
+    pub(super) fn new(
+        ds: Arc<MultiViewDataset>,
+        cfg: TrainConfig,
+        out_dir: Option<PathBuf>,
+        cmd_rx: &'a Receiver<Command>,
+        ev_tx: &'a Sender<Event>,
+    ) -> Self {
+        let params = LossParams {
+            weights: cfg.loss,
+            temperature_f: cfg.temperature_f,
+            temperature_l: cfg.temperature_l,
+            threshold: cfg.threshold,
+            confidence: cfg.confidence,
+            target: cfg.target_source,
+            sinkhorn_iters: cfg.sinkhorn_iters,
+        };
+        Run {
+            lr: cfg.learning_rate,
+            params,
+            ds,
+            cfg,
+            out_dir,
+            cmd_rx,
+            ev_tx,
+            paused: false,
+            stop: false,
+            shutdown: false,
+            snapshot_requested: false,
+            epochs: Vec::new(),
+            metrics: Vec::new(),
+            last_checkpoint: None,
+            last_progress: Instant::now() - PROGRESS_EVERY,
+            batch_secs: [None, None],
+            device_name: String::new(),
+            view_target: ViewTarget::new(0),
+            pseudo: None,
+            pseudo_changed: None,
+        }
+    }
+
+    pub(super) fn send(&self, e: Event) {
+        match self.ev_tx.try_send(e) {
+            Ok(()) | Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+
+    fn handle(&mut self, cmd: Command) {
+        match cmd {
+            Command::Start { .. } => {
+                self.send(Event::Warning("a run is already active; stop it before starting another".into()))
+            }
+            Command::Pause => {
+                if !self.paused {
+                    self.paused = true;
+                    self.send(Event::Paused);
+                }
+            }
+            Command::Resume => {
+                if self.paused {
+                    self.paused = false;
+                    self.send(Event::Resumed);
+                }
+            }
+            Command::Stop => self.stop = true,
+            Command::Shutdown => {
+                self.stop = true;
+                self.shutdown = true;
+            }
+            Command::Update(p) => match self.apply_live(&p) {
+                Ok(()) => self.send(Event::ParamsApplied(p)),
+                Err(why) => self.send(Event::Warning(format!("live parameters not applied: {why}"))),
+            },
+            Command::Snapshot => self.snapshot_requested = true,
+        }
+    }
+
+    fn apply_live(&mut self, p: &LiveParams) -> Result<(), String> {
+        let mut check = self.cfg.clone();
+        if let Some(lr) = p.learning_rate {
+            check.learning_rate = lr;
+        }
+        if let Some(t) = p.threshold {
+            check.threshold = t;
+        }
+        if let Some(t) = p.temperature_f {
+            check.temperature_f = t;
+        }
+        if let Some(t) = p.temperature_l {
+            check.temperature_l = t;
+        }
+        if let Some(g) = p.weight_temperature {
+            check.weight_temperature = g;
+        }
+        if let Some(l) = p.loss {
+            check.loss = l;
+        }
+        check.validate()?;
+        self.cfg = check;
+        self.lr = self.cfg.learning_rate;
+        self.params.threshold = self.cfg.threshold;
+        self.params.temperature_f = self.cfg.temperature_f;
+        self.params.temperature_l = self.cfg.temperature_l;
+        self.params.weights = self.cfg.loss;
+        Ok(())
+    }
+
+    /// Drains pending commands; while paused, waits here (serving snapshots).
+    pub(super) fn control(&mut self, model: &Cvc, device: &Device, global_epoch: usize) {
+        loop {
+            while let Ok(cmd) = self.cmd_rx.try_recv() {
+                self.handle(cmd);
+            }
+            if self.snapshot_requested {
+                self.snapshot_requested = false;
+                self.send_snapshot(model, device, global_epoch);
+            }
+            if self.stop || !self.paused {
+                return;
+            }
+            match self.cmd_rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(cmd) => self.handle(cmd),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.stop = true;
+                    self.shutdown = true;
+                }
+            }
+        }
+    }
+
+    pub(super) fn send_snapshot(&self, model: &Cvc, device: &Device, global_epoch: usize) {
+        let rows =
+            stratified_sample(self.ds.label_ids(), self.ds.n_samples(), self.cfg.snapshot_points.max(1), self.cfg.seed);
+        match evaluate_rows(&model.valid(), &self.ds, &rows, device, self.cfg.batch_size) {
+            Ok(eval) => self.send(Event::Snapshot(Box::new(snapshot_from(&eval, &self.ds, global_epoch)))),
+            Err(why) => self.send(Event::Warning(format!("the embedding snapshot failed: {why}"))),
+        }
+    }
+
+    fn check_data(&self) -> Result<usize, TrainError> {
+        let ds = &self.ds;
+        if ds.n_views() == 0 {
+            return Err(TrainError::data("the dataset has no views"));
+        }
+        let n = ds.n_samples();
+        if n < 2 {
+            return Err(TrainError::data(format!("the dataset has {n} samples; training needs at least 2")));
+        }
+        for (i, v) in ds.views.iter().enumerate() {
+            if v.data.rows() != n {
+                return Err(TrainError::data(format!(
+                    "view {} ({}) has {} samples, view 1 has {n}",
+                    i + 1,
+                    v.name,
+                    v.data.rows()
+                )));
+            }
+            if v.data.cols() == 0 {
+                return Err(TrainError::data(format!("view {} ({}) has no features", i + 1, v.name)));
+            }
+            if v.data.stats().non_finite > 0 {
+                return Err(TrainError::data(format!(
+                    "view {} ({}) contains NaN or infinite values; load it with a non-finite policy (zero or mean) first",
+                    i + 1,
+                    v.name
+                )));
+            }
+        }
+        Ok(ds.clusters_for(self.cfg.n_clusters)?)
+    }
+
+    pub(super) fn execute(&mut self) -> Result<RunSummary, TrainError> {
+        self.cfg.validate().map_err(TrainError::settings)?;
+        let k = self.check_data()?;
+        let ResolvedDevice { device, description, note, .. } = resolve(self.cfg.device).map_err(TrainError::device)?;
+        self.device_name = description.clone();
+        let ad = device.clone().autodiff();
+        let mut model_cfg = self.cfg.model_config(self.ds.view_dims(), k);
+        model_cfg.validate().map_err(TrainError::settings)?;
+        let (mut model, centres_trained) = match self.cfg.init_from.clone() {
+            Some(dir) => self.initial_weights(&dir, &mut model_cfg, &ad)?,
+            None => (model_cfg.init_seeded(&ad, self.cfg.seed), false),
+        };
+        self.view_target = ViewTarget::new(self.ds.n_views());
+        let mut optim = adam(&self.cfg);
+        let total_epochs = self.cfg.mse_epochs + self.cfg.con_epochs;
+        self.send(Event::Started {
+            device: description,
+            device_note: note,
+            n_params: model.num_params(),
+            total_epochs,
+        });
+
+        let labelled = self.labelled_subset();
+        let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed);
+        let mut global_epoch = 0usize;
+        let mut last_weights = vec![1.0 / self.ds.n_views() as f32; self.ds.n_views()];
+
+        if self.cfg.mse_epochs > 0 {
+            self.send(Event::Phase(Phase::Pretrain));
+        }
+        for epoch in 1..=self.cfg.mse_epochs {
+            global_epoch += 1;
+            let (trained, end) =
+                self.epoch(model, &mut optim, &ad, &device, Phase::Pretrain, epoch, global_epoch, &mut rng, &labelled)?;
+            model = trained;
+            match end {
+                EpochEnd::Stopped => {
+                    return self.finish(&model, &device, &model_cfg, global_epoch - 1, last_weights, true);
+                }
+                EpochEnd::Done { losses, view_weights, secs, lr, .. } => {
+                    let timing = (secs, lr);
+                    self.record_epoch(Phase::Pretrain, epoch, global_epoch, losses, view_weights.clone(), timing, None);
+                    last_weights = view_weights;
+                }
+            }
+        }
+        if self.cfg.con_epochs == 0 {
+            return self.finish(&model, &device, &model_cfg, global_epoch, last_weights, false);
+        }
+        let init_centres = self.cfg.centroid_init == CentroidInit::KmeansPlusPlus && !centres_trained;
+        if init_centres || self.cfg.pseudo_refresh > 0 || (model.centring.is_some() && !centres_trained) {
+            model = self.refresh_pseudo(model, &ad, &device, init_centres)?;
+        }
+        self.send(Event::Phase(Phase::Contrastive));
+        for epoch in 1..=self.cfg.con_epochs {
+            global_epoch += 1;
+            let every = self.cfg.pseudo_refresh;
+            if every > 0 && epoch > 1 && (epoch - 1).is_multiple_of(every) {
+                model = self.refresh_pseudo(model, &ad, &device, self.cfg.refresh_centres)?;
+            }
+            let (trained, end) = self.epoch(
+                model,
+                &mut optim,
+                &ad,
+                &device,
+                Phase::Contrastive,
+                epoch,
+                global_epoch,
+                &mut rng,
+                &labelled,
+            )?;
+            model = trained;
+            match end {
+                EpochEnd::Stopped => {
+                    return self.finish(&model, &device, &model_cfg, global_epoch - 1, last_weights, true);
+                }
+                EpochEnd::Done { losses, view_weights, secs, lr, positive_pairs } => {
+                    let adaptive = self.adaptive_report(k, positive_pairs);
+                    self.record_epoch(
+                        Phase::Contrastive,
+                        epoch,
+                        global_epoch,
+                        losses,
+                        view_weights.clone(),
+                        (secs, lr),
+                        Some(adaptive),
+                    );
+                    last_weights = view_weights;
+                }
+            }
+            let last = epoch == self.cfg.con_epochs;
+            if !last && epoch % self.cfg.eval_every == 0 {
+                let m = self.evaluate_metrics(&model, &device, global_epoch)?;
+                if let Some(m) = &m {
+                    self.metrics.push(m.clone());
+                    self.send(Event::Metrics(m.clone()));
+                }
+                self.save_checkpoint(&model, &model_cfg, global_epoch, m, &last_weights);
+            }
+            if !last && self.cfg.snapshot_every > 0 && epoch % self.cfg.snapshot_every == 0 {
+                self.send_snapshot(&model, &device, global_epoch);
+            }
+        }
+        self.finish(&model, &device, &model_cfg, global_epoch, last_weights, false)
+    }
+
+    /// The weights of the checkpoint in `dir` (`init_from`), checked against this run's network
+    /// and data, and whether its cluster centres were already trained (the checkpoint went past
+    /// its pre-training), in which case they are kept instead of re-initialised.
+    fn initial_weights(
+        &self,
+        dir: &std::path::Path,
+        model_cfg: &mut ModelConfig,
+        ad: &Device,
+    ) -> Result<(Cvc, bool), TrainError> {
+        let ck = checkpoint::load(dir).map_err(TrainError::checkpoint)?;
+        ck.check_dataset(&self.ds, false).map_err(TrainError::checkpoint)?;
+        // The network's revision (latent centring, the AFW's form) is the checkpoint's: a network
+        // saved before issue 13 continues in its own form.
+        model_cfg.view_centring = ck.meta.model.view_centring;
+        model_cfg.afw_residual = ck.meta.model.afw_residual;
+        let model_cfg = &*model_cfg;
+        let theirs = ModelConfig { kernel_scale: model_cfg.kernel_scale, ..ck.meta.model.clone() };
+        if &theirs != model_cfg {
+            let (a, b) = (&ck.meta.model, model_cfg);
+            let fields = [
+                ("view_dims", format!("{:?}", a.view_dims), format!("{:?}", b.view_dims)),
+                ("n_clusters", a.n_clusters.to_string(), b.n_clusters.to_string()),
+                ("encoder_hidden", format!("{:?}", a.encoder_hidden), format!("{:?}", b.encoder_hidden)),
+                ("feature_dim", a.feature_dim.to_string(), b.feature_dim.to_string()),
+                ("high_feature_dim", a.high_feature_dim.to_string(), b.high_feature_dim.to_string()),
+                ("vcf_ff_dim", a.vcf_ff_dim.to_string(), b.vcf_ff_dim.to_string()),
+                ("afw_heads", a.afw_heads.to_string(), b.afw_heads.to_string()),
+                ("afw_ffn_hidden", a.afw_ffn_hidden.to_string(), b.afw_ffn_hidden.to_string()),
+            ];
+            let diffs: Vec<String> = fields
+                .iter()
+                .filter(|(_, theirs, ours)| theirs != ours)
+                .map(|(name, theirs, ours)| format!("{name} {theirs}, this run has {ours}"))
+                .collect();
+            return Err(TrainError::checkpoint(format!(
+                "{}: its network differs from this run's: {} \
+                 (use that run's architecture settings, or train without init_from)",
+                dir.display(),
+                diffs.join("; ")
+            )));
+        }
+        let mut model = ck.model(ad).map_err(TrainError::checkpoint)?;
+        model.dec.kernel_scale = model_cfg.kernel_scale;
+        Ok((model, ck.meta.global_epoch > ck.config.mse_epochs))
+    }
+
+    /// Rows whose true label supervises `L_Q`, drawn with the run's seed.
+    fn labelled_subset(&self) -> Vec<Option<usize>> {
+        let n = self.ds.n_samples();
+        let mut out = vec![None; n];
+        if self.cfg.labelled_fraction <= 0.0 {
+            return out;
+        }
+        let Some(ids) = self.ds.label_ids() else {
+            self.send(Event::Warning(
+                "labelled_fraction is set but the dataset has no labels; L_Q uses pseudo labels".into(),
+            ));
+            return out;
+        };
+        let mut rows: Vec<usize> = (0..n).collect();
+        rows.shuffle(&mut ChaCha8Rng::seed_from_u64(self.cfg.seed ^ 0x1abe_11ed));
+        let take = ((n as f64 * self.cfg.labelled_fraction as f64).round() as usize).min(n);
+        for &r in &rows[..take] {
+            out[r] = Some(ids[r]);
+        }
+        out
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "the fields of one epoch report")]
+    fn record_epoch(
+        &mut self,
+        phase: Phase,
+        epoch: usize,
+        global_epoch: usize,
+        losses: Losses,
+        view_weights: Vec<f32>,
+        (secs, lr): (f64, f64),
+        adaptive: Option<AdaptiveReport>,
+    ) {
+        let report = EpochReport { phase, epoch, global_epoch, losses, view_weights, secs, lr, adaptive };
+        self.epochs.push(report.clone());
+        self.send(Event::Epoch(report));
+    }
+
+    pub(super) fn evaluate_metrics(
+        &self,
+        model: &Cvc,
+        device: &Device,
+        global_epoch: usize,
+    ) -> Result<Option<MetricsReport>, TrainError> {
+        if self.ds.labels.is_none() {
+            return Ok(None);
+        }
+        let eval = evaluate(&model.valid(), &self.ds, device, self.cfg.batch_size).map_err(TrainError::evaluation)?;
+        let Some(truth) = truth_of(&self.ds, &eval.rows) else { return Ok(None) };
+        metrics_report(&eval, &truth, global_epoch, self.cfg.seed).map(Some).map_err(TrainError::evaluation)
+    }
+
+    fn save_checkpoint(
+        &mut self,
+        model: &Cvc,
+        model_cfg: &ModelConfig,
+        global_epoch: usize,
+        metrics: Option<MetricsReport>,
+        weights: &[f32],
+    ) {
+        let Some(out) = &self.out_dir else { return };
+        let meta = CheckpointMeta {
+            format_version: 1,
+            model: model_cfg.clone(),
+            dataset_name: self.ds.name.clone(),
+            dataset_fingerprint: self.ds.fingerprint(),
+            n_samples: self.ds.n_samples(),
+            seed: self.cfg.seed,
+            global_epoch,
+            metrics,
+            view_weights: weights.to_vec(),
+            device: self.device_name.clone(),
+            created_unix: checkpoint::now_unix(),
+        };
+        match checkpoint::save(&out.join("checkpoint"), model, &self.cfg, &meta) {
+            Ok(path) => {
+                self.last_checkpoint = Some(path.clone());
+                self.send(Event::CheckpointSaved(path));
+            }
+            Err(e) => self.send(Event::Warning(format!("the checkpoint could not be saved: {e}"))),
+        }
+    }
+
+    fn finish(
+        &mut self,
+        model: &Cvc,
+        device: &Device,
+        model_cfg: &ModelConfig,
+        global_epoch: usize,
+        weights: Vec<f32>,
+        stopped: bool,
+    ) -> Result<RunSummary, TrainError> {
+        // A stopped run keeps the results so far and skips the (possibly long) final evaluation.
+        let final_metrics = if stopped {
+            self.metrics.last().cloned()
+        } else {
+            let m = self.evaluate_metrics(model, device, global_epoch)?;
+            if let Some(m) = &m {
+                self.metrics.push(m.clone());
+                self.send(Event::Metrics(m.clone()));
+            }
+            if self.cfg.snapshot_every > 0 || self.snapshot_requested {
+                self.send_snapshot(model, device, global_epoch);
+            }
+            m
+        };
+        self.save_checkpoint(model, model_cfg, global_epoch, final_metrics.clone(), &weights);
+        let mean = |phase: Phase| {
+            let s: Vec<f64> = self.epochs.iter().filter(|e| e.phase == phase).map(|e| e.secs).collect();
+            if s.is_empty() { 0.0 } else { s.iter().sum::<f64>() / s.len() as f64 }
+        };
+        Ok(RunSummary {
+            stopped,
+            epochs: self.epochs.clone(),
+            metrics: self.metrics.clone(),
+            final_metrics,
+            checkpoint: self.last_checkpoint.clone(),
+            secs_per_epoch_pretrain: mean(Phase::Pretrain),
+            secs_per_epoch_contrastive: mean(Phase::Contrastive),
+            device: self.device_name.clone(),
+            config: self.cfg.clone(),
+            dataset_fingerprint: self.ds.fingerprint(),
+        })
+    }
+}

@@ -1,0 +1,81 @@
+//! The objective's configuration: each term's weight and switch, and where the DEC target comes
+//! from. Plain data, so the layers above (the trainer's `TrainConfig`) hold them without the
+//! objective knowing about training runs.
+
+use serde::{Deserialize, Serialize};
+
+/// Weight and on/off switch of one loss term.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Term {
+    pub enabled: bool,
+    pub weight: f32,
+}
+
+impl Term {
+    pub const ON: Term = Term { enabled: true, weight: 1.0 };
+
+    /// The factor the term enters the objective with.
+    pub fn factor(&self) -> f32 {
+        if self.enabled { self.weight } else { 0.0 }
+    }
+}
+
+impl Default for Term {
+    fn default() -> Self {
+        Term::ON
+    }
+}
+
+/// The objective's terms: `L = rec·L_R + (cluster·L_C,cluster + local·L_C,local) + kl·L_A + label·L_Q`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct LossWeights {
+    pub rec: Term,
+    pub cluster: Term,
+    pub local: Term,
+    pub kl: Term,
+    pub label: Term,
+}
+
+impl LossWeights {
+    /// Parses the CLI form `R,C,A,Q` (C weights both cross-view terms).
+    pub fn parse_rcaq(s: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+        if parts.len() != 4 {
+            return Err(format!("loss weights must be four numbers R,C,A,Q, got {s:?}"));
+        }
+        let mut w = [0f32; 4];
+        for (i, p) in parts.iter().enumerate() {
+            w[i] = p.parse::<f32>().map_err(|_| format!("loss weight {p:?} in {s:?} is not a number"))?;
+            if !w[i].is_finite() || w[i] < 0.0 {
+                return Err(format!("loss weight {p:?} in {s:?} must be a finite number ≥ 0"));
+            }
+        }
+        let t = |x: f32| Term { enabled: x > 0.0, weight: x };
+        Ok(LossWeights { rec: t(w[0]), cluster: t(w[1]), local: t(w[1]), kl: t(w[2]), label: t(w[3]) })
+    }
+}
+
+/// Where the DEC target `P` of `L_A` (and of the pseudo labels of `L_Q`) comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetSource {
+    /// The VCF head's `t` (the seed's design): `P = sharpen(t)`; `t` self-trains on it. On
+    /// MNIST-USPS, BDGP and handwritten its heads merge classes (docs/RESULTS.md).
+    Vcf,
+    /// The views' consensus (the default): `P = sharpen(mean_v q_v)`; the VCF head `t` learns it
+    /// as well (DEC's self-training on the k-means-initialised view heads, with `t` as a
+    /// read-out).
+    #[default]
+    Views,
+}
+
+impl std::str::FromStr for TargetSource {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "vcf" | "t" => Ok(TargetSource::Vcf),
+            "views" | "q" => Ok(TargetSource::Views),
+            other => Err(format!("unknown target source {other:?}; use vcf or views")),
+        }
+    }
+}
