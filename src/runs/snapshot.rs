@@ -49,8 +49,60 @@ fn point_bytes(s: &EmbeddingSnapshot) -> usize {
 
 /// Writes `s` to `path` atomically, subsampled to stay under [`MAX_BYTES`].
 pub fn write(path: &Path, s: &EmbeddingSnapshot) -> Result<(), StoreError> {
+    write_capped(path, s, MAX_BYTES)
+}
+
+/// The folder of a run's snapshot history (the timeline of a stored run), one file an epoch.
+pub const HISTORY_DIR: &str = "snapshots";
+/// At most this many history files; past it every other older one is removed.
+pub const HISTORY_FILES: usize = 32;
+/// Upper bound of one history file (so a run's history stays under 16 MiB).
+pub const HISTORY_FILE_BYTES: usize = 512 << 10;
+
+/// Adds `s` to the run folder's snapshot history (`snapshots/epoch-NNNNNN.bin`), thinning it
+/// to [`HISTORY_FILES`]. The subsample of a file is the same evenly spaced one every epoch.
+pub fn write_history(run_dir: &Path, s: &EmbeddingSnapshot) -> Result<(), StoreError> {
+    let dir = run_dir.join(HISTORY_DIR);
+    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    write_capped(&dir.join(format!("epoch-{:06}.bin", s.global_epoch)), s, HISTORY_FILE_BYTES)?;
+    let files = history_files(&dir);
+    if files.len() > HISTORY_FILES {
+        let last = files.len() - 1;
+        for (i, (_, f)) in files.iter().enumerate() {
+            if i % 2 == 1 && i != last {
+                std::fs::remove_file(f).map_err(io_err(f))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The history's files by epoch, ascending.
+fn history_files(dir: &Path) -> Vec<(usize, std::path::PathBuf)> {
+    let mut files: Vec<(usize, std::path::PathBuf)> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let epoch = name.strip_prefix("epoch-")?.strip_suffix(".bin")?.parse().ok()?;
+                    Some((epoch, e.path()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// A run's snapshot history, ascending by epoch (empty for runs recorded before it was kept);
+/// a file that cannot be read is skipped.
+pub fn read_history(run_dir: &Path) -> Vec<EmbeddingSnapshot> {
+    history_files(&run_dir.join(HISTORY_DIR)).iter().filter_map(|(_, f)| read(f).ok()).collect()
+}
+
+fn write_capped(path: &Path, s: &EmbeddingSnapshot, max_bytes: usize) -> Result<(), StoreError> {
     let n = s.indices.len();
-    let keep = (MAX_BYTES / point_bytes(s).max(1)).clamp(1, n.max(1)).min(n);
+    let keep = (max_bytes / point_bytes(s).max(1)).clamp(1, n.max(1)).min(n);
     let picks: Vec<usize> = (0..keep).map(|i| i * n / keep.max(1)).collect();
     let header = Header {
         global_epoch: s.global_epoch,
@@ -213,6 +265,20 @@ mod tests {
         assert_eq!(back.z.len(), n * 64);
         assert_eq!(back.h[1].len(), n * 3);
         assert_eq!(back.indices[1] - back.indices[0], big.indices[20_000 / n] - big.indices[0]);
+
+        // The history: one file an epoch, thinned past the cap, each under its bound.
+        let run = dir.path().join("run");
+        for e in 1..=40 {
+            write_history(&run, &EmbeddingSnapshot { global_epoch: e, ..big.clone() }).unwrap();
+        }
+        let history = read_history(&run);
+        assert!(history.len() <= HISTORY_FILES && history.len() >= HISTORY_FILES / 2, "{}", history.len());
+        assert_eq!(history.last().unwrap().global_epoch, 40);
+        assert!(history.windows(2).all(|w| w[0].global_epoch < w[1].global_epoch));
+        for f in std::fs::read_dir(run.join(HISTORY_DIR)).unwrap() {
+            assert!(f.unwrap().metadata().unwrap().len() as usize <= HISTORY_FILE_BYTES + 1024);
+        }
+        assert!(read_history(&dir.path().join("none")).is_empty());
 
         // A file cut short is an error naming it, never a panic.
         let bytes = std::fs::read(&path).unwrap();
