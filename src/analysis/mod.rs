@@ -5,10 +5,12 @@
 
 mod confusion;
 pub mod embed;
+mod procrustes;
 mod trust;
 mod uncertainty;
 
 pub use confusion::{Confusion, Reading, aligned_order};
+pub use procrustes::{Similarity, procrustes_2d};
 pub use trust::trustworthiness;
 pub use uncertainty::{histogram, most_uncertain, normalized_entropy, uncertainties};
 

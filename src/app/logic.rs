@@ -242,12 +242,19 @@ impl WorkbenchApp {
     fn apply_tsne_update(&mut self, update: TsneUpdate) {
         let emb = &mut self.session.embedding;
         let Some(pending) = &mut emb.pending else { return };
-        let layout_for = |p: &PendingTsne, coords: &[f32], method: LayoutMethod| EmbeddingLayout {
-            snapshot: Arc::clone(&p.snapshot),
-            positions: p.positions.clone(),
-            coords: coords.chunks_exact(2).map(|c| [c[0], c[1]]).collect(),
-            method,
-            source: p.source,
+        let layout_for = |p: &PendingTsne, coords: &[f32], method: LayoutMethod| {
+            let mut coords: Vec<[f32; 2]> = coords.chunks_exact(2).map(|c| [c[0], c[1]]).collect();
+            // In the frame of the picture the job started from: no jump between epochs.
+            if let Some(t) = p.reference.as_deref().and_then(|r| crate::analysis::procrustes_2d(&coords, r)) {
+                coords.iter_mut().for_each(|c| *c = t.apply(*c));
+            }
+            EmbeddingLayout {
+                snapshot: Arc::clone(&p.snapshot),
+                positions: p.positions.clone(),
+                coords,
+                method,
+                source: p.source,
+            }
         };
         match update {
             TsneUpdate::Pca { job_id, coords } if job_id == pending.job_id => {
@@ -344,14 +351,21 @@ impl WorkbenchApp {
             positions.iter().map(|&p| snap.indices.get(p).and_then(|r| by_row.get(r)).copied()).collect::<Vec<_>>()
         });
         let job_id = worker.next_job_id();
+        let reference = warm_start.clone();
         let job = TsneJob { job_id, data: rows, dim, warm_start, params: settings.tsne.clone() };
         let emb = &mut self.session.embedding;
         emb.last_job_epoch = Some(snap.global_epoch);
         match worker.submit(job) {
             Ok(()) => {
                 emb.error = None;
-                emb.pending =
-                    Some(PendingTsne { job_id, snapshot: Arc::clone(snap), positions, source, last_iteration: 0 });
+                emb.pending = Some(PendingTsne {
+                    job_id,
+                    snapshot: Arc::clone(snap),
+                    positions,
+                    source,
+                    last_iteration: 0,
+                    reference,
+                });
             }
             Err(e) => emb.error = Some(e),
         }

@@ -77,6 +77,9 @@ pub struct PendingTsne {
     pub positions: Vec<usize>,
     pub source: FeatureSource,
     pub last_iteration: usize,
+    /// Where each point was in the picture on screen when the job started (same feature), the
+    /// frame its layouts are aligned to (Procrustes), so successive epochs do not jump.
+    pub reference: Option<Vec<Option<[f32; 2]>>>,
 }
 
 /// Embedding state at run time.
