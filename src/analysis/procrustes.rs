@@ -35,9 +35,13 @@ pub fn procrustes_2d(src: &[[f32; 2]], dst: &[Option<[f32; 2]>]) -> Option<Simil
         return None;
     }
     let n = pairs.len() as f64;
-    let mean = |f: &dyn Fn(&([f64; 2], [f64; 2])) -> f64| pairs.iter().map(f).sum::<f64>() / n;
-    let ca = [mean(&|p| p.0[0]), mean(&|p| p.0[1])];
-    let cb = [mean(&|p| p.1[0]), mean(&|p| p.1[1])];
+    let (mut ca, mut cb) = ([0f64; 2], [0f64; 2]);
+    for (a, b) in &pairs {
+        for d in 0..2 {
+            ca[d] += a[d] / n;
+            cb[d] += b[d] / n;
+        }
+    }
     // M = Σ b aᵀ over the centred pairs, and the spread of a.
     let (mut m, mut var_a) = ([0f64; 4], 0f64);
     for (a, b) in &pairs {
