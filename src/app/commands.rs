@@ -42,6 +42,8 @@ impl WorkbenchApp {
             | AppCommand::SetRunTags(..)
             | AppCommand::DeleteRun(_)
             | AppCommand::PinBaseline(_)) => self.runs_command(c),
+            AppCommand::ArmNewData(id) => self.session.runs.new_data.armed = id,
+            AppCommand::NewData(id, file) => self.start_new_data(id, file),
             AppCommand::Load(src) => self.load(src, false),
             AppCommand::Reload => {
                 if let Some(src) = self.session.loaded.as_ref().map(|l| l.source.clone()) {

@@ -98,8 +98,8 @@ pub fn overlay(cfg: &TrainConfig, patch: &Patch, origin: &str) -> Result<TrainCo
     merge(&mut base, patch);
     let known = Patch::try_from(TrainConfig::default()).map_err(|e| field(e.to_string()))?;
     for key in patch.keys() {
-        // `n_clusters` and `init_from` are `None` by default, so absent from the serialised default.
-        if !known.contains_key(key) && !["n_clusters", "init_from", "preset"].contains(&key.as_str()) {
+        // `n_clusters`, `init_from` and `classes` are `None` by default, so absent from the serialised default.
+        if !known.contains_key(key) && !["n_clusters", "init_from", "preset", "classes"].contains(&key.as_str()) {
             return Err(field(format!("unknown config field {key:?}")));
         }
     }

@@ -44,7 +44,9 @@ fn parse_header(bytes: &[u8]) -> Result<Header, String> {
         2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
         2 | 3 => return Err("the .npy header cannot be read: the file ends inside its preamble".into()),
         v => {
-            return Err(format!("the .npy header cannot be read: format version {v} is not one numpy writes (1, 2, 3)"));
+            return Err(format!(
+                "the .npy header cannot be read: format version {v} is not one numpy writes (1, 2, 3)"
+            ));
         }
     };
     let end = start.checked_add(len).filter(|&e| e <= bytes.len()).ok_or_else(|| {
