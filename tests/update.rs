@@ -136,6 +136,21 @@ fn updates_freeze_the_encoders_anchor_the_old_centres_and_add_the_new_class() {
         front_end: "cli".into(),
         name: None,
     };
+    // What the other rules and settings give on this model (printed for docs/RESULTS.md).
+    for (label, settings) in [
+        ("no ewc", UpdateSettings { ewc_lambda: 0.0, damping: 1.0, ..UpdateSettings::default() }),
+        ("off", UpdateSettings { expand: Expansion::Off, ..UpdateSettings::default() }),
+        ("0 passes", UpdateSettings { iterations: 0, ..UpdateSettings::default() }),
+    ] {
+        let (new, old) = (gauss3(None), gauss3(Some(&OLD)));
+        let device = Device::flex();
+        let u = update_network(&parent, parent.model(&device).unwrap(), &new, Some(&old), &settings, &device).unwrap();
+        let r = &u.report;
+        println!(
+            "{label}: drift {:?} acc_old {:?} -> {:?} acc_new {:?} clusters {} new {:?}",
+            r.drift_old, r.acc_old_before, r.acc_old_after, r.acc_new, r.clusters_after, r.new_clusters
+        );
+    }
     let outcome = run_update(&store, &job).unwrap();
     let r = &outcome.report;
     assert_eq!(r.fisher_source, "checkpoint");

@@ -247,9 +247,19 @@ pub fn robust_rule(points: &[f32], dim: usize, far: &[usize], limit: f64, min_si
 /// goes to its nearest centre, and each new centre moves to the mean of its points. A robust
 /// group's mean lies on the far side of its class (only the far samples made it); this brings it
 /// to the middle of the samples it is now nearest to. A new centre that wins no point stays.
-pub fn refine_new(points: &[f32], dim: usize, c: &mut [f64], k_old: usize, steps: usize) {
+///
+/// `guard` holds the old data's points: a step after which more of them would be nearest to a
+/// new centre than before the first step is undone and the refinement stops, so it never takes
+/// old samples from their clusters (drift). Without old data there is no refinement.
+pub fn refine_new(points: &[f32], guard: &[f32], dim: usize, c: &mut [f64], k_old: usize, steps: usize) {
     let k = c.len() / dim.max(1);
+    if guard.is_empty() {
+        return;
+    }
+    let taken = |c: &[f64]| guard.chunks_exact(dim).filter(|x| nearest(x, c, k).0 >= k_old).count();
+    let allowed = taken(c);
     for _ in 0..steps {
+        let before = c.to_vec();
         let mut sums = vec![0f64; (k - k_old) * dim];
         let mut counts = vec![0usize; k - k_old];
         for x in points.chunks_exact(dim) {
@@ -271,6 +281,10 @@ pub fn refine_new(points: &[f32], dim: usize, c: &mut [f64], k_old: usize, steps
                     *cell = m;
                 }
             }
+        }
+        if taken(c) > allowed {
+            c.copy_from_slice(&before);
+            break;
         }
         if !moved {
             break;

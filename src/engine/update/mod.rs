@@ -11,7 +11,8 @@
 //!    centre, stored in the checkpoint at training time): the seed's rule (every far sample a
 //!    centre) or the robust rule (far samples grouped by k-means, a centre per group of at least
 //!    `min_size`, then moved by Lloyd steps on the new data with the old centres fixed, from the
-//!    far edge of its class to the middle of the samples nearest to it);
+//!    far edge of its class toward the middle of the samples nearest to it, as long as no more of
+//!    the old data becomes nearest to a new centre);
 //! 3. trains the centres for `iterations` passes over the new data in batches: SGD with momentum on
 //!    `KL(P‖q)` (DEC's target `P`, refreshed from the whole new data before each pass), the old
 //!    centres' gradient damped by `damping`, then the EWC penalty `λ Σ F (c − c_old)²` as an exact
@@ -403,7 +404,8 @@ pub fn update_network(
     let k_new = k + added.len();
     let mut c: Vec<f64> = c_old.iter().copied().chain(added.into_iter().flatten()).collect();
     if s.expand == Expansion::Robust && k_new > k {
-        centres::refine_new(&points, dim, &mut c, k, 20);
+        let guard = f_old.as_ref().map(Features::points).unwrap_or_default();
+        centres::refine_new(&points, &guard, dim, &mut c, k, 20);
     }
 
     // Training the centres.
