@@ -22,12 +22,15 @@ pub struct NewData {
     pub busy: Option<String>,
     /// The last update's outcome: the parent run, then the new run's id and the report's lines, or
     /// the error.
-    pub result: Option<(String, Result<(String, Vec<String>), String>)>,
+    pub result: Option<(String, Result<Summary, String>)>,
 }
+
+/// A finished update as the Runs tile shows it: the new run's id and the report's lines.
+pub type Summary = (String, Vec<String>);
 
 /// What the `mvc-update` thread hands back: the parent, then the new run and its lines, or
 /// `Ok(None)` when the dialog was cancelled.
-pub(super) type UpdateResult = (String, Result<Option<(String, Vec<String>)>, String>);
+pub(super) type UpdateResult = (String, Result<Option<Summary>, String>);
 
 impl WorkbenchApp {
     /// Runs an update of stored run `id`'s checkpoint on `file` (or on a file picked with a dialog

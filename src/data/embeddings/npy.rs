@@ -142,7 +142,7 @@ pub(super) fn npy_array(path: &Path, bytes: &[u8], member: Option<&str>) -> Resu
     }
     let count =
         rows.checked_mul(cols).ok_or_else(|| DataError::corrupt(path, format!("{within}the shape is too large")))?;
-    let want = count.checked_mul(h.size).unwrap_or(usize::MAX);
+    let want = count.saturating_mul(h.size);
     let have = bytes.len() - h.data_start;
     if have < want {
         return Err(DataError::corrupt(
