@@ -14,5 +14,6 @@ pub mod metrics;
 pub mod model;
 pub mod palette;
 pub mod panic;
+pub mod pseudo;
 pub mod runs;
 pub mod serve;

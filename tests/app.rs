@@ -131,6 +131,7 @@ fn load_train_inspect_and_export() {
     assert!(h.state().embedding_point_pos(selected).is_some_and(|p| p.distance(pos) < 12.0));
     h.get_all_by_label(&format!("#{selected}")).next().unwrap();
     h.get_all_by_label("True label").next().unwrap();
+    h.get_all_by_label("Uncertainty").next().unwrap();
     h.get_all_by_label("Predicted").next().unwrap();
     assert!(h.query_by_label("correct").is_some() || h.query_by_label("wrong").is_some());
 

@@ -76,10 +76,14 @@ fn run_directories_are_accepted_wherever_a_checkpoint_is() {
         let (stdout, _) = ok(&out, &format!("predict --checkpoint {ck}"));
         let p: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
         assert_eq!(p["data_index"], 3, "{stdout}");
+        assert!(p["uncertainty"].as_f64().is_some_and(|u| (0.0..=1.0).contains(&u)), "{stdout}");
     }
     let (stdout, _) = ok(&headless(&["eval", "--checkpoint", "run", "gauss3-noise", "--json"], dir.path()), "eval");
     let e: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert!(e["acc"].as_f64().is_some_and(|a| a > 0.0), "{stdout}");
+    let deciles = e["uncertainty_deciles"].as_array().unwrap();
+    assert_eq!(deciles.len(), 10, "{stdout}");
+    assert!(deciles.iter().all(|d| (0.0..=1.0).contains(&d["error_rate"].as_f64().unwrap())), "{stdout}");
     assert!(e["checkpoint"].as_str().is_some_and(|c| c.ends_with("checkpoint")), "{stdout}");
 
     let (stdout, _) = train_tiny(

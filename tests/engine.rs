@@ -869,3 +869,72 @@ fn wgpu_software_matches_flex() {
     assert!(q_diff < 1e-4, "mean q differs by {q_diff}");
     assert!(same as f64 >= 0.99 * ef.pred_mean.len() as f64, "only {same} assignments agree");
 }
+
+/// Seeds 002/003's options each change the objective they claim to change, and leave it alone
+/// when off: uncertainty weights (L_A and L_Q), kNN targets (L_A), per-cluster temperatures (the
+/// cluster-level term).
+#[test]
+fn each_seed_option_changes_its_terms() {
+    let _serial = serial();
+    let ds = gauss3();
+    let device = Device::flex();
+    device.seed(5);
+    let (_, model) = model_for(&ds, &device);
+    let rows: Vec<usize> = (0..96).collect();
+    let xs = batch(&ds, &rows, &device);
+    let fwd = model.forward(&xs);
+    let mut params = loss_params(LossWeights::default());
+    params.target = TargetSource::Views;
+    let labels: Vec<Option<usize>> = rows.iter().map(|&r| (r % 3 != 0).then(|| ds.label_ids().unwrap()[r])).collect();
+    let parts = |t: &LabelTargets| host(objective(&xs, &fwd, &params, t, None).parts);
+    let base = parts(&LabelTargets::refreshed(&labels, 4, &device));
+    let (cluster, kl, label) = (1, 3, 4);
+
+    let unit = vec![1.0; rows.len()];
+    let same = parts(&LabelTargets::refreshed(&labels, 4, &device).with_row_weights(&unit, &device));
+    assert_eq!(same, base, "unit weights are the plain objective");
+    let uneven: Vec<f32> = rows.iter().map(|&r| if r % 2 == 0 { 0.05 } else { 1.0 }).collect();
+    let w = parts(&LabelTargets::refreshed(&labels, 4, &device).with_row_weights(&uneven, &device));
+    assert!((w[kl] - base[kl]).abs() > 1e-6 && (w[label] - base[label]).abs() > 1e-6, "{w:?} vs {base:?}");
+    assert_eq!(w[cluster], base[cluster]);
+
+    let flat = vec![0.25f32; rows.len() * 4];
+    let nb = parts(&LabelTargets::refreshed(&labels, 4, &device).with_neighbours(&flat, 4, 0.5, &device));
+    assert!((nb[kl] - base[kl]).abs() > 1e-6, "kNN targets move L_A: {} vs {}", nb[kl], base[kl]);
+    assert_eq!((nb[label], nb[cluster]), (base[label], base[cluster]));
+    let off = parts(&LabelTargets::refreshed(&labels, 4, &device).with_neighbours(&flat, 4, 0.0, &device));
+    assert_eq!(off, base, "weight 0 leaves P alone");
+
+    let common = parts(&LabelTargets::refreshed(&labels, 4, &device).with_cluster_temperature(&[1.0; 4], &device));
+    assert!((common[cluster] - base[cluster]).abs() < 1e-4, "τ_k = τ_L everywhere is the plain term");
+    let t =
+        parts(&LabelTargets::refreshed(&labels, 4, &device).with_cluster_temperature(&[0.2, 0.5, 1.0, 2.0], &device));
+    assert!((t[cluster] - base[cluster]).abs() > 1e-4, "{} vs {}", t[cluster], base[cluster]);
+    assert_eq!((t[kl], t[label]), (base[kl], base[label]));
+}
+
+/// A short run with every option of seeds 002/003 on trains to the end, finite, with its L_Q
+/// firing, and a run with them off by default equals the default config.
+#[test]
+fn a_run_with_every_seed_option_trains() {
+    use mvc_workbench::engine::config::ClusterSpace;
+    assert!(!TrainConfig::default().uncertainty_weighting);
+    assert_eq!(TrainConfig::default().pcl_temperature, None);
+    assert_eq!(TrainConfig::default().knn_targets, 0);
+    assert_eq!(TrainConfig::default().cluster_space, ClusterSpace::ZFused);
+    let _serial = serial();
+    for space in [ClusterSpace::H, ClusterSpace::Zh] {
+        let mut cfg = small(3, 4);
+        cfg.batch_size = 100;
+        cfg.pseudo_refresh = 2;
+        cfg.uncertainty_weighting = true;
+        cfg.cluster_space = space;
+        cfg.pcl_temperature = Some(0.2);
+        cfg.knn_targets = 5;
+        let (res, _) = run(gauss3(), cfg, None);
+        let s = res.unwrap_or_else(|e| panic!("{space:?}: {e}"));
+        let con: Vec<_> = s.epochs.iter().filter(|e| e.phase == Phase::Contrastive).collect();
+        assert_eq!(con.len(), 4);
+        assert!(con.iter().all(|e| e.losses.total.is_finite() && e.losses.label > 0.0), "{space:?}: {con:?}");
+    }
+}

@@ -125,6 +125,7 @@ fn seed_curl_examples_then_twenty_concurrent_predicts() {
     assert!(p["hidden_features"].is_null() && p["reconstructed_features"].is_null(), "{p}");
     assert_eq!(p["ground_truth_label"], truth);
     assert_eq!(p["is_correct"], p["cluster_assignment"] == truth, "{p}");
+    assert!(p["uncertainty"].as_f64().is_some_and(|u| (0.0..=1.0).contains(&u)), "{p}");
 
     // Features and reconstruction on request; comparison and assignment off on request.
     let (status, text) = http(

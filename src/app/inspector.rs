@@ -132,6 +132,14 @@ impl InspectorPanel {
             ui.label("Confidence");
             ui.label(format!("{:.3}", s.confidence.get(p).copied().unwrap_or(0.0)));
             ui.end_row();
+            if let Some(u) = s.uncertainty.get(p) {
+                ui.label("Uncertainty").on_hover_text(
+                    "normalised entropy of the sample's fuzzy c-means memberships (m = 2) from its distances to the \
+                     cluster centres: 0 = on one centre, 1 = equally far from all",
+                );
+                ui.label(format!("{u:.3}"));
+                ui.end_row();
+            }
         });
 
         ui.add_space(4.0);

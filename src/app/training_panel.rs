@@ -7,6 +7,7 @@
 use eframe::egui;
 use egui::RichText;
 
+use crate::engine::config::ClusterSpace;
 use crate::engine::{CentroidInit, DeviceChoice, LiveParams, TargetSource, Term, TrainConfig, presets};
 
 use super::palette;
@@ -205,6 +206,7 @@ impl TrainingPanel {
                     .on_hover_text("balance the target's clusters (SwAV); 0 = DEC's target, which lets clusters merge");
                 ui.add(egui::DragValue::new(&mut cfg.sinkhorn_iters).range(0..=100));
                 ui.end_row();
+                seed_options_ui(cfg, ui);
                 ui.label("Cosine learning-rate decay").on_hover_text(
                     "the contrastive phase's learning rate falls along a half cosine to 0 at its last batch",
                 );
@@ -303,6 +305,55 @@ fn run_controls_ui(state: &AppState, ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui) {
     }
     if let Some(d) = &run.device {
         ui.label(RichText::new(format!("Device in use: {d}")).small());
+    }
+}
+
+/// The seeds' related methods (002, 003), each off by default: rows of the settings grid.
+fn seed_options_ui(cfg: &mut TrainConfig, ui: &mut egui::Ui) {
+    ui.label("Uncertainty weighting").on_hover_text(
+        "seed 003: weight each sample's L_Q and L_A by 1 - u, u the normalised entropy of its fuzzy c-means memberships at the refresh",
+    );
+    ui.checkbox(&mut cfg.uncertainty_weighting, "confident samples count more");
+    ui.end_row();
+    ui.label("Cluster space").on_hover_text(
+        "where the pseudo-label k-means clusters: h (the heads' space), zh (low + high level, seed 003) or Z",
+    );
+    egui::ComboBox::from_id_salt("cluster_space").selected_text(cluster_space_label(cfg.cluster_space)).show_ui(
+        ui,
+        |ui| {
+            for s in [ClusterSpace::ZFused, ClusterSpace::H, ClusterSpace::Zh] {
+                ui.selectable_value(&mut cfg.cluster_space, s, cluster_space_label(s));
+            }
+        },
+    );
+    ui.end_row();
+    ui.label("PCL temperatures").on_hover_text(
+        "seed 002: each cluster's own temperature in the cluster-level contrast, from its concentration, with this mean",
+    );
+    ui.horizontal(|ui| {
+        let mut on = cfg.pcl_temperature.is_some();
+        if ui.checkbox(&mut on, "per cluster, mean").changed() {
+            cfg.pcl_temperature = on.then_some(cfg.temperature_l);
+        }
+        if let Some(t) = &mut cfg.pcl_temperature {
+            ui.add(egui::Slider::new(t, 0.01..=2.0).logarithmic(true).fixed_decimals(3));
+        }
+    });
+    ui.end_row();
+    ui.label("kNN targets (neighbours)")
+        .on_hover_text("seed 002 (TSD): mix each sample's neighbours' mean assignment into P; 0 = off");
+    ui.horizontal(|ui| {
+        ui.add(egui::DragValue::new(&mut cfg.knn_targets).range(0..=100));
+        ui.add_enabled(cfg.knn_targets > 0, egui::Slider::new(&mut cfg.knn_weight, 0.0..=1.0).text("weight"));
+    });
+    ui.end_row();
+}
+
+fn cluster_space_label(s: ClusterSpace) -> &'static str {
+    match s {
+        ClusterSpace::ZFused => "Z (fused)",
+        ClusterSpace::H => "h (heads)",
+        ClusterSpace::Zh => "z + h (low + high)",
     }
 }
 

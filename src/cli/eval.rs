@@ -10,11 +10,11 @@ use crate::data::{self, MultiViewDataset, NonFinite, Preprocess};
 use crate::engine::checkpoint::{self, Checkpoint};
 use crate::engine::config::DeviceChoice;
 use crate::engine::device::resolve;
-use crate::engine::predict::{evaluate_checkpoint, metrics_report, predict_index, truth_of};
+use crate::engine::predict::{evaluate_checkpoint, metrics_report, predict_index, truth_of, uncertainty_deciles};
 
-/// Arguments of `eval`.
+/// What `eval` and `predict` both take: a checkpoint, the data to run it on, and how.
 #[derive(Debug, Args)]
-pub struct EvalArgs {
+pub struct CheckpointOnData {
     /// The run directory `train --out DIR` wrote (or its checkpoint/ folder inside).
     #[arg(long, value_name = "DIR")]
     pub checkpoint: PathBuf,
@@ -33,25 +33,21 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
+/// Arguments of `eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub on: CheckpointOnData,
+}
+
 /// Arguments of `predict`.
 #[derive(Debug, Args)]
 pub struct PredictArgs {
-    /// The run directory `train --out DIR` wrote (or its checkpoint/ folder inside).
-    #[arg(long, value_name = "DIR")]
-    pub checkpoint: PathBuf,
-    /// A .mat file, or the name of a built-in dataset.
-    pub data: String,
+    #[command(flatten)]
+    pub on: CheckpointOnData,
     /// The sample (0-based row) to predict.
     #[arg(long)]
     pub index: usize,
-    #[arg(long, default_value = "flex")]
-    pub device: DeviceChoice,
-    #[arg(long)]
-    pub preprocess: Option<Preprocess>,
-    #[arg(long)]
-    pub allow_other_data: bool,
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Loads the data for a checkpoint: the requested scaling, or the one that
@@ -86,20 +82,22 @@ fn load_for_checkpoint(
 
 /// `mvc-workbench eval`.
 pub fn run_eval(args: &EvalArgs) -> Result<(), String> {
-    let ck = checkpoint::load(&args.checkpoint).map_err(|e| e.to_string())?;
-    let ds = load_for_checkpoint(&ck, &args.data, args.preprocess, args.allow_other_data)?;
-    let dev = resolve(args.device)?;
+    let ck = checkpoint::load(&args.on.checkpoint).map_err(|e| e.to_string())?;
+    let ds = load_for_checkpoint(&ck, &args.on.data, args.on.preprocess, args.on.allow_other_data)?;
+    let dev = resolve(args.on.device)?;
     let (_, eval) = evaluate_checkpoint(&ck, &ds, &dev.device)?;
     let Some(truth) = truth_of(&ds, &eval.rows) else {
-        return Err(format!("{} has no labels, so there is nothing to score the clustering against", args.data));
+        return Err(format!("{} has no labels, so there is nothing to score the clustering against", args.on.data));
     };
     let m = metrics_report(&eval, &truth, ck.meta.global_epoch, ck.config.seed)?;
-    if args.json {
+    let deciles = uncertainty_deciles(&eval, &truth);
+    if args.on.json {
         println!(
             "{}",
             json!({"event": "eval", "checkpoint": ck.dir, "n_samples": ds.n_samples(), "acc": m.mean_q.acc, "nmi": m.mean_q.nmi,
                 "ari": m.mean_q.ari, "purity": m.mean_q.purity, "per_view_acc": m.per_view_acc, "mean_q": scores_json(&m.mean_q),
-                "vcf": scores_json(&m.vcf), "kmeans_z": scores_json(&m.kmeans_z), "view_weights": eval.view_weights})
+                "vcf": scores_json(&m.vcf), "kmeans_z": scores_json(&m.kmeans_z), "view_weights": eval.view_weights,
+                "uncertainty_deciles": deciles})
         );
     } else {
         println!("{} samples, {} views, {} clusters ({})", ds.n_samples(), ds.n_views(), eval.k, dev.summary());
@@ -111,14 +109,18 @@ pub fn run_eval(args: &EvalArgs) -> Result<(), String> {
             "view weights: {}",
             eval.view_weights.iter().map(|w| format!("{w:.3}")).collect::<Vec<_>>().join(", ")
         );
+        println!(
+            "error rate by uncertainty decile (1 = most certain): {}",
+            deciles.iter().map(|d| format!("{:.3}", d.error_rate)).collect::<Vec<_>>().join(", ")
+        );
     }
     Ok(())
 }
 
 /// `mvc-workbench predict`.
 pub fn run_predict(args: &PredictArgs) -> Result<(), String> {
-    let ck = checkpoint::load(&args.checkpoint).map_err(|e| e.to_string())?;
-    let ds = load_for_checkpoint(&ck, &args.data, args.preprocess, args.allow_other_data)?;
+    let ck = checkpoint::load(&args.on.checkpoint).map_err(|e| e.to_string())?;
+    let ds = load_for_checkpoint(&ck, &args.on.data, args.on.preprocess, args.on.allow_other_data)?;
     if args.index >= ds.n_samples() {
         return Err(format!(
             "--index {} is out of range: the dataset has {} samples (valid indices are 0 to {})",
@@ -127,10 +129,10 @@ pub fn run_predict(args: &PredictArgs) -> Result<(), String> {
             ds.n_samples().saturating_sub(1)
         ));
     }
-    let dev = resolve(args.device)?;
+    let dev = resolve(args.on.device)?;
     let (_, eval) = evaluate_checkpoint(&ck, &ds, &dev.device)?;
     let p = predict_index(&eval, &ds, args.index)?;
-    if args.json {
+    if args.on.json {
         println!("{}", serde_json::to_string(&p).map_err(|e| e.to_string())?);
     } else {
         println!("sample {}: cluster {} (confidence {:.3})", p.data_index, p.cluster_assignment, p.confidence);

@@ -14,8 +14,9 @@ use burn::tensor::Device;
 
 use crate::cluster::{KMeansParams, kmeans};
 use crate::data::MultiViewDataset;
+use crate::engine::config::{ClusterSpace, TrainConfig};
 use crate::engine::predict::{Evaluation, gather, stratified_sample, to_host};
-use crate::loss::view_target_weights;
+use crate::loss::{LabelTargets, view_target_weights};
 use crate::metrics::hungarian_min;
 use crate::model::Cvc;
 
@@ -98,13 +99,22 @@ impl ViewTarget {
     }
 }
 
-/// The current pseudo labels of every sample.
+/// The current pseudo labels of every sample, and what the refresh measured with them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PseudoLabels {
     /// Cluster id of each sample, in the heads' numbering.
     pub labels: Vec<usize>,
     /// Whether each sample is among the nearest `ρ` of its cluster.
     pub confident: Vec<bool>,
+    /// Each sample's uncertainty in [0, 1]: the normalised entropy of its fuzzy memberships to the
+    /// k-means centres in the cluster space (`pseudo::fuzzy_uncertainty`).
+    pub uncertainty: Vec<f32>,
+    /// Number of clusters.
+    pub k: usize,
+    /// Each cluster's temperature in the cluster-level contrast (PCL), when asked for.
+    pub cluster_temperature: Option<Vec<f32>>,
+    /// Each sample's neighbours' mean assignment (row-major `n × k`), when asked for.
+    pub neighbours: Option<Vec<f32>>,
 }
 
 impl PseudoLabels {
@@ -117,6 +127,43 @@ impl PseudoLabels {
     pub fn confident_fraction(&self) -> f64 {
         self.confident.iter().filter(|&&c| c).count() as f64 / self.confident.len().max(1) as f64
     }
+
+    /// Mean uncertainty of the confident samples.
+    pub fn confident_uncertainty(&self) -> f64 {
+        let (s, c) = self
+            .confident
+            .iter()
+            .zip(&self.uncertainty)
+            .filter(|(c, _)| **c)
+            .fold((0f64, 0usize), |(s, c), (_, &u)| (s + u as f64, c + 1));
+        s / c.max(1) as f64
+    }
+
+    /// Everything one batch needs from the refresh: the confident labels, and with
+    /// `uncertainty_weighting` the rows' weights `1 − u`, the neighbour targets and the
+    /// per-cluster temperatures where the refresh computed them.
+    pub fn batch_targets(
+        &self,
+        rows: &[usize],
+        uncertainty_weighting: bool,
+        knn_weight: f32,
+        device: &Device,
+    ) -> LabelTargets {
+        let mut t = LabelTargets::refreshed(&self.targets(rows), self.k, device);
+        if uncertainty_weighting {
+            let w: Vec<f32> = rows.iter().map(|&r| 1.0 - self.uncertainty[r]).collect();
+            t = t.with_row_weights(&w, device);
+        }
+        if let Some(nb) = &self.neighbours {
+            let k = self.k;
+            let rows_nb: Vec<f32> = rows.iter().flat_map(|&r| nb[r * k..(r + 1) * k].iter().copied()).collect();
+            t = t.with_neighbours(&rows_nb, k, knn_weight, device);
+        }
+        if let Some(temp) = &self.cluster_temperature {
+            t = t.with_cluster_temperature(temp, device);
+        }
+        t
+    }
 }
 
 /// What a refresh gives.
@@ -126,6 +173,113 @@ pub struct Refresh {
     /// New DEC centres, row-major `k × h_dim`, unit rows (a cluster left empty keeps `None`'s
     /// place: the caller keeps its old centre).
     pub centres: Vec<Option<Vec<f32>>>,
+}
+
+/// How a refresh clusters and what else it measures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshParams {
+    /// Fraction ρ of each cluster, nearest its centre, that is confident.
+    pub fraction: f32,
+    pub space: ClusterSpace,
+    /// The fuzzifier of the memberships behind the uncertainty.
+    pub fuzzifier: f32,
+    /// PCL's mean temperature (per-cluster temperatures computed when set).
+    pub pcl_temperature: Option<f32>,
+    /// Neighbours of the kNN soft labels (0 = none computed).
+    pub knn: usize,
+}
+
+impl RefreshParams {
+    /// The refresh a run's settings ask for.
+    pub fn of(cfg: &TrainConfig) -> Self {
+        RefreshParams {
+            fraction: cfg.pseudo_fraction,
+            space: cfg.cluster_space,
+            fuzzifier: cfg.fuzzifier,
+            pcl_temperature: cfg.pcl_temperature,
+            knn: cfg.knn_targets,
+        }
+    }
+}
+
+/// PCL's smoothing constant α in `n_k log(n_k + α)`.
+const PCL_ALPHA: f32 = 10.0;
+
+/// Each row's features in the cluster space (row-major `n × dim`, and `dim`). `latents` are the
+/// views' low-level `z_v` (row-major `n × F` each), needed for [`ClusterSpace::Zh`].
+pub fn cluster_features(
+    eval: &Evaluation,
+    weights: &[f32],
+    space: ClusterSpace,
+    latents: Option<&[Vec<f32>]>,
+) -> Result<(Vec<f32>, usize), String> {
+    let (n, d) = (eval.rows.len(), eval.h_dim);
+    let unit = |x: &mut [f32]| {
+        let norm = x.iter().map(|a| a * a).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            x.iter_mut().for_each(|a| *a /= norm);
+        }
+    };
+    match space {
+        ClusterSpace::ZFused => {
+            let dim = d * eval.h.len();
+            let mut z = vec![0f32; n * dim];
+            for i in 0..n {
+                for (b, (hv, &w)) in eval.h.iter().zip(weights).enumerate() {
+                    for (o, x) in z[i * dim + b * d..i * dim + (b + 1) * d].iter_mut().zip(&hv[i * d..(i + 1) * d]) {
+                        *o = x * w;
+                    }
+                }
+            }
+            Ok((z, dim))
+        }
+        ClusterSpace::H => {
+            let mut z = vec![0f32; n * d];
+            for i in 0..n {
+                let row = &mut z[i * d..(i + 1) * d];
+                for (hv, &w) in eval.h.iter().zip(weights) {
+                    for (o, x) in row.iter_mut().zip(&hv[i * d..(i + 1) * d]) {
+                        *o += x * w;
+                    }
+                }
+                unit(row);
+            }
+            Ok((z, d))
+        }
+        ClusterSpace::Zh => {
+            let latents = latents.ok_or("the zh cluster space needs the views' latents")?;
+            let f = latents.first().map_or(0, |l| l.len() / n.max(1));
+            let part = f + d;
+            let dim = part * eval.h.len();
+            let mut z = vec![0f32; n * dim];
+            for i in 0..n {
+                for (b, ((hv, zv), &w)) in eval.h.iter().zip(latents).zip(weights).enumerate() {
+                    let o = &mut z[i * dim + b * part..i * dim + (b + 1) * part];
+                    o[..f].copy_from_slice(&zv[i * f..(i + 1) * f]);
+                    unit(&mut o[..f]);
+                    o[f..].copy_from_slice(&hv[i * d..(i + 1) * d]);
+                    unit(&mut o[f..]);
+                    // Each part unit length, then the view's weight; /√2 keeps the view's block unit.
+                    o.iter_mut().for_each(|x| *x *= w / std::f32::consts::SQRT_2);
+                }
+            }
+            Ok((z, dim))
+        }
+    }
+}
+
+/// Each view's low-level latent `z_v` over the dataset (row-major `n × F` each), from a
+/// `valid()` network on the plain `device`: the low half of the `zh` cluster space.
+pub fn latents(model: &Cvc, ds: &MultiViewDataset, device: &Device, batch: usize) -> Result<Vec<Vec<f32>>, String> {
+    let rows: Vec<usize> = (0..ds.n_samples()).collect();
+    let mut out: Vec<Vec<f32>> = vec![Vec::new(); ds.n_views()];
+    for chunk in rows.chunks(batch.max(1)) {
+        let xs = gather(ds, chunk, device);
+        for (v, z) in model.latents(&xs).into_iter().enumerate() {
+            out[v].extend(to_host(z)?);
+        }
+    }
+    Ok(out)
 }
 
 /// The one-to-one relabelling of `new` (ids `0..k`) that agrees most with `reference`
@@ -147,16 +301,19 @@ pub fn match_to(new: &[usize], reference: &[usize], k: usize) -> Vec<usize> {
 
 /// The pseudo labels (and new centres) from an evaluation of the whole dataset.
 ///
-/// - k-means (10 restarts, fitted on at most 20,000 rows, then every row assigned) on
-///   `Z_w = [w_1 h_1 … w_V h_V]`;
+/// - k-means (10 restarts, fitted on at most 20,000 rows, then every row assigned) on the rows'
+///   features in the cluster space ([`cluster_features`]; by default `Z_w = [w_1 h_1 … w_V h_V]`);
 /// - its clusters renamed to agree most with `reference` (the heads' current argmax), one to one;
 /// - in each cluster the `fraction` of samples nearest its centre are confident;
+/// - each sample's uncertainty from its distances to every k-means centre; with `pcl_temperature`
+///   each cluster's temperature, with `knn` each sample's neighbours' mean assignment (`q_mean`);
 /// - each cluster's centre for the DEC head: `normalize(Σ_{i ∈ C_j} Σ_v w_v h_{v,i})`.
 pub fn refresh(
     eval: &Evaluation,
     weights: &[f32],
     reference: &[usize],
-    fraction: f32,
+    latents: Option<&[Vec<f32>]>,
+    params: &RefreshParams,
     seed: u64,
 ) -> Result<Refresh, String> {
     let (n, d, k, v) = (eval.rows.len(), eval.h_dim, eval.k, eval.h.len());
@@ -167,33 +324,30 @@ pub fn refresh(
             reference.len()
         ));
     }
-    let z_dim = d * v;
-    let mut z = vec![0f32; n * z_dim];
-    for i in 0..n {
-        for (b, (hv, &w)) in eval.h.iter().zip(weights).enumerate() {
-            for (o, x) in z[i * z_dim + b * d..i * z_dim + (b + 1) * d].iter_mut().zip(&hv[i * d..(i + 1) * d]) {
-                *o = x * w;
-            }
-        }
-    }
+    let (z, z_dim) = cluster_features(eval, weights, params.space, latents)?;
     let fit_rows: Vec<usize> =
         if n > PSEUDO_KMEANS_ROWS { stratified_sample(None, n, PSEUDO_KMEANS_ROWS, seed) } else { (0..n).collect() };
     let fit: Vec<f32> = fit_rows.iter().flat_map(|&r| z[r * z_dim..(r + 1) * z_dim].iter().copied()).collect();
-    let params = KMeansParams { n_init: PSEUDO_KMEANS_RESTARTS, ..KMeansParams::new(k, seed) };
+    let km_params = KMeansParams { n_init: PSEUDO_KMEANS_RESTARTS, ..KMeansParams::new(k, seed) };
     let km =
-        kmeans(&fit, fit_rows.len(), z_dim, &params).map_err(|e| format!("the pseudo-label k-means failed: {e}"))?;
-    // Assign every row to its nearest centre, with its squared distance.
-    let (raw, dist): (Vec<usize>, Vec<f32>) = (0..n)
+        kmeans(&fit, fit_rows.len(), z_dim, &km_params).map_err(|e| format!("the pseudo-label k-means failed: {e}"))?;
+    // Every row's squared distance to every centre; its nearest centre and its uncertainty.
+    let sq: Vec<Vec<f32>> = (0..n)
         .map(|i| {
             let row = &z[i * z_dim..(i + 1) * z_dim];
-            (0..k)
-                .map(|j| {
-                    let c = &km.centroids[j * z_dim..(j + 1) * z_dim];
-                    (j, row.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum::<f32>())
-                })
+            km.centroids.chunks_exact(z_dim).map(|c| row.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum()).collect()
+        })
+        .collect();
+    let (raw, dist): (Vec<usize>, Vec<f32>) = sq
+        .iter()
+        .map(|d| {
+            d.iter()
+                .copied()
+                .enumerate()
                 .fold((0, f32::INFINITY), |best, (j, s)| if s < best.1 { (j, s) } else { best })
         })
         .unzip();
+    let uncertainty: Vec<f32> = sq.iter().map(|d| crate::pseudo::fuzzy_uncertainty(d, params.fuzzifier)).collect();
     let mapping = match_to(&raw, reference, k);
     let labels: Vec<usize> = raw.iter().map(|&c| mapping[c]).collect();
     let mut confident = vec![false; n];
@@ -204,7 +358,7 @@ pub fn refresh(
             continue;
         }
         members.sort_by(|&a, &b| dist[a].total_cmp(&dist[b]));
-        let keep = ((members.len() as f64 * fraction as f64).ceil() as usize).clamp(1, members.len());
+        let keep = ((members.len() as f64 * params.fraction as f64).ceil() as usize).clamp(1, members.len());
         for &i in &members[..keep] {
             confident[i] = true;
         }
@@ -221,7 +375,16 @@ pub fn refresh(
             *centre = Some(mean.iter().map(|x| (x / norm) as f32).collect());
         }
     }
-    Ok(Refresh { pseudo: PseudoLabels { labels, confident }, centres })
+    let cluster_temperature = params.pcl_temperature.map(|mean| {
+        let d: Vec<f32> = dist.iter().map(|x| x.max(0.0).sqrt()).collect();
+        crate::pseudo::pcl_temperatures(&labels, &d, k, PCL_ALPHA, mean)
+    });
+    let neighbours = (params.knn > 0).then(|| {
+        let graph = crate::pseudo::knn_cosine(&eval.z, n, eval.z_dim, params.knn);
+        crate::pseudo::neighbour_targets(&graph, &eval.q_mean, k)
+    });
+    let pseudo = PseudoLabels { labels, confident, uncertainty, k, cluster_temperature, neighbours };
+    Ok(Refresh { pseudo, centres })
 }
 
 #[cfg(test)]
@@ -270,6 +433,7 @@ mod tests {
             pred_views: vec![vec![0; n]; 2],
             pred_vcf: vec![0; n],
             confidence: vec![1.0 / 3.0; n],
+            uncertainty: vec![0.0; n],
         };
         (eval, truth)
     }
@@ -281,7 +445,14 @@ mod tests {
             let reference: Vec<usize> = truth.iter().map(|&c| perm[c]).collect();
             // Different k-means seeds number their clusters differently; the labels follow the heads.
             for seed in [1, 2, 3] {
-                let r = refresh(&eval, &[0.5, 0.5], &reference, 0.5, seed).unwrap();
+                let params = RefreshParams {
+                    fraction: 0.5,
+                    space: ClusterSpace::ZFused,
+                    fuzzifier: 2.0,
+                    pcl_temperature: None,
+                    knn: 0,
+                };
+                let r = refresh(&eval, &[0.5, 0.5], &reference, None, &params, seed).unwrap();
                 assert_eq!(r.pseudo.labels, reference, "permutation {perm:?}, seed {seed}");
                 assert!((r.pseudo.confident_fraction() - 0.5).abs() < 0.05);
                 for (j, c) in r.centres.iter().enumerate() {
@@ -306,5 +477,24 @@ mod tests {
         assert!(w[2] < 0.1 && (w[0] - w[1]).abs() < 1e-6, "{w:?}");
         t.observe(&[f32::NAN, 0.0, 0.0]);
         assert_eq!(t.discrepancy(), &[0.125, 0.125, 0.5]);
+    }
+
+    #[test]
+    fn every_cluster_space_finds_the_three_clusters_and_the_extras_have_their_shapes() {
+        let (eval, truth) = three_clusters();
+        let n = truth.len();
+        let latents = vec![eval.h[0].clone(), eval.h[1].clone()];
+        for space in [ClusterSpace::ZFused, ClusterSpace::H, ClusterSpace::Zh] {
+            let params = RefreshParams { fraction: 0.5, space, fuzzifier: 2.0, pcl_temperature: Some(0.3), knn: 4 };
+            let r = refresh(&eval, &[0.5, 0.5], &truth, Some(&latents), &params, 7).unwrap();
+            assert_eq!(r.pseudo.labels, truth, "{space:?}");
+            assert!(r.pseudo.uncertainty.iter().all(|u| (0.0..=0.2).contains(u)), "tight clusters: {space:?}");
+            let t = r.pseudo.cluster_temperature.as_ref().unwrap();
+            assert!((t.iter().sum::<f32>() / 3.0 - 0.3).abs() < 1e-5, "{t:?}");
+            assert_eq!(r.pseudo.neighbours.as_ref().map(Vec::len), Some(n * 3));
+        }
+        let plain =
+            RefreshParams { fraction: 0.5, space: ClusterSpace::Zh, fuzzifier: 2.0, pcl_temperature: None, knn: 0 };
+        assert!(refresh(&eval, &[0.5, 0.5], &truth, None, &plain, 7).is_err(), "zh needs the latents");
     }
 }

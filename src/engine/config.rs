@@ -16,6 +16,33 @@ pub enum CentroidInit {
     Xavier,
 }
 
+/// The space the pseudo-label k-means clusters in (`cluster_space`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum ClusterSpace {
+    /// `normalize(Σ_v w_v h_v)`: the DEC head's space.
+    #[serde(rename = "h")]
+    H,
+    /// Low + high level: `[w_v z_v / ‖z_v‖, w_v h_v]` over the views (seed 003's fusion).
+    #[serde(rename = "zh")]
+    Zh,
+    /// `Z = [w_v h_v]`, the fused feature.
+    #[default]
+    #[serde(rename = "z-fused")]
+    ZFused,
+}
+
+impl std::str::FromStr for ClusterSpace {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "h" => Ok(Self::H),
+            "zh" => Ok(Self::Zh),
+            "z-fused" | "z" => Ok(Self::ZFused),
+            other => Err(format!("unknown cluster space {other:?}; use h, zh or z-fused")),
+        }
+    }
+}
+
 /// Which compute device to train on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -125,6 +152,23 @@ pub struct TrainConfig {
     /// At each pseudo-label refresh, also move the DEC centres to the (renormalised) means of the
     /// refreshed clusters, keeping each centre's identity.
     pub refresh_centres: bool,
+    /// Seed 003: weight each sample's `L_Q` and `L_A` by `1 − u`, its pseudo label's uncertainty
+    /// (the normalised entropy of its fuzzy c-means memberships at the refresh).
+    pub uncertainty_weighting: bool,
+    /// The fuzzifier `m > 1` of those memberships (2: the usual fuzzy c-means).
+    pub fuzzifier: f32,
+    /// Seed 003: the space the pseudo-label k-means clusters in (`h`: `normalize(Σ w_v h_v)`, the
+    /// heads' space; `zh`: low + high level, `[w_v z_v/‖z_v‖, w_v h_v]` per view, each part unit
+    /// norm; `z-fused`: `Z = [w_v h_v]`, the default).
+    pub cluster_space: ClusterSpace,
+    /// Seed 002 (PCL): per-cluster temperatures in the cluster-level contrast, each cluster's
+    /// concentration rescaled to this mean (recomputed at each refresh); `None` = `temperature_l`.
+    pub pcl_temperature: Option<f32>,
+    /// Seed 002 (TSD): mix each sample's `k` nearest neighbours' (cosine on `Z`) mean assignment
+    /// into the DEC target `P`, refreshed with the pseudo labels; 0 = off.
+    pub knn_targets: usize,
+    /// The weight of the neighbours' assignment in `P` (with `knn_targets` > 0).
+    pub knn_weight: f32,
     /// Decay the learning rate along a half cosine over the contrastive phase, from
     /// `learning_rate` at its first batch to 0 at its last (false = constant, as the seed).
     pub lr_cosine: bool,
@@ -182,6 +226,12 @@ impl Default for TrainConfig {
             pseudo_refresh: 10,
             pseudo_fraction: 0.5,
             refresh_centres: true,
+            uncertainty_weighting: false,
+            fuzzifier: 2.0,
+            cluster_space: ClusterSpace::ZFused,
+            pcl_temperature: None,
+            knn_targets: 0,
+            knn_weight: 0.5,
             init_from: None,
             classes: None,
             seed: 10,
@@ -250,6 +300,24 @@ impl TrainConfig {
             if !(t.is_finite() && t > 0.0) {
                 return Err(format!("{name} must be a positive number, got {t}"));
             }
+        }
+        if !(self.fuzzifier > 1.0 && self.fuzzifier.is_finite()) {
+            return Err(format!("fuzzifier must be a number above 1, got {}", self.fuzzifier));
+        }
+        if let Some(t) = self.pcl_temperature
+            && !(t > 0.0 && t.is_finite())
+        {
+            return Err(format!("pcl_temperature must be a positive number, got {t}"));
+        }
+        if !(0.0..=1.0).contains(&self.knn_weight) {
+            return Err(format!("knn_weight must lie in [0, 1], got {}", self.knn_weight));
+        }
+        if self.pseudo_refresh == 0
+            && (self.uncertainty_weighting || self.pcl_temperature.is_some() || self.knn_targets > 0)
+        {
+            return Err("uncertainty_weighting, pcl_temperature and knn_targets work on the pseudo-label refresh; \
+                        set pseudo_refresh above 0"
+                .into());
         }
         if !(self.pseudo_fraction > 0.0 && self.pseudo_fraction <= 1.0) {
             return Err(format!("pseudo_fraction must lie in (0, 1], got {}", self.pseudo_fraction));

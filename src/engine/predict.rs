@@ -60,7 +60,14 @@ pub struct Evaluation {
     pub pred_vcf: Vec<usize>,
     /// max of `q_mean`.
     pub confidence: Vec<f32>,
+    /// Each row's uncertainty in [0, 1]: the normalised entropy of its fuzzy c-means memberships
+    /// (fuzzifier [`UNCERTAINTY_FUZZIFIER`]) from the distances of `normalize(Σ_v w_v h_v)` to the DEC
+    /// centres (`pseudo::fuzzy_uncertainty`).
+    pub uncertainty: Vec<f32>,
 }
+
+/// The fuzzifier of the uncertainty an evaluation reports (fuzzy c-means' usual `m = 2`).
+pub const UNCERTAINTY_FUZZIFIER: f32 = 2.0;
 
 fn argmax_rows(values: &[f32], k: usize) -> Vec<usize> {
     values
@@ -140,8 +147,10 @@ pub fn evaluate_rows(
         t.extend(to_host(model.vcf.forward(fused.clone()))?);
         z.extend(to_host(fused)?);
     }
+    let centres = to_host(model.dec.centers.val())?;
+    let (consensus_q, uncertainty) = consensus_assignment(model, &h, &view_weights, &centres, batch, device)?;
     let q_mean = if model.afw.residual {
-        consensus_assignment(model, &h, &view_weights, h_dim, batch, device)?
+        consensus_q
     } else {
         // Networks from before issue 13: the plain mean of the views' `q`, as they were read then.
         let mut q_mean = vec![0f32; n * k];
@@ -171,6 +180,7 @@ pub fn evaluate_rows(
         pred_views,
         pred_vcf,
         confidence,
+        uncertainty,
     })
 }
 
@@ -178,16 +188,19 @@ pub fn evaluate_rows(
 /// `rows × k`: the primary reading of networks since issue 13. The refreshed centres are the
 /// cluster means of this same feature, and a down-weighted view moves it only by its weight
 /// (averaging the views' flat `q` instead let a noise view at weight 0.1 flip the argmax).
+/// Also each row's uncertainty from its distances to the `centres` (row-major `k × h_dim`).
 fn consensus_assignment(
     model: &Cvc,
     h: &[Vec<f32>],
     weights: &[f32],
-    h_dim: usize,
+    centres: &[f32],
     batch: usize,
     device: &Device,
-) -> Result<Vec<f32>, String> {
+) -> Result<(Vec<f32>, Vec<f32>), String> {
+    let h_dim = model.projection.weight.val().dims()[1];
     let n = h.first().map_or(0, |hv| hv.len() / h_dim.max(1));
-    let mut out = Vec::new();
+    let k = centres.len() / h_dim.max(1);
+    let (mut out, mut uncertainty) = (Vec::with_capacity(n * k), Vec::with_capacity(n));
     for start in (0..n).step_by(batch.max(1)) {
         let end = (start + batch.max(1)).min(n);
         let mut c = vec![0f32; (end - start) * h_dim];
@@ -196,10 +209,19 @@ fn consensus_assignment(
                 *o += w * x;
             }
         }
-        let t = Tensor::<2>::from_data(TensorData::new(c, [end - start, h_dim]), device);
-        out.extend(to_host(model.dec.forward(crate::model::l2_normalize(t)))?);
+        let feature =
+            crate::model::l2_normalize(Tensor::<2>::from_data(TensorData::new(c, [end - start, h_dim]), device));
+        let rows = to_host(feature.clone())?;
+        for row in rows.chunks_exact(h_dim) {
+            let d: Vec<f32> = centres
+                .chunks_exact(h_dim)
+                .map(|mu| row.iter().zip(mu).map(|(a, b)| (a - b) * (a - b)).sum())
+                .collect();
+            uncertainty.push(crate::pseudo::fuzzy_uncertainty(&d, UNCERTAINTY_FUZZIFIER));
+        }
+        out.extend(to_host(model.dec.forward(feature))?);
     }
-    Ok(out)
+    Ok((out, uncertainty))
 }
 
 /// Evaluates the whole dataset.
@@ -294,7 +316,48 @@ pub fn snapshot_from(eval: &Evaluation, ds: &MultiViewDataset, global_epoch: usi
         confidence: eval.confidence.clone(),
         labels,
         view_weights: eval.view_weights.clone(),
+        uncertainty: eval.uncertainty.clone(),
     }
+}
+
+/// One tenth of the samples ranked by uncertainty, and how often the primary reading is wrong there.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct UncertaintyDecile {
+    /// 1 = the most certain tenth, 10 = the most uncertain.
+    pub decile: usize,
+    /// The decile's range of uncertainty.
+    pub from: f32,
+    pub to: f32,
+    pub samples: usize,
+    /// Fraction of the decile's samples whose (Hungarian-aligned) prediction differs from the label.
+    pub error_rate: f64,
+}
+
+/// The primary reading's error rate in each tenth of the samples ranked by uncertainty (seed 003's
+/// claim that the uncertain samples are the wrong ones, made measurable).
+pub fn uncertainty_deciles(eval: &Evaluation, truth: &[usize]) -> Vec<UncertaintyDecile> {
+    let n = eval.rows.len().min(truth.len()).min(eval.uncertainty.len());
+    if n == 0 {
+        return Vec::new();
+    }
+    let map = metrics::align_clusters(&eval.pred_mean, truth);
+    let wrong: Vec<bool> =
+        (0..n).map(|i| map.get(eval.pred_mean[i]).copied().unwrap_or(eval.pred_mean[i]) != truth[i]).collect();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| eval.uncertainty[a].total_cmp(&eval.uncertainty[b]));
+    (0..10)
+        .filter_map(|d| {
+            let part = &order[d * n / 10..(d + 1) * n / 10];
+            let (first, last) = (part.first()?, part.last()?);
+            Some(UncertaintyDecile {
+                decile: d + 1,
+                from: eval.uncertainty[*first],
+                to: eval.uncertainty[*last],
+                samples: part.len(),
+                error_rate: part.iter().filter(|&&i| wrong[i]).count() as f64 / part.len() as f64,
+            })
+        })
+        .collect()
 }
 
 /// The answer for one sample (the seed's `/predict`).
@@ -316,6 +379,8 @@ pub struct Prediction {
     pub per_view_assignment: Vec<usize>,
     /// max of `cluster_probabilities`.
     pub confidence: f32,
+    /// The pseudo label's uncertainty in [0, 1] (`Evaluation::uncertainty`).
+    pub uncertainty: f32,
 }
 
 /// A checkpoint's network on `device` and its evaluation of the whole of `ds` (which the caller
@@ -354,6 +419,7 @@ pub fn predict_index(eval: &Evaluation, ds: &MultiViewDataset, index: usize) -> 
         is_correct: ground_truth_label.map(|g| g == cluster_assignment),
         per_view_assignment: eval.pred_views.iter().map(|p| align(p[pos])).collect(),
         confidence: eval.confidence[pos],
+        uncertainty: eval.uncertainty[pos],
     })
 }
 

@@ -268,6 +268,10 @@ pub struct EmbeddingSnapshot {
     pub labels: Option<Vec<usize>>,
     /// AFW view weights at the time of the snapshot.
     pub view_weights: Vec<f32>,
+    /// Each point's pseudo-label uncertainty in [0, 1] (`predict::Evaluation::uncertainty`);
+    /// empty in snapshots recorded before it was.
+    #[serde(default)]
+    pub uncertainty: Vec<f32>,
 }
 
 /// Fine-grained progress within an epoch (coalesced; may be dropped).

@@ -62,10 +62,30 @@ pub enum LabelTargets {
     Pseudo,
     /// One-hot true labels `[B, K]` and a `[B, 1]` mask of the labelled rows.
     Labelled { onehot: Box<Tensor<2>>, mask: Box<Tensor<2>> },
-    /// The trainer's refreshed pseudo labels (k-means on `Z`, matched to the heads' clusters):
-    /// one-hot `[B, K]` and a `[B, 1]` mask of the confident rows. They supervise each `q_v` (not
-    /// `t`) and give the local contrast its positives (same label, both confident).
-    Refreshed { onehot: Box<Tensor<2>>, mask: Box<Tensor<2>> },
+    /// The trainer's refreshed pseudo labels (k-means on `Z`, matched to the heads' clusters) and
+    /// what else the refresh measured. They supervise each `q_v` (not `t`) and give the local
+    /// contrast its positives (same label, both confident).
+    Refreshed(Box<Refreshed>),
+}
+
+/// One batch's share of a pseudo-label refresh ([`LabelTargets::Refreshed`]).
+#[derive(Debug, Clone)]
+pub struct Refreshed {
+    /// One-hot pseudo labels `[B, K]`.
+    pub onehot: Tensor<2>,
+    /// `[B, 1]`: 1 for the confident rows.
+    pub mask: Tensor<2>,
+    /// `[B, 1]` per-row weights of `L_Q` and `L_A`: `1 − uncertainty` with uncertainty weighting
+    /// (seed 003; `crate::pseudo::fuzzy_uncertainty`), else 1.
+    pub weight: Tensor<2>,
+    /// `[B, K]`: each row's neighbours' mean assignment (kNN soft labels, seed 002 / TSD), mixed
+    /// into the DEC target `P` with weight `knn_weight`.
+    pub neighbours: Option<Tensor<2>>,
+    /// `[K]`: each cluster's temperature in the cluster-level contrast (PCL's density-scaled
+    /// concentration, seed 002), replacing `temperature_l`.
+    pub cluster_temperature: Option<Tensor<1>>,
+    /// The weight of `neighbours` in `P`.
+    pub knn_weight: f32,
 }
 
 impl LabelTargets {
@@ -88,12 +108,47 @@ impl LabelTargets {
         }
     }
 
-    /// Builds refreshed pseudo-label targets: `labels[i]` is `Some(cluster)` for a confident row.
+    /// Builds refreshed pseudo-label targets: `labels[i]` is `Some(cluster)` for a confident row;
+    /// unit weights, no neighbour targets, the common temperature.
     pub fn refreshed(labels: &[Option<usize>], k: usize, device: &Device) -> Self {
-        match Self::labelled(labels, k, device) {
-            LabelTargets::Labelled { onehot, mask } => LabelTargets::Refreshed { onehot, mask },
-            other => other,
+        let LabelTargets::Labelled { onehot, mask } = Self::labelled(labels, k, device) else {
+            unreachable!("`labelled` builds `Labelled`")
+        };
+        LabelTargets::Refreshed(Box::new(Refreshed {
+            weight: mask.ones_like(),
+            onehot: *onehot,
+            mask: *mask,
+            neighbours: None,
+            cluster_temperature: None,
+            knn_weight: 0.0,
+        }))
+    }
+
+    /// With per-row weights (`[B]`, in [0, 1]) on `L_Q` and `L_A` (refreshed targets only).
+    pub fn with_row_weights(mut self, weights: &[f32], device: &Device) -> Self {
+        if let LabelTargets::Refreshed(r) = &mut self {
+            r.weight = Tensor::from_data(TensorData::new(weights.to_vec(), [weights.len(), 1]), device);
         }
+        self
+    }
+
+    /// With neighbour targets (`[B, K]` row-major) mixed into `P` with `weight` (refreshed only).
+    pub fn with_neighbours(mut self, targets: &[f32], k: usize, weight: f32, device: &Device) -> Self {
+        if let LabelTargets::Refreshed(r) = &mut self {
+            let b = targets.len() / k.max(1);
+            r.neighbours = Some(Tensor::from_data(TensorData::new(targets.to_vec(), [b, k]), device));
+            r.knn_weight = weight;
+        }
+        self
+    }
+
+    /// With per-cluster temperatures (`[K]`) in the cluster-level contrast (refreshed only).
+    pub fn with_cluster_temperature(mut self, temperature: &[f32], device: &Device) -> Self {
+        if let LabelTargets::Refreshed(r) = &mut self {
+            let t = TensorData::new(temperature.to_vec(), [temperature.len()]);
+            r.cluster_temperature = Some(Tensor::from_data(t, device));
+        }
+        self
     }
 }
 
@@ -139,12 +194,33 @@ fn marginal_negentropy(q: Tensor<2>) -> Tensor<1> {
 /// # Shapes
 /// - qi, qj: `[B, K]` → `[1]`
 pub fn cluster_contrastive(qi: Tensor<2>, qj: Tensor<2>, temperature_l: f32) -> Tensor<1> {
+    cluster_contrastive_with(qi, qj, Temperature::Common(temperature_l))
+}
+
+/// The temperature of the cluster-level contrast.
+#[derive(Debug, Clone)]
+pub enum Temperature {
+    /// One for every cluster (`temperature_l`).
+    Common(f32),
+    /// One per cluster (`[K]`): row `a` of each view's columns is divided by `τ_a` (PCL).
+    PerCluster(Box<Tensor<1>>),
+}
+
+/// [`cluster_contrastive`] with a common or a per-cluster temperature.
+pub fn cluster_contrastive_with(qi: Tensor<2>, qj: Tensor<2>, temperature: Temperature) -> Tensor<1> {
     let [_, k] = qi.dims();
     let device = qi.device();
     let entropy = marginal_negentropy(qi.clone()) + marginal_negentropy(qj.clone());
     let n = 2 * k;
     let cols = l2_normalize(Tensor::cat(vec![qi.transpose(), qj.transpose()], 0)); // [2K, B]
-    let sim = cols.clone().matmul(cols.transpose()).div_scalar(temperature_l); // [2K, 2K]
+    let sim = cols.clone().matmul(cols.transpose()); // [2K, 2K]
+    let sim = match temperature {
+        Temperature::Common(t) => sim.div_scalar(t),
+        Temperature::PerCluster(t) => {
+            let rows = Tensor::cat(vec![(*t).clone(), *t], 0).reshape([n, 1]).detach(); // [2K, 1]
+            sim / rows
+        }
+    };
     // Exclude self-similarity from the softmax.
     let sim = sim - Tensor::<2>::eye(n, &device).mul_scalar(1e9);
     let mut pos = vec![0f32; n * n];
@@ -275,6 +351,14 @@ pub fn kl_divergence(p: Tensor<2>, q: Tensor<2>) -> Tensor<1> {
     (p.clone() * (p.clamp_min(LOG_EPS).log() - q.clamp_min(LOG_EPS).log())).sum().div_scalar(b as f32)
 }
 
+/// `KL(P ‖ q)` with per-row weights `[B, 1]` (a weighted mean over the rows; the plain mean
+/// without weights).
+pub fn weighted_kl(p: Tensor<2>, q: Tensor<2>, weight: Option<Tensor<2>>) -> Tensor<1> {
+    let Some(w) = weight else { return kl_divergence(p, q) };
+    let rows = (p.clone() * (p.clamp_min(LOG_EPS).log() - q.clamp_min(LOG_EPS).log())).sum_dim(1); // [B, 1]
+    (rows * w.clone()).sum() / w.sum().clamp_min(LOG_EPS)
+}
+
 /// Masked cross-entropy of probabilities `x` (`[B, K]`) against one-hot targets.
 fn masked_ce(x: Tensor<2>, onehot: Tensor<2>, mask: Tensor<2>) -> Tensor<1> {
     let count = mask.clone().sum().clamp_min(1.0);
@@ -299,20 +383,28 @@ pub fn objective(
     let views = fwd.h.len();
 
     let rec = if w.rec.factor() > 0.0 { reconstruction(xs, &fwd.xr, &device) } else { zero() };
+    let refreshed = match labels {
+        LabelTargets::Refreshed(r) => Some(&**r),
+        _ => None,
+    };
+    let temperature = match refreshed.and_then(|r| r.cluster_temperature.clone()) {
+        Some(t) => Temperature::PerCluster(Box::new(t)),
+        None => Temperature::Common(params.temperature_l),
+    };
     let mut cluster = zero();
     let mut local = zero();
     for v in 0..views {
         for u in v + 1..views {
             if w.cluster.factor() > 0.0 {
-                cluster = cluster + cluster_contrastive(fwd.q[v].clone(), fwd.q[u].clone(), params.temperature_l);
+                cluster = cluster + cluster_contrastive_with(fwd.q[v].clone(), fwd.q[u].clone(), temperature.clone());
             }
             if w.local.factor() > 0.0 {
                 local = local
                     + match labels {
-                        LabelTargets::Refreshed { onehot, mask } => local_contrast_with(
+                        LabelTargets::Refreshed(r) => local_contrast_with(
                             fwd.h[v].clone(),
                             fwd.h[u].clone(),
-                            pseudo_positives((**onehot).clone(), (**mask).clone()),
+                            pseudo_positives(r.onehot.clone(), r.mask.clone()),
                             params.temperature_f,
                         ),
                         _ => local_contrast(
@@ -337,14 +429,19 @@ pub fn objective(
             }
             .unwrap_or_else(|| fwd.t.clone()),
         };
-        balance(target_distribution(source), params.sinkhorn_iters)
+        let p = balance(target_distribution(source), params.sinkhorn_iters);
+        match refreshed.and_then(|r| r.neighbours.clone().map(|n| (n, r.knn_weight))) {
+            Some((n, beta)) if beta > 0.0 => (p.mul_scalar(1.0 - beta) + n.mul_scalar(beta)).detach(),
+            _ => p,
+        }
     });
+    let row_weight = refreshed.map(|r| r.weight.clone());
     let mut kl = zero();
     let mut view_kl = vec![zero(); views];
     if let Some(p) = p.as_ref().filter(|_| w.kl.factor() > 0.0) {
-        kl = kl_divergence(p.clone(), fwd.t.clone());
+        kl = weighted_kl(p.clone(), fwd.t.clone(), row_weight.clone());
         for q in &fwd.q {
-            kl = kl + kl_divergence(p.clone(), q.clone());
+            kl = kl + weighted_kl(p.clone(), q.clone(), row_weight.clone());
         }
         for (v, d) in view_kl.iter_mut().enumerate() {
             *d = view_discrepancy(&fwd.q, v);
@@ -361,9 +458,8 @@ pub fn objective(
     let mut label = zero();
     if w.label.factor() > 0.0 {
         let (onehot, mask) = match (labels, p.as_ref()) {
-            (LabelTargets::Labelled { onehot, mask } | LabelTargets::Refreshed { onehot, mask }, _) => {
-                ((**onehot).clone(), (**mask).clone())
-            }
+            (LabelTargets::Labelled { onehot, mask }, _) => ((**onehot).clone(), (**mask).clone()),
+            (LabelTargets::Refreshed(r), _) => (r.onehot.clone(), r.mask.clone() * r.weight.clone()),
             (LabelTargets::Pseudo, Some(p)) => {
                 let max = p.clone().max_dim(1); // [B, 1]
                 let onehot = (p.clone() - max.clone()).greater_equal_elem(0.0).float();

@@ -3,7 +3,8 @@
 //! Layout (little-endian): the magic `MVCSNAP1`, a `u32` header length, a JSON header
 //! (`Header`: epoch, counts, sizes, view weights), then the arrays in this order: `indices`,
 //! `predicted` (u32), `predicted_aligned` and `labels` (u32, when present), `confidence`, `z`,
-//! `q_mean`, each view's `h`, each view's `q` (f32). Snapshots beyond [`MAX_BYTES`] keep an
+//! `q_mean`, each view's `h`, each view's `q`, then `uncertainty` when the header's `uncertain`
+//! says so (f32; older files have none). Snapshots beyond [`MAX_BYTES`] keep an
 //! evenly spaced subset of their points.
 
 use std::path::Path;
@@ -31,11 +32,13 @@ struct Header {
     aligned: bool,
     labelled: bool,
     view_weights: Vec<f32>,
+    #[serde(default)]
+    uncertain: bool,
 }
 
 fn point_bytes(s: &EmbeddingSnapshot) -> usize {
     let v = s.h.len();
-    4 * (4 + s.z_dim + s.k + v * (s.h_dim + s.k))
+    4 * (5 + s.z_dim + s.k + v * (s.h_dim + s.k))
 }
 
 /// Writes `s` to `path` atomically, subsampled to stay under [`MAX_BYTES`].
@@ -53,6 +56,7 @@ pub fn write(path: &Path, s: &EmbeddingSnapshot) -> Result<(), StoreError> {
         aligned: s.predicted_aligned.is_some(),
         labelled: s.labels.is_some(),
         view_weights: s.view_weights.clone(),
+        uncertain: s.uncertainty.len() == n && n > 0,
     };
     let head = serde_json::to_vec(&header)
         .map_err(|e| StoreError::Corrupt { path: path.to_path_buf(), why: format!("cannot serialise: {e}") })?;
@@ -88,6 +92,9 @@ pub fn write(path: &Path, s: &EmbeddingSnapshot) -> Result<(), StoreError> {
     }
     for q in &s.q_views {
         rows(&mut out, q, s.k);
+    }
+    if header.uncertain {
+        rows(&mut out, &s.uncertainty, 1);
     }
     write_atomic(path, &out)
 }
@@ -126,6 +133,7 @@ pub fn read(path: &Path) -> Result<EmbeddingSnapshot, StoreError> {
     for _ in 0..h.n_views {
         q_views.push(as_f32(take(size(n, h.k)?)?));
     }
+    let uncertainty = if h.uncertain { as_f32(take(n)?) } else { Vec::new() };
     Ok(EmbeddingSnapshot {
         global_epoch: h.global_epoch,
         indices,
@@ -141,6 +149,7 @@ pub fn read(path: &Path) -> Result<EmbeddingSnapshot, StoreError> {
         confidence,
         labels,
         view_weights: h.view_weights,
+        uncertainty,
     })
 }
 
@@ -165,6 +174,7 @@ mod tests {
             confidence: f(n, 0.001),
             labels: None,
             view_weights: vec![0.4, 0.6],
+            uncertainty: f(n, 1.0 / n as f32),
         }
     }
 

@@ -32,6 +32,17 @@ pub struct TrainRequest {
     pub seed: Option<u64>,
     /// Pseudo-label threshold of the local contrast, in [0, 1] (default 0.8).
     pub threshold: Option<f32>,
+    /// Sinkhorn–Knopp rounds balancing the target `P` (SwAV, seed 002; default 0).
+    pub sinkhorn_iters: Option<usize>,
+    /// Weight `L_Q` and `L_A` per sample by 1 − its pseudo label's uncertainty (seed 003; default false).
+    pub uncertainty_weighting: Option<bool>,
+    /// The pseudo-label k-means' space: `h`, `zh` (low + high level, seed 003) or `z-fused` (default).
+    #[schema(value_type = Option<String>, example = "z-fused")]
+    pub cluster_space: Option<crate::engine::config::ClusterSpace>,
+    /// Per-cluster temperatures of the cluster-level contrast with this mean (PCL, seed 002; off when absent).
+    pub pcl_temperature: Option<f32>,
+    /// Neighbours whose mean assignment is mixed into `P` (TSD, seed 002; 0 = off, the default).
+    pub knn_targets: Option<usize>,
     /// Train on these label classes only (ids as `inspect` lists them): the class-incremental
     /// protocol; `POST /update` feeds the others later.
     pub classes: Option<Vec<usize>>,
@@ -136,6 +147,9 @@ pub struct PredictResponse {
     pub is_correct: Option<bool>,
     /// max of `cluster_probabilities`.
     pub confidence: f32,
+    /// The pseudo label's uncertainty in [0, 1]: the normalised entropy of the sample's fuzzy
+    /// c-means memberships (m = 2) from its distances to the cluster centres (seed 003).
+    pub uncertainty: f32,
     /// Each view's own assignment, aligned like `cluster_assignment`.
     pub per_view_assignment: Vec<usize>,
     /// The run whose model answered.

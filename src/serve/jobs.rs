@@ -55,6 +55,11 @@ pub(crate) fn train_config(req: &TrainRequest, name: &str, device: DeviceChoice)
     put(&mut user, "threshold", req.threshold);
     put(&mut user, "n_clusters", req.num_cluster);
     put(&mut user, "classes", req.classes.as_ref());
+    put(&mut user, "sinkhorn_iters", req.sinkhorn_iters);
+    put(&mut user, "uncertainty_weighting", req.uncertainty_weighting);
+    put(&mut user, "cluster_space", req.cluster_space);
+    put(&mut user, "pcl_temperature", req.pcl_temperature);
+    put(&mut user, "knn_targets", req.knn_targets);
     let layers = Layers {
         defaults: TrainConfig {
             mse_epochs: 200,

@@ -76,6 +76,7 @@ impl TrainedModel {
             ground_truth_label: ground_truth_label.filter(|_| compare),
             is_correct: ground_truth_label.map(|g| g == cluster_assignment).filter(|_| compare),
             confidence: self.eval.confidence.get(pos).copied().unwrap_or(0.0),
+            uncertainty: self.eval.uncertainty.get(pos).copied().unwrap_or(0.0),
             per_view_assignment: self
                 .eval
                 .pred_views

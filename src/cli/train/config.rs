@@ -20,6 +20,12 @@ pub fn patch_of(args: &TrainArgs) -> Result<Patch, String> {
     put(&mut p, "target_source", args.target_source);
     put(&mut p, "kl_warmup", args.kl_warmup);
     put(&mut p, "sinkhorn_iters", args.sinkhorn_iters);
+    put(&mut p, "uncertainty_weighting", args.uncertainty_weighting.then_some(true));
+    put(&mut p, "fuzzifier", args.fuzzifier);
+    put(&mut p, "cluster_space", args.cluster_space);
+    put(&mut p, "pcl_temperature", args.pcl_temperature);
+    put(&mut p, "knn_targets", args.knn_targets);
+    put(&mut p, "knn_weight", args.knn_weight);
     put(&mut p, "lr_cosine", args.lr_cosine.then_some(true));
     put(&mut p, "init_from", args.init_from.as_ref());
     put(&mut p, "n_clusters", args.n_clusters);

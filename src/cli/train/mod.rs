@@ -57,6 +57,24 @@ pub struct TrainArgs {
     /// Sinkhorn rounds balancing the target P's clusters (0 = DEC's target).
     #[arg(long)]
     pub sinkhorn_iters: Option<usize>,
+    /// Weight each sample's L_Q and L_A by 1 − its pseudo label's uncertainty (seed 003).
+    #[arg(long)]
+    pub uncertainty_weighting: bool,
+    /// The fuzzifier m > 1 of the memberships behind the uncertainty (default 2).
+    #[arg(long, value_name = "M")]
+    pub fuzzifier: Option<f32>,
+    /// The space the pseudo-label k-means clusters in: h, zh (low + high level, seed 003) or z-fused.
+    #[arg(long, value_name = "SPACE")]
+    pub cluster_space: Option<crate::engine::config::ClusterSpace>,
+    /// Per-cluster temperatures of the cluster-level contrast with this mean (PCL, seed 002).
+    #[arg(long, value_name = "MEAN")]
+    pub pcl_temperature: Option<f32>,
+    /// Mix each sample's K nearest neighbours' assignment into the target P (TSD, seed 002; 0 = off).
+    #[arg(long, value_name = "K")]
+    pub knn_targets: Option<usize>,
+    /// The weight of the neighbours' assignment in P (default 0.5).
+    #[arg(long, value_name = "W")]
+    pub knn_weight: Option<f32>,
     /// Decay the learning rate along a half cosine over the contrastive phase (to 0 at its end).
     #[arg(long)]
     pub lr_cosine: bool,

@@ -11,7 +11,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::run::{EpochEnd, PROGRESS_EVERY, Run};
 use super::{cosine_factor, warmup_factor};
-use crate::engine::adaptive::{self, PseudoLabels};
+use crate::engine::adaptive::{self, PseudoLabels, RefreshParams};
+use crate::engine::config::ClusterSpace;
 use crate::engine::error::TrainError;
 use crate::engine::predict::{evaluate, to_host};
 use crate::engine::protocol::{AdaptiveReport, Event, LossTerm, Losses, Phase, Progress};
@@ -64,7 +65,15 @@ impl Run<'_> {
         let eval = evaluate(&model.valid(), &self.ds, device, self.cfg.batch_size).map_err(TrainError::evaluation)?;
         let weights = self.current_view_target();
         let seed = self.cfg.seed ^ (self.epochs.len() as u64).wrapping_mul(0x9e37_79b9);
-        let fresh = adaptive::refresh(&eval, &weights, &eval.pred_mean, self.cfg.pseudo_fraction, seed)
+        let latents = match self.cfg.cluster_space {
+            ClusterSpace::Zh => Some(
+                adaptive::latents(&model.valid(), &self.ds, device, self.cfg.batch_size)
+                    .map_err(TrainError::evaluation)?,
+            ),
+            _ => None,
+        };
+        let params = RefreshParams::of(&self.cfg);
+        let fresh = adaptive::refresh(&eval, &weights, &eval.pred_mean, latents.as_deref(), &params, seed)
             .map_err(TrainError::evaluation)?;
         if move_centres {
             let (k, d) = (eval.k, eval.h_dim);
@@ -159,12 +168,11 @@ impl Run<'_> {
                     let targets = if labelled.iter().any(Option::is_some) {
                         LabelTargets::labelled(&rows.iter().map(|&r| labelled[r]).collect::<Vec<_>>(), k, ad)
                     } else if let Some(pseudo) = &self.pseudo {
-                        let t = pseudo.targets(rows);
                         let mut per = vec![0f64; k];
-                        t.iter().flatten().for_each(|&c| per[c] += 1.0);
+                        pseudo.targets(rows).iter().flatten().for_each(|&c| per[c] += 1.0);
                         positive_pairs += per.iter().map(|c| c * (c - 1.0)).sum::<f64>();
                         all_pairs += (b * (b - 1)) as f64;
-                        LabelTargets::refreshed(&t, k, ad)
+                        pseudo.batch_targets(rows, self.cfg.uncertainty_weighting, self.cfg.knn_weight, ad)
                     } else {
                         LabelTargets::Pseudo
                     };
