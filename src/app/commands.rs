@@ -181,6 +181,14 @@ impl WorkbenchApp {
             self.session.start_error = Some(e);
             return;
         }
+        if let Some(c) = &config.classes {
+            // The app trains on the loaded dataset as it is (its tiles index its samples); the
+            // class filter is `train --classes` / `/train`'s.
+            self.session.start_error = Some(format!(
+                "these settings train on classes {c:?} only, which the app does not do: use `train --classes`, or clear `classes`"
+            ));
+            return;
+        }
         if let Err(e) = dataset.clusters_for(config.n_clusters) {
             self.session.start_error = Some(match e {
                 ClusterCountError::Unlabelled => {

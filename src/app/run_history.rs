@@ -262,7 +262,14 @@ impl WorkbenchApp {
         if !already {
             self.run_command_now(AppCommand::Load(src));
         }
-        self.session.notify(format!("the settings of {} are loaded; press Start to train again", rec.name));
+        match self.state.config.classes.take() {
+            // The app trains on the whole loaded dataset (its tiles index its samples).
+            Some(c) => self.session.notify(format!(
+                "the settings of {} are loaded, but not its class filter {c:?}: the app trains on every class (`train --classes` filters)",
+                rec.name
+            )),
+            None => self.session.notify(format!("the settings of {} are loaded; press Start to train again", rec.name)),
+        }
         Ok(())
     }
 }

@@ -107,6 +107,19 @@ pub fn show(store: &RunStore, id: &str, as_json: bool) -> Result<(), String> {
         for line in u.report.summary_lines() {
             println!("  {line}");
         }
+        // The update's curve: a few passes, evenly spaced (every pass is in `--json`).
+        let curve = &u.report.curve;
+        let step = curve.len().div_ceil(5).max(1);
+        let mut shown: Vec<usize> = (0..curve.len()).step_by(step).collect();
+        if curve.len() > 1 && shown.last() != Some(&(curve.len() - 1)) {
+            shown.push(curve.len() - 1);
+        }
+        for p in shown.iter().map(|&i| &curve[i]) {
+            println!(
+                "  pass {:>4}: KL {:.5}  EWC {:.6}  largest old-centre shift {:.4}",
+                p.iteration, p.kl, p.ewc, p.old_shift
+            );
+        }
     }
     let children: Vec<String> = store
         .list()
