@@ -523,3 +523,79 @@ fn the_inspector_reads_every_sample_through_the_checkpoint() {
     h.step();
     h.get_all_by_label_contains("(every sample)").next().unwrap();
 }
+
+/// The Runs tile's "New data" on a finished run: armed by its button, a data file dropped on the
+/// window updates the run's checkpoint on the `mvc-update` thread; the drift and metrics appear
+/// under the run, the new run is listed with its parent and opened, and the parent is unchanged.
+#[test]
+fn new_data_dropped_on_a_finished_run_updates_its_checkpoint() {
+    let runs = tempfile::tempdir().unwrap();
+    let store = RunStore::open(runs.path()).unwrap();
+    // A real run on three of gauss3-noise's classes, recorded as `train --classes 0,1,2` does.
+    let mut ds = mvc_workbench::data::builtin::generate("gauss3-noise").unwrap();
+    mvc_workbench::data::preprocess::apply(&mut ds, mvc_workbench::data::Preprocess::MinMax);
+    let ds = ds.select_classes(&[0, 1, 2]).unwrap();
+    let config = TrainConfig { classes: Some(vec![0, 1, 2]), snapshot_every: 0, ..tiny_config() };
+    let mut w = store
+        .create(NewRun {
+            name: "three blobs".into(),
+            tags: vec![],
+            front_end: "test".into(),
+            dataset: DatasetInfo::of(&ds, "gauss3-noise", "minmax"),
+            config: config.clone(),
+            sweep_cell: None,
+        })
+        .unwrap();
+    let trainer = mvc_workbench::engine::spawn_trainer();
+    let out = w.dir().to_path_buf();
+    trainer
+        .commands
+        .send(mvc_workbench::engine::Command::Start {
+            dataset: Arc::new(ds),
+            config: Box::new(config),
+            out_dir: Some(out.clone()),
+        })
+        .unwrap();
+    loop {
+        let e = trainer.events.recv_timeout(Duration::from_secs(300)).unwrap();
+        w.observe(&e).unwrap();
+        if matches!(e, Event::Finished(_) | Event::Failed { .. }) {
+            break;
+        }
+    }
+    drop(w);
+    let parent_id = out.file_name().unwrap().to_str().unwrap().to_owned();
+    let parent_weights = std::fs::read(out.join("checkpoint/weights.bpk")).unwrap();
+    // The new data: the whole of gauss3-noise as a file.
+    let data_dir = tempfile::tempdir().unwrap();
+    let file = data_dir.path().join("gauss3-all.mat");
+    let all = mvc_workbench::data::builtin::generate("gauss3-noise").unwrap();
+    mvc_workbench::data::save_dataset(&all, &file).unwrap();
+
+    let mut h = harness(None, runs.path());
+    h.state_mut().state.layout.mode = mvc_workbench::app::state::LayoutMode::Tabs;
+    h.state_mut().state.layout.active_tab = Tile::Runs;
+    h.step();
+    h.step();
+    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "three blobs").click();
+    h.step();
+    h.step();
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "New data...").click();
+    h.step();
+    h.step();
+    assert_eq!(h.state().session.runs.new_data.armed.as_deref(), Some(parent_id.as_str()));
+    h.input_mut().dropped_files.push(Arc::new(DroppedPath(file.clone())));
+    h.step();
+    assert!(h.state().session.loading.is_none(), "the dropped file goes to the update, not the loader");
+    step_until(&mut h, 120, "the update", |a| a.session.runs.new_data.result.is_some());
+    let (parent, result) = h.state().session.runs.new_data.result.clone().unwrap();
+    assert_eq!(parent, parent_id);
+    let (new_run, lines) = result.unwrap_or_else(|e| panic!("the update failed: {e}"));
+    assert!(lines.iter().any(|l| l.starts_with("old data: drift")), "{lines:?}");
+    let rec = store.load(&new_run).unwrap();
+    assert_eq!(rec.update.as_ref().unwrap().parent_run.as_deref(), Some(parent_id.as_str()));
+    assert_eq!(rec.dataset.source, file.display().to_string());
+    assert_eq!(h.state().session.runs.opened.as_deref(), Some(new_run.as_str()));
+    h.get_all_by_label_contains("updated: new run").next().unwrap();
+    assert_eq!(std::fs::read(out.join("checkpoint/weights.bpk")).unwrap(), parent_weights);
+}

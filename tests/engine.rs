@@ -275,6 +275,8 @@ fn networks_from_before_the_adaptive_parts_still_load() {
         view_weights: vec![],
         device: "flex".into(),
         created_unix: 0,
+        centre_stats: None,
+        lineage: None,
     };
     let ck_dir = checkpoint::save(&dir.path().join("checkpoint"), &model, &cfg, &meta).unwrap();
     // Rewrite meta.json as an old program wrote it: without the two fields.
@@ -440,6 +442,8 @@ fn checkpoint_round_trip_gives_identical_predictions() {
         view_weights: vec![],
         device: "flex".into(),
         created_unix: 0,
+        centre_stats: None,
+        lineage: None,
     };
     checkpoint::save(&path, &model, &small(1, 1), &meta).unwrap();
     // Saving again replaces it atomically (no leftovers beside it).

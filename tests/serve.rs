@@ -286,7 +286,7 @@ fn openapi_describes_every_route_and_the_index_needs_no_cdn() {
     let doc = json(&text);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for (path, method) in
-        [("/train", "post"), ("/predict", "post"), ("/runs", "get"), ("/runs/{id}", "get"), ("/runs/{id}/stop", "post")]
+        [("/train", "post"), ("/predict", "post"), ("/update", "post"), ("/runs", "get"), ("/runs/{id}", "get"), ("/runs/{id}/stop", "post")]
     {
         assert!(doc["paths"][path][method].is_object(), "{method} {path} is not described");
     }
@@ -593,4 +593,41 @@ fn a_stop_while_the_dataset_loads_stops_the_run_at_its_start() {
     assert_eq!(v["status"], "stopped", "{v}");
     assert!(v["epochs"].as_u64().unwrap() < 40, "{v}");
     server.stop();
+}
+
+/// `/train` on three classes, then `/update` of the stored run with all four: the update's JSON
+/// object, a new run in the store whose parent is the trained one, and 4xx for bad requests.
+#[test]
+fn update_a_stored_run_on_new_classes() {
+    let (server, _runs) = start();
+    let addr = server.addr;
+    let (status, text) = http(
+        addr,
+        "POST",
+        "/train",
+        r#"{"dataset_name": "gauss3-noise", "mse_epochs": 4, "con_epochs": 2, "seed": 3, "classes": [0, 1, 2]}"#,
+    );
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(json(&text)["n_samples"], 450, "{text}");
+    let (_, runs) = http(addr, "GET", "/runs", "");
+    let trained = json(&runs)[0]["id"].as_str().unwrap().to_owned();
+    let body = format!(r#"{{"run": "{trained}", "dataset_name": "gauss3-noise", "iterations": 5}}"#);
+    let (status, text) = http(addr, "POST", "/update", &body);
+    assert_eq!(status, 200, "{text}");
+    let v = json(&text);
+    for key in ["drift_old", "acc_old_before", "acc_old_after", "acc_new", "nmi_new", "clusters_before", "clusters_after"] {
+        assert!(!v[key].is_null(), "{key} missing: {text}");
+    }
+    assert!(v["new_clusters"].is_array(), "{text}");
+    assert_eq!(v["clusters_before"], 3);
+    assert_eq!(v["parent_run"], trained.as_str());
+    let (_, runs) = http(addr, "GET", "/runs", "");
+    let listed = json(&runs);
+    assert_eq!(listed[0]["id"], v["run"], "{runs}");
+    assert_eq!(listed[0]["parent_run"], trained.as_str());
+    assert_error(addr, "POST", "/update", r#"{"run": "nosuchrun", "dataset_name": "gauss3-noise"}"#, 404, &["nosuchrun"]);
+    assert_error(addr, "POST", "/update", &body.replace("\"iterations\": 5", "\"expand\": \"sideways\""), 400, &["expand"]);
+    assert_error(addr, "POST", "/update", &body.replace("\"iterations\": 5", "\"classes\": [9]"), 422, &["no class 9"]);
+    let other = format!(r#"{{"run": "{trained}", "dataset_name": "rings-moons"}}"#);
+    assert_error(addr, "POST", "/update", &other, 422, &["does not fit"]);
 }

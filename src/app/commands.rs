@@ -42,6 +42,8 @@ impl WorkbenchApp {
             | AppCommand::SetRunTags(..)
             | AppCommand::DeleteRun(_)
             | AppCommand::PinBaseline(_)) => self.runs_command(c),
+            AppCommand::ArmNewData(id) => self.session.runs.new_data.armed = id,
+            AppCommand::NewData(id, file) => self.start_new_data(id, file),
             AppCommand::Load(src) => self.load(src, false),
             AppCommand::Reload => {
                 if let Some(src) = self.session.loaded.as_ref().map(|l| l.source.clone()) {
@@ -181,6 +183,14 @@ impl WorkbenchApp {
         let config: TrainConfig = self.state.config.clone();
         if let Err(e) = config.validate() {
             self.session.start_error = Some(e);
+            return;
+        }
+        if let Some(c) = &config.classes {
+            // The app trains on the loaded dataset as it is (its tiles index its samples); the
+            // class filter is `train --classes` / `/train`'s.
+            self.session.start_error = Some(format!(
+                "these settings train on classes {c:?} only, which the app does not do: use `train --classes`, or clear `classes`"
+            ));
             return;
         }
         if let Err(e) = dataset.clusters_for(config.n_clusters) {

@@ -31,6 +31,7 @@ impl WorkbenchApp {
         self.receive_loader();
         self.receive_estimate();
         self.receive_inspection();
+        self.receive_new_data();
         self.receive_dialog();
         self.receive_export();
         self.receive_trainer(ctx);
@@ -46,6 +47,7 @@ impl WorkbenchApp {
             || self.loader.is_some()
             || self.exporter.is_some()
             || self.inspector_job.is_some()
+            || self.update_job.is_some()
             || self.pending_start;
         if self.bench.as_ref().is_some_and(|b| !b.done) {
             ctx.request_repaint();

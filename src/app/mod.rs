@@ -30,6 +30,7 @@ pub mod status_bar;
 pub mod timeline;
 pub mod training_panel;
 pub mod tsne;
+pub mod update_job;
 pub mod view_weights;
 pub mod widgets;
 pub mod worker;
@@ -158,6 +159,9 @@ pub struct WorkbenchApp {
     tsne3d: Option<embedding3d_jobs::Job3d>,
     /// Evaluates every sample with an ended run's checkpoint for the inspector (`mvc-inspect`).
     inspector_job: Option<Worker<inspection::InspectResult>>,
+    /// An online update of a stored run's checkpoint on new data (`mvc-update`, the Runs tile's
+    /// "New data").
+    update_job: Option<Worker<update_job::UpdateResult>>,
     /// A stored run to open again once its dataset has loaded (the inspector's "load its dataset").
     reopen_after_load: Option<String>,
     egui_ctx: egui::Context,
@@ -240,6 +244,7 @@ impl WorkbenchApp {
             exporter: None,
             tsne3d: None,
             inspector_job: None,
+            update_job: None,
             reopen_after_load: None,
             egui_ctx,
             pending_start: opts.start,
@@ -499,7 +504,10 @@ impl WorkbenchApp {
             );
         }
         if let Some(f) = dropped.first() {
-            if self.session.run.status.is_active() {
+            if let Some(id) = self.session.runs.new_data.armed.take() {
+                // The Runs tile's "New data" is armed: the file updates that run's checkpoint.
+                self.commands.send(AppCommand::NewData(id, Some(f.path().to_path_buf())));
+            } else if self.session.run.status.is_active() {
                 self.session.notify("stop the run before loading another dataset");
             } else {
                 self.commands.send(AppCommand::Load(DatasetSource::File(f.path().to_path_buf())));

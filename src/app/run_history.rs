@@ -40,6 +40,8 @@ pub struct RunsView {
     pub opened: Option<String>,
     /// The run the app is recording now.
     pub recording: Option<String>,
+    /// The "New data" action (an online update of a stored run's checkpoint).
+    pub new_data: crate::app::update_job::NewData,
 }
 
 impl WorkbenchApp {
@@ -48,7 +50,7 @@ impl WorkbenchApp {
         self.runs_dir_flag.clone().or_else(|| self.state.runs_dir.clone()).unwrap_or_else(|| runs::runs_dir(None))
     }
 
-    fn store(&mut self) -> Option<RunStore> {
+    pub(super) fn store(&mut self) -> Option<RunStore> {
         match RunStore::open(self.runs_dir()) {
             Ok(s) => Some(s),
             Err(e) => {
@@ -271,7 +273,14 @@ impl WorkbenchApp {
         if !already {
             self.run_command_now(AppCommand::Load(src));
         }
-        self.session.notify(format!("the settings of {} are loaded; press Start to train again", rec.name));
+        match self.state.config.classes.take() {
+            // The app trains on the whole loaded dataset (its tiles index its samples).
+            Some(c) => self.session.notify(format!(
+                "the settings of {} are loaded, but not its class filter {c:?}: the app trains on every class (`train --classes` filters)",
+                rec.name
+            )),
+            None => self.session.notify(format!("the settings of {} are loaded; press Start to train again", rec.name)),
+        }
         Ok(())
     }
 }

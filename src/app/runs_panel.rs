@@ -294,6 +294,16 @@ impl RunsPanel {
             if ui.button("Train again").on_hover_text("Load this run's dataset and settings").clicked() {
                 ctx.commands.send(AppCommand::TrainAgain(r.id.clone()));
             }
+            let finished = r.status == crate::runs::Status::Finished && r.checkpoint.is_some();
+            let busy = ctx.session.runs.new_data.busy.is_some();
+            if ui
+                .add_enabled(finished && !busy, egui::Button::new("New data..."))
+                .on_hover_text("Update this run's model on new data: frozen encoders, anchored centres, new clusters")
+                .on_disabled_hover_text("Needs a finished run with a checkpoint, and no update running")
+                .clicked()
+            {
+                ctx.commands.send(AppCommand::ArmNewData(Some(r.id.clone())));
+            }
             ui.add(egui::TextEdit::singleline(&mut self.rename).hint_text(&r.name).desired_width(160.0));
             if ui.add_enabled(!self.rename.trim().is_empty(), egui::Button::new("Rename")).clicked() {
                 ctx.commands.send(AppCommand::RenameRun(r.id.clone(), self.rename.trim().to_owned()));
@@ -322,6 +332,57 @@ impl RunsPanel {
         });
         if let Some(reason) = &r.reason {
             ui.label(RichText::new(format!("{}: {reason}", r.status)).weak());
+        }
+        self.new_data_ui(r, ctx, ui);
+    }
+}
+
+impl RunsPanel {
+    /// The "New data" action of one run: the drop target once armed, the running update, and the
+    /// last update's drift and metrics.
+    fn new_data_ui(&mut self, r: &RunRecord, ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui) {
+        let nd = &ctx.session.runs.new_data;
+        if let Some(u) = &r.update {
+            let parent = u.parent_run.as_deref().unwrap_or("a checkpoint outside the run store");
+            ui.label(
+                RichText::new(format!(
+                    "update of {parent}: clusters {} -> {}",
+                    u.report.clusters_before, u.report.clusters_after
+                ))
+                .weak(),
+            );
+        }
+        if nd.busy.as_deref() == Some(r.id.as_str()) {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("updating on the new data...");
+            });
+        } else if nd.armed.as_deref() == Some(r.id.as_str()) {
+            ui.horizontal(|ui| {
+                ui.label(RichText::new("Drop a data file (.mat, .npy, .npz, .csv, .tsv) on the window, or").strong());
+                if ui.button("Choose file...").clicked() {
+                    ctx.commands.send(AppCommand::NewData(r.id.clone(), None));
+                    ctx.commands.send(AppCommand::ArmNewData(None));
+                }
+                if ui.button("Cancel").clicked() {
+                    ctx.commands.send(AppCommand::ArmNewData(None));
+                }
+            });
+        }
+        if let Some((parent, result)) = &nd.result
+            && parent == &r.id
+        {
+            match result {
+                Ok((run, lines)) => {
+                    ui.label(RichText::new(format!("updated: new run {run}")).strong());
+                    for l in lines {
+                        ui.label(l);
+                    }
+                }
+                Err(e) => {
+                    ui.label(RichText::new(format!("the update failed: {e}")).color(palette::error_text()));
+                }
+            }
         }
     }
 }

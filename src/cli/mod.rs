@@ -12,6 +12,7 @@ pub mod serve;
 pub mod sweep;
 pub mod train;
 pub mod tsne;
+pub mod update;
 
 /// MVC Workbench — deep multi-view clustering (CVC-AFWM), desktop app and headless engine.
 #[derive(Debug, Parser)]
@@ -32,6 +33,9 @@ pub enum Commands {
     /// Train CVC-AFWM on a dataset; writes a checkpoint.
     // Boxed: its flags make it much larger than the other commands (clippy::large_enum_variant).
     Train(Box<train::TrainArgs>),
+    /// Update a trained checkpoint on new data (frozen encoders, EWC-anchored centres, new clusters
+    /// where new data lies far from every centre); writes a new checkpoint as a new run.
+    Update(Box<update::UpdateArgs>),
     /// Score a checkpoint on a dataset (ACC, NMI, ARI, purity; three readings).
     Eval(eval::EvalArgs),
     /// Predict one sample with a checkpoint.
@@ -71,6 +75,7 @@ pub fn main() -> i32 {
         Some(Commands::Inspect(args)) => inspect::run(&args),
         Some(Commands::Datasets(args)) => datasets::run(&args),
         Some(Commands::Train(args)) => train::run_train(&args),
+        Some(Commands::Update(args)) => update::run(&args),
         Some(Commands::Eval(args)) => eval::run_eval(&args),
         Some(Commands::Predict(args)) => eval::run_predict(&args),
         Some(Commands::Bench(args)) => bench::run_bench(&args),

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::error::ClusterCountError;
+use super::error::{ClassFilterError, ClusterCountError};
 
 /// A compressed-sparse-row matrix (samples × features), `f32` values.
 #[derive(Debug, Clone, PartialEq)]
@@ -265,6 +265,15 @@ pub enum MatFormat {
     /// Generated in memory (built-in synthetic sets before they are written).
     #[serde(rename = "generated")]
     Generated,
+    /// A NumPy `.npy` array (`data::embeddings`).
+    #[serde(rename = "npy")]
+    Npy,
+    /// A NumPy `.npz` archive of arrays.
+    #[serde(rename = "npz")]
+    Npz,
+    /// Delimited text, `.csv` or `.tsv`.
+    #[serde(rename = "csv")]
+    Csv,
 }
 
 impl MatFormat {
@@ -274,6 +283,9 @@ impl MatFormat {
             MatFormat::V5 => "v5",
             MatFormat::V73 => "v7.3",
             MatFormat::Generated => "generated",
+            MatFormat::Npy => "npy",
+            MatFormat::Npz => "npz",
+            MatFormat::Csv => "csv",
         }
     }
 }
@@ -325,6 +337,91 @@ impl MultiViewDataset {
         Ok(k)
     }
 
+    /// The samples of the given label classes (ids `0..K-1` as `inspect` lists them, in any
+    /// order): the class-incremental protocol's filter (`train --classes`, `update --classes`).
+    /// The kept samples stay in file order; their labels are renumbered `0..K'-1` in the order of
+    /// the raw values, with the class names carried along. Sparse views become dense.
+    pub fn select_classes(&self, classes: &[usize]) -> Result<MultiViewDataset, ClassFilterError> {
+        let labels = self.labels.as_ref().ok_or(ClassFilterError::Unlabelled)?;
+        let k = labels.n_clusters();
+        if classes.is_empty() {
+            return Err(ClassFilterError::Empty);
+        }
+        if let Some(&bad) = classes.iter().find(|&&c| c >= k) {
+            return Err(ClassFilterError::NoSuchClass { class: bad, k });
+        }
+        let rows: Vec<usize> = (0..self.n_samples()).filter(|&i| classes.contains(&labels.ids[i])).collect();
+        Ok(self.select_rows(&rows))
+    }
+
+    /// The given rows (in that order) of every view and of the labels, as a new dataset.
+    pub fn select_rows(&self, rows: &[usize]) -> MultiViewDataset {
+        let views = self
+            .views
+            .iter()
+            .map(|v| View {
+                data: ViewData::Dense { rows: rows.len(), cols: v.data.cols(), values: v.data.gather_rows(rows) },
+                ..v.clone()
+            })
+            .collect();
+        let labels = self.labels.as_ref().map(|l| {
+            let mut out = Labels::from_raw(l.variable.clone(), rows.iter().map(|&r| l.raw[r]).collect());
+            if let Some(names) = &l.class_names {
+                // `from_raw` keeps the raw values' order, so the kept classes' names keep theirs.
+                let kept: Vec<String> = out
+                    .classes
+                    .iter()
+                    .filter_map(|c| l.classes.iter().position(|x| x.total_cmp(c).is_eq()).map(|i| names[i].clone()))
+                    .collect();
+                out.class_names = (kept.len() == out.classes.len()).then_some(kept);
+            }
+            out
+        });
+        MultiViewDataset {
+            name: self.name.clone(),
+            path: self.path.clone(),
+            format: self.format,
+            views,
+            labels,
+            ignored: self.ignored.clone(),
+        }
+    }
+
+    /// The samples of several datasets of the same views, one after the other (labels by their
+    /// raw values, so the same class keeps one id). `None` when the view sizes differ or only
+    /// some parts are labelled.
+    pub fn concat(parts: &[MultiViewDataset]) -> Option<MultiViewDataset> {
+        let first = parts.first()?;
+        if parts.iter().any(|p| p.view_dims() != first.view_dims() || p.labels.is_some() != first.labels.is_some()) {
+            return None;
+        }
+        let views = (0..first.n_views())
+            .map(|v| {
+                let mut values = Vec::new();
+                for p in parts {
+                    values.extend(p.views[v].data.gather_rows(&(0..p.n_samples()).collect::<Vec<_>>()));
+                }
+                let rows = parts.iter().map(MultiViewDataset::n_samples).sum();
+                View {
+                    data: ViewData::Dense { rows, cols: first.views[v].data.cols(), values },
+                    ..first.views[v].clone()
+                }
+            })
+            .collect();
+        let labels = first.labels.as_ref().map(|l| {
+            let raw = parts.iter().flat_map(|p| p.labels.as_ref().map(|l| l.raw.clone()).unwrap_or_default()).collect();
+            Labels::from_raw(l.variable.clone(), raw)
+        });
+        Some(MultiViewDataset {
+            name: first.name.clone(),
+            path: first.path.clone(),
+            format: first.format,
+            views,
+            labels,
+            ignored: first.ignored.clone(),
+        })
+    }
+
     /// Label ids `0..K-1`, if labelled.
     pub fn label_ids(&self) -> Option<&[usize]> {
         self.labels.as_ref().map(|l| l.ids.as_slice())
@@ -365,5 +462,30 @@ impl MultiViewDataset {
         }
         let out = h.finalize();
         out.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+#[cfg(test)]
+mod class_filter_tests {
+    use super::*;
+
+    #[test]
+    fn class_filters_keep_the_named_classes_and_concat_undoes_them() {
+        let ds = crate::data::builtin::generate("gauss3-noise").unwrap();
+        let ids = ds.label_ids().unwrap().to_vec();
+        let old = ds.select_classes(&[0, 1, 2]).unwrap();
+        let new = ds.select_classes(&[3]).unwrap();
+        assert_eq!(old.n_samples(), ids.iter().filter(|&&c| c < 3).count());
+        assert_eq!(old.n_clusters(), Some(3));
+        assert_eq!(new.n_clusters(), Some(1));
+        assert_eq!(old.n_samples() + new.n_samples(), ds.n_samples());
+        let both = MultiViewDataset::concat(&[old.clone(), new]).unwrap();
+        assert_eq!(both.n_clusters(), Some(4));
+        assert_eq!(both.n_samples(), ds.n_samples());
+        assert_eq!(ds.select_classes(&[4]).unwrap_err(), ClassFilterError::NoSuchClass { class: 4, k: 4 });
+        assert!(ds.select_classes(&[9]).unwrap_err().to_string().contains("0 to 3"));
+        assert_eq!(ds.select_classes(&[]).unwrap_err(), ClassFilterError::Empty);
+        // Filtering is by id of the dataset given: the same filter on the same data is reproducible.
+        assert_eq!(ds.select_classes(&[2, 0, 1]).unwrap().fingerprint(), old.fingerprint());
     }
 }

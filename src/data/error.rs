@@ -48,3 +48,14 @@ pub enum ClusterCountError {
     #[error("there are more clusters ({k}) than samples ({n})")]
     MoreThanSamples { k: usize, n: usize },
 }
+
+/// A class filter (`--classes`) cannot be applied ([`super::MultiViewDataset::select_classes`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClassFilterError {
+    #[error("the dataset has no labels, so it cannot be filtered by class")]
+    Unlabelled,
+    #[error("the list of classes is empty")]
+    Empty,
+    #[error("there is no class {class}: the dataset's class ids are 0 to {} (as `inspect` lists them)", k - 1)]
+    NoSuchClass { class: usize, k: usize },
+}

@@ -70,9 +70,24 @@ const CLASS_NAME_VARS: &[&str] =
     &["class_meaning", "classnames", "class_names", "labelnames", "label_names", "categories"];
 const VIEW_NAME_VARS: &[&str] = &["view_meaning", "viewnames", "view_names"];
 
+/// Reads a dataset file's variables: an embeddings file (`.npy`, `.npz`, `.csv`, `.tsv`;
+/// [`super::embeddings`]) by its first bytes or extension, otherwise a MAT file. `label_column` is
+/// the label column of a delimited file.
+pub fn read_variables(path: &Path, label_column: Option<&str>) -> Result<MatFile, DataError> {
+    use std::io::Read;
+    let mut head = [0u8; 8];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .map_err(|e| DataError::Io { path: path.to_path_buf(), source: e })?;
+    match super::embeddings::sniff(path, &head[..n]) {
+        Some(kind) => super::embeddings::read(path, kind, label_column),
+        None => mat::read_mat(path),
+    }
+}
+
 /// Lists the variables of a file for the override UI.
 pub fn list_variables(path: &Path) -> Result<Vec<VariableInfo>, DataError> {
-    let file = mat::read_mat(path)?;
+    let file = read_variables(path, None)?;
     Ok(file
         .variables
         .iter()
@@ -86,9 +101,10 @@ pub fn list_variables(path: &Path) -> Result<Vec<VariableInfo>, DataError> {
         .collect())
 }
 
-/// Reads a `.mat` file and interprets it as a multi-view dataset.
+/// Reads a dataset file (`.mat` of any version, `.npy`, `.npz`, `.csv`, `.tsv`) and interprets it
+/// as a multi-view dataset.
 pub fn load_dataset(path: &Path, opts: &LoadOptions) -> Result<MultiViewDataset, DataError> {
-    let file = mat::read_mat(path)?;
+    let file = read_variables(path, opts.labels.as_deref())?;
     from_mat(path, &file, opts)
 }
 

@@ -1,8 +1,9 @@
-//! Getting multi-view data into memory: MAT files, layout detection,
+//! Getting multi-view data into memory: MAT and embeddings files, layout detection,
 //! preprocessing and the built-in synthetic sets.
 
 pub mod builtin;
 pub mod dataset;
+pub mod embeddings;
 pub mod error;
 pub mod loader;
 pub mod mat;
@@ -12,8 +13,8 @@ pub mod source;
 use std::path::Path;
 
 pub use dataset::{CsrMatrix, Ignored, Labels, MatFormat, MultiViewDataset, View, ViewData, ViewStats};
-pub use error::{ClusterCountError, DataError};
-pub use loader::{LoadOptions, NonFinite, VariableInfo, list_variables, load_dataset};
+pub use error::{ClassFilterError, ClusterCountError, DataError};
+pub use loader::{LoadOptions, NonFinite, VariableInfo, list_variables, load_dataset, read_variables};
 pub use preprocess::Preprocess;
 pub use source::DatasetSource;
 

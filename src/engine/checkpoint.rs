@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::MultiViewDataset;
 use crate::engine::config::TrainConfig;
 use crate::engine::protocol::MetricsReport;
+use crate::engine::update::{CentreStats, UpdateReport};
 use crate::model::{Cvc, ModelConfig};
 
 pub const WEIGHTS_FILE: &str = "weights.bpk";
@@ -54,6 +55,43 @@ pub struct CheckpointMeta {
     pub device: String,
     /// Seconds since the Unix epoch.
     pub created_unix: u64,
+    /// The centres' diagonal Fisher and typical within-cluster distance on the training data,
+    /// for later updates (`engine::update`); absent in checkpoints from before issue 15, whose
+    /// updates estimate them from the old data.
+    #[serde(default)]
+    pub centre_stats: Option<CentreStats>,
+    /// Set in checkpoints written by an update: the parent and what data the network has seen.
+    #[serde(default)]
+    pub lineage: Option<Lineage>,
+}
+
+/// Data a checkpoint was trained or updated on, enough to load it again and know it is the same.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataRef {
+    /// A built-in name or a path (`DatasetSource::arg`).
+    pub source: String,
+    /// The scaling applied (`minmax`, `zscore`, `none`).
+    pub preprocess: String,
+    /// The class filter applied after the scaling.
+    #[serde(default)]
+    pub classes: Option<Vec<usize>>,
+    /// The fingerprint of the loaded, scaled and filtered data.
+    pub fingerprint: String,
+    pub n_samples: usize,
+}
+
+/// Where an updated checkpoint came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lineage {
+    /// The checkpoint it was updated from (never modified; using it again is the rollback).
+    pub parent: PathBuf,
+    /// The run that wrote the parent, when it is known.
+    #[serde(default)]
+    pub parent_run: Option<String>,
+    /// Everything the network has seen: the parent's data, then this update's new data.
+    pub data: Vec<DataRef>,
+    /// What the update measured.
+    pub report: UpdateReport,
 }
 
 /// Why a checkpoint could not be written or used.

@@ -177,6 +177,12 @@ pub struct TrainConfig {
     /// shape and data). With `mse_epochs = 0` a pre-trained checkpoint goes straight to
     /// the contrastive phase, so several contrastive settings can share one pre-training.
     pub init_from: Option<std::path::PathBuf>,
+    /// The class-incremental protocol's filter (issue 15): train on the samples of these label
+    /// ids only (`train --classes 0,1,2`; ids as `inspect` lists them, of the whole file). The
+    /// front end applies it when it loads the data (after the scaling, so a later
+    /// `update --classes 3` of the same file sees the same features), and `update` applies it
+    /// again to find a checkpoint's old data. `None`: every sample.
+    pub classes: Option<Vec<usize>>,
     pub seed: u64,
     pub device: DeviceChoice,
     /// Compute metrics every k contrastive epochs (and at the end).
@@ -227,6 +233,7 @@ impl Default for TrainConfig {
             knn_targets: 0,
             knn_weight: 0.5,
             init_from: None,
+            classes: None,
             seed: 10,
             device: DeviceChoice::Auto,
             eval_every: 5,
@@ -317,6 +324,9 @@ impl TrainConfig {
         }
         if self.sinkhorn_iters > 1000 {
             return Err(format!("sinkhorn_iters must be at most 1000, got {}", self.sinkhorn_iters));
+        }
+        if self.classes.as_ref().is_some_and(Vec::is_empty) {
+            return Err("classes must list at least one class id".into());
         }
         if let Some(k) = self.n_clusters
             && k < 2

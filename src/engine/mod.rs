@@ -13,6 +13,7 @@ pub mod protocol;
 pub mod run_log;
 pub mod step;
 pub mod trainer;
+pub mod update;
 
 pub use config::{CentroidInit, DeviceChoice, LossWeights, TargetSource, Term, TrainConfig};
 pub use error::TrainError;

@@ -19,9 +19,10 @@ pub mod snapshot;
 pub mod store;
 pub mod table;
 mod time;
+pub mod update;
 pub mod writer;
 
-pub use record::{DatasetInfo, EpochLine, Results, RunRecord, ScoreRow, Status};
+pub use record::{DatasetInfo, EpochLine, Results, RunRecord, ScoreRow, Status, UpdateRecord};
 pub use store::{Listing, RunStore, StoreError, StoreProblem};
 pub use writer::{NewRun, RunWriter};
 

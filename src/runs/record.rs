@@ -197,6 +197,20 @@ pub struct RunRecord {
     /// Epochs completed (filled in when listing; the file holds it once the run has ended).
     #[serde(default)]
     pub epochs_done: usize,
+    /// Set when the run is an online update of a trained checkpoint (`update`, issue 15): its
+    /// parent and what the update measured.
+    #[serde(default)]
+    pub update: Option<UpdateRecord>,
+}
+
+/// An update run's lineage and measurements.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpdateRecord {
+    /// The checkpoint it started from (untouched: using it again is the rollback).
+    pub parent_checkpoint: PathBuf,
+    /// The run that wrote that checkpoint, when it is in a run folder.
+    pub parent_run: Option<String>,
+    pub report: crate::engine::update::UpdateReport,
 }
 
 impl RunRecord {
@@ -256,6 +270,8 @@ impl RunRecord {
             "duration_secs": self.duration_secs(),
             "checkpoint": self.checkpoint,
             "version": self.version,
+            "parent_run": self.update.as_ref().and_then(|u| u.parent_run.clone()),
+            "parent_checkpoint": self.update.as_ref().map(|u| u.parent_checkpoint.clone()),
         })
     }
 }

@@ -97,6 +97,7 @@ impl RunStore {
             checkpoint: None,
             sweep_cell: new.sweep_cell,
             epochs_done: 0,
+            update: None,
         };
         write_record(&staging, &record)?;
         let epochs_path = staging.join(EPOCHS_FILE);
@@ -169,6 +170,12 @@ impl RunWriter {
             | Event::Warning(_) => {}
         }
         Ok(())
+    }
+
+    /// Records the run as an update of a checkpoint (its lineage and measurements).
+    pub fn set_update(&mut self, update: super::record::UpdateRecord) -> Result<(), StoreError> {
+        self.record.update = Some(update);
+        self.save()
     }
 
     /// Ends the run as failed for a reason outside the trainer (its thread died, the front end

@@ -43,6 +43,40 @@ pub struct TrainRequest {
     pub pcl_temperature: Option<f32>,
     /// Neighbours whose mean assignment is mixed into `P` (TSD, seed 002; 0 = off, the default).
     pub knn_targets: Option<usize>,
+    /// Train on these label classes only (ids as `inspect` lists them): the class-incremental
+    /// protocol; `POST /update` feeds the others later.
+    pub classes: Option<Vec<usize>>,
+}
+
+/// `POST /update`: an online update of a stored run's checkpoint on new data (issue 15). Only
+/// `run` and `dataset_name` are required; the rest default as `update` does.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRequest {
+    /// The run whose checkpoint to update: its id in the run store (as `GET /runs` lists it), a
+    /// unique prefix, or its name. Its checkpoint is never modified.
+    #[schema(example = "20260101-120000-gauss3-noise-1a2b")]
+    pub run: String,
+    /// The new data: a built-in dataset or a data file of the server's `--datasets` folder.
+    #[schema(example = "gauss3-noise")]
+    pub dataset_name: String,
+    /// Only these label classes of the new data.
+    pub classes: Option<Vec<usize>>,
+    /// Passes over the new data, 1 to 10000 (default 50).
+    pub iterations: Option<usize>,
+    /// SGD learning rate of the centres (default 0.01).
+    pub learning_rate: Option<f64>,
+    /// λ of the EWC penalty (default 1; 0 = no anchoring).
+    pub ewc_lambda: Option<f64>,
+    /// Factor on the old centres' gradient, in [0, 1] (default 0.3).
+    pub damping: Option<f64>,
+    /// `seed`, `robust` (default) or `off`.
+    pub expand: Option<String>,
+    /// Expansion threshold in units of the typical within-cluster distance (default 1.5).
+    pub threshold: Option<f64>,
+    /// The robust rule's smallest group (default 20).
+    pub min_size: Option<usize>,
+    pub seed: Option<u64>,
 }
 
 /// Clustering quality of the primary reading (argmax of the mean view assignment).

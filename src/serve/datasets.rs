@@ -1,5 +1,5 @@
-//! From a request's `dataset_name` to something the loader opens: a built-in name, or a `.mat`
-//! file inside the `--datasets` folder. The client's text is only ever compared with listed
+//! From a request's `dataset_name` to something the loader opens: a built-in name, or a data
+//! file (`.mat`, `.npy`, `.npz`, `.csv`, `.tsv`) inside the `--datasets` folder. The client's text is only ever compared with listed
 //! names, never joined to a path; a listed file that is a symlink leading out of the folder is
 //! not served. This reads the folder (blocking I/O): call it from a blocking task.
 
@@ -14,7 +14,10 @@ pub(super) fn normalise(s: &str) -> String {
     s.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_lowercase()
 }
 
-/// The `.mat` files of the datasets folder that really lie inside it, by file stem, with their
+/// The extensions of the data files the folder serves.
+const DATA_EXTENSIONS: [&str; 5] = ["mat", "npy", "npz", "csv", "tsv"];
+
+/// The data files of the datasets folder that really lie inside it, by file stem, with their
 /// canonical paths.
 fn mat_files(dir: &Path) -> Vec<(String, PathBuf)> {
     let Ok(root) = dir.canonicalize() else { return Vec::new() };
@@ -22,7 +25,7 @@ fn mat_files(dir: &Path) -> Vec<(String, PathBuf)> {
     let mut out: Vec<(String, PathBuf)> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("mat")))
+        .filter(|p| p.extension().is_some_and(|x| DATA_EXTENSIONS.iter().any(|e| x.eq_ignore_ascii_case(e))))
         .filter_map(|p| {
             let real = p.canonicalize().ok()?;
             (real.starts_with(&root) && real.is_file()).then_some(())?;
@@ -46,7 +49,8 @@ pub(super) fn resolve_dataset(name: &str, opts: &ServeOptions) -> Result<String,
     }
     let files = opts.datasets_dir.as_deref().map(mat_files).unwrap_or_default();
     if !is_path_like(name) {
-        let want = normalise(name.strip_suffix(".mat").unwrap_or(name));
+        let stem = DATA_EXTENSIONS.iter().find_map(|e| name.strip_suffix(&format!(".{e}"))).unwrap_or(name);
+        let want = normalise(stem);
         if let Some((_, path)) = files
             .iter()
             .find(|(stem, _)| stem == name)
@@ -58,8 +62,8 @@ pub(super) fn resolve_dataset(name: &str, opts: &ServeOptions) -> Result<String,
     let mut known: Vec<String> = builtin::names().iter().map(|s| (*s).to_string()).collect();
     known.extend(files.iter().take(40).map(|(s, _)| s.clone()));
     let folder = match &opts.datasets_dir {
-        Some(d) => format!(" and the .mat files in {}", d.display()),
-        None => " (start the server with --datasets DIR to serve .mat files)".into(),
+        Some(d) => format!(" and the data files in {}", d.display()),
+        None => " (start the server with --datasets DIR to serve data files)".into(),
     };
     let shown: String = name.chars().take(200).collect();
     let path_note = if is_path_like(name) { " (dataset_name is a name, not a path)" } else { "" };

@@ -41,9 +41,12 @@ pub enum ServeError {
     /// 404: no run with this id.
     #[error("there is no run {0} on this server")]
     UnknownRun(u64),
+    /// 404: no stored run with this id, prefix or name (`/update`).
+    #[error("{0}")]
+    UnknownStoredRun(String),
     /// 404: no such route.
     #[error(
-        "there is no route {0}; the routes are POST /train, POST /predict, GET /runs, GET /runs/{{id}}, POST /runs/{{id}}/stop, GET /openapi.json"
+        "there is no route {0}; the routes are POST /train, POST /predict, POST /update, GET /runs, GET /runs/{{id}}, POST /runs/{{id}}/stop, GET /openapi.json"
     )]
     NoRoute(String),
     /// 405: the route exists for another method.
@@ -66,6 +69,9 @@ pub enum ServeError {
     /// 422: the dataset exists but could not be loaded.
     #[error("dataset {name:?} could not be loaded: {why}")]
     DatasetUnreadable { name: String, why: String },
+    /// 422: an update refused its input (data, classes, settings, a checkpoint that does not fit).
+    #[error("the update failed: {0}")]
+    UpdateRefused(String),
     /// 422: the run itself failed on its data or settings (e.g. the loss diverged).
     #[error("the run failed: {0}")]
     RunFailed(String),
@@ -87,12 +93,17 @@ impl ServeError {
             ServeError::Malformed { .. } | ServeError::Invalid(_) | ServeError::NoModel | ServeError::BadRunId(_) => {
                 StatusCode::BAD_REQUEST
             }
-            ServeError::UnknownDataset(_) | ServeError::UnknownRun(_) | ServeError::NoRoute(_) => StatusCode::NOT_FOUND,
+            ServeError::UnknownDataset(_)
+            | ServeError::UnknownRun(_)
+            | ServeError::UnknownStoredRun(_)
+            | ServeError::NoRoute(_) => StatusCode::NOT_FOUND,
             ServeError::WrongMethod { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ServeError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ServeError::Busy(_) | ServeError::AlreadyEnded { .. } => StatusCode::CONFLICT,
             ServeError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ServeError::DatasetUnreadable { .. } | ServeError::RunFailed(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ServeError::DatasetUnreadable { .. } | ServeError::RunFailed(_) | ServeError::UpdateRefused(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ServeError::Timeout { .. } | ServeError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ServeError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -162,6 +173,8 @@ mod tests {
             (ServeError::BodyTooLarge { limit: 10 }, 413),
             (ServeError::DatasetUnreadable { name: "x".into(), why: "y".into() }, 422),
             (ServeError::RunFailed("x".into()), 422),
+            (ServeError::UpdateRefused("x".into()), 422),
+            (ServeError::UnknownStoredRun("x".into()), 404),
             (ServeError::Timeout { what: "x".into(), secs: 1 }, 503),
             (ServeError::Unavailable("x".into()), 503),
             (ServeError::Internal("x".into()), 500),

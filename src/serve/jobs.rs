@@ -54,6 +54,7 @@ pub(crate) fn train_config(req: &TrainRequest, name: &str, device: DeviceChoice)
     put(&mut user, "seed", req.seed);
     put(&mut user, "threshold", req.threshold);
     put(&mut user, "n_clusters", req.num_cluster);
+    put(&mut user, "classes", req.classes.as_ref());
     put(&mut user, "sinkhorn_iters", req.sinkhorn_iters);
     put(&mut user, "uncertainty_weighting", req.uncertainty_weighting);
     put(&mut user, "cluster_space", req.cluster_space);
@@ -170,10 +171,15 @@ impl Job {
     async fn start(self) -> Result<(), ServeError> {
         let Job { shared, id, name, source, cfg, views } = self;
         let limits = shared.opts.limits;
+        let classes = cfg.classes.clone();
         let load = tokio::task::spawn_blocking(move || -> Result<MultiViewDataset, String> {
             let mut ds = data::load_named(&source, &LoadOptions::default()).map_err(|e| e.to_string())?;
             data::preprocess::apply(&mut ds, Preprocess::MinMax);
-            Ok(ds)
+            // The class-incremental protocol's filter, after the scaling as `train` applies it.
+            match &classes {
+                Some(c) => ds.select_classes(c).map_err(|e| format!("classes: {e}")),
+                None => Ok(ds),
+            }
         });
         let ds = match tokio::time::timeout(limits.load_timeout, load).await {
             Ok(Ok(Ok(ds))) => Arc::new(ds),

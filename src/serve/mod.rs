@@ -35,6 +35,7 @@ pub(crate) mod jobs;
 mod limits;
 mod routes;
 mod state;
+mod update;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

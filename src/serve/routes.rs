@@ -15,6 +15,7 @@ use utoipa::OpenApi;
 
 use super::api::{
     ApiLosses, ApiMetrics, PredictRequest, PredictResponse, RunStatus, StopResponse, TrainRequest, TrainResponse,
+    UpdateRequest,
 };
 use super::error::{ErrorBody, ServeError, json_response, parse_body};
 use super::jobs;
@@ -39,6 +40,27 @@ use crate::runs::{RunRecord as StoredRun, RunStore};
 async fn train(State(state): State<ServeState>, body: Bytes) -> Response {
     match jobs::train(&state, &body).await {
         Ok(r) => json_response(&r),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[utoipa::path(post, path = "/update", tag = "training",
+    request_body(content = UpdateRequest, description = "The stored run to update and the new data"),
+    responses(
+        (status = 200, description = "The update's measurements (drift_old, acc_old_before, acc_old_after, acc_new, \
+            nmi_new, clusters_before, clusters_after, new_clusters, …), the new run's id and its checkpoint", body = serde_json::Value),
+        (status = 400, description = "Malformed JSON, an unknown field, or a setting out of range", body = ErrorBody),
+        (status = 404, description = "Unknown run or dataset_name", body = ErrorBody),
+        (status = 422, description = "The data, classes or checkpoint do not allow the update (named in detail)", body = ErrorBody),
+        (status = 503, description = "The update took longer than the server allows", body = ErrorBody),
+    ))]
+async fn update(State(state): State<ServeState>, body: Bytes) -> Response {
+    let result = match parse_body::<UpdateRequest>(&body, "/update") {
+        Ok(req) => super::update::update(&state, req).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(v) => json_response(&v),
         Err(e) => e.into_response(),
     }
 }
@@ -183,10 +205,11 @@ async fn stop_run(State(state): State<ServeState>, UrlPath(raw): UrlPath<String>
         title = "MVC Workbench API",
         description = "Training and prediction of the CVC-AFWM multi-view clustering model (the seed system's /train and /predict, plus live run progress)."
     ),
-    paths(train, predict, list_runs, get_run, stop_run),
+    paths(train, predict, update, list_runs, get_run, stop_run),
     components(schemas(
         TrainRequest,
         TrainResponse,
+        UpdateRequest,
         ApiMetrics,
         PredictRequest,
         PredictResponse,
@@ -273,6 +296,7 @@ pub fn router(state: ServeState) -> Router {
         .route("/openapi.json", get(openapi_json))
         .route("/train", post(train))
         .route("/predict", post(predict))
+        .route("/update", post(update))
         .route("/runs", get(list_runs))
         .route("/runs/{id}", get(get_run))
         .route("/runs/{id}/stop", post(stop_run))

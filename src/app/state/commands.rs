@@ -91,6 +91,11 @@ pub enum AppCommand {
     DeleteRun(String),
     /// Pin (or with `None` unpin) the baseline run.
     PinBaseline(Option<String>),
+    /// Arm (or with `None` disarm) the "New data" action for a finished stored run: a file dropped
+    /// on the window then updates its checkpoint.
+    ArmNewData(Option<String>),
+    /// Update a stored run's checkpoint on new data: this file, or one picked with a dialog.
+    NewData(String, Option<PathBuf>),
 }
 
 /// The queue panels push commands into during a frame.

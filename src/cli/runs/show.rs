@@ -69,6 +69,7 @@ pub fn show(store: &RunStore, id: &str, as_json: bool) -> Result<(), String> {
         v["learning_rates"] = json!(history.epochs.iter().map(|e| e.lr).collect::<Vec<_>>());
         v["metrics"] = json!(history.metrics);
         v["dataset_info"] = json!(rec.dataset);
+        v["update"] = json!(rec.update);
         println!("{}", serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?);
         return Ok(());
     }
@@ -96,6 +97,39 @@ pub fn show(store: &RunStore, id: &str, as_json: bool) -> Result<(), String> {
         if let Some(b) = r.best {
             println!("best      epoch {:>4}  {}  (label-selected)", b.epoch, scores(&b.scores));
         }
+    }
+    if let Some(u) = &rec.update {
+        println!(
+            "parent    run {} (checkpoint {}, untouched: use it to roll back)",
+            u.parent_run.as_deref().unwrap_or("– (not in a run folder)"),
+            u.parent_checkpoint.display()
+        );
+        for line in u.report.summary_lines() {
+            println!("  {line}");
+        }
+        // The update's curve: a few passes, evenly spaced (every pass is in `--json`).
+        let curve = &u.report.curve;
+        let step = curve.len().div_ceil(5).max(1);
+        let mut shown: Vec<usize> = (0..curve.len()).step_by(step).collect();
+        if curve.len() > 1 && shown.last() != Some(&(curve.len() - 1)) {
+            shown.push(curve.len() - 1);
+        }
+        for p in shown.iter().map(|&i| &curve[i]) {
+            println!(
+                "  pass {:>4}: KL {:.5}  EWC {:.6}  largest old-centre shift {:.4}",
+                p.iteration, p.kl, p.ewc, p.old_shift
+            );
+        }
+    }
+    let children: Vec<String> = store
+        .list()
+        .runs
+        .iter()
+        .filter(|r| r.update.as_ref().and_then(|u| u.parent_run.as_deref()) == Some(rec.id.as_str()))
+        .map(|r| r.id.clone())
+        .collect();
+    if !children.is_empty() {
+        println!("updates   {}", children.join(", "));
     }
     if let Some(c) = &rec.checkpoint {
         println!("checkpoint {}", c.display());

@@ -29,6 +29,7 @@ pub fn patch_of(args: &TrainArgs) -> Result<Patch, String> {
     put(&mut p, "lr_cosine", args.lr_cosine.then_some(true));
     put(&mut p, "init_from", args.init_from.as_ref());
     put(&mut p, "n_clusters", args.n_clusters);
+    put(&mut p, "classes", args.classes.as_ref());
     put(&mut p, "seed", args.seed);
     put(&mut p, "device", args.device);
     if let Some(s) = &args.loss_weights {

@@ -17,7 +17,7 @@ pub(crate) use drive::{drive, scores_json, scores_line};
 /// Arguments of `train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// A .mat file, or the name of a built-in dataset.
+    /// A data file (.mat, .npy, .npz, .csv, .tsv), or the name of a built-in dataset.
     pub data: String,
     /// A dataset preset from the seed's train.py (MNIST-USPS, BDGP, Caltech-2V..5V, Cora, Prokaryotic, Scene15, Wiki, Reuters); never overrides what you set.
     #[arg(long)]
@@ -92,6 +92,14 @@ pub struct TrainArgs {
     /// Number of clusters (default: the number of label classes).
     #[arg(long)]
     pub n_clusters: Option<usize>,
+    /// Train on the samples of these label classes only (ids as `inspect` lists them, e.g.
+    /// 0,1,2): the class-incremental protocol; `update --classes` feeds the others later.
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub classes: Option<Vec<usize>>,
+    /// The label column of a .csv/.tsv file (its header name, or its 1-based number), or the
+    /// label variable of a .mat/.npz file (default: guessed from the usual names).
+    #[arg(long, value_name = "NAME")]
+    pub label_column: Option<String>,
     #[arg(long)]
     pub seed: Option<u64>,
     /// auto, flex (alias cpu), wgpu or wgpu-software.
@@ -130,18 +138,30 @@ pub struct TrainArgs {
 
 /// Loads a built-in dataset or a file, with the non-finite policy.
 pub(crate) fn load(data: &str, non_finite: NonFinite) -> Result<MultiViewDataset, String> {
-    let opts = LoadOptions { non_finite, ..LoadOptions::default() };
+    load_labelled(data, non_finite, None)
+}
+
+/// [`load`] with the label column (or variable) named.
+pub(crate) fn load_labelled(
+    data: &str,
+    non_finite: NonFinite,
+    label_column: Option<&str>,
+) -> Result<MultiViewDataset, String> {
+    let opts = LoadOptions { non_finite, labels: label_column.map(str::to_owned), ..LoadOptions::default() };
     data::load_named(data, &opts).map_err(|e| e.to_string())
 }
 
 /// `mvc-workbench train`.
 pub fn run_train(args: &TrainArgs) -> Result<(), String> {
     let cfg = build_config(args)?;
-    let mut ds = load(&args.data, args.non_finite)?;
+    let mut ds = load_labelled(&args.data, args.non_finite, args.label_column.as_deref())?;
     if args.noise_view > 0 {
         data::builtin::append_noise_view(&mut ds, args.noise_view, cfg.seed);
     }
     data::preprocess::apply(&mut ds, args.preprocess);
+    if let Some(classes) = &cfg.classes {
+        ds = ds.select_classes(classes).map_err(|e| format!("{}: {e}", args.data))?;
+    }
     let store = RunStore::open(runs::runs_dir(args.runs.as_deref())).map_err(|e| e.to_string())?;
     let mut writer = store
         .create(NewRun {

@@ -353,6 +353,8 @@ pub fn read_mat(path: &Path) -> Result<MatFile, DataError> {
         }
         MatFormat::V5 => v5::parse(path, &bytes),
         MatFormat::V4 => v4::parse(path, &bytes),
-        MatFormat::Generated => unreachable!("detect_format never answers Generated"),
+        MatFormat::Generated | MatFormat::Npy | MatFormat::Npz | MatFormat::Csv => {
+            unreachable!("detect_format answers MAT containers only")
+        }
     }
 }

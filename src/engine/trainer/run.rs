@@ -331,7 +331,7 @@ impl<'a> Run<'a> {
                     self.metrics.push(m.clone());
                     self.send(Event::Metrics(m.clone()));
                 }
-                self.save_checkpoint(&model, &model_cfg, global_epoch, m, &last_weights);
+                self.save_checkpoint(&model, &model_cfg, global_epoch, m, &last_weights, None);
             }
             if !last && self.cfg.snapshot_every > 0 && epoch % self.cfg.snapshot_every == 0 {
                 self.send_snapshot(&model, &device, global_epoch);
@@ -445,8 +445,20 @@ impl<'a> Run<'a> {
         global_epoch: usize,
         metrics: Option<MetricsReport>,
         weights: &[f32],
+        stats_on: Option<&Device>,
     ) {
-        let Some(out) = &self.out_dir else { return };
+        let Some(out) = self.out_dir.clone() else { return };
+        // The final checkpoint keeps the centres' Fisher and within-cluster distance on the
+        // training data, so that an update needs no old data for its EWC anchor (issue 15).
+        let centre_stats = stats_on.and_then(|device| {
+            match crate::engine::update::centre_stats(&model.valid(), &self.ds, device, self.cfg.batch_size) {
+                Ok(st) => Some(st),
+                Err(why) => {
+                    self.send(Event::Warning(format!("the centres' Fisher could not be estimated: {why}")));
+                    None
+                }
+            }
+        });
         let meta = CheckpointMeta {
             format_version: 1,
             model: model_cfg.clone(),
@@ -459,6 +471,8 @@ impl<'a> Run<'a> {
             view_weights: weights.to_vec(),
             device: self.device_name.clone(),
             created_unix: checkpoint::now_unix(),
+            centre_stats,
+            lineage: None,
         };
         match checkpoint::save(&out.join("checkpoint"), model, &self.cfg, &meta) {
             Ok(path) => {
@@ -492,7 +506,7 @@ impl<'a> Run<'a> {
             }
             m
         };
-        self.save_checkpoint(model, model_cfg, global_epoch, final_metrics.clone(), &weights);
+        self.save_checkpoint(model, model_cfg, global_epoch, final_metrics.clone(), &weights, Some(device));
         let mean = |phase: Phase| {
             let s: Vec<f64> = self.epochs.iter().filter(|e| e.phase == phase).map(|e| e.secs).collect();
             if s.is_empty() { 0.0 } else { s.iter().sum::<f64>() / s.len() as f64 }
