@@ -285,9 +285,14 @@ fn openapi_describes_every_route_and_the_index_needs_no_cdn() {
     assert_eq!(status, 200);
     let doc = json(&text);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for (path, method) in
-        [("/train", "post"), ("/predict", "post"), ("/update", "post"), ("/runs", "get"), ("/runs/{id}", "get"), ("/runs/{id}/stop", "post")]
-    {
+    for (path, method) in [
+        ("/train", "post"),
+        ("/predict", "post"),
+        ("/update", "post"),
+        ("/runs", "get"),
+        ("/runs/{id}", "get"),
+        ("/runs/{id}/stop", "post"),
+    ] {
         assert!(doc["paths"][path][method].is_object(), "{method} {path} is not described");
     }
     let schemas = &doc["components"]["schemas"];
@@ -615,7 +620,9 @@ fn update_a_stored_run_on_new_classes() {
     let (status, text) = http(addr, "POST", "/update", &body);
     assert_eq!(status, 200, "{text}");
     let v = json(&text);
-    for key in ["drift_old", "acc_old_before", "acc_old_after", "acc_new", "nmi_new", "clusters_before", "clusters_after"] {
+    for key in
+        ["drift_old", "acc_old_before", "acc_old_after", "acc_new", "nmi_new", "clusters_before", "clusters_after"]
+    {
         assert!(!v[key].is_null(), "{key} missing: {text}");
     }
     assert!(v["new_clusters"].is_array(), "{text}");
@@ -625,8 +632,22 @@ fn update_a_stored_run_on_new_classes() {
     let listed = json(&runs);
     assert_eq!(listed[0]["id"], v["run"], "{runs}");
     assert_eq!(listed[0]["parent_run"], trained.as_str());
-    assert_error(addr, "POST", "/update", r#"{"run": "nosuchrun", "dataset_name": "gauss3-noise"}"#, 404, &["nosuchrun"]);
-    assert_error(addr, "POST", "/update", &body.replace("\"iterations\": 5", "\"expand\": \"sideways\""), 400, &["expand"]);
+    assert_error(
+        addr,
+        "POST",
+        "/update",
+        r#"{"run": "nosuchrun", "dataset_name": "gauss3-noise"}"#,
+        404,
+        &["nosuchrun"],
+    );
+    assert_error(
+        addr,
+        "POST",
+        "/update",
+        &body.replace("\"iterations\": 5", "\"expand\": \"sideways\""),
+        400,
+        &["expand"],
+    );
     assert_error(addr, "POST", "/update", &body.replace("\"iterations\": 5", "\"classes\": [9]"), 422, &["no class 9"]);
     let other = format!(r#"{{"run": "{trained}", "dataset_name": "rings-moons"}}"#);
     assert_error(addr, "POST", "/update", &other, 422, &["does not fit"]);
