@@ -45,7 +45,16 @@ fn main() {
             w.observe(&Event::Epoch(e.clone())).unwrap_or_else(|e| panic!("{e}"));
         }
         let s = Scores { acc: 0.9, nmi: 0.8, ari: 0.7, purity: 0.9 };
-        let m = MetricsReport { global_epoch: 50, mean_q: s, vcf: s, kmeans_z: s, per_view_acc: vec![] };
+        let m = MetricsReport {
+            global_epoch: 50,
+            mean_q: s,
+            vcf: s,
+            kmeans_z: s,
+            per_view_acc: vec![],
+            per_view: vec![],
+            view_agreement: vec![],
+            per_view_kmeans: vec![],
+        };
         let summary = RunSummary {
             stopped: false,
             epochs,

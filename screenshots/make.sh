@@ -6,8 +6,12 @@
 # Writes, into screenshots/:
 #   main-training.png   the main view mid-training on the built-in "gauss3-noise" set
 #   inspector.png       the finished run with sample #42 selected in the inspector
-#   figure-embedding.png, figure-losses.png, figure-metrics.png
+#   figure-embedding.png, figure-losses.png, figure-metrics.png, figure-confusion.png
 #                       figures exported by the app's "Export all" (plotters, 300 DPI)
+#   analysis-confusion.png, analysis-views.png, analysis-uncertainty.png
+#                       the finished run's Analysis tile (confusion matrix, per-view, uncertainty)
+#   embedding-correct.png
+#                       the finished run's embedding coloured by correct / wrong, with its timeline
 #
 # Needs: Xvfb, ImageMagick's `import` (apt-get install xvfb imagemagick).
 # MID_SECS sets when the mid-training shot is taken (default 6 s after launch).
@@ -40,7 +44,7 @@ sleep 1
 
 # The window fills the virtual screen.
 launch() {
-  "$BIN" gui --dataset gauss3-noise --no-persist --light --color-by true "$@" >"$TMP/app.log" 2>&1 &
+  "$BIN" gui --dataset gauss3-noise --no-persist --light --color-by "${COLOR:-true}" "$@" >"$TMP/app.log" 2>&1 &
   APP=$!
 }
 shoot() {
@@ -67,7 +71,25 @@ kill "$APP"; wait "$APP" 2>/dev/null || true; APP=""
 
 # 3. Exported figures, as written by the app.
 FOLDER="$(dirname "$(find "$TMP/export" -name run.json | head -n1)")"
-for fig in embedding losses metrics; do
+for fig in embedding losses metrics confusion; do
   cp "$FOLDER/$fig.png" "$OUT/figure-$fig.png"
   echo "wrote $OUT/figure-$fig.png"
 done
+
+# 4. The Analysis tile and the embedding's colourings, each on a finished run.
+finished_shot() {
+  local name="$1"; shift
+  rm -rf "$TMP/export"
+  launch --start --export-on-finish "$TMP/export" "$@"
+  for _ in $(seq 1 600); do
+    if [ -n "$(find "$TMP/export" -name run.json 2>/dev/null)" ]; then break; fi
+    sleep 1
+  done
+  sleep 3
+  shoot "$OUT/$name.png"
+  kill "$APP"; wait "$APP" 2>/dev/null || true; APP=""
+}
+finished_shot analysis-confusion --tab analysis --analysis confusion
+finished_shot analysis-views --tab analysis --analysis views
+finished_shot analysis-uncertainty --tab analysis --analysis uncertainty
+COLOR=correct finished_shot embedding-correct --tab embedding

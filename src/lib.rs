@@ -3,6 +3,7 @@
 //! Layers, each unaware of the ones above it (see `ARCHITECTURE.md`):
 //! `data` → `model` + `loss` → `engine` → `app` / `cli`.
 
+pub mod analysis;
 pub mod app;
 pub mod cli;
 pub mod cluster;

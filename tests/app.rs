@@ -375,7 +375,16 @@ fn stored_run(store: &RunStore, name: &str, lr: f64) {
         adaptive: None,
     };
     let s = Scores { acc: lr * 500.0, nmi: 0.4, ari: 0.3, purity: 0.6 };
-    let m = MetricsReport { global_epoch: 4, mean_q: s, vcf: s, kmeans_z: s, per_view_acc: vec![] };
+    let m = MetricsReport {
+        global_epoch: 4,
+        mean_q: s,
+        vcf: s,
+        kmeans_z: s,
+        per_view_acc: vec![],
+        per_view: vec![],
+        view_agreement: vec![],
+        per_view_kmeans: vec![],
+    };
     for g in 1..=4 {
         w.observe(&Event::Epoch(epoch(g))).unwrap();
     }

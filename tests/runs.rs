@@ -42,7 +42,16 @@ fn epoch(g: usize) -> EpochReport {
 
 fn metrics(g: usize, acc: f64) -> MetricsReport {
     let s = Scores { acc, nmi: acc - 0.1, ari: acc - 0.2, purity: acc };
-    MetricsReport { global_epoch: g, mean_q: s, vcf: s, kmeans_z: Scores { acc: 0.9, ..s }, per_view_acc: vec![acc] }
+    MetricsReport {
+        global_epoch: g,
+        mean_q: s,
+        vcf: s,
+        kmeans_z: Scores { acc: 0.9, ..s },
+        per_view_acc: vec![acc],
+        per_view: vec![],
+        view_agreement: vec![],
+        per_view_kmeans: vec![],
+    }
 }
 
 /// Four epochs, evaluations at 2, 3 and 4 with ACC `accs`, then `Finished`.

@@ -62,10 +62,12 @@ impl WorkbenchApp {
                     self.send_trainer(Command::Update(p));
                 }
             }
-            AppCommand::RecomputeTsne => match self.session.run.snapshot.clone() {
-                Some(s) => self.submit_tsne(&s),
-                None => self.session.notify("no embedding snapshot yet"),
-            },
+            AppCommand::RecomputeTsne => {
+                match self.session.timeline.shown().or(self.session.run.snapshot.as_ref()).cloned() {
+                    Some(s) => self.submit_tsne(&s),
+                    None => self.session.notify("no embedding snapshot yet"),
+                }
+            }
             AppCommand::PauseTsne(paused) => {
                 if let Some(w) = &mut self.tsne {
                     w.set_paused(paused);
@@ -79,6 +81,8 @@ impl WorkbenchApp {
                 self.session.embedding.pending = None;
             }
             AppCommand::Select(row) => self.session.selected = row,
+            AppCommand::Mark(marked) => self.session.marked = marked,
+            AppCommand::Timeline(c) => self.timeline_command(c),
             AppCommand::Export(target) => self.export(target),
             AppCommand::ApplyPreset(name) => self.apply_preset(&name),
         }
@@ -275,6 +279,7 @@ impl WorkbenchApp {
             return;
         }
         let run = self.build_run_export();
+        let selection = self.build_selection_export();
         let ex = &self.state.export;
         let style = FigureStyle {
             width_in: ex.width_in,
@@ -310,6 +315,7 @@ impl WorkbenchApp {
                     let folder = dir.join(format!("{stem}-{}", timestamp(run.exported_at_unix)));
                     export::export_all(&run, &style, &folder)
                 }
+                ExportTarget::Selection(format) => super::analysis::write_selection(selection, format, &dir, &stem),
             };
             match result {
                 Ok(files) => ExportOutcome::Written(files),
@@ -350,7 +356,18 @@ impl WorkbenchApp {
                 preprocess: l.preprocess.as_str().to_owned(),
             }
         });
-        let embedding = session.embedding.layout.as_ref().map(|l| {
+        // The 3-D view exports as drawn: projected at the camera's current angle.
+        let cam = self.state.embedding.camera;
+        let projected3d = session.embedding.layout3d.as_ref().filter(|_| self.state.embedding.three_d).map(|l| {
+            super::state::EmbeddingLayout {
+                snapshot: Arc::clone(&l.snapshot),
+                positions: l.positions.clone(),
+                coords: super::embedding3d::projected(l, &cam),
+                method: super::state::LayoutMethod::Tsne { iteration: 0, total: 0, done: l.done },
+                source: l.source,
+            }
+        });
+        let mut embedding = projected3d.as_ref().or(session.embedding.layout.as_ref()).map(|l| {
             let s = &l.snapshot;
             let pick = |v: &[usize]| l.positions.iter().map(|&p| v.get(p).copied().unwrap_or(0)).collect::<Vec<_>>();
             EmbeddingExport {
@@ -367,6 +384,8 @@ impl WorkbenchApp {
                     ColorBy::TrueLabel if s.labels.is_some() => ColorKey::TrueLabel,
                     ColorBy::TrueLabel => ColorKey::Predicted,
                     ColorBy::Confidence => ColorKey::Confidence,
+                    // The figure knows three colourings; the others export as the prediction.
+                    ColorBy::Correctness | ColorBy::Uncertainty | ColorBy::ViewPrediction(_) => ColorKey::Predicted,
                 },
                 rows: (0..l.positions.len()).filter_map(|i| l.row(i)).collect(),
                 coords: l.coords.clone(),
@@ -376,6 +395,16 @@ impl WorkbenchApp {
                 confidence: l.positions.iter().map(|&p| s.confidence.get(p).copied().unwrap_or(0.0)).collect(),
             }
         });
+        if let (Some(e), Some(l)) =
+            (embedding.as_mut(), session.embedding.layout3d.as_ref().filter(|_| projected3d.is_some()))
+        {
+            e.method = format!(
+                "3-D {} (yaw {:.0} deg, pitch {:.0} deg)",
+                if l.done { "t-SNE" } else { "PCA" },
+                cam.yaw.to_degrees(),
+                cam.pitch.to_degrees()
+            );
+        }
         let selected = session.selected.and_then(|row| {
             let s = run.snapshot.as_ref()?;
             let p = position_in(s, row)?;
@@ -409,6 +438,7 @@ impl WorkbenchApp {
             summary: run.summary.as_deref().cloned(),
             embedding,
             selected,
+            confusion: self.confusion_export(),
         }
     }
 }

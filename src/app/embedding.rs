@@ -1,6 +1,7 @@
 //! Centre tile: the t-SNE (PCA while it runs) of the fused feature `Z` or of
-//! one view's `h`; coloured by predicted cluster, true label or confidence;
-//! hover shows index, true and predicted; click selects.
+//! one view's `h`; coloured by predicted cluster, true label, correct / wrong, confidence,
+//! uncertainty or one view's own prediction; hover shows index, true and predicted; click
+//! selects; marked samples (a confusion-matrix cell, the most uncertain) are ringed.
 
 use eframe::egui;
 use egui::{Pos2, RichText};
@@ -9,7 +10,11 @@ use egui_plot::{Legend, MarkerShape, Plot, PlotPoint, PlotTransform, Points};
 use crate::export::Figure;
 
 use super::palette;
-use super::state::{AppCommand, AppState, ColorBy, EmbeddingLayout, FeatureSource, LayoutMethod, ViewCtx};
+use crate::engine::protocol::EmbeddingSnapshot;
+
+use super::state::{
+    AppCommand, AppState, ColorBy, EmbeddingLayout, FeatureSource, LayoutMethod, ViewCtx, cluster_to_label,
+};
 use super::tsne::TsneMethod;
 use super::widgets::{empty_hint_ui, export_menu_ui};
 
@@ -22,21 +27,72 @@ pub struct EmbeddingPanel {
     /// The plot transform of the last frame (for picking and tests).
     transform: Option<PlotTransform>,
     show_settings: bool,
+    /// The 3-D view (when `EmbeddingSettings::three_d`).
+    pub view3d: super::embedding3d::Embedding3dPanel,
 }
 
 /// Group (colour index) of point `i` of a layout.
 pub fn group_of(layout: &EmbeddingLayout, i: usize, color_by: ColorBy) -> usize {
-    let s = &layout.snapshot;
-    let Some(&p) = layout.positions.get(i) else { return 0 };
+    layout.positions.get(i).map_or(0, |&p| group_at(&layout.snapshot, p, color_by))
+}
+
+/// Group (colour index) of the snapshot's point at position `p`.
+pub fn group_at(s: &EmbeddingSnapshot, p: usize, color_by: ColorBy) -> usize {
     let predicted =
         s.predicted_aligned.as_ref().and_then(|a| a.get(p)).or_else(|| s.predicted.get(p)).copied().unwrap_or(0);
+    let bin = |x: f32| (x.clamp(0.0, 1.0) * 9.0).round() as usize;
     match color_by {
         ColorBy::Predicted => predicted,
         ColorBy::TrueLabel => s.labels.as_ref().and_then(|l| l.get(p)).copied().unwrap_or(predicted),
-        ColorBy::Confidence => {
-            let c = s.confidence.get(p).copied().unwrap_or(0.0);
-            ((c.clamp(0.0, 1.0) * 9.0).round()) as usize
+        ColorBy::Confidence => bin(s.confidence.get(p).copied().unwrap_or(0.0)),
+        ColorBy::Correctness => match (s.labels.as_ref().and_then(|l| l.get(p)), &s.predicted_aligned) {
+            (Some(&t), Some(_)) => usize::from(t != predicted),
+            _ => 2,
+        },
+        ColorBy::Uncertainty => bin(super::analysis::uncertainty_at(s, p)),
+        ColorBy::ViewPrediction(v) => {
+            let own = s.q_views.get(v).and_then(|q| q.get(p * s.k..(p + 1) * s.k)).map_or(0, argmax);
+            if s.predicted_aligned.is_some() {
+                cluster_to_label(s).get(own).copied().flatten().unwrap_or(own)
+            } else {
+                own
+            }
         }
+    }
+}
+
+/// The index of the largest entry (0 for an empty row).
+fn argmax(row: &[f32]) -> usize {
+    row.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &x)| if x > b.1 { (i, x) } else { b }).0
+}
+
+/// Whether a colouring is a 0..1 scale in ten bins (drawn with the sequential palette).
+fn is_scale(color_by: ColorBy) -> bool {
+    matches!(color_by, ColorBy::Confidence | ColorBy::Uncertainty)
+}
+
+/// The legend name of group `g` under a colouring.
+pub(super) fn group_name(ctx: &ViewCtx<'_>, s: &EmbeddingSnapshot, color_by: ColorBy, g: usize) -> String {
+    let aligned = s.predicted_aligned.is_some();
+    match color_by {
+        ColorBy::Confidence => format!("confidence ~ {:.1}", g as f32 / 9.0),
+        ColorBy::Uncertainty => format!("uncertainty ~ {:.1}", g as f32 / 9.0),
+        ColorBy::Correctness => ["correct", "wrong", "unknown (no labels)"].get(g).copied().unwrap_or("").to_owned(),
+        ColorBy::Predicted | ColorBy::ViewPrediction(_) if !aligned => format!("cluster {g}"),
+        _ => ctx.session.class_name(g),
+    }
+}
+
+/// The colour of group `g` under a colouring.
+pub(super) fn group_color(color_by: ColorBy, g: usize) -> egui::Color32 {
+    match color_by {
+        _ if is_scale(color_by) => palette::sequential(g as f32 / 9.0),
+        ColorBy::Correctness => match g {
+            0 => palette::rgb(palette::CORRECT),
+            1 => palette::rgb(palette::WRONG),
+            _ => palette::rgb(palette::PHASE_MARKER),
+        },
+        _ => palette::category(g),
     }
 }
 
@@ -75,13 +131,34 @@ impl EmbeddingPanel {
 
         ui.horizontal_wrapped(|ui| {
             ui.label("Colour");
-            egui::ComboBox::from_id_salt("color_by").selected_text(settings.color_by.label()).show_ui(ui, |ui| {
-                for c in [ColorBy::Predicted, ColorBy::TrueLabel, ColorBy::Confidence] {
-                    ui.selectable_value(&mut settings.color_by, c, c.label());
+            let names = session.view_names(n_views);
+            let colour_label = |c: ColorBy| match c {
+                ColorBy::ViewPrediction(v) => {
+                    format!("prediction of {}", names.get(v).cloned().unwrap_or_else(|| format!("view {}", v + 1)))
+                }
+                c => c.label().to_owned(),
+            };
+            if let ColorBy::ViewPrediction(v) = settings.color_by
+                && n_views > 0
+                && v >= n_views
+            {
+                settings.color_by = ColorBy::Predicted;
+            }
+            egui::ComboBox::from_id_salt("color_by").selected_text(colour_label(settings.color_by)).show_ui(ui, |ui| {
+                for c in [
+                    ColorBy::Predicted,
+                    ColorBy::TrueLabel,
+                    ColorBy::Correctness,
+                    ColorBy::Confidence,
+                    ColorBy::Uncertainty,
+                ]
+                .into_iter()
+                .chain((0..n_views).map(ColorBy::ViewPrediction))
+                {
+                    ui.selectable_value(&mut settings.color_by, c, colour_label(c));
                 }
             });
             ui.label("Feature");
-            let names = session.view_names(n_views);
             let label = |s: FeatureSource| match s {
                 FeatureSource::Fused => "fused Z".to_owned(),
                 FeatureSource::View(v) => {
@@ -120,10 +197,20 @@ impl EmbeddingPanel {
                 ctx.commands.send(AppCommand::CancelTsne);
             }
             ui.toggle_value(&mut self.show_settings, "t-SNE settings");
+            ui.checkbox(&mut settings.three_d, "3-D").on_hover_text("A 3-D t-SNE with an orbit camera");
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 export_menu_ui(ctx, ui, &[Figure::Embedding]);
             });
         });
+        let shown_source = match state.embedding.source {
+            FeatureSource::View(v) if v < n_views => FeatureSource::View(v),
+            _ => FeatureSource::Fused,
+        };
+        super::timeline::timeline_ui(ctx, ui, shown_source);
+        if state.embedding.three_d {
+            self.view3d.ui(state, ctx, ui);
+            return;
+        }
         let settings = &mut state.embedding;
         if self.show_settings {
             egui::Grid::new("tsne_settings").num_columns(4).show(ui, |ui| {
@@ -191,28 +278,42 @@ impl EmbeddingPanel {
 
         let color_by = settings.color_by;
         let radius = settings.point_radius;
-        let k = (0..layout.coords.len()).map(|i| group_of(layout, i, color_by)).max().map_or(0, |m| m + 1);
+        let point_groups: Vec<usize> = (0..layout.coords.len()).map(|i| group_of(layout, i, color_by)).collect();
+        let k = point_groups.iter().copied().max().map_or(0, |m| m + 1);
         let mut groups: Vec<Vec<[f64; 2]>> = vec![Vec::new(); k.max(1)];
-        for (i, c) in layout.coords.iter().enumerate() {
-            let g = group_of(layout, i, color_by);
+        for (c, &g) in layout.coords.iter().zip(&point_groups) {
             if let Some(v) = groups.get_mut(g) {
                 v.push([f64::from(c[0]), f64::from(c[1])]);
             }
         }
-        let names: Vec<String> = (0..groups.len())
-            .map(|g| match color_by {
-                ColorBy::Confidence => format!("confidence ≈ {:.1}", g as f32 / 9.0),
-                ColorBy::Predicted if layout.snapshot.predicted_aligned.is_none() => format!("cluster {g}"),
-                _ => session.class_name(g),
-            })
-            .collect();
+        let names: Vec<String> = (0..groups.len()).map(|g| group_name(ctx, &layout.snapshot, color_by, g)).collect();
         let selected = session.selected.and_then(|row| {
             let i = (0..layout.positions.len()).find(|&i| layout.row(i) == Some(row))?;
             layout.coords.get(i).map(|c| [f64::from(c[0]), f64::from(c[1])])
         });
+        let marked: Vec<[f64; 2]> = session.marked.as_ref().map_or_else(Vec::new, |m| {
+            let rows: std::collections::HashSet<usize> = m.rows.iter().copied().collect();
+            (0..layout.coords.len())
+                .filter(|&i| layout.row(i).is_some_and(|r| rows.contains(&r)))
+                .map(|i| [f64::from(layout.coords[i][0]), f64::from(layout.coords[i][1])])
+                .collect()
+        });
+        if let Some(m) = &session.marked {
+            ui.horizontal(|ui| {
+                ui.label(
+                    RichText::new(format!("{} marked: {} ({} shown here)", m.rows.len(), m.what, marked.len()))
+                        .color(palette::rgb(palette::SELECTION)),
+                );
+                if ui.small_button("Clear marks").clicked() {
+                    ctx.commands.send(AppCommand::Mark(None));
+                }
+            });
+        }
 
+        // Groups in their id order (label ids ascend with the raw label values), not sorted by
+        // name: sorted as text, clusters read 1, 10, 2, ….
         let resp = Plot::new("embedding_plot")
-            .legend(Legend::default())
+            .legend(Legend::default().follow_insertion_order(true))
             .data_aspect(1.0)
             .show_axes(false)
             .show_grid(false)
@@ -225,17 +326,23 @@ impl EmbeddingPanel {
                     if pts.is_empty() {
                         continue;
                     }
-                    let color = if color_by == ColorBy::Confidence {
-                        palette::sequential(g as f32 / 9.0)
-                    } else {
-                        palette::category(g)
-                    };
+                    let color = group_color(color_by, g);
                     p.points(
                         Points::new(names[g].as_str(), pts)
                             .color(color)
                             .radius(radius)
                             .shape(MarkerShape::Circle)
                             .filled(true)
+                            .allow_hover(false),
+                    );
+                }
+                if !marked.is_empty() {
+                    p.points(
+                        Points::new("marked", marked)
+                            .color(palette::rgb(palette::SELECTION))
+                            .radius(radius + 2.0)
+                            .shape(MarkerShape::Circle)
+                            .filled(false)
                             .allow_hover(false),
                     );
                 }
@@ -274,9 +381,12 @@ fn state_paused(ctx: &ViewCtx<'_>) -> bool {
 }
 
 fn describe_point(ctx: &ViewCtx<'_>, layout: &EmbeddingLayout, i: usize) -> String {
+    layout.positions.get(i).map_or_else(String::new, |&p| describe_at(ctx, &layout.snapshot, p))
+}
+
+/// The hover text of the snapshot's point at position `p`.
+pub(super) fn describe_at(ctx: &ViewCtx<'_>, s: &EmbeddingSnapshot, p: usize) -> String {
     let session = ctx.session;
-    let s = &layout.snapshot;
-    let Some(&p) = layout.positions.get(i) else { return String::new() };
     let row = s.indices.get(p).copied().unwrap_or(0);
     let truth =
         s.labels.as_ref().and_then(|l| l.get(p)).map_or_else(|| "unknown".to_owned(), |&t| session.class_name(t));

@@ -1,6 +1,7 @@
 //! Centre tile: the selected sample: index, true label, predicted cluster
 //! (aligned to label ids), correct or not, its cluster probabilities, each
-//! view's own prediction and the view weights that produced the fused one.
+//! view's own prediction and the view weights that produced the fused one. Above it, the
+//! marked samples (a confusion-matrix cell, the most uncertain) as a list, with their export.
 
 use eframe::egui;
 use egui::RichText;
@@ -10,7 +11,7 @@ use crate::engine::protocol::EmbeddingSnapshot;
 use crate::export::Figure;
 
 use super::palette;
-use super::state::{AppCommand, AppState, ViewCtx, cluster_to_label};
+use super::state::{AppCommand, AppState, ExportTarget, SelectionFormat, ViewCtx, cluster_to_label, position_in};
 use super::widgets::{empty_hint_ui, export_menu_ui};
 
 /// Widget state of the inspector.
@@ -73,11 +74,17 @@ impl InspectorPanel {
                 export_menu_ui(ctx, ui, &[Figure::ClusterProbabilities]);
             });
         });
+        if session.marked.is_some() {
+            marked_ui(ctx, ui);
+        }
+        let session = ctx.session;
         let Some(row) = session.selected else {
-            empty_hint_ui(ui, "Click a point in the embedding (or enter a sample number) to inspect it.");
+            if session.marked.is_none() {
+                empty_hint_ui(ui, "Click a point in the embedding (or enter a sample number) to inspect it.");
+            }
             return;
         };
-        let snapshot = session.run.snapshot.as_ref().or_else(|| session.embedding.layout.as_ref().map(|l| &l.snapshot));
+        let snapshot = session.current_snapshot();
         let Some((s, p, through_checkpoint)) = session.inspection.locate(snapshot, row) else {
             not_found_ui(ctx, ui, snapshot.map(|s| &**s), row);
             return;
@@ -202,4 +209,52 @@ impl InspectorPanel {
             })
             .show(ui, |pl| pl.bar_chart(BarChart::new("q", bars)));
     }
+}
+
+/// The marked samples (a confusion-matrix cell, the most uncertain): a list to inspect them
+/// one by one, and their export.
+fn marked_ui(ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui) {
+    let session = ctx.session;
+    let Some(m) = &session.marked else { return };
+    let s = session.current_snapshot();
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new(format!("Marked: {} ({} samples)", m.what, m.rows.len())).strong());
+        let busy = session.export_busy;
+        if ui
+            .add_enabled(!busy, egui::Button::new("Export CSV"))
+            .on_hover_text("Indices, labels, predictions, uncertainty and coordinates")
+            .clicked()
+        {
+            ctx.commands.send(AppCommand::Export(ExportTarget::Selection(SelectionFormat::Csv)));
+        }
+        if ui.add_enabled(!busy, egui::Button::new("Export JSON")).clicked() {
+            ctx.commands.send(AppCommand::Export(ExportTarget::Selection(SelectionFormat::Json)));
+        }
+        if ui.button("Clear marks").clicked() {
+            ctx.commands.send(AppCommand::Mark(None));
+        }
+    });
+    let describe = |row: usize| -> String {
+        let Some((s, p)) = s.and_then(|s| position_in(s, row).map(|p| (s, p))) else { return format!("#{row}") };
+        let truth = s.labels.as_ref().and_then(|l| l.get(p)).map_or_else(|| "?".to_owned(), |&t| session.class_name(t));
+        let pred = match s.predicted_aligned.as_ref().and_then(|a| a.get(p)) {
+            Some(&a) => session.class_name(a),
+            None => format!("cluster {}", s.predicted.get(p).copied().unwrap_or(0)),
+        };
+        format!("#{row}: true {truth}, predicted {pred}")
+    };
+    let row_height = ui.text_style_height(&egui::TextStyle::Body);
+    egui::ScrollArea::vertical().id_salt("marked_list").max_height(120.0).auto_shrink([false, true]).show_rows(
+        ui,
+        row_height,
+        m.rows.len(),
+        |ui, range| {
+            for &row in &m.rows[range] {
+                if ui.selectable_label(session.selected == Some(row), describe(row)).clicked() {
+                    ctx.commands.send(AppCommand::Select(Some(row)));
+                }
+            }
+        },
+    );
+    ui.separator();
 }

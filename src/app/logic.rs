@@ -36,11 +36,14 @@ impl WorkbenchApp {
         self.receive_export();
         self.receive_trainer(ctx);
         self.receive_tsne(ctx);
+        self.timeline_tick(ctx);
+        self.tick_3d();
         self.maybe_auto_tsne();
         self.launch_options();
 
         let busy = self.session.run.status.is_active()
             || self.session.embedding.pending.is_some()
+            || self.tsne3d.is_some()
             || self.loader.is_some()
             || self.exporter.is_some()
             || self.inspector_job.is_some()
@@ -263,8 +266,9 @@ impl WorkbenchApp {
                 emb.layout = Some(layout_for(pending, &coords, LayoutMethod::Tsne { iteration, total, done: false }));
             }
             TsneUpdate::Done { job_id, coords, secs } if job_id == pending.job_id => {
-                emb.layout =
-                    Some(layout_for(pending, &coords, LayoutMethod::Tsne { iteration: 0, total: 0, done: true }));
+                let layout = layout_for(pending, &coords, LayoutMethod::Tsne { iteration: 0, total: 0, done: true });
+                self.session.timeline.store(&layout);
+                emb.layout = Some(layout);
                 emb.last_tsne_secs = Some(secs);
                 emb.pending = None;
                 emb.error = None;
@@ -281,6 +285,10 @@ impl WorkbenchApp {
     /// embedded, and for the final snapshot of a run.
     fn maybe_auto_tsne(&mut self) {
         let Some(snap) = self.session.run.snapshot.clone() else { return };
+        if self.session.timeline.pinned.is_some() {
+            // The timeline shows another epoch; `timeline_tick` lays that one out.
+            return;
+        }
         let emb = &self.session.embedding;
         if emb.pending.is_some() || emb.error.is_some() && emb.last_job_epoch == Some(snap.global_epoch) {
             return;

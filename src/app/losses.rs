@@ -67,6 +67,7 @@ impl LossesPanel {
             );
         let plot = if log { plot } else { plot.include_y(0.0) };
         plot.show(ui, |p| {
+            super::widgets::shown_epoch_line(p, ctx.session);
             for t in LossTerm::ALL {
                 if !run.epochs.iter().any(|e| e.losses.get(t).abs() > 0.0) {
                     continue;

@@ -74,6 +74,7 @@ impl MetricsPanel {
             .include_y(1.0)
             .allow_scroll(false)
             .show(ui, |p| {
+                super::widgets::shown_epoch_line(p, session);
                 for (r, name) in READINGS.iter().enumerate() {
                     let pts: Vec<[f64; 2]> =
                         run.metrics.iter().map(|x| [x.global_epoch as f64, score(reading(x, r), m)]).collect();

@@ -3,7 +3,7 @@
 //! - [`state`]: what persists ([`state::AppState`]) and what a session holds
 //!   ([`state::Session`]), apart from drawing; commands panels send.
 //! - one panel per file: [`dataset_panel`], [`training_panel`], [`losses`],
-//!   [`metrics`], [`view_weights`], [`embedding`], [`inspector`], [`status_bar`].
+//!   [`metrics`], [`view_weights`], [`embedding`], [`inspector`], [`analysis`], [`status_bar`].
 //! - [`tsne`]: the `mvc-tsne` worker. Loading, file dialogs and exports run on
 //!   their own named threads too, through [`worker`], which turns a panic into a
 //!   message; the UI thread never blocks on any of them and drains the trainer's
@@ -14,8 +14,10 @@
 //!   `impl WorkbenchApp` blocks.
 
 use eframe::egui;
+pub mod analysis;
 pub mod dataset_panel;
 pub mod embedding;
+pub mod embedding3d;
 pub mod inspection;
 pub mod inspector;
 pub mod losses;
@@ -25,6 +27,7 @@ pub mod run_history;
 pub mod runs_panel;
 pub mod state;
 pub mod status_bar;
+pub mod timeline;
 pub mod training_panel;
 pub mod tsne;
 pub mod update_job;
@@ -33,7 +36,9 @@ pub mod widgets;
 pub mod worker;
 
 mod commands;
+mod embedding3d_jobs;
 mod logic;
+mod timeline_logic;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -64,6 +69,8 @@ pub struct AppOptions {
     /// as JSON to `bench_out` (or stdout) and close.
     pub bench_secs: Option<f64>,
     pub bench_out: Option<PathBuf>,
+    /// Snapshot and embed up to this many samples (`TrainConfig::snapshot_points`, the t-SNE cap).
+    pub points: Option<usize>,
     /// Close the window after the run finishes (and its export, if any, is written).
     pub exit_when_done: bool,
     /// Restore and save UI state (off for tests).
@@ -71,6 +78,8 @@ pub struct AppOptions {
     pub dark: Option<bool>,
     /// Colour the embedding by this at start.
     pub color_by: Option<state::ColorBy>,
+    /// The Analysis tile's view at start.
+    pub analysis: Option<state::AnalysisView>,
     /// The runs directory (else the Runs tile's setting, `$MVC_RUNS` or the default).
     pub runs_dir: Option<PathBuf>,
 }
@@ -82,12 +91,21 @@ pub fn run(opts: AppOptions) -> Result<(), String> {
             .with_title("MVC Workbench")
             .with_inner_size([1560.0, 980.0])
             .with_min_inner_size([960.0, 620.0])
-            .with_drag_and_drop(true),
+            .with_drag_and_drop(true)
+            .with_app_id("mvc-workbench")
+            .with_icon(icon()),
         persist_window: opts.persist,
         ..Default::default()
     };
     eframe::run_native("MVC Workbench", native, Box::new(move |cc| Ok(Box::new(WorkbenchApp::new(cc, opts)))))
         .map_err(|e| format!("the window could not be opened: {e}"))
+}
+
+/// The window's icon (`assets/icon.png`, also what `assets/mvc-workbench.desktop` names).
+pub fn icon() -> egui::IconData {
+    // A PNG checked in with the code (the test below decodes it); a broken one would leave the
+    // window with the platform's default icon rather than fail the launch.
+    eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png")).unwrap_or_default()
 }
 
 /// Widget state of every panel.
@@ -100,6 +118,7 @@ struct Panels {
     view_weights: view_weights::ViewWeightsPanel,
     embedding: embedding::EmbeddingPanel,
     inspector: inspector::InspectorPanel,
+    analysis: analysis::AnalysisPanel,
     runs: runs_panel::RunsPanel,
     status: status_bar::StatusBar,
 }
@@ -136,6 +155,8 @@ pub struct WorkbenchApp {
     loader: Option<Worker<Result<LoadedDataset, String>>>,
     dialog: Option<Worker<Option<DialogPick>>>,
     exporter: Option<Worker<ExportOutcome>>,
+    /// The 3-D view's t-SNE in flight.
+    tsne3d: Option<embedding3d_jobs::Job3d>,
     /// Evaluates every sample with an ended run's checkpoint for the inspector (`mvc-inspect`).
     inspector_job: Option<Worker<inspection::InspectResult>>,
     /// An online update of a stored run's checkpoint on new data (`mvc-update`, the Runs tile's
@@ -180,6 +201,13 @@ impl WorkbenchApp {
         if let Some(c) = opts.color_by {
             state.embedding.color_by = c;
         }
+        if let Some(v) = opts.analysis {
+            state.analysis.view = v;
+        }
+        if let Some(n) = opts.points {
+            state.config.snapshot_points = n.max(10);
+            state.embedding.tsne.max_points = n.max(10);
+        }
         if let Some(t) = opts.tab {
             state.layout.mode = LayoutMode::Tabs;
             state.layout.active_tab = t;
@@ -214,6 +242,7 @@ impl WorkbenchApp {
             estimator: None,
             dialog: None,
             exporter: None,
+            tsne3d: None,
             inspector_job: None,
             update_job: None,
             reopen_after_load: None,
@@ -269,6 +298,12 @@ impl WorkbenchApp {
         let armed = self.crash_next.contains(&job);
         self.crash_next.retain(|j| *j != job);
         armed
+    }
+
+    /// Screen position of dataset row `row` in the 3-D embedding as last drawn.
+    pub fn embedding3d_point_pos(&self, row: usize) -> Option<Pos2> {
+        let layout = self.session.embedding.layout3d.as_ref()?;
+        self.panels.embedding.view3d.screen_pos_of(layout, row)
     }
 
     /// Screen position of dataset row `row` in the embedding as last drawn.
@@ -449,6 +484,7 @@ impl WorkbenchApp {
             Tile::Embedding => panels.embedding.ui(state, &mut ctx, ui),
             Tile::Inspector => panels.inspector.ui(state, &mut ctx, ui),
             Tile::Runs => panels.runs.ui(state, &mut ctx, ui),
+            Tile::Analysis => panels.analysis.ui(state, &mut ctx, ui),
         }
     }
 

@@ -208,7 +208,18 @@ impl WorkbenchApp {
             ..RunLog::default()
         };
         log.last_event = Some((format!("opened stored run {} ({})", rec.name, rec.id), Instant::now()));
+        // The stored run's snapshot history becomes the timeline (runs from before issue 18 have
+        // only their last snapshot).
+        let mut timeline = super::state::Timeline::default();
+        for s in runs::snapshot::read_history(&store.run_dir(id)) {
+            timeline.push(std::sync::Arc::new(s));
+        }
+        if let Some(s) = &log.snapshot {
+            timeline.push(std::sync::Arc::clone(s));
+            timeline.last_seen = Some(std::sync::Arc::clone(s));
+        }
         self.session.run = log;
+        self.session.timeline = timeline;
         self.session.embedding = Default::default();
         self.session.selected = None;
         self.session.runs.opened = Some(id.to_owned());

@@ -167,70 +167,7 @@ pub fn stratified_subsample(groups: &[usize], cap: usize, seed: u64) -> Vec<usiz
 /// The first two principal-component scores of `data` (`n × dim`, row-major),
 /// by block power iteration; deterministic for a given seed. Returns `n × 2`.
 pub fn pca_2d(data: &[f32], dim: usize, seed: u64) -> Vec<f32> {
-    if dim == 0 || data.is_empty() {
-        return Vec::new();
-    }
-    let n = data.len() / dim;
-    let mut mean = vec![0f64; dim];
-    for row in data.chunks_exact(dim) {
-        for (m, &x) in mean.iter_mut().zip(row) {
-            *m += f64::from(x);
-        }
-    }
-    for m in &mut mean {
-        *m /= n.max(1) as f64;
-    }
-    let centred: Vec<f64> =
-        data.chunks_exact(dim).flat_map(|row| row.iter().zip(&mean).map(|(&x, m)| f64::from(x) - m)).collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut basis: Vec<Vec<f64>> = (0..2).map(|_| (0..dim).map(|_| rng.random::<f64>() - 0.5).collect()).collect();
-    let mut scores = vec![0f64; n];
-    for _ in 0..40 {
-        for v in &mut basis {
-            // v ← Xᵀ (X v)
-            for (s, row) in scores.iter_mut().zip(centred.chunks_exact(dim)) {
-                *s = row.iter().zip(v.iter()).map(|(a, b)| a * b).sum();
-            }
-            let mut next = vec![0f64; dim];
-            for (s, row) in scores.iter().zip(centred.chunks_exact(dim)) {
-                for (nx, a) in next.iter_mut().zip(row) {
-                    *nx += s * a;
-                }
-            }
-            *v = next;
-        }
-        orthonormalise(&mut basis);
-    }
-    // A fixed sign: the largest loading of each component is positive.
-    for v in &mut basis {
-        let big = v.iter().copied().fold(0f64, |acc, x| if x.abs() > acc.abs() { x } else { acc });
-        if big < 0.0 {
-            v.iter_mut().for_each(|x| *x = -*x);
-        }
-    }
-    let mut out = Vec::with_capacity(n * 2);
-    for row in centred.chunks_exact(dim) {
-        for v in &basis {
-            out.push(row.iter().zip(v).map(|(a, b)| a * b).sum::<f64>() as f32);
-        }
-    }
-    out
-}
-
-fn orthonormalise(basis: &mut [Vec<f64>]) {
-    for i in 0..basis.len() {
-        for j in 0..i {
-            let dot: f64 = basis[i].iter().zip(&basis[j]).map(|(a, b)| a * b).sum();
-            let (head, tail) = basis.split_at_mut(i);
-            for (x, y) in tail[0].iter_mut().zip(&head[j]) {
-                *x -= dot * y;
-            }
-        }
-        let norm = basis[i].iter().map(|x| x * x).sum::<f64>().sqrt();
-        if norm > 1e-300 {
-            basis[i].iter_mut().for_each(|x| *x /= norm);
-        }
-    }
+    crate::analysis::embed::pca(data, dim, 2, seed)
 }
 
 /// One t-SNE request.

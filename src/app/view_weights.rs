@@ -101,6 +101,7 @@ impl ViewWeightsPanel {
             .include_y(0.0)
             .allow_scroll(false)
             .show(ui, |p| {
+                super::widgets::shown_epoch_line(p, session);
                 for (v, name) in names.iter().enumerate() {
                     let pts: Vec<[f64; 2]> = run
                         .epochs

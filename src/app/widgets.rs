@@ -34,3 +34,11 @@ pub fn empty_hint_ui(ui: &mut egui::Ui, text: &str) {
         ui.label(egui::RichText::new(text).weak());
     });
 }
+
+/// Marks the epoch the timeline pins (nothing while it follows the latest) on an epoch plot.
+pub fn shown_epoch_line(p: &mut egui_plot::PlotUi<'_>, session: &super::state::Session) {
+    if let Some(e) = session.timeline.pinned {
+        let line = egui_plot::VLine::new(format!("shown: epoch {e}"), e as f64);
+        p.vline(line.color(super::palette::rgb(super::palette::SELECTION)).width(1.5));
+    }
+}

@@ -52,7 +52,7 @@ pub struct PredictArgs {
 
 /// Loads the data for a checkpoint: the requested scaling, or the one that
 /// reproduces the training data's fingerprint.
-fn load_for_checkpoint(
+pub(super) fn load_for_checkpoint(
     ck: &Checkpoint,
     data: &str,
     preprocess: Option<Preprocess>,

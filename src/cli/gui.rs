@@ -6,7 +6,7 @@ use clap::Args;
 
 use crate::app::{
     self, AppOptions,
-    state::{ColorBy, Tile},
+    state::{AnalysisView, ColorBy, Tile},
 };
 
 /// Arguments of `gui`.
@@ -22,7 +22,7 @@ pub struct GuiArgs {
     /// Select this sample (dataset row) in the inspector once it appears in the embedding.
     #[arg(long)]
     pub select: Option<usize>,
-    /// Open with one tile as a tab: losses, metrics, view-weights, embedding, inspector or runs.
+    /// Open with one tile as a tab: losses, metrics, view-weights, embedding, inspector, analysis or runs.
     #[arg(long, value_parser = parse_tile)]
     pub tab: Option<Tile>,
     /// When the run finishes, "Export all" into this folder.
@@ -37,13 +37,20 @@ pub struct GuiArgs {
     pub bench_frames: Option<f64>,
     #[arg(long)]
     pub bench_out: Option<PathBuf>,
+    /// Snapshot and embed up to this many samples (the run's snapshot size and the t-SNE cap;
+    /// e.g. 10000 to draw all of Hdigit).
+    #[arg(long)]
+    pub points: Option<usize>,
     /// The runs directory the app records its runs in and the Runs tile lists (default: the
     /// tile's setting, else $MVC_RUNS, else ~/.local/share/mvc-workbench/runs).
     #[arg(long, value_name = "DIR")]
     pub runs: Option<PathBuf>,
-    /// Colour the embedding by: predicted, true or confidence.
+    /// Colour the embedding by: predicted, true, correct, confidence or uncertainty.
     #[arg(long, value_parser = parse_color)]
     pub color_by: Option<ColorBy>,
+    /// The Analysis tile's view at start: confusion, views or uncertainty.
+    #[arg(long, value_parser = parse_analysis)]
+    pub analysis: Option<AnalysisView>,
     /// Dark theme (default: the saved choice, else light).
     #[arg(long, conflicts_with = "light")]
     pub dark: bool,
@@ -60,7 +67,18 @@ fn parse_color(s: &str) -> Result<ColorBy, String> {
         "predicted" => Ok(ColorBy::Predicted),
         "true" | "label" | "true-label" => Ok(ColorBy::TrueLabel),
         "confidence" => Ok(ColorBy::Confidence),
-        o => Err(format!("unknown colouring {o:?}; use predicted, true or confidence")),
+        "correct" | "correctness" => Ok(ColorBy::Correctness),
+        "uncertainty" => Ok(ColorBy::Uncertainty),
+        o => Err(format!("unknown colouring {o:?}; use predicted, true, correct, confidence or uncertainty")),
+    }
+}
+
+fn parse_analysis(s: &str) -> Result<AnalysisView, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "confusion" => Ok(AnalysisView::Confusion),
+        "views" | "per-view" => Ok(AnalysisView::Views),
+        "uncertainty" => Ok(AnalysisView::Uncertainty),
+        o => Err(format!("unknown analysis view {o:?}; use confusion, views or uncertainty")),
     }
 }
 
@@ -72,7 +90,10 @@ fn parse_tile(s: &str) -> Result<Tile, String> {
         "embedding" => Ok(Tile::Embedding),
         "inspector" => Ok(Tile::Inspector),
         "runs" => Ok(Tile::Runs),
-        o => Err(format!("unknown tile {o:?}; use losses, metrics, view-weights, embedding, inspector or runs")),
+        "analysis" => Ok(Tile::Analysis),
+        o => Err(format!(
+            "unknown tile {o:?}; use losses, metrics, view-weights, embedding, inspector, analysis or runs"
+        )),
     }
 }
 
@@ -87,7 +108,9 @@ pub fn run(args: &GuiArgs) -> Result<(), String> {
         exit_when_done,
         bench_frames,
         bench_out,
+        points,
         color_by,
+        analysis,
         dark,
         light,
         no_persist,
@@ -101,9 +124,11 @@ pub fn run(args: &GuiArgs) -> Result<(), String> {
         export_on_finish: export_on_finish.clone(),
         bench_secs: *bench_frames,
         bench_out: bench_out.clone(),
+        points: *points,
         exit_when_done: *exit_when_done,
         persist: !no_persist,
         color_by: *color_by,
+        analysis: *analysis,
         runs_dir: runs.clone(),
         dark: if *dark {
             Some(true)

@@ -11,6 +11,7 @@ pub mod runs;
 pub mod serve;
 pub mod sweep;
 pub mod train;
+pub mod tsne;
 pub mod update;
 
 /// MVC Workbench — deep multi-view clustering (CVC-AFWM), desktop app and headless engine.
@@ -45,6 +46,8 @@ pub enum Commands {
     Runs(runs::RunsArgs),
     /// Run a grid or list of settings × seeds × datasets (resumable), then print the results table.
     Sweep(sweep::SweepArgs),
+    /// Time a t-SNE of a dataset's raw features or a network's Z and report its trustworthiness (k = 12).
+    Tsne(tsne::TsneArgs),
     /// Serve the HTTP API (POST /train, POST /predict, GET /runs/{id}, GET /openapi.json).
     Serve(serve::ServeArgs),
     /// Internal: read a MAT v7.3 file and write it to stdout as a MAT v5 stream (the program
@@ -79,6 +82,7 @@ pub fn main() -> i32 {
         Some(Commands::Serve(args)) => serve::run(&args),
         Some(Commands::Runs(args)) => runs::run(&args),
         Some(Commands::Sweep(args)) => sweep::run(&args),
+        Some(Commands::Tsne(args)) => tsne::run(&args),
         Some(Commands::ReadV73 { .. }) => Ok(()), // answered above
         None => gui::run(&gui::GuiArgs::default()),
     };

@@ -96,10 +96,10 @@ pub fn overlay(cfg: &TrainConfig, patch: &Patch, origin: &str) -> Result<TrainCo
     let field = |why: String| ConfigError::Field { origin: origin.to_owned(), why };
     let mut base = Patch::try_from(cfg).map_err(|e| field(format!("internal error serialising the config: {e}")))?;
     merge(&mut base, patch);
-    let known = Patch::try_from(TrainConfig::default()).map_err(|e| field(e.to_string()))?;
+    // Every field by name: JSON writes the `None` fields too (as null), which TOML leaves out.
+    let known = serde_json::to_value(TrainConfig::default()).map_err(|e| field(e.to_string()))?;
     for key in patch.keys() {
-        // `n_clusters`, `init_from` and `classes` are `None` by default, so absent from the serialised default.
-        if !known.contains_key(key) && !["n_clusters", "init_from", "preset", "classes"].contains(&key.as_str()) {
+        if known.get(key).is_none() {
             return Err(field(format!("unknown config field {key:?}")));
         }
     }
@@ -161,5 +161,14 @@ mod tests {
         let file: Patch = "con_epochs = \"many\"\n".parse().unwrap();
         let e = Layers { file: Some(("g.toml".into(), file)), ..Layers::default() }.build().unwrap_err().to_string();
         assert!(e.contains("g.toml") && e.contains("con_epochs"), "{e}");
+    }
+
+    /// Fields that are `None` by default (so absent from a TOML of the defaults) are known fields.
+    #[test]
+    fn optional_fields_can_be_set() {
+        let file: Patch = "pcl_temperature = 0.2\nn_clusters = 3\ninit_from = \"x\"\n".parse().unwrap();
+        let cfg = overlay(&TrainConfig::default(), &file, "f.toml").unwrap();
+        assert_eq!((cfg.pcl_temperature, cfg.n_clusters), (Some(0.2), Some(3)));
+        assert_eq!(cfg.init_from.as_deref(), Some(std::path::Path::new("x")));
     }
 }

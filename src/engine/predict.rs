@@ -1,7 +1,8 @@
 //! Inference: run a trained network over a dataset (or some of its rows) and
 //! read it three ways — the DEC head on the AFW-weighted consensus `normalize(Σ_v w_v h_v)` (primary;
 //! the mean of the views' `q` for networks from before issue 13), argmax of the VCF
-//! output `t`, and k-means on the fused feature `Z` — plus per-view ACC, and
+//! output `t`, and k-means on the fused feature `Z` — plus each view's own scores and the views'
+//! agreement, and
 //! answer for one sample what the seed's `/predict` did.
 //!
 //! The AFW weights of an evaluation come from the summaries of the whole set
@@ -249,12 +250,23 @@ pub fn metrics_report(
     // (three restarts let an unlucky seeding show as a worse model).
     let params = KMeansParams { n_init: KMEANS_Z_RESTARTS, ..KMeansParams::new(eval.k, seed) };
     let km = kmeans(&eval.z, n, eval.z_dim, &params).map_err(|e| e.to_string())?;
+    // Each view's own features clustered alone (fewer restarts: one k-means per view per evaluation).
+    let view_params = KMeansParams { n_init: SNAPSHOT_KMEANS_RESTARTS, ..KMeansParams::new(eval.k, seed) };
+    let per_view_kmeans = eval
+        .h
+        .iter()
+        .map(|hv| kmeans(hv, n, eval.h_dim, &view_params).map(|km| to_scores(metrics::scores(&km.labels, truth))))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
     Ok(MetricsReport {
         global_epoch,
         mean_q: to_scores(metrics::scores(&eval.pred_mean, truth)),
         vcf: to_scores(metrics::scores(&eval.pred_vcf, truth)),
         kmeans_z: to_scores(metrics::scores(&km.labels, truth)),
         per_view_acc: eval.pred_views.iter().map(|p| metrics::accuracy(p, truth)).collect(),
+        per_view: eval.pred_views.iter().map(|p| to_scores(metrics::scores(p, truth))).collect(),
+        view_agreement: crate::analysis::agreement_matrix(&eval.pred_views),
+        per_view_kmeans,
     })
 }
 
@@ -297,6 +309,9 @@ pub fn stratified_sample(labels: Option<&[usize]>, n: usize, cap: usize, seed: u
 /// An embedding snapshot from an evaluation of some rows.
 pub fn snapshot_from(eval: &Evaluation, ds: &MultiViewDataset, global_epoch: usize) -> EmbeddingSnapshot {
     let labels = truth_of(ds, &eval.rows);
+    // The "k-means on Z" reading of these same points, for the confusion matrix of any reading.
+    let params = KMeansParams { n_init: SNAPSHOT_KMEANS_RESTARTS, ..KMeansParams::new(eval.k, 0) };
+    let predicted_kmeans_z = kmeans(&eval.z, eval.rows.len(), eval.z_dim, &params).ok().map(|km| km.labels);
     let predicted_aligned = labels.as_ref().map(|t| {
         let map = metrics::align_clusters(&eval.pred_mean, t);
         eval.pred_mean.iter().map(|&p| map.get(p).copied().unwrap_or(p)).collect()
@@ -316,9 +331,15 @@ pub fn snapshot_from(eval: &Evaluation, ds: &MultiViewDataset, global_epoch: usi
         confidence: eval.confidence.clone(),
         labels,
         view_weights: eval.view_weights.clone(),
+        predicted_vcf: Some(eval.pred_vcf.clone()),
+        predicted_kmeans_z,
         uncertainty: eval.uncertainty.clone(),
     }
 }
+
+/// Restarts of the k-means on a snapshot's `Z` (fewer than the metrics' reading: a snapshot is
+/// taken often, and its confusion matrix is a picture, not a reported number).
+pub const SNAPSHOT_KMEANS_RESTARTS: usize = 3;
 
 /// One tenth of the samples ranked by uncertainty, and how often the primary reading is wrong there.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

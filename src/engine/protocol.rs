@@ -239,6 +239,19 @@ pub struct MetricsReport {
     pub kmeans_z: Scores,
     /// ACC of each view's own `argmax q_v`.
     pub per_view_acc: Vec<f64>,
+    /// ACC / NMI / ARI / purity of each view's own `argmax q_v` (empty in records from before
+    /// issue 18).
+    #[serde(default)]
+    pub per_view: Vec<Scores>,
+    /// `view_agreement[a][b]`: the fraction of samples whose `argmax q_a` equals `argmax q_b`
+    /// (the views share the DEC head's centres, so their cluster ids mean the same); 1 on the
+    /// diagonal (empty in records from before issue 18).
+    #[serde(default)]
+    pub view_agreement: Vec<Vec<f64>>,
+    /// The scores of k-means on each view's own `h_v` (3 restarts; empty in records from before
+    /// issue 18).
+    #[serde(default)]
+    pub per_view_kmeans: Vec<Scores>,
 }
 
 /// An embedding snapshot for plots and the inspector (a capped, stratified sample).
@@ -268,6 +281,12 @@ pub struct EmbeddingSnapshot {
     pub labels: Option<Vec<usize>>,
     /// AFW view weights at the time of the snapshot.
     pub view_weights: Vec<f32>,
+    /// argmax of the VCF head's `t`, in model cluster ids (`None` in snapshots from before issue 18).
+    #[serde(default)]
+    pub predicted_vcf: Option<Vec<usize>>,
+    /// k-means (3 restarts) on this snapshot's `Z` (`None` in snapshots from before issue 18).
+    #[serde(default)]
+    pub predicted_kmeans_z: Option<Vec<usize>>,
     /// Each point's pseudo-label uncertainty in [0, 1] (`predict::Evaluation::uncertainty`);
     /// empty in snapshots recorded before it was.
     #[serde(default)]

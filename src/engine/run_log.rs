@@ -339,7 +339,16 @@ mod tests {
 
     fn metrics(g: usize, acc: f64) -> MetricsReport {
         let s = Scores { acc, nmi: acc / 2.0, ari: acc / 3.0, purity: acc };
-        MetricsReport { global_epoch: g, mean_q: s, vcf: s, kmeans_z: Scores { acc: 0.5, ..s }, per_view_acc: vec![] }
+        MetricsReport {
+            global_epoch: g,
+            mean_q: s,
+            vcf: s,
+            kmeans_z: Scores { acc: 0.5, ..s },
+            per_view_acc: vec![],
+            per_view: vec![],
+            view_agreement: vec![],
+            per_view_kmeans: vec![],
+        }
     }
 
     #[test]

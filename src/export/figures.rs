@@ -9,22 +9,22 @@ use crate::palette;
 use super::table::{class_name, view_name};
 use super::{ColorKey, Figure, FigureStyle, RunExport};
 
-fn rgb(c: [u8; 3]) -> RGBColor {
+pub(super) fn rgb(c: [u8; 3]) -> RGBColor {
     RGBColor(c[0], c[1], c[2])
 }
 
 /// Paper style in points, scaled to the backend's pixels.
-struct Paper {
+pub(super) struct Paper {
     /// Pixels per typographic point.
     px_per_pt: f64,
 }
 
 impl Paper {
-    fn px(&self, pt: f64) -> u32 {
+    pub(super) fn px(&self, pt: f64) -> u32 {
         (pt * self.px_per_pt).round().max(1.0) as u32
     }
-    fn font(&self, pt: f64) -> TextStyle<'static> {
-        ("sans-serif", pt * self.px_per_pt).into_font().color(&BLACK)
+    pub(super) fn font(&self, pt: f64) -> TextStyle<'static> {
+        (super::font::FAMILY, pt * self.px_per_pt).into_font().color(&BLACK)
     }
     fn stroke(&self, color: RGBColor, pt: f64) -> ShapeStyle {
         color.stroke_width(self.px(pt))
@@ -33,7 +33,7 @@ impl Paper {
 
 type Res = Result<(), String>;
 
-fn re<E: std::fmt::Display>(e: E) -> String {
+pub(super) fn re<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
@@ -47,6 +47,7 @@ pub(super) fn draw_figure<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
+    super::font::ensure_registered();
     let paper = Paper { px_per_pt };
     root.fill(&WHITE).map_err(re)?;
     let area = root.margin(paper.px(6.0), paper.px(6.0), paper.px(6.0), paper.px(10.0));
@@ -57,6 +58,7 @@ where
         Figure::ViewWeightHistory => draw_view_weight_history(&area, run, &paper),
         Figure::Embedding => draw_embedding(&area, run, &paper),
         Figure::ClusterProbabilities => draw_probabilities(&area, run, &paper),
+        Figure::Confusion => super::confusion::draw(&area, run, &paper),
     }
 }
 

@@ -5,9 +5,12 @@
 //!
 //! The input is a plain [`RunExport`]: the app builds it from what it shows,
 //! a script can build it from a [`crate::engine::protocol::RunSummary`].
-//! `figures.rs` draws, `table.rs` writes the CSV tables, `write.rs` the atomic files.
+//! `figures.rs` draws (with the embedded font of `font.rs`), `table.rs` writes the CSV tables, `write.rs` the atomic files.
 
+mod confusion;
 mod figures;
+pub mod font;
+mod selection;
 mod table;
 mod write;
 
@@ -19,7 +22,9 @@ use serde::{Deserialize, Serialize};
 use crate::engine::TrainConfig;
 use crate::engine::protocol::{EpochReport, MetricsReport, RunSummary};
 
+pub use confusion::ConfusionExport;
 use figures::draw_figure;
+pub use selection::{SelectedPoint, SelectionExport};
 use table::csv_of;
 pub use write::atomic_write;
 use write::{ensure_parent, io_err, temp_path};
@@ -33,16 +38,19 @@ pub enum Figure {
     ViewWeightHistory,
     Embedding,
     ClusterProbabilities,
+    /// The aligned confusion matrix of the Analysis tile.
+    Confusion,
 }
 
 impl Figure {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Losses,
         Self::Metrics,
         Self::ViewWeights,
         Self::ViewWeightHistory,
         Self::Embedding,
         Self::ClusterProbabilities,
+        Self::Confusion,
     ];
 
     /// File name stem (`losses` → `losses.svg`, `losses.csv`).
@@ -54,6 +62,7 @@ impl Figure {
             Self::ViewWeightHistory => "view_weight_history",
             Self::Embedding => "embedding",
             Self::ClusterProbabilities => "cluster_probabilities",
+            Self::Confusion => "confusion",
         }
     }
 
@@ -65,6 +74,7 @@ impl Figure {
             Self::ViewWeightHistory => "View weights over epochs",
             Self::Embedding => "Embedding",
             Self::ClusterProbabilities => "Cluster probabilities",
+            Self::Confusion => "Confusion matrix",
         }
     }
 }
@@ -159,6 +169,9 @@ pub struct RunExport {
     pub summary: Option<RunSummary>,
     pub embedding: Option<EmbeddingExport>,
     pub selected: Option<SampleExport>,
+    /// The Analysis tile's confusion matrix (absent in exports from before issue 18).
+    #[serde(default)]
+    pub confusion: Option<ConfusionExport>,
 }
 
 /// Why an export failed.
@@ -189,6 +202,9 @@ pub fn available(run: &RunExport, fig: Figure) -> Result<(), ExportError> {
             none("no embedding has been computed")
         }
         Figure::ClusterProbabilities if run.selected.is_none() => none("no sample is selected"),
+        Figure::Confusion if run.confusion.as_ref().is_none_or(|c| c.counts.is_empty()) => {
+            none("no confusion matrix (it needs labels and a snapshot)")
+        }
         _ => Ok(()),
     }
 }
@@ -311,6 +327,9 @@ mod tests {
                 vcf: s,
                 kmeans_z: s,
                 per_view_acc: vec![0.5, 0.6],
+                per_view: vec![s, s],
+                view_agreement: vec![vec![1.0, 0.5], vec![0.5, 1.0]],
+                per_view_kmeans: vec![s, s],
             }],
             contrastive_from: Some(3),
             embedding: Some(EmbeddingExport {
@@ -324,6 +343,14 @@ mod tests {
                 predicted: vec![1, 0, 0],
                 predicted_aligned: Some(vec![0, 1, 1]),
                 confidence: vec![0.9, 0.8, 0.7],
+            }),
+            confusion: Some(ConfusionExport {
+                reading: "primary (heads)".into(),
+                epoch: 6,
+                row_normalised: false,
+                columns: vec![1, 0],
+                column_label: vec![Some(0), Some(1)],
+                counts: vec![vec![5, 1], vec![0, 4]],
             }),
             ..RunExport::default()
         }
@@ -347,6 +374,10 @@ mod tests {
         assert!(files.iter().any(|p| p.ends_with("losses.svg")));
         let svg = std::fs::read_to_string(dir.path().join("losses.svg")).unwrap();
         assert!(svg.contains("<svg") && svg.contains("reconstruction"));
+        let svg = std::fs::read_to_string(dir.path().join("confusion.svg")).unwrap();
+        assert!(svg.contains("Confusion matrix") && svg.contains("DejaVu Sans"), "the embedded font is named");
+        let csv = std::fs::read_to_string(dir.path().join("confusion.csv")).unwrap();
+        assert!(csv.starts_with("true_label,cluster 1,cluster 0\nx,5,1\ny,0,4\ncluster_size,5,5\n"), "{csv}");
         let png = std::fs::read(dir.path().join("embedding.png")).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         let leftovers: Vec<_> = std::fs::read_dir(dir.path())

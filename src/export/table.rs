@@ -124,6 +124,7 @@ pub(super) fn csv_of(run: &RunExport, fig: Figure) -> String {
                 }
             }
         }
+        Figure::Confusion => out = super::confusion::csv(run),
     }
     out
 }

@@ -4,7 +4,9 @@
 //! (`Header`: epoch, counts, sizes, view weights), then the arrays in this order: `indices`,
 //! `predicted` (u32), `predicted_aligned` and `labels` (u32, when present), `confidence`, `z`,
 //! `q_mean`, each view's `h`, each view's `q`, then `uncertainty` when the header's `uncertain`
-//! says so (f32; older files have none). Snapshots beyond [`MAX_BYTES`] keep an
+//! says so (f32; older files have none), then `predicted_vcf` and `predicted_kmeans_z` (u32, when
+//! the header's `vcf` / `kmeans_z` say so; files from before issue 18 read as `None`). Snapshots
+//! beyond [`MAX_BYTES`] keep an
 //! evenly spaced subset of their points.
 
 use std::path::Path;
@@ -34,17 +36,73 @@ struct Header {
     view_weights: Vec<f32>,
     #[serde(default)]
     uncertain: bool,
+    #[serde(default)]
+    vcf: bool,
+    #[serde(default)]
+    kmeans_z: bool,
 }
 
 fn point_bytes(s: &EmbeddingSnapshot) -> usize {
     let v = s.h.len();
-    4 * (5 + s.z_dim + s.k + v * (s.h_dim + s.k))
+    4 * (7 + s.z_dim + s.k + v * (s.h_dim + s.k))
 }
 
 /// Writes `s` to `path` atomically, subsampled to stay under [`MAX_BYTES`].
 pub fn write(path: &Path, s: &EmbeddingSnapshot) -> Result<(), StoreError> {
+    write_capped(path, s, MAX_BYTES)
+}
+
+/// The folder of a run's snapshot history (the timeline of a stored run), one file an epoch.
+pub const HISTORY_DIR: &str = "snapshots";
+/// At most this many history files; past it every other older one is removed.
+pub const HISTORY_FILES: usize = 32;
+/// Upper bound of one history file (so a run's history stays under 16 MiB).
+pub const HISTORY_FILE_BYTES: usize = 512 << 10;
+
+/// Adds `s` to the run folder's snapshot history (`snapshots/epoch-NNNNNN.bin`), thinning it
+/// to [`HISTORY_FILES`]. The subsample of a file is the same evenly spaced one every epoch.
+pub fn write_history(run_dir: &Path, s: &EmbeddingSnapshot) -> Result<(), StoreError> {
+    let dir = run_dir.join(HISTORY_DIR);
+    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    write_capped(&dir.join(format!("epoch-{:06}.bin", s.global_epoch)), s, HISTORY_FILE_BYTES)?;
+    let files = history_files(&dir);
+    if files.len() > HISTORY_FILES {
+        let last = files.len() - 1;
+        for (i, (_, f)) in files.iter().enumerate() {
+            if i % 2 == 1 && i != last {
+                std::fs::remove_file(f).map_err(io_err(f))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The history's files by epoch, ascending.
+fn history_files(dir: &Path) -> Vec<(usize, std::path::PathBuf)> {
+    let mut files: Vec<(usize, std::path::PathBuf)> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let epoch = name.strip_prefix("epoch-")?.strip_suffix(".bin")?.parse().ok()?;
+                    Some((epoch, e.path()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// A run's snapshot history, ascending by epoch (empty for runs recorded before it was kept);
+/// a file that cannot be read is skipped.
+pub fn read_history(run_dir: &Path) -> Vec<EmbeddingSnapshot> {
+    history_files(&run_dir.join(HISTORY_DIR)).iter().filter_map(|(_, f)| read(f).ok()).collect()
+}
+
+fn write_capped(path: &Path, s: &EmbeddingSnapshot, max_bytes: usize) -> Result<(), StoreError> {
     let n = s.indices.len();
-    let keep = (MAX_BYTES / point_bytes(s).max(1)).clamp(1, n.max(1)).min(n);
+    let keep = (max_bytes / point_bytes(s).max(1)).clamp(1, n.max(1)).min(n);
     let picks: Vec<usize> = (0..keep).map(|i| i * n / keep.max(1)).collect();
     let header = Header {
         global_epoch: s.global_epoch,
@@ -57,6 +115,8 @@ pub fn write(path: &Path, s: &EmbeddingSnapshot) -> Result<(), StoreError> {
         labelled: s.labels.is_some(),
         view_weights: s.view_weights.clone(),
         uncertain: s.uncertainty.len() == n && n > 0,
+        vcf: s.predicted_vcf.is_some(),
+        kmeans_z: s.predicted_kmeans_z.is_some(),
     };
     let head = serde_json::to_vec(&header)
         .map_err(|e| StoreError::Corrupt { path: path.to_path_buf(), why: format!("cannot serialise: {e}") })?;
@@ -96,6 +156,9 @@ pub fn write(path: &Path, s: &EmbeddingSnapshot) -> Result<(), StoreError> {
     if header.uncertain {
         rows(&mut out, &s.uncertainty, 1);
     }
+    for p in [&s.predicted_vcf, &s.predicted_kmeans_z].into_iter().flatten() {
+        u32s(&mut out, p);
+    }
     write_atomic(path, &out)
 }
 
@@ -134,6 +197,8 @@ pub fn read(path: &Path) -> Result<EmbeddingSnapshot, StoreError> {
         q_views.push(as_f32(take(size(n, h.k)?)?));
     }
     let uncertainty = if h.uncertain { as_f32(take(n)?) } else { Vec::new() };
+    let predicted_vcf = if h.vcf { Some(as_usize(take(n)?)) } else { None };
+    let predicted_kmeans_z = if h.kmeans_z { Some(as_usize(take(n)?)) } else { None };
     Ok(EmbeddingSnapshot {
         global_epoch: h.global_epoch,
         indices,
@@ -150,6 +215,8 @@ pub fn read(path: &Path) -> Result<EmbeddingSnapshot, StoreError> {
         labels,
         view_weights: h.view_weights,
         uncertainty,
+        predicted_vcf,
+        predicted_kmeans_z,
     })
 }
 
@@ -175,6 +242,8 @@ mod tests {
             labels: None,
             view_weights: vec![0.4, 0.6],
             uncertainty: f(n, 1.0 / n as f32),
+            predicted_vcf: Some((0..n).map(|i| (i / 3) % 2).collect()),
+            predicted_kmeans_z: None,
         }
     }
 
@@ -196,6 +265,20 @@ mod tests {
         assert_eq!(back.z.len(), n * 64);
         assert_eq!(back.h[1].len(), n * 3);
         assert_eq!(back.indices[1] - back.indices[0], big.indices[20_000 / n] - big.indices[0]);
+
+        // The history: one file an epoch, thinned past the cap, each under its bound.
+        let run = dir.path().join("run");
+        for e in 1..=40 {
+            write_history(&run, &EmbeddingSnapshot { global_epoch: e, ..big.clone() }).unwrap();
+        }
+        let history = read_history(&run);
+        assert!(history.len() <= HISTORY_FILES && history.len() >= HISTORY_FILES / 2, "{}", history.len());
+        assert_eq!(history.last().unwrap().global_epoch, 40);
+        assert!(history.windows(2).all(|w| w[0].global_epoch < w[1].global_epoch));
+        for f in std::fs::read_dir(run.join(HISTORY_DIR)).unwrap() {
+            assert!(f.unwrap().metadata().unwrap().len() as usize <= HISTORY_FILE_BYTES + 1024);
+        }
+        assert!(read_history(&dir.path().join("none")).is_empty());
 
         // A file cut short is an error naming it, never a panic.
         let bytes = std::fs::read(&path).unwrap();

@@ -149,7 +149,10 @@ impl RunWriter {
                 self.metrics.push(m.clone());
                 self.append(&EpochLine::Metrics(m.clone()))?;
             }
-            Event::Snapshot(s) => snapshot::write(&self.dir.join(snapshot::FILE), s)?,
+            Event::Snapshot(s) => {
+                snapshot::write(&self.dir.join(snapshot::FILE), s)?;
+                snapshot::write_history(&self.dir, s)?;
+            }
             Event::CheckpointSaved(p) => self.record.checkpoint = Some(p.clone()),
             Event::Finished(summary) => self.finish_with(summary)?,
             Event::Failed { error, last_checkpoint } => {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::engine::protocol::LiveParams;
 use crate::export::Figure;
 
-use super::{DatasetSource, Session};
+use super::{DatasetSource, Marked, Session};
 
 /// What to export.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +16,29 @@ pub enum ExportTarget {
     RunJson,
     /// Every figure (SVG + PNG), every table and the run JSON into a new folder.
     All,
+    /// The marked samples (indices, labels, predictions, uncertainty, coordinates).
+    Selection(SelectionFormat),
+}
+
+/// What the timeline scrubber asks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TimelineCommand {
+    /// Show this epoch's snapshot (`None`: follow the latest).
+    Pin(Option<usize>),
+    /// Show the snapshot this many steps away.
+    Step(isize),
+    Play(bool),
+    /// Snapshots per second.
+    Speed(f32),
+    /// Lay out every snapshot not laid out yet, one after another.
+    LayOutAll,
+}
+
+/// The file format of an exported selection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SelectionFormat {
+    Csv,
+    Json,
 }
 
 /// What panels ask the app to do. Applied after the ui pass.
@@ -42,6 +65,10 @@ pub enum AppCommand {
     PauseTsne(bool),
     CancelTsne,
     Select(Option<usize>),
+    /// Mark a set of samples (or with `None` clear the marks).
+    Mark(Option<Marked>),
+    /// The timeline scrubber.
+    Timeline(TimelineCommand),
     Export(ExportTarget),
     /// Apply a preset by name.
     ApplyPreset(String),

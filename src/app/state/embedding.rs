@@ -46,6 +46,29 @@ impl EmbeddingLayout {
     }
 }
 
+/// The 3-D picture of one snapshot (a PCA while its 3-D t-SNE runs).
+#[derive(Debug, Clone)]
+pub struct Layout3d {
+    pub snapshot: Arc<EmbeddingSnapshot>,
+    /// Position in `snapshot` of each point shown.
+    pub positions: Vec<usize>,
+    pub coords: Vec<[f32; 3]>,
+    pub source: FeatureSource,
+    /// The t-SNE has finished (else the coordinates are its PCA start).
+    pub done: bool,
+}
+
+impl Layout3d {
+    /// Dataset row of point `i`.
+    pub fn row(&self, i: usize) -> Option<usize> {
+        self.positions.get(i).and_then(|&p| self.snapshot.indices.get(p)).copied()
+    }
+
+    pub fn epoch(&self) -> usize {
+        self.snapshot.global_epoch
+    }
+}
+
 /// A t-SNE job in flight.
 #[derive(Debug, Clone)]
 pub struct PendingTsne {
@@ -65,6 +88,10 @@ pub struct EmbeddingRuntime {
     /// Epoch of the snapshot last sent to t-SNE.
     pub last_job_epoch: Option<usize>,
     pub last_tsne_secs: Option<f64>,
+    /// The 3-D view's picture.
+    pub layout3d: Option<Layout3d>,
+    /// Why the last 3-D t-SNE failed.
+    pub error3d: Option<String>,
 }
 
 /// The label id each model cluster was matched to (from the snapshot's

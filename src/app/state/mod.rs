@@ -6,6 +6,7 @@
 mod commands;
 mod embedding;
 mod session;
+mod timeline;
 
 use std::path::PathBuf;
 
@@ -17,9 +18,14 @@ use crate::engine::TrainConfig;
 pub use crate::engine::run_log::{RunLog, RunStatus, format_secs};
 
 use super::tsne::TsneParams;
-pub use commands::{AppCommand, CommandQueue, ExportTarget, ViewCtx};
-pub use embedding::{EmbeddingLayout, EmbeddingRuntime, LayoutMethod, PendingTsne, cluster_to_label, position_in};
-pub use session::{ExportOutcome, FrameTimes, LoadedDataset, Notice, Session, StepMeasurements, StepShape, quantile};
+pub use commands::{AppCommand, CommandQueue, ExportTarget, SelectionFormat, TimelineCommand, ViewCtx};
+pub use embedding::{
+    EmbeddingLayout, EmbeddingRuntime, Layout3d, LayoutMethod, PendingTsne, cluster_to_label, position_in,
+};
+pub use session::{
+    ExportOutcome, FrameTimes, LoadedDataset, Marked, Notice, Session, StepMeasurements, StepShape, quantile,
+};
+pub use timeline::Timeline;
 
 /// The centre tiles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
@@ -30,11 +36,13 @@ pub enum Tile {
     Embedding,
     Inspector,
     Runs,
+    /// The confusion matrix, the per-view diagnostics and the uncertainty (`app/analysis/`).
+    Analysis,
 }
 
 impl Tile {
-    pub const ALL: [Self; 6] =
-        [Self::Losses, Self::Metrics, Self::ViewWeights, Self::Embedding, Self::Inspector, Self::Runs];
+    pub const ALL: [Self; 7] =
+        [Self::Losses, Self::Metrics, Self::ViewWeights, Self::Embedding, Self::Inspector, Self::Analysis, Self::Runs];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -44,6 +52,7 @@ impl Tile {
             Self::Embedding => "Embedding",
             Self::Inspector => "Inspector",
             Self::Runs => "Runs",
+            Self::Analysis => "Analysis",
         }
     }
 }
@@ -123,6 +132,12 @@ pub enum ColorBy {
     Predicted,
     TrueLabel,
     Confidence,
+    /// Whether the (aligned) prediction equals the label.
+    Correctness,
+    /// The pseudo-label uncertainty (`app::analysis::uncertainty_of`).
+    Uncertainty,
+    /// View `v`'s own `argmax q_v`, mapped to labels like the primary reading.
+    ViewPrediction(usize),
 }
 
 impl ColorBy {
@@ -131,12 +146,60 @@ impl ColorBy {
             Self::Predicted => "predicted cluster",
             Self::TrueLabel => "true label",
             Self::Confidence => "confidence",
+            Self::Correctness => "correct / wrong",
+            Self::Uncertainty => "uncertainty",
+            Self::ViewPrediction(_) => "a view's prediction",
+        }
+    }
+}
+
+/// Which part of the Analysis tile is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum AnalysisView {
+    #[default]
+    Confusion,
+    Views,
+    Uncertainty,
+}
+
+impl AnalysisView {
+    pub const ALL: [Self; 3] = [Self::Confusion, Self::Views, Self::Uncertainty];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Confusion => "Confusion matrix",
+            Self::Views => "Per-view",
+            Self::Uncertainty => "Uncertainty",
+        }
+    }
+}
+
+/// Analysis tile settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AnalysisSettings {
+    pub view: AnalysisView,
+    /// The reading the confusion matrix shows.
+    pub reading: crate::analysis::Reading,
+    /// Show each label's row as shares instead of counts.
+    pub row_normalised: bool,
+    /// How many samples "Select the N most uncertain" picks.
+    pub uncertain_n: usize,
+}
+
+impl Default for AnalysisSettings {
+    fn default() -> Self {
+        Self {
+            view: AnalysisView::Confusion,
+            reading: crate::analysis::Reading::Primary,
+            row_normalised: false,
+            uncertain_n: 50,
         }
     }
 }
 
 /// Which feature the embedding shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, Hash)]
 pub enum FeatureSource {
     /// The fused feature `Z`.
     #[default]
@@ -155,6 +218,27 @@ pub struct EmbeddingSettings {
     /// Recompute t-SNE automatically at most every this many epochs (0 = only on demand).
     pub every_epochs: usize,
     pub point_radius: f32,
+    /// Show the 3-D t-SNE with an orbit camera instead of the 2-D one.
+    pub three_d: bool,
+    pub camera: Camera,
+}
+
+/// The 3-D view's orbit camera.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Camera {
+    /// Rotation about the vertical axis, radians.
+    pub yaw: f32,
+    /// Rotation about the horizontal axis, radians (within ±1.5).
+    pub pitch: f32,
+    /// Magnification (1: the cloud fits the view).
+    pub zoom: f32,
+}
+
+impl Default for Camera {
+    fn default() -> Self {
+        Self { yaw: 0.6, pitch: 0.35, zoom: 1.0 }
+    }
 }
 
 impl Default for EmbeddingSettings {
@@ -165,6 +249,8 @@ impl Default for EmbeddingSettings {
             tsne: TsneParams::default(),
             every_epochs: 10,
             point_radius: 2.5,
+            three_d: false,
+            camera: Camera::default(),
         }
     }
 }
@@ -207,6 +293,7 @@ pub struct AppState {
     pub config: TrainConfig,
     pub layout: Layout,
     pub embedding: EmbeddingSettings,
+    pub analysis: AnalysisSettings,
     pub losses_log_scale: bool,
     pub export: ExportSettings,
     pub left_panel_open: bool,
@@ -227,6 +314,7 @@ impl Default for AppState {
             config: demo_config(),
             layout: Layout::default(),
             embedding: EmbeddingSettings::default(),
+            analysis: AnalysisSettings::default(),
             losses_log_scale: true,
             export: ExportSettings::default(),
             left_panel_open: true,
@@ -301,7 +389,7 @@ mod tests {
     fn layout_moves_and_repairs() {
         let mut l = Layout { order: vec![Tile::Embedding, Tile::Embedding], ..Layout::default() };
         l.normalise();
-        assert_eq!(l.order.len(), 6);
+        assert_eq!(l.order.len(), 7);
         assert_eq!(l.order[0], Tile::Embedding);
         l.move_tile(Tile::Embedding, 1);
         assert_eq!(l.order[1], Tile::Embedding);

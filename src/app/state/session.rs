@@ -69,6 +69,16 @@ pub struct Notice {
     pub error: bool,
 }
 
+/// A set of samples picked together (a confusion-matrix cell, the most uncertain samples):
+/// ringed in the embedding and listed in the inspector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marked {
+    /// Dataset rows, in the order they were picked.
+    pub rows: Vec<usize>,
+    /// What they are, for the inspector's heading (`true 2, cluster 5 (primary)`).
+    pub what: String,
+}
+
 /// Everything the session holds at run time (never persisted).
 #[derive(Default)]
 pub struct Session {
@@ -79,6 +89,10 @@ pub struct Session {
     pub run: RunLog,
     /// Dataset row of the selected sample.
     pub selected: Option<usize>,
+    /// The samples picked together (`Marked`), if any.
+    pub marked: Option<Marked>,
+    /// The run's snapshots over time and the scrubber's state.
+    pub timeline: super::Timeline,
     pub embedding: EmbeddingRuntime,
     pub export_busy: bool,
     pub export_outcome: Option<ExportOutcome>,
@@ -116,6 +130,20 @@ impl Session {
 }
 
 impl Session {
+    /// The snapshot the analysis views and the inspector read: the timeline's (the pinned epoch,
+    /// else the latest), else the one the embedding shows.
+    pub fn current_snapshot(&self) -> Option<&Arc<crate::engine::protocol::EmbeddingSnapshot>> {
+        self.timeline
+            .shown()
+            .or(self.run.snapshot.as_ref())
+            .or_else(|| self.embedding.layout.as_ref().map(|l| &l.snapshot))
+    }
+
+    /// The epoch the timeline pins (`None`: following the latest).
+    pub fn shown_epoch(&self) -> Option<usize> {
+        self.timeline.pinned
+    }
+
     pub fn dataset(&self) -> Option<&Arc<MultiViewDataset>> {
         self.loaded.as_ref().map(|l| &l.dataset)
     }

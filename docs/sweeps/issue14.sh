@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The session-15 rows of docs/RESULTS.md (issue 14, the seeds' related methods) on one dataset:
+# per seed one pre-training, then each option's contrastive phase from it, then `eval --json`
+# (final-epoch readings and the error rate per uncertainty decile).
+#   bash docs/sweeps/issue14.sh ../shared/datasets/Synthetic3d.mat STORE_DIR [SEEDS...]
+set -euo pipefail
+DATA=$1 STORE=$2; shift 2
+SEEDS=${*:-1 2}
+BIN=${BIN:-mvc-workbench}
+for seed in $SEEDS; do
+  $BIN train "$DATA" --seed "$seed" --con-epochs 0 --runs "$STORE" --name "pre-$seed" --json > /dev/null
+  pre=$(ls -td "$STORE"/*/ | head -1)
+  for opt in base uncertainty zh h pcl knn; do
+    case $opt in
+      base) extra=();;
+      uncertainty) extra=(--uncertainty-weighting);;
+      zh) extra=(--cluster-space zh);;
+      h) extra=(--cluster-space h);;
+      pcl) extra=(--pcl-temperature 0.1);;
+      knn) extra=(--knn-targets 10);;
+    esac
+    $BIN train "$DATA" --seed "$seed" --init-from "$pre" --mse-epochs 0 "${extra[@]}" \
+      --runs "$STORE" --name "$opt-$seed" --tag issue14 --json > /dev/null
+    $BIN eval --checkpoint "$(ls -td "$STORE"/*/ | head -1)" "$DATA" --json
+  done
+done
