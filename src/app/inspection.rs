@@ -64,7 +64,12 @@ impl WorkbenchApp {
         let device = self.state.config.device;
         let work = move || -> InspectResult {
             let ck = checkpoint::load(&dir).map_err(|e| e.to_string())?;
-            ck.check_dataset(&ds, false).map_err(|e| e.to_string())?;
+            ck.check_dataset(&ds, false).map_err(|e| {
+                format!(
+                    "the loaded data differs from the data this run trained on (its preprocessing, variable \
+                     choices or an added noise view): {e}"
+                )
+            })?;
             let dev = resolve(device)?;
             let (_, eval) = evaluate_checkpoint(&ck, &ds, &dev.device)?;
             Ok(snapshot_from(&eval, &ds, ck.meta.global_epoch))

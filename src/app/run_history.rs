@@ -226,20 +226,13 @@ impl WorkbenchApp {
         self.finished_handled = true;
         self.clear_inspection();
         if let Some(ck) = rec.checkpoint.clone() {
-            let same_data = self.session.loaded.as_ref().is_some_and(|l| l.dataset.fingerprint() == rec.dataset.sha256);
-            if same_data {
+            // The same source loaded: the `mvc-inspect` thread checks the data's fingerprint (a
+            // hash of every value, kept off the UI thread) and says so if it differs.
+            let src = DatasetSource::parse(&rec.dataset.source);
+            if self.session.loaded.as_ref().is_some_and(|l| l.source == src) {
                 self.inspect_through_checkpoint(ck);
             } else {
-                let src = DatasetSource::parse(&rec.dataset.source);
-                if self.session.loaded.as_ref().is_some_and(|l| l.source == src) {
-                    self.session.inspection.error = Some(format!(
-                        "the loaded {} differs from the data this run trained on (its preprocessing, variable \
-                         choices or an added noise view)",
-                        src.display()
-                    ));
-                } else {
-                    self.session.inspection.needs_dataset = Some((id.to_owned(), src));
-                }
+                self.session.inspection.needs_dataset = Some((id.to_owned(), src));
             }
         }
         Ok(())
