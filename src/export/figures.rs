@@ -33,6 +33,25 @@ impl Paper {
 
 type Res = Result<(), String>;
 
+/// The paper style's legend box (translucent white, grey border) at `position`.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    font: TextStyle<'static>,
+) -> Res
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font(font)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(180, 180, 180))
+        .draw()
+        .map_err(re)
+}
+
 pub(super) fn re<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
@@ -158,14 +177,7 @@ where
             .label(t.label())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], stroke));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font(p.font(7.5))
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(180, 180, 180))
-        .draw()
-        .map_err(re)
+    legend(&mut chart, SeriesLabelPosition::UpperRight, p.font(7.5))
 }
 
 fn draw_metrics<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, run: &RunExport, p: &Paper) -> Res
@@ -226,14 +238,7 @@ where
             }
         }
         if m == 0 {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::LowerRight)
-                .label_font(p.font(6.5))
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(180, 180, 180))
-                .draw()
-                .map_err(re)?;
+            legend(&mut chart, SeriesLabelPosition::LowerRight, p.font(6.5))?;
         }
     }
     Ok(())
@@ -344,14 +349,7 @@ where
             .label(view_name(run, v))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], stroke));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font(p.font(7.5))
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(180, 180, 180))
-        .draw()
-        .map_err(re)
+    legend(&mut chart, SeriesLabelPosition::UpperRight, p.font(7.5))
 }
 
 fn draw_embedding<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, run: &RunExport, p: &Paper) -> Res
@@ -440,14 +438,7 @@ where
         }
     }
     if k <= 16 {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font(p.font(7.0))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(180, 180, 180))
-            .draw()
-            .map_err(re)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight, p.font(7.0))?;
     }
     Ok(())
 }
