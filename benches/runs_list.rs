@@ -54,6 +54,7 @@ fn main() {
             per_view: vec![],
             view_agreement: vec![],
             per_view_kmeans: vec![],
+            triplet: None,
         };
         let summary = RunSummary {
             stopped: false,

@@ -32,6 +32,7 @@ pub fn loss_term_rgb(term: LossTerm) -> [u8; 3] {
         LossTerm::Local => [0, 158, 115],
         LossTerm::Kl => [204, 121, 167],
         LossTerm::Label => [213, 94, 0],
+        LossTerm::Triplet => [86, 180, 233],
         LossTerm::Total => [30, 30, 30],
     }
 }

@@ -153,10 +153,10 @@ fn load_train_inspect_and_export() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "index,x,y,true_label,true_name,predicted,predicted_name,predicted_cluster,confidence,method,feature,epoch"
+        "index,x,y,true_label,true_name,predicted,predicted_name,predicted_cluster,confidence,uncertainty,method,feature,epoch"
     );
     assert_eq!(lines.clone().count(), layout.coords.len());
-    assert!(lines.all(|l| l.split(',').count() == 12 && l.contains(",t-SNE,Z,7")));
+    assert!(lines.all(|l| l.split(',').count() == 13 && l.contains(",t-SNE,Z,7")));
     let losses = std::fs::read_to_string(folder.join("losses.csv")).unwrap();
     assert_eq!(losses.lines().count(), 8);
     let json: serde_json::Value =
@@ -384,6 +384,7 @@ fn stored_run(store: &RunStore, name: &str, lr: f64) {
         per_view: vec![],
         view_agreement: vec![],
         per_view_kmeans: vec![],
+        triplet: None,
     };
     for g in 1..=4 {
         w.observe(&Event::Epoch(epoch(g))).unwrap();
@@ -598,4 +599,60 @@ fn new_data_dropped_on_a_finished_run_updates_its_checkpoint() {
     assert_eq!(h.state().session.runs.opened.as_deref(), Some(new_run.as_str()));
     h.get_all_by_label_contains("updated: new run").next().unwrap();
     assert_eq!(std::fs::read(out.join("checkpoint/weights.bpk")).unwrap(), parent_weights);
+}
+
+/// Seed 001's baseline in the app: the training panel's model choice applies the seed's
+/// settings and shows the baseline's own; a run's curves, test-split readings, embedding and
+/// inspector (with the sample's image and its kNN label) follow, and the Runs tile lists it
+/// with its kNN accuracy.
+#[test]
+fn a_triplet_baseline_trains_and_is_inspected_in_the_app() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut h = harness(Some("strokes16"), runs.path());
+    step_until(&mut h, 30, "the built-in image set to load", |a| a.session.loaded.is_some());
+    h.get_by_label("CVC-AFWM").click();
+    h.step();
+    h.get_by_label("MLP (triplet)").click();
+    h.step();
+    h.step();
+    let cfg = &h.state().state.config;
+    assert_eq!(cfg.model, mvc_workbench::engine::config::ModelFamily::Mlp);
+    assert_eq!((cfg.mse_epochs, cfg.con_epochs, cfg.learning_rate), (0, 40, 7e-4), "the seed's settings");
+    h.get_all_by_label("Positives").next().expect("the baseline's settings are shown");
+    h.get_all_by_label("kNN neighbours").next().unwrap();
+    {
+        let c = &mut h.state_mut().state.config;
+        c.con_epochs = 3;
+        c.margin = 1.0;
+        c.eval_every = 1;
+        c.encoder_hidden = vec![64];
+        c.feature_dim = 16;
+        c.device = DeviceChoice::Flex;
+    }
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Start").click();
+    h.step();
+    step_until(&mut h, 120, "the baseline to finish", |a| {
+        matches!(a.session.run.status, RunStatus::Finished { .. } | RunStatus::Failed(_))
+    });
+    let run = &h.state().session.run;
+    assert_eq!(run.status, RunStatus::Finished { stopped: false }, "run ended: {:?}", run.status);
+    assert_eq!(run.epochs.len(), 3);
+    assert!(run.epochs.iter().all(|e| e.losses.triplet > 0.0));
+    assert!(run.metrics.last().and_then(|m| m.triplet).is_some(), "the test split's readings arrived");
+    let snap = run.snapshot.clone().expect("the test split's snapshot");
+    assert_eq!(snap.indices.len(), 120);
+    h.step();
+    h.get_all_by_label("kNN classifier (test)").next().expect("the metrics tile names the baseline's readings");
+    h.get_all_by_label("k-means on test embeddings").next().unwrap();
+    // The inspector: the sample's images and the kNN label.
+    let row = snap.indices[5];
+    h.state_mut().session.selected = Some(row);
+    h.step();
+    h.step();
+    h.get_all_by_label("image-a (16x16)").next().expect("the sample drawn as an image");
+    h.get_all_by_label_contains("kNN classifier predicts").next().unwrap();
+    // The run store has it, with its kNN accuracy, beside any CVC-AFWM run.
+    let stored = RunStore::open(runs.path()).unwrap().list().runs;
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].knn_acc().is_some_and(|a| (0.0..=1.0).contains(&a)));
 }

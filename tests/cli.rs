@@ -105,3 +105,56 @@ fn run_directories_are_accepted_wherever_a_checkpoint_is() {
         assert!(stderr.contains("weights.bpk") && stderr.contains("checkpoint/weights.bpk"), "{what}: {stderr}");
     }
 }
+
+/// `train --model`: a metric-learning baseline from the command line, its `--json` done event
+/// (the test split's k-means and kNN readings), the run store's record of it, the errors for a
+/// bad image shape and for `--epochs` with CVC-AFWM, and `eval` refusing its checkpoint.
+#[test]
+fn a_baseline_trains_from_the_command_line_and_reports_its_test_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = headless(
+        &[
+            "train",
+            "strokes16",
+            "--model",
+            "mlp",
+            "--epochs",
+            "2",
+            "--margin",
+            "1",
+            "--seed",
+            "3",
+            "--out",
+            "base",
+            "--json",
+        ],
+        dir.path(),
+    );
+    let (stdout, _) = ok(&out, "train --model mlp");
+    let done: serde_json::Value = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "done")
+        .expect("a done event");
+    let m = &done["metrics"];
+    assert_eq!(m["split"], "test", "{done}");
+    assert_eq!((m["n_train"].as_u64(), m["n_test"].as_u64()), (Some(480), Some(120)));
+    for key in ["acc", "nmi", "ari", "knn_acc", "violations"] {
+        let v = m[key].as_f64().unwrap_or(-1.0);
+        assert!((0.0..=1.0).contains(&v), "{key} = {v} in {done}");
+    }
+    let listed = ok(&headless(&["runs", "list", "--json"], dir.path()), "runs list").0;
+    assert!(listed.contains("\"model\": \"mlp\"") || listed.contains("\"model\":\"mlp\""), "{listed}");
+    let out = headless(&["eval", "--checkpoint", "base", "strokes16"], dir.path());
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("metric-learning baseline"), "{}", text(&out.stderr));
+
+    let out =
+        headless(&["train", "strokes16", "--model", "siamese-conv", "--image", "28x28", "--epochs", "1"], dir.path());
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("view 1 (image-a) has 256 features") && err.contains("28x28"), "{err}");
+    let out = headless(&["train", "strokes16", "--epochs", "1"], dir.path());
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("--epochs sets a baseline's epochs"), "{}", text(&out.stderr));
+}

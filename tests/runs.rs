@@ -51,6 +51,7 @@ fn metrics(g: usize, acc: f64) -> MetricsReport {
         per_view: vec![],
         view_agreement: vec![],
         per_view_kmeans: vec![],
+        triplet: None,
     }
 }
 

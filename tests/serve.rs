@@ -652,3 +652,27 @@ fn update_a_stored_run_on_new_classes() {
     let other = format!(r#"{{"run": "{trained}", "dataset_name": "rings-moons"}}"#);
     assert_error(addr, "POST", "/update", &other, 422, &["does not fit"]);
 }
+
+/// `/train` with `"model"`: a metric-learning baseline runs through the same route, answers
+/// its test split's k-means reading and kNN accuracy, and `/predict` then says there is no
+/// model (a baseline answers no prediction) instead of answering with an older run's.
+#[test]
+fn train_a_baseline_through_the_api() {
+    let (server, _runs) = start();
+    let addr = server.addr;
+    let (status, text) = http(
+        addr,
+        "POST",
+        "/train",
+        r#"{"dataset_name": "strokes16", "model": "mlp", "con_epochs": 2, "margin": 1.0, "seed": 3}"#,
+    );
+    assert_eq!(status, 200, "{text}");
+    let v = json(&text);
+    assert_eq!(v["status"], "success", "{v}");
+    let knn = v["metrics"]["knn_accuracy"].as_f64().unwrap_or_else(|| panic!("no knn_accuracy: {v}"));
+    assert!((0.0..=1.0).contains(&knn), "{v}");
+    assert_eq!(v["epochs"], 2, "no pre-training: {v}");
+    let (status, text) = http(addr, "POST", "/predict", r#"{"data_index": 1}"#);
+    assert!(status >= 400 && status < 500, "{status} {text}");
+    assert_error(addr, "POST", "/train", r#"{"dataset_name": "strokes16", "model": "resnet"}"#, 400, &["resnet"]);
+}

@@ -29,6 +29,21 @@ impl Reading {
             Self::KmeansZ => "k-means on Z",
         }
     }
+
+    /// The readings of a run: CVC-AFWM's three, or a metric-learning baseline's two (its
+    /// snapshot's primary is k-means on the test embeddings, its VCF slot the kNN classifier).
+    pub fn of_run(baseline: bool) -> &'static [Reading] {
+        if baseline { &Self::ALL[..2] } else { &Self::ALL }
+    }
+
+    /// [`label`](Self::label) as a baseline's snapshot means it.
+    pub fn label_in(self, baseline: bool) -> &'static str {
+        match (baseline, self) {
+            (true, Self::Primary | Self::KmeansZ) => "k-means on test embeddings",
+            (true, Self::Vcf) => "kNN classifier (test)",
+            (false, r) => r.label(),
+        }
+    }
 }
 
 /// The order of `n_clusters` clusters that puts each one under the label the Hungarian

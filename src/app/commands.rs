@@ -381,11 +381,27 @@ impl WorkbenchApp {
                 },
                 color_by: match self.state.embedding.color_by {
                     ColorBy::Predicted => ColorKey::Predicted,
-                    ColorBy::TrueLabel if s.labels.is_some() => ColorKey::TrueLabel,
-                    ColorBy::TrueLabel => ColorKey::Predicted,
+                    ColorBy::TrueLabel | ColorBy::Correctness if s.labels.is_none() => ColorKey::Predicted,
+                    ColorBy::TrueLabel => ColorKey::TrueLabel,
+                    ColorBy::Correctness => ColorKey::Correctness,
                     ColorBy::Confidence => ColorKey::Confidence,
-                    // The figure knows three colourings; the others export as the prediction.
-                    ColorBy::Correctness | ColorBy::Uncertainty | ColorBy::ViewPrediction(_) => ColorKey::Predicted,
+                    ColorBy::Uncertainty => ColorKey::Uncertainty,
+                    ColorBy::ViewPrediction(v) if v < s.q_views.len() => ColorKey::ViewPrediction(v),
+                    ColorBy::ViewPrediction(_) => ColorKey::Predicted,
+                },
+                uncertainty: l.positions.iter().map(|&p| super::analysis::uncertainty_at(s, p)).collect(),
+                view_predicted: match self.state.embedding.color_by {
+                    ColorBy::ViewPrediction(v) if v < s.q_views.len() => Some(
+                        l.positions
+                            .iter()
+                            .map(|&p| super::embedding::group_at(s, p, ColorBy::ViewPrediction(v)))
+                            .collect(),
+                    ),
+                    _ => None,
+                },
+                view_name: match self.state.embedding.color_by {
+                    ColorBy::ViewPrediction(v) => session.view_names(s.q_views.len()).get(v).cloned(),
+                    _ => None,
                 },
                 rows: (0..l.positions.len()).filter_map(|i| l.row(i)).collect(),
                 coords: l.coords.clone(),

@@ -57,6 +57,14 @@ impl WorkbenchApp {
     /// loaded or the checkpoint was trained on other data.
     pub(super) fn inspect_through_checkpoint(&mut self, dir: PathBuf) {
         self.session.inspection = Inspection { checkpoint: Some(dir.clone()), ..Inspection::default() };
+        if checkpoint::resolve_dir(&dir).is_ok_and(|d| d.join(checkpoint::BASELINE_FILE).is_file()) {
+            self.session.inspection.error = Some(
+                "a metric-learning baseline is read on its held-out test split, the embedding's points; \
+                 its training samples have no reading"
+                    .into(),
+            );
+            return;
+        }
         let Some(ds) = self.session.loaded.as_ref().map(|l| Arc::clone(&l.dataset)) else {
             self.session.inspection.error = Some("no dataset is loaded".into());
             return;

@@ -18,6 +18,7 @@ use super::widgets::{empty_hint_ui, export_menu_ui};
 #[derive(Debug, Default)]
 pub struct InspectorPanel {
     goto_row: usize,
+    images: super::sample_image::SampleImages,
 }
 
 /// Why sample `row` cannot be shown, and what would show it: the run's checkpoint evaluating
@@ -58,7 +59,7 @@ fn argmax(v: &[f32]) -> Option<(usize, f32)> {
 
 impl InspectorPanel {
     pub fn ui(&mut self, _state: &mut AppState, ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui) {
-        let Self { goto_row } = self;
+        let Self { goto_row, images } = self;
         let session = ctx.session;
         ui.horizontal(|ui| {
             ui.label("Sample #");
@@ -149,31 +150,28 @@ impl InspectorPanel {
             }
         });
 
-        ui.add_space(4.0);
-        ui.label(RichText::new("Each view's own prediction, and its weight in the fusion").strong());
-        let names = session.view_names(s.q_views.len());
-        egui::Grid::new("inspector_views").num_columns(4).striped(true).show(ui, |ui| {
-            ui.label(RichText::new("view").weak());
-            ui.label(RichText::new("predicts").weak());
-            ui.label(RichText::new("q").weak());
-            ui.label(RichText::new("weight").weak());
-            ui.end_row();
-            for (v, qv) in s.q_views.iter().enumerate() {
-                let row_q = qv.get(p * s.k..(p + 1) * s.k).unwrap_or(&[]);
-                let (c, prob) = argmax(row_q).unwrap_or((0, 0.0));
-                ui.label(names.get(v).cloned().unwrap_or_default());
-                let agrees = c == predicted;
-                let text = RichText::new(cluster_name(c));
-                ui.label(if agrees { text } else { text.color(palette::rgb(palette::WRONG)) });
-                ui.label(format!("{prob:.2}"));
-                let w = s.view_weights.get(v).copied().unwrap_or(0.0);
-                ui.add(egui::ProgressBar::new(w.clamp(0.0, 1.0)).text(format!("{w:.3}")).desired_width(110.0));
-                ui.end_row();
+        let config = session.run.config.as_ref();
+        if let Some(ds) = session.dataset() {
+            images.ui(ui, ds, row, config.and_then(|c| c.image));
+        }
+        if config.is_some_and(|c| c.model.is_baseline()) {
+            // A baseline's second reading: the kNN classifier's label (a label id, no matching).
+            if let Some(k) = s.predicted_vcf.as_ref().and_then(|v| v.get(p)) {
+                ui.label(format!("kNN classifier predicts: {} (label id {k})", session.class_name(*k)));
             }
-        });
-
+        }
+        if !s.q_views.is_empty() {
+            views_ui(session, s, p, predicted, &cluster_name, ui);
+        }
         ui.add_space(4.0);
-        ui.label(RichText::new("Cluster probabilities (mean q)").strong());
+        ui.label(
+            RichText::new(if s.q_views.is_empty() {
+                "Cluster memberships (Student-t to the k-means centres)"
+            } else {
+                "Cluster probabilities (mean q)"
+            })
+            .strong(),
+        );
         let bars: Vec<Bar> = q
             .iter()
             .enumerate()
@@ -257,4 +255,37 @@ fn marked_ui(ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui) {
         },
     );
     ui.separator();
+}
+
+/// Each view's own prediction beside its weight in the fusion (CVC-AFWM's snapshots).
+fn views_ui(
+    session: &crate::app::state::Session,
+    s: &EmbeddingSnapshot,
+    p: usize,
+    predicted: usize,
+    cluster_name: &dyn Fn(usize) -> String,
+    ui: &mut egui::Ui,
+) {
+    ui.add_space(4.0);
+    ui.label(RichText::new("Each view's own prediction, and its weight in the fusion").strong());
+    let names = session.view_names(s.q_views.len());
+    egui::Grid::new("inspector_views").num_columns(4).striped(true).show(ui, |ui| {
+        ui.label(RichText::new("view").weak());
+        ui.label(RichText::new("predicts").weak());
+        ui.label(RichText::new("q").weak());
+        ui.label(RichText::new("weight").weak());
+        ui.end_row();
+        for (v, qv) in s.q_views.iter().enumerate() {
+            let row_q = qv.get(p * s.k..(p + 1) * s.k).unwrap_or(&[]);
+            let (c, prob) = argmax(row_q).unwrap_or((0, 0.0));
+            ui.label(names.get(v).cloned().unwrap_or_default());
+            let agrees = c == predicted;
+            let text = RichText::new(cluster_name(c));
+            ui.label(if agrees { text } else { text.color(palette::rgb(palette::WRONG)) });
+            ui.label(format!("{prob:.2}"));
+            let w = s.view_weights.get(v).copied().unwrap_or(0.0);
+            ui.add(egui::ProgressBar::new(w.clamp(0.0, 1.0)).text(format!("{w:.3}")).desired_width(110.0));
+            ui.end_row();
+        }
+    });
 }

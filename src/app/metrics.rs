@@ -13,7 +13,6 @@ use super::state::{AppState, ViewCtx};
 use super::widgets::{empty_hint_ui, export_menu_ui};
 
 const METRICS: [&str; 4] = ["ACC", "NMI", "ARI", "Purity"];
-const READINGS: [&str; 3] = ["primary (heads)", "VCF head", "k-means on Z"];
 
 fn score(s: &Scores, m: usize) -> f64 {
     match m {
@@ -21,14 +20,6 @@ fn score(s: &Scores, m: usize) -> f64 {
         1 => s.nmi,
         2 => s.ari,
         _ => s.purity,
-    }
-}
-
-fn reading(r: &MetricsReport, i: usize) -> &Scores {
-    match i {
-        0 => &r.mean_q,
-        1 => &r.vcf,
-        _ => &r.kmeans_z,
     }
 }
 
@@ -75,9 +66,14 @@ impl MetricsPanel {
             .allow_scroll(false)
             .show(ui, |p| {
                 super::widgets::shown_epoch_line(p, session);
-                for (r, name) in READINGS.iter().enumerate() {
-                    let pts: Vec<[f64; 2]> =
-                        run.metrics.iter().map(|x| [x.global_epoch as f64, score(reading(x, r), m)]).collect();
+                let names: Vec<&str> =
+                    run.metrics.last().map(|x| x.readings()).unwrap_or_default().iter().map(|r| r.0).collect();
+                for (r, name) in names.iter().enumerate() {
+                    let pts: Vec<[f64; 2]> = run
+                        .metrics
+                        .iter()
+                        .filter_map(|x| x.readings().get(r).map(|(_, s)| [x.global_epoch as f64, score(s, m)]))
+                        .collect();
                     p.line(Line::new(*name, pts).color(palette::rgb(palette::READINGS[r])).width(2.0));
                 }
                 // Stored runs selected in the Runs tile: their primary reading, dashed.
@@ -99,14 +95,25 @@ fn latest_ui(session: &crate::app::state::Session, last: &MetricsReport, ui: &mu
             ui.label(RichText::new(m).strong());
         }
         ui.end_row();
-        for (r, name) in READINGS.iter().enumerate() {
-            ui.label(RichText::new(*name).color(palette::rgb(palette::READINGS[r])));
+        for (r, (name, s)) in last.readings().into_iter().enumerate() {
+            ui.label(RichText::new(name).color(palette::rgb(palette::READINGS[r])));
             for m in 0..4 {
-                ui.label(format!("{:.3}", score(reading(last, r), m)));
+                ui.label(format!("{:.3}", score(&s, m)));
             }
             ui.end_row();
         }
     });
+    if let Some(t) = last.triplet {
+        ui.label(
+            RichText::new(format!(
+                "Test split: {} samples (trained on {}); {:.1}% of its triplets lie inside the margin.",
+                t.n_test,
+                t.n_train,
+                100.0 * t.violations
+            ))
+            .small(),
+        );
+    }
     if !last.per_view_acc.is_empty() {
         let names = session.view_names(last.per_view_acc.len());
         let per_view: Vec<String> = names.iter().zip(&last.per_view_acc).map(|(n, a)| format!("{n} {a:.3}")).collect();

@@ -15,6 +15,7 @@
 
 use eframe::egui;
 pub mod analysis;
+pub mod baseline_panel;
 pub mod dataset_panel;
 pub mod embedding;
 pub mod embedding3d;
@@ -25,6 +26,7 @@ pub mod metrics;
 pub mod palette;
 pub mod run_history;
 pub mod runs_panel;
+pub mod sample_image;
 pub mod state;
 pub mod status_bar;
 pub mod timeline;

@@ -189,6 +189,13 @@ impl RunsPanel {
             self.header_ui(ui, "final NMI", SortKey::FinalNmi);
             self.header_ui(ui, "best ACC*", SortKey::BestAcc);
             ui.label(RichText::new("best NMI*").strong());
+            let knn = runs.iter().any(|r| r.knn_acc().is_some());
+            if knn {
+                ui.label(RichText::new("kNN ACC (test)").strong()).on_hover_text(
+                    "a metric-learning baseline's nearest-neighbour accuracy on its held-out test split \
+                     (its final ACC / NMI are k-means on the test embeddings)",
+                );
+            }
             self.header_ui(ui, "duration", SortKey::Duration);
             self.header_ui(ui, "date", SortKey::Date);
             ui.label("");
@@ -224,6 +231,9 @@ impl RunsPanel {
                 ui.label(score(r.final_scores(), nmi));
                 ui.label(score(r.best_scores(), acc));
                 ui.label(score(r.best_scores(), nmi));
+                if knn {
+                    ui.label(r.knn_acc().map_or_else(|| "–".into(), |a| format!("{a:.4}")));
+                }
                 ui.label(r.duration_secs().map_or_else(|| "–".into(), format_secs));
                 ui.label(r.created.replace('T', " ").trim_end_matches('Z').to_owned());
                 let pin = if is_base { "unpin" } else { "pin" };

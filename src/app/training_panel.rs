@@ -20,6 +20,7 @@ const FEW_MINUTES: f64 = 300.0;
 /// Widget state of the training panel.
 #[derive(Debug, Default)]
 pub struct TrainingPanel {
+    baseline: super::baseline_panel::BaselinePanel,
     hidden_text: String,
     hidden_for: Vec<usize>,
     hidden_error: Option<String>,
@@ -34,6 +35,14 @@ impl TrainingPanel {
 
         run_controls_ui(state, ctx, ui);
         ui.add_space(4.0);
+        ui.add_enabled_ui(!active, |ui| super::baseline_panel::family_ui(&mut state.config, ui));
+        if state.config.model.is_baseline() {
+            ui.add_enabled_ui(!active, |ui| self.baseline.ui(&mut state.config, ui));
+            if let Err(e) = state.config.validate() {
+                ui.label(RichText::new(e).color(palette::error_text()));
+            }
+            return;
+        }
 
         ui.add_enabled_ui(!active, |ui| {
             ui.horizontal(|ui| {
@@ -92,7 +101,7 @@ impl TrainingPanel {
     }
 
     fn locked_ui(&mut self, cfg: &mut TrainConfig, ui: &mut egui::Ui) {
-        let Self { hidden_text, hidden_for, hidden_error } = self;
+        let Self { hidden_text, hidden_for, hidden_error, .. } = self;
         egui::CollapsingHeader::new("Schedule").default_open(true).show(ui, |ui| {
             egui::Grid::new("schedule").num_columns(2).show(ui, |ui| {
                 ui.label("Pre-training epochs");

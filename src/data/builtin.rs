@@ -21,6 +21,10 @@ pub const BUILTINS: &[(&str, &str)] = &[
         "rings-moons",
         "2 views, 900 samples, 3 clusters; view 1 concentric rings, view 2 interleaved moons (2-D, noisy): not linearly separable",
     ),
+    (
+        "strokes16",
+        "2 views of 16x16 grey images, 600 samples, 4 classes (a horizontal, vertical, diagonal or anti-diagonal stroke at a random place); view 2 is the same stroke one pixel over with its own noise: a small image set for the conv baselines",
+    ),
 ];
 
 pub fn names() -> Vec<&'static str> {
@@ -139,6 +143,49 @@ fn latent3() -> MultiViewDataset {
     ds
 }
 
+/// Side of the `strokes16` images.
+const STROKE_SIDE: usize = 16;
+
+/// One `STROKE_SIDE`² image (row-major) of stroke `class` (0 horizontal, 1 vertical, 2 diagonal,
+/// 3 anti-diagonal) through `(r0, c0)`, two pixels wide, plus Gaussian noise of `sigma`.
+fn stroke(class: usize, r0: i64, c0: i64, sigma: f64, rng: &mut ChaCha8Rng) -> Vec<f32> {
+    let n = STROKE_SIDE as i64;
+    let mut img = vec![0f32; STROKE_SIDE * STROKE_SIDE];
+    for t in -5..=5i64 {
+        for w in 0..2i64 {
+            let (r, c) = match class {
+                0 => (r0 + w, c0 + t),
+                1 => (r0 + t, c0 + w),
+                2 => (r0 + t, c0 + t + w),
+                _ => (r0 + t, c0 - t + w),
+            };
+            if (0..n).contains(&r) && (0..n).contains(&c) {
+                img[(r * n + c) as usize] = 1.0;
+            }
+        }
+    }
+    img.iter().map(|&x| x + (normal(rng) * sigma) as f32).collect()
+}
+
+fn strokes16() -> MultiViewDataset {
+    let mut rng = ChaCha8Rng::seed_from_u64(0x5712_0016);
+    let (k, per) = (4, 150);
+    let y = shuffled_labels(&mut rng, k, per);
+    let n = y.len();
+    let (mut a, mut b) = (Vec::with_capacity(n * 256), Vec::with_capacity(n * 256));
+    for &c in &y {
+        let r0 = rng.random_range(4..12i64);
+        let c0 = rng.random_range(4..12i64);
+        a.extend(stroke(c, r0, c0, 0.3, &mut rng));
+        b.extend(stroke(c, r0 + 1, c0 + 1, 0.3, &mut rng));
+    }
+    let side = STROKE_SIDE * STROKE_SIDE;
+    let mut ds = labelled("strokes16", vec![view("image-a", n, side, a), view("image-b", n, side, b)], &y);
+    ds.labels.as_mut().unwrap().class_names =
+        Some(["horizontal", "vertical", "diagonal", "anti-diagonal"].iter().map(|s| (*s).to_owned()).collect());
+    ds
+}
+
 /// Appends a view of `dims` features of pure Gaussian noise (seeded) to `ds`, named `noise`:
 /// the test of whether a method's view weighting notices a useless view.
 pub fn append_noise_view(ds: &mut MultiViewDataset, dims: usize, seed: u64) {
@@ -159,6 +206,7 @@ pub fn generate(name: &str) -> Result<MultiViewDataset, DataError> {
         "gauss3-noise" => Ok(gauss3_noise()),
         "rings-moons" => Ok(rings_moons()),
         "latent3" => Ok(latent3()),
+        "strokes16" => Ok(strokes16()),
         other => Err(DataError::Other(format!(
             "there is no built-in dataset {other:?}; the built-in datasets are: {}",
             names().join(", ")

@@ -34,6 +34,9 @@ use crate::model::{Cvc, ModelConfig};
 pub const WEIGHTS_FILE: &str = "weights.bpk";
 pub const CONFIG_FILE: &str = "config.json";
 pub const META_FILE: &str = "meta.json";
+/// A metric-learning baseline's checkpoint: its network's shape and its results, beside
+/// [`WEIGHTS_FILE`] and [`CONFIG_FILE`] (instead of [`META_FILE`]).
+pub const BASELINE_FILE: &str = "baseline.json";
 /// The checkpoint's directory inside a run directory (`train --out DIR` writes `DIR/checkpoint`).
 pub const RUN_CHECKPOINT_DIR: &str = "checkpoint";
 const FORMAT_VERSION: u32 = 1;
@@ -135,6 +138,35 @@ pub fn now_unix() -> u64 {
 
 /// Writes a checkpoint to `dir` atomically and returns `dir`.
 pub fn save(dir: &Path, model: &Cvc, config: &TrainConfig, meta: &CheckpointMeta) -> Result<PathBuf, CheckpointError> {
+    write_dir_atomic(dir, |tmp| {
+        model.clone().save_file(tmp.join(WEIGHTS_FILE)).map_err(|e| CheckpointError::Invalid {
+            path: tmp.join(WEIGHTS_FILE),
+            why: format!("cannot write the weights: {e}"),
+        })?;
+        write_json(tmp, CONFIG_FILE, config, "cannot write the config")?;
+        write_json(tmp, META_FILE, meta, "cannot write the metadata")
+    })
+}
+
+/// Writes `value` as pretty JSON to `dir/file`.
+pub(crate) fn write_json(
+    dir: &Path,
+    file: &str,
+    value: &impl serde::Serialize,
+    what: &'static str,
+) -> Result<(), CheckpointError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CheckpointError::Invalid { path: dir.join(file), why: e.to_string() })?;
+    std::fs::write(dir.join(file), text).map_err(io(&dir.join(file), what))
+}
+
+/// Fills a temporary sibling of `dir` with `fill`, then renames it to `dir` (the previous
+/// contents moved aside first and removed after): a reader sees the old checkpoint or the new
+/// one, never half of one.
+pub(crate) fn write_dir_atomic(
+    dir: &Path,
+    fill: impl FnOnce(&Path) -> Result<(), CheckpointError>,
+) -> Result<PathBuf, CheckpointError> {
     let name = dir
         .file_name()
         .ok_or_else(|| CheckpointError::Invalid {
@@ -148,16 +180,7 @@ pub fn save(dir: &Path, model: &Cvc, config: &TrainConfig, meta: &CheckpointMeta
     let tmp = parent.join(format!(".{name}.tmp-{}", unique_suffix()));
     let result = (|| {
         std::fs::create_dir(&tmp).map_err(io(&tmp, "cannot create a temporary checkpoint directory"))?;
-        model.clone().save_file(tmp.join(WEIGHTS_FILE)).map_err(|e| CheckpointError::Invalid {
-            path: tmp.join(WEIGHTS_FILE),
-            why: format!("cannot write the weights: {e}"),
-        })?;
-        let cfg = serde_json::to_string_pretty(config)
-            .map_err(|e| CheckpointError::Invalid { path: tmp.clone(), why: e.to_string() })?;
-        std::fs::write(tmp.join(CONFIG_FILE), cfg).map_err(io(&tmp.join(CONFIG_FILE), "cannot write the config"))?;
-        let m = serde_json::to_string_pretty(meta)
-            .map_err(|e| CheckpointError::Invalid { path: tmp.clone(), why: e.to_string() })?;
-        std::fs::write(tmp.join(META_FILE), m).map_err(io(&tmp.join(META_FILE), "cannot write the metadata"))?;
+        fill(&tmp)?;
         let old = parent.join(format!(".{name}.old-{}", unique_suffix()));
         let had_old = dir.exists();
         if had_old {
@@ -229,6 +252,14 @@ pub fn resolve_dir(path: &Path) -> Result<PathBuf, CheckpointError> {
 pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
     let dir = resolve_dir(path)?;
     let dir = dir.as_path();
+    if dir.join(BASELINE_FILE).is_file() {
+        return Err(CheckpointError::Invalid {
+            path: dir.to_path_buf(),
+            why: "holds a metric-learning baseline (seed 001's triplet network), not a CVC-AFWM network; \
+                  eval, predict, update and /predict read CVC-AFWM checkpoints (the baseline's results are in its run)"
+                .into(),
+        });
+    }
     for f in [WEIGHTS_FILE, CONFIG_FILE, META_FILE] {
         if !dir.join(f).is_file() {
             return Err(CheckpointError::Invalid {

@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::loss::mining::{Mining, Positives};
 pub use crate::loss::{LossWeights, TargetSource, Term};
 use crate::model::ModelConfig;
+pub use crate::model::triplet::{ImageShape, ModelFamily};
 
 /// How the DEC cluster centres start after pre-training.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -96,6 +98,27 @@ impl std::str::FromStr for DeviceChoice {
 pub struct TrainConfig {
     /// Name of the preset this config started from, if any (informational).
     pub preset: Option<String>,
+    /// The network: `cvc` (CVC-AFWM, everything below) or one of seed 001's metric-learning
+    /// baselines (`siamese-conv`, `ae-conv`, `mlp`), trained with the triplet loss for
+    /// `con_epochs` epochs (no pre-training) on a stratified train split and evaluated on the
+    /// test split; the `image`, `mining`, `positives`, `margin`, `test_fraction` and `knn_k`
+    /// fields are theirs. The MLP baseline's sizes are `encoder_hidden` and `feature_dim`.
+    pub model: ModelFamily,
+    /// The image shape of the views a conv baseline reads (`28x28`); `None`: 28 × 28 for a view
+    /// of 784 features, 16 × 16 for 256 (said in a warning), else an error naming the view.
+    pub image: Option<ImageShape>,
+    /// How a baseline's batch picks each anchor's positive and negative.
+    pub mining: Mining,
+    /// A baseline's positives: another sample of the class (`labels`, supervised) or the same
+    /// sample in the next view (`cross-view`, unsupervised; needs two views or more).
+    pub positives: Positives,
+    /// The triplet loss's margin (the seed's: 10).
+    pub margin: f32,
+    /// A baseline's held-out share of each class (stratified, drawn with `seed`).
+    pub test_fraction: f32,
+    /// Neighbours of a baseline's kNN reading (test samples classified by their nearest training
+    /// samples' labels).
+    pub knn_k: usize,
     /// Number of clusters K; `None` takes the label count of the dataset.
     pub n_clusters: Option<usize>,
     pub mse_epochs: usize,
@@ -197,6 +220,13 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             preset: None,
+            model: ModelFamily::Cvc,
+            image: None,
+            mining: Mining::Random,
+            positives: Positives::Labels,
+            margin: 10.0,
+            test_fraction: 0.2,
+            knn_k: 5,
             n_clusters: None,
             mse_epochs: 200,
             con_epochs: 50,
@@ -327,6 +357,27 @@ impl TrainConfig {
         }
         if self.classes.as_ref().is_some_and(Vec::is_empty) {
             return Err("classes must list at least one class id".into());
+        }
+        if self.model.is_baseline() {
+            if self.mse_epochs > 0 {
+                return Err(format!(
+                    "mse_epochs must be 0 for the {} baseline: it has no pre-training (it trains con_epochs epochs)",
+                    self.model.name()
+                ));
+            }
+            if !(self.margin > 0.0 && self.margin.is_finite()) {
+                return Err(format!("margin must be a positive number, got {}", self.margin));
+            }
+            if !(self.test_fraction > 0.0 && self.test_fraction <= 0.9) {
+                return Err(format!("test_fraction must lie in (0, 0.9], got {}", self.test_fraction));
+            }
+            pos("knn_k", self.knn_k)?;
+            if self.init_from.is_some() {
+                return Err(format!(
+                    "init_from starts CVC-AFWM from a checkpoint; the {} baseline always trains from scratch",
+                    self.model.name()
+                ));
+            }
         }
         if let Some(k) = self.n_clusters
             && k < 2

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::engine::config::TrainConfig;
+use crate::engine::config::{ModelFamily, TrainConfig};
 use crate::engine::presets;
 
 /// Some of `TrainConfig`'s fields, by name (nested tables for `loss`).
@@ -72,6 +72,20 @@ impl Layers {
             found.apply(&mut cfg, &explicit);
             canonical = Some(found.name.to_owned());
         }
+        let family = [(Some(&self.user), self.user_origin.clone()), (file.map(|(_, t)| t), file_origin(file))]
+            .into_iter()
+            .find_map(|(t, origin)| t?.get("model").and_then(|v| v.as_str()).map(|name| (name.to_owned(), origin)));
+        let family = match family {
+            Some((name, origin)) => name.parse::<ModelFamily>().map_err(|why| ConfigError::Field { origin, why })?,
+            None => cfg.model,
+        };
+        if family.is_baseline() {
+            let mut explicit: Vec<&str> = self.user.keys().map(String::as_str).collect();
+            if let Some((_, t)) = file {
+                explicit.extend(t.keys().map(String::as_str));
+            }
+            baseline_defaults(&mut cfg, &explicit);
+        }
         if let Some((path, table)) = file {
             let mut table = table.clone();
             table.remove("preset");
@@ -84,6 +98,29 @@ impl Layers {
         }
         cfg.validate().map_err(ConfigError::Invalid)?;
         Ok(cfg)
+    }
+}
+
+/// Where a file layer came from, for its errors.
+fn file_origin(file: Option<&(PathBuf, Patch)>) -> String {
+    file.map(|(p, _)| p.display().to_string()).unwrap_or_default()
+}
+
+/// Seed 001's settings for a metric-learning baseline, where neither the user nor the file set the
+/// field: no pre-training, 40 epochs, Adam at 7e-4, batches of 256.
+pub fn baseline_defaults(cfg: &mut TrainConfig, explicit: &[&str]) {
+    let free = |f: &str| !explicit.contains(&f);
+    if free("mse_epochs") {
+        cfg.mse_epochs = 0;
+    }
+    if free("con_epochs") {
+        cfg.con_epochs = 40;
+    }
+    if free("learning_rate") {
+        cfg.learning_rate = 7e-4;
+    }
+    if free("batch_size") {
+        cfg.batch_size = 256;
     }
 }
 
@@ -150,6 +187,27 @@ mod tests {
         assert_eq!(cfg.loss.kl.weight, 0.5);
         assert_eq!(cfg.loss.rec, TrainConfig::default().loss.rec, "a partial loss table keeps the other terms");
         assert_eq!(cfg.preset.as_deref(), Some("MNIST-USPS"));
+    }
+
+    #[test]
+    fn a_baseline_takes_the_seeds_settings_where_nobody_set_them() {
+        let mut user = Patch::new();
+        put(&mut user, "model", Some("siamese-conv"));
+        put(&mut user, "con_epochs", Some(3));
+        let layers =
+            Layers { preset: Some("MNIST-USPS".into()), user, user_origin: "flags".into(), ..Layers::default() };
+        let cfg = layers.build().unwrap();
+        assert_eq!(cfg.model, ModelFamily::SiameseConv);
+        assert_eq!((cfg.mse_epochs, cfg.con_epochs, cfg.learning_rate), (0, 3, 7e-4), "no pre-training, Adam 7e-4");
+        let mut user = Patch::new();
+        put(&mut user, "model", Some("mlp"));
+        put(&mut user, "mse_epochs", Some(5));
+        let e = Layers { user, user_origin: "flags".into(), ..Layers::default() }.build().unwrap_err().to_string();
+        assert!(e.contains("mse_epochs must be 0 for the mlp baseline"), "{e}");
+        let mut user = Patch::new();
+        put(&mut user, "model", Some("resnet"));
+        let e = Layers { user, user_origin: "flags".into(), ..Layers::default() }.build().unwrap_err().to_string();
+        assert!(e.contains("unknown model \"resnet\""), "{e}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Training engine: configuration, the channel protocol and the trainer thread.
 
 pub mod adaptive;
+pub mod baseline;
 pub mod checkpoint;
 pub mod config;
 pub mod device;

@@ -231,7 +231,7 @@ pub fn evaluate(model: &Cvc, ds: &MultiViewDataset, device: &Device, batch: usiz
     evaluate_rows(model, ds, &rows, device, batch)
 }
 
-fn to_scores(s: metrics::ClusterScores) -> Scores {
+pub(crate) fn to_scores(s: metrics::ClusterScores) -> Scores {
     Scores { acc: s.acc, nmi: s.nmi, ari: s.ari, purity: s.purity }
 }
 
@@ -267,6 +267,7 @@ pub fn metrics_report(
         per_view: eval.pred_views.iter().map(|p| to_scores(metrics::scores(p, truth))).collect(),
         view_agreement: crate::analysis::agreement_matrix(&eval.pred_views),
         per_view_kmeans,
+        triplet: None,
     })
 }
 

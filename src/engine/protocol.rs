@@ -106,6 +106,9 @@ pub struct Losses {
     pub local: f64,
     pub kl: f64,
     pub label: f64,
+    /// The triplet loss of a metric-learning baseline (0 for CVC-AFWM).
+    #[serde(default)]
+    pub triplet: f64,
     pub total: f64,
 }
 
@@ -118,12 +121,18 @@ pub enum LossTerm {
     Local,
     Kl,
     Label,
+    /// A metric-learning baseline's triplet loss.
+    Triplet,
     Total,
 }
 
 impl LossTerm {
     /// Every term, in the order the plots, tables and figures show them.
-    pub const ALL: [LossTerm; 6] = [Self::Rec, Self::Cluster, Self::Local, Self::Kl, Self::Label, Self::Total];
+    pub const ALL: [LossTerm; 7] =
+        [Self::Rec, Self::Cluster, Self::Local, Self::Kl, Self::Label, Self::Triplet, Self::Total];
+
+    /// CVC-AFWM's objective's parts, in the order of `loss::Objective::parts`.
+    pub const OBJECTIVE: [LossTerm; 6] = [Self::Rec, Self::Cluster, Self::Local, Self::Kl, Self::Label, Self::Total];
 
     /// The name shown in plots and figures.
     pub fn label(self) -> &'static str {
@@ -133,17 +142,18 @@ impl LossTerm {
             Self::Local => "instance-level",
             Self::Kl => "KL (views)",
             Self::Label => "label",
+            Self::Triplet => "triplet",
             Self::Total => "total",
         }
     }
 }
 
 impl Losses {
-    /// From values in [`LossTerm::ALL`]'s order (the order of `loss::Objective::parts`); missing
-    /// values are 0.
+    /// From the objective's parts (`loss::Objective::parts`: reconstruction, cluster-level,
+    /// instance-level, KL, label, total).
     pub fn from_parts(parts: &[f64]) -> Self {
         let mut l = Losses::default();
-        for (term, &x) in LossTerm::ALL.iter().zip(parts) {
+        for (term, &x) in LossTerm::OBJECTIVE.iter().zip(parts) {
             *l.get_mut(*term) = x;
         }
         l
@@ -156,6 +166,7 @@ impl Losses {
             LossTerm::Local => &mut self.local,
             LossTerm::Kl => &mut self.kl,
             LossTerm::Label => &mut self.label,
+            LossTerm::Triplet => &mut self.triplet,
             LossTerm::Total => &mut self.total,
         }
     }
@@ -168,6 +179,7 @@ impl Losses {
             LossTerm::Local => self.local,
             LossTerm::Kl => self.kl,
             LossTerm::Label => self.label,
+            LossTerm::Triplet => self.triplet,
             LossTerm::Total => self.total,
         }
     }
@@ -252,6 +264,43 @@ pub struct MetricsReport {
     /// issue 18).
     #[serde(default)]
     pub per_view_kmeans: Vec<Scores>,
+    /// A metric-learning baseline's readings of its test split (`None` for CVC-AFWM). For a
+    /// baseline, `mean_q` and `kmeans_z` are both k-means on the test embeddings and `vcf` is the
+    /// kNN classifier's predictions scored as a clustering.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triplet: Option<TripletScores>,
+}
+
+/// CVC-AFWM's three readings, in the order of [`MetricsReport::readings`].
+pub const CVC_READINGS: [&str; 3] = ["primary (heads)", "VCF head", "k-means on Z"];
+/// A metric-learning baseline's two readings of its test split.
+pub const BASELINE_READINGS: [&str; 2] = ["k-means on test embeddings", "kNN classifier (test)"];
+
+impl MetricsReport {
+    /// The readings this report carries, named: CVC-AFWM's three ([`CVC_READINGS`]: `mean_q`,
+    /// `vcf`, `kmeans_z`), or a baseline's two ([`BASELINE_READINGS`]: k-means on the test
+    /// embeddings, and the kNN classifier, whose ACC is its plain accuracy, with no matching).
+    pub fn readings(&self) -> Vec<(&'static str, Scores)> {
+        match self.triplet {
+            Some(t) => {
+                vec![(BASELINE_READINGS[0], self.mean_q), (BASELINE_READINGS[1], Scores { acc: t.knn_acc, ..self.vcf })]
+            }
+            None => vec![(CVC_READINGS[0], self.mean_q), (CVC_READINGS[1], self.vcf), (CVC_READINGS[2], self.kmeans_z)],
+        }
+    }
+}
+
+/// What a metric-learning baseline is measured by, on its held-out test split.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct TripletScores {
+    /// Accuracy of the `knn_k`-nearest-neighbour classifier (test embeddings against the training
+    /// embeddings' labels).
+    pub knn_acc: f64,
+    /// Fraction of the test split's label triplets (one random positive and negative per anchor,
+    /// drawn with a fixed seed) with `d(a, p) − d(a, n) + margin > 0`.
+    pub violations: f64,
+    pub n_train: usize,
+    pub n_test: usize,
 }
 
 /// An embedding snapshot for plots and the inspector (a capped, stratified sample).

@@ -11,6 +11,7 @@ use crate::engine::TrainConfig;
 use crate::engine::error::TrainError;
 use crate::engine::protocol::{
     EmbeddingSnapshot, EpochReport, Event, LiveParams, MetricsReport, Phase, Progress, RunSummary, Scores,
+    TripletScores,
 };
 
 /// Where a run stands.
@@ -83,6 +84,9 @@ pub struct Readings {
     pub kmeans_z: Option<Reading>,
     /// The evaluated epoch with the highest primary ACC (label-selected).
     pub best_label_selected: Option<Reading>,
+    /// A metric-learning baseline's test-split readings at the last evaluated epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triplet: Option<TripletScores>,
 }
 
 impl Readings {
@@ -94,6 +98,7 @@ impl Readings {
             final_epoch: last.map(|m| Reading { global_epoch: m.global_epoch, scores: m.mean_q }),
             kmeans_z: last.map(|m| Reading { global_epoch: m.global_epoch, scores: m.kmeans_z }),
             best_label_selected: best.map(|m| Reading { global_epoch: m.global_epoch, scores: m.mean_q }),
+            triplet: last.and_then(|m| m.triplet),
         }
     }
 }
@@ -348,6 +353,7 @@ mod tests {
             per_view: vec![],
             view_agreement: vec![],
             per_view_kmeans: vec![],
+            triplet: None,
         }
     }
 

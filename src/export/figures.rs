@@ -187,7 +187,9 @@ where
     let area = area.titled("Clustering metrics", p.font(11.0)).map_err(re)?;
     let panels = area.split_evenly((2, 2));
     let names = ["ACC", "NMI", "ARI", "Purity"];
-    let readings = ["primary (heads)", "VCF head", "k-means on Z"];
+    // CVC-AFWM's three readings, or a baseline's two (`MetricsReport::readings`).
+    let readings: Vec<&str> =
+        run.metrics.last().map(|x| x.readings()).unwrap_or_default().iter().map(|r| r.0).collect();
     let get = |s: &Scores, m: usize| match m {
         0 => s.acc,
         1 => s.nmi,
@@ -196,8 +198,7 @@ where
     };
     let (x0, x1) = x_range_epochs(run);
     for (m, panel) in panels.iter().enumerate() {
-        let lo =
-            run.metrics.iter().flat_map(|r| [&r.mean_q, &r.vcf, &r.kmeans_z]).map(|s| get(s, m)).fold(0f64, f64::min);
+        let lo = run.metrics.iter().flat_map(|r| r.readings()).map(|(_, s)| get(&s, m)).fold(0f64, f64::min);
         let mut chart = ChartBuilder::on(panel)
             .caption(names[m], p.font(9.0))
             .margin(p.px(3.0))
@@ -224,7 +225,7 @@ where
             let pts: Vec<(f64, f64)> = run
                 .metrics
                 .iter()
-                .map(|x| (x.global_epoch as f64, get([&x.mean_q, &x.vcf, &x.kmeans_z][r], m)))
+                .filter_map(|x| x.readings().get(r).map(|(_, s)| (x.global_epoch as f64, get(s, m))))
                 .collect();
             chart
                 .draw_series(LineSeries::new(pts.clone(), stroke))
@@ -366,11 +367,7 @@ where
     }
     let (x_lo, x_hi) = padded(x_lo, x_hi);
     let (y_lo, y_hi) = padded(y_lo, y_hi);
-    let colour_name = match e.color_by {
-        ColorKey::Predicted => "predicted cluster",
-        ColorKey::TrueLabel => "true label",
-        ColorKey::Confidence => "confidence",
-    };
+    let colour_name = e.color_by.describe(e.view_name.as_deref());
     let title = format!("{} of {} (epoch {}), coloured by {colour_name}", e.method, e.feature, e.epoch);
     let mut chart = ChartBuilder::on(area)
         .caption(title, p.font(10.0))
@@ -401,21 +398,33 @@ where
                     .unwrap_or(e.predicted.get(i).copied().unwrap_or(0)),
             ),
             ColorKey::TrueLabel => e.true_labels.as_ref().and_then(|t| t.get(i)).copied(),
-            ColorKey::Confidence => None,
+            ColorKey::Correctness => {
+                let truth = e.true_labels.as_ref().and_then(|t| t.get(i))?;
+                let aligned = e.predicted_aligned.as_ref().and_then(|a| a.get(i))?;
+                Some(usize::from(truth != aligned))
+            }
+            ColorKey::ViewPrediction(_) => e.view_predicted.as_ref().and_then(|v| v.get(i)).copied(),
+            ColorKey::Confidence | ColorKey::Uncertainty => None,
         }
     };
-    if e.color_by == ColorKey::Confidence {
+    if matches!(e.color_by, ColorKey::Confidence | ColorKey::Uncertainty) {
+        let values = if e.color_by == ColorKey::Confidence { &e.confidence } else { &e.uncertainty };
         chart
             .draw_series(e.coords.iter().enumerate().map(|(i, c)| {
-                let col = rgb(palette::sequential_rgb(e.confidence.get(i).copied().unwrap_or(0.0)));
+                let col = rgb(palette::sequential_rgb(values.get(i).copied().unwrap_or(0.0)));
                 Circle::new((f64::from(c[0]), f64::from(c[1])), radius, col.mix(0.8).filled())
             }))
             .map_err(re)?;
         return Ok(());
     }
     let k = (0..e.coords.len()).filter_map(group).max().map_or(0, |m| m + 1);
+    let correctness = e.color_by == ColorKey::Correctness;
     for g in 0..k {
-        let col = rgb(palette::category_rgb(g));
+        let col = match (correctness, g) {
+            (true, 0) => rgb(palette::CORRECT),
+            (true, _) => rgb(palette::WRONG),
+            (false, _) => rgb(palette::category_rgb(g)),
+        };
         let pts: Vec<(f64, f64)> = e
             .coords
             .iter()
@@ -426,7 +435,9 @@ where
         if pts.is_empty() {
             continue;
         }
-        let label = if e.color_by == ColorKey::Predicted && e.predicted_aligned.is_none() {
+        let label = if correctness {
+            if g == 0 { "correct".to_owned() } else { "wrong".to_owned() }
+        } else if e.color_by == ColorKey::Predicted && e.predicted_aligned.is_none() {
             format!("cluster {g}")
         } else {
             class_name(run, g)

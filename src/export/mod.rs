@@ -101,6 +101,29 @@ pub enum ColorKey {
     Predicted,
     TrueLabel,
     Confidence,
+    /// Correct (the prediction matched to the label) or wrong.
+    Correctness,
+    /// The pseudo-label uncertainty in [0, 1] ([`EmbeddingExport::uncertainty`]).
+    Uncertainty,
+    /// View `v`'s own prediction ([`EmbeddingExport::view_predicted`]).
+    ViewPrediction(usize),
+}
+
+impl ColorKey {
+    /// The colouring's name in a figure's title.
+    pub fn describe(self, view_name: Option<&str>) -> String {
+        match self {
+            Self::Predicted => "predicted cluster".into(),
+            Self::TrueLabel => "true label".into(),
+            Self::Confidence => "confidence".into(),
+            Self::Correctness => "correct / wrong".into(),
+            Self::Uncertainty => "pseudo-label uncertainty".into(),
+            Self::ViewPrediction(v) => match view_name {
+                Some(n) => format!("the prediction of view {n}"),
+                None => format!("the prediction of view {}", v + 1),
+            },
+        }
+    }
 }
 
 /// What the run's dataset was.
@@ -135,6 +158,15 @@ pub struct EmbeddingExport {
     /// Predicted cluster in label ids (Hungarian matching), when labelled.
     pub predicted_aligned: Option<Vec<usize>>,
     pub confidence: Vec<f32>,
+    /// Each point's pseudo-label uncertainty in [0, 1] (empty in exports from before it was kept).
+    #[serde(default)]
+    pub uncertainty: Vec<f32>,
+    /// With [`ColorKey::ViewPrediction`]: that view's own prediction of each point (label ids
+    /// where the data is labelled), and the view's name.
+    #[serde(default)]
+    pub view_predicted: Option<Vec<usize>>,
+    #[serde(default)]
+    pub view_name: Option<String>,
 }
 
 /// The selected sample's cluster probabilities.
@@ -330,6 +362,7 @@ mod tests {
                 per_view: vec![s, s],
                 view_agreement: vec![vec![1.0, 0.5], vec![0.5, 1.0]],
                 per_view_kmeans: vec![s, s],
+                triplet: None,
             }],
             contrastive_from: Some(3),
             embedding: Some(EmbeddingExport {
@@ -343,6 +376,9 @@ mod tests {
                 predicted: vec![1, 0, 0],
                 predicted_aligned: Some(vec![0, 1, 1]),
                 confidence: vec![0.9, 0.8, 0.7],
+                uncertainty: vec![0.1, 0.3, 0.6],
+                view_predicted: None,
+                view_name: None,
             }),
             confusion: Some(ConfusionExport {
                 reading: "primary (heads)".into(),
@@ -390,6 +426,30 @@ mod tests {
         let err = write_svg(&run, Figure::ClusterProbabilities, &FigureStyle::default(), &dir.path().join("x.svg"))
             .unwrap_err();
         assert!(err.to_string().contains("no sample is selected"));
+    }
+
+    #[test]
+    fn the_embedding_figure_draws_every_colouring_of_the_app() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut run = sample_run();
+        let path = dir.path().join("e.svg");
+        let draw = |run: &RunExport| {
+            write_svg(run, Figure::Embedding, &FigureStyle::default(), &path).unwrap();
+            std::fs::read_to_string(&path).unwrap()
+        };
+        let e = run.embedding.as_mut().unwrap();
+        e.color_by = ColorKey::Correctness;
+        e.predicted_aligned = Some(vec![0, 0, 1]); // the second point is wrong
+        let svg = draw(&run);
+        assert!(svg.contains("correct / wrong") && svg.contains("\nwrong\n") && svg.contains("\ncorrect\n"), "{svg}");
+        let e = run.embedding.as_mut().unwrap();
+        e.color_by = ColorKey::Uncertainty;
+        assert!(draw(&run).contains("pseudo-label uncertainty"));
+        let e = run.embedding.as_mut().unwrap();
+        e.color_by = ColorKey::ViewPrediction(1);
+        e.view_predicted = Some(vec![1, 1, 0]);
+        e.view_name = Some("moons".into());
+        assert!(draw(&run).contains("the prediction of view moons"));
     }
 
     #[test]

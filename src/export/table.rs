@@ -29,12 +29,12 @@ pub(super) fn csv_of(run: &RunExport, fig: Figure) -> String {
     let mut out = String::new();
     match fig {
         Figure::Losses => {
-            out.push_str("global_epoch,phase,epoch,rec,cluster,local,kl,label,total,secs\n");
+            out.push_str("global_epoch,phase,epoch,rec,cluster,local,kl,label,triplet,total,secs\n");
             for e in &run.epochs {
                 let l = &e.losses;
                 let _ = writeln!(
                     out,
-                    "{},{},{},{},{},{},{},{},{},{}",
+                    "{},{},{},{},{},{},{},{},{},{},{}",
                     e.global_epoch,
                     phase_str(e.phase),
                     e.epoch,
@@ -43,6 +43,7 @@ pub(super) fn csv_of(run: &RunExport, fig: Figure) -> String {
                     l.local,
                     l.kl,
                     l.label,
+                    l.triplet,
                     l.total,
                     e.secs
                 );
@@ -51,10 +52,16 @@ pub(super) fn csv_of(run: &RunExport, fig: Figure) -> String {
         Figure::Metrics => {
             let n_views = run.metrics.iter().map(|m| m.per_view_acc.len()).max().unwrap_or(0);
             out.push_str("global_epoch");
+            let baseline = run.metrics.iter().any(|m| m.triplet.is_some());
+            // A baseline's `mean_q` and `kmeans_z` are k-means on the test embeddings, its `vcf`
+            // the kNN classifier; its kNN accuracy and margin violations follow.
             for r in ["mean_q", "vcf", "kmeans_z"] {
                 for m in ["acc", "nmi", "ari", "purity"] {
                     let _ = write!(out, ",{r}_{m}");
                 }
+            }
+            if baseline {
+                out.push_str(",test_knn_acc,test_violations");
             }
             for v in 0..n_views {
                 let _ = write!(out, ",{}", csv_field(&format!("acc_{}", view_name(run, v))));
@@ -64,6 +71,14 @@ pub(super) fn csv_of(run: &RunExport, fig: Figure) -> String {
                 let _ = write!(out, "{}", m.global_epoch);
                 for s in [&m.mean_q, &m.vcf, &m.kmeans_z] {
                     let _ = write!(out, ",{},{},{},{}", s.acc, s.nmi, s.ari, s.purity);
+                }
+                if baseline {
+                    match m.triplet {
+                        Some(t) => {
+                            let _ = write!(out, ",{},{}", t.knn_acc, t.violations);
+                        }
+                        None => out.push_str(",,"),
+                    }
                 }
                 for v in 0..n_views {
                     let _ = write!(out, ",{}", m.per_view_acc.get(v).map_or(String::new(), ToString::to_string));
@@ -92,7 +107,7 @@ pub(super) fn csv_of(run: &RunExport, fig: Figure) -> String {
             }
         }
         Figure::Embedding => {
-            out.push_str("index,x,y,true_label,true_name,predicted,predicted_name,predicted_cluster,confidence,method,feature,epoch\n");
+            out.push_str("index,x,y,true_label,true_name,predicted,predicted_name,predicted_cluster,confidence,uncertainty,method,feature,epoch\n");
             if let Some(e) = &run.embedding {
                 for (i, (&row, xy)) in e.rows.iter().zip(&e.coords).enumerate() {
                     let truth = e.true_labels.as_ref().and_then(|t| t.get(i)).copied();
@@ -100,7 +115,7 @@ pub(super) fn csv_of(run: &RunExport, fig: Figure) -> String {
                     let cluster = e.predicted.get(i).copied().unwrap_or(0);
                     let _ = writeln!(
                         out,
-                        "{row},{},{},{},{},{},{},{cluster},{},{},{},{}",
+                        "{row},{},{},{},{},{},{},{cluster},{},{},{},{},{}",
                         xy[0],
                         xy[1],
                         truth.map_or(String::new(), |t| t.to_string()),
@@ -108,6 +123,7 @@ pub(super) fn csv_of(run: &RunExport, fig: Figure) -> String {
                         aligned.unwrap_or(cluster),
                         aligned.map_or(String::new(), |a| csv_field(&class_name(run, a))),
                         e.confidence.get(i).copied().unwrap_or(f32::NAN),
+                        e.uncertainty.get(i).map_or(String::new(), ToString::to_string),
                         csv_field(&e.method),
                         csv_field(&e.feature),
                         e.epoch

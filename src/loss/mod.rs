@@ -36,6 +36,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::model::{Forward, l2_normalize};
 
+pub mod mining;
+pub mod triplet;
 mod weights;
 pub use weights::{LossWeights, TargetSource, Term};
 
@@ -157,7 +159,7 @@ impl LabelTargets {
 pub struct Objective {
     /// The weighted sum to differentiate, `[1]`.
     pub total: Tensor<1>,
-    /// Detached unweighted terms and the total, `[6]`, in `engine::protocol::LossTerm::ALL`'s
+    /// Detached unweighted terms and the total, `[6]`, in `engine::protocol::LossTerm::OBJECTIVE`'s
     /// order: rec, cluster, local, kl, label, total (`Losses::from_parts` reads them).
     pub parts: Tensor<1>,
     /// Detached discrepancy `D_v` of each view from the other views' consensus, `[V]`

@@ -15,6 +15,7 @@ pub mod afw;
 pub mod autoencoder;
 pub mod config;
 pub mod dec;
+pub mod triplet;
 pub mod vcf;
 
 use burn::module::{Module, Param};
@@ -95,21 +96,26 @@ impl ModelConfig {
     /// Builds the network with parameters drawn from `seed` (reproducible
     /// even while other threads create tensors on the same backend).
     pub fn init_seeded(&self, device: &Device, seed: u64) -> Cvc {
-        let _guard = INIT_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        device.seed(seed);
-        let model = self.init(device);
-        // burn's parameters are lazy: each one draws its initial values on first use. Draw them
-        // all here, under the lock and in module order, so the values depend only on the seed
-        // (not on which thread, or which of the views' parallel passes, touches them first).
-        struct Draw;
-        impl burn::module::ModuleVisitor for Draw {
-            fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
-                let _ = param.val();
-            }
-        }
-        model.visit(&mut Draw);
-        model
+        seeded(device, seed, || self.init(device))
     }
+}
+
+/// A network built by `init` with every parameter drawn from `seed`, under [`INIT_LOCK`].
+pub(crate) fn seeded<M: Module>(device: &Device, seed: u64, init: impl FnOnce() -> M) -> M {
+    let _guard = INIT_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    device.seed(seed);
+    let model = init();
+    // burn's parameters are lazy: each one draws its initial values on first use. Draw them
+    // all here, under the lock and in module order, so the values depend only on the seed
+    // (not on which thread, or which of the views' parallel passes, touches them first).
+    struct Draw;
+    impl burn::module::ModuleVisitor for Draw {
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+            let _ = param.val();
+        }
+    }
+    model.visit(&mut Draw);
+    model
 }
 
 /// Row-wise L2 normalisation (`torch.nn.functional.normalize`, eps 1e-12).

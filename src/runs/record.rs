@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::MultiViewDataset;
 use crate::engine::TrainConfig;
-use crate::engine::protocol::{EpochReport, MetricsReport, Scores};
+use crate::engine::protocol::{EpochReport, MetricsReport, Scores, TripletScores};
 use crate::engine::run_log::{Reading, Readings};
 
 /// The version of the files' layout (`run.json`'s `format`).
@@ -137,6 +137,10 @@ pub struct Results {
     pub epochs_done: usize,
     pub secs_per_epoch_pretrain: f64,
     pub secs_per_epoch_contrastive: f64,
+    /// A metric-learning baseline's test-split readings (kNN accuracy, triplets inside the
+    /// margin) at the last evaluated epoch; its `final_epoch` is k-means on the test embeddings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triplet: Option<TripletScores>,
 }
 
 impl Results {
@@ -149,6 +153,7 @@ impl Results {
                 scores: b.scores.into(),
             }),
             kmeans_z: r.kmeans_z.map(Into::into),
+            triplet: r.triplet,
             epochs_done,
             ..Results::default()
         }
@@ -224,6 +229,11 @@ impl RunRecord {
         self.results.as_ref().and_then(|r| r.final_epoch).map(|f| f.scores)
     }
 
+    /// A baseline's final kNN accuracy on its test split.
+    pub fn knn_acc(&self) -> Option<f64> {
+        self.results.as_ref().and_then(|r| r.triplet).map(|t| t.knn_acc)
+    }
+
     /// The best epoch's scores (label-selected).
     pub fn best_scores(&self) -> Option<ScoreRow> {
         self.results.as_ref().and_then(|r| r.best).map(|b| b.scores)
@@ -265,6 +275,8 @@ impl RunRecord {
             "final": res.and_then(|r| r.final_epoch),
             "best": res.and_then(|r| r.best),
             "kmeans_z": res.and_then(|r| r.kmeans_z),
+            "model": self.config.model,
+            "test": res.and_then(|r| r.triplet),
             "created": self.created,
             "ended": self.ended,
             "duration_secs": self.duration_secs(),

@@ -81,6 +81,11 @@ impl Group<'_> {
         mean_std(&self.runs.iter().filter_map(|r| r.final_scores()).map(|s| score(&s)).collect::<Vec<_>>())
     }
 
+    /// Mean ± std of a baseline's final kNN accuracy (test split) over the group's runs.
+    pub fn knn_stat(&self) -> Option<(f64, f64)> {
+        mean_std(&self.runs.iter().filter_map(|r| r.knn_acc()).collect::<Vec<_>>())
+    }
+
     /// Mean ± std of one score of the best (label-selected) epoch over the group's runs.
     pub fn best_stat(&self, score: fn(&ScoreRow) -> f64) -> Option<(f64, f64)> {
         mean_std(&self.runs.iter().filter_map(|r| r.best_scores()).map(|s| score(&s)).collect::<Vec<_>>())
@@ -143,6 +148,10 @@ pub fn render(t: &Table<'_>, format: Format) -> String {
     head.extend(t.settings.iter().cloned());
     head.push("seeds".into());
     head.extend(SCORES.iter().map(|(n, _)| format!("final {n}")));
+    let knn = t.groups.iter().any(|g| g.knn_stat().is_some());
+    if knn {
+        head.push("kNN ACC (test)".into());
+    }
     head.extend(SCORES.iter().map(|(n, _)| format!("best {n} (label-selected)")));
     let cell = |s: Option<(f64, f64)>, n: usize| match (s, format) {
         (None, _) => "–".to_owned(),
@@ -160,11 +169,17 @@ pub fn render(t: &Table<'_>, format: Format) -> String {
             for (_, f) in SCORES {
                 row.push(g.final_stat(f).map_or(String::new(), |(m, sd)| format!("{m:.6},{sd:.6}")));
             }
+            if knn {
+                row.push(g.knn_stat().map_or(String::new(), |(m, sd)| format!("{m:.6},{sd:.6}")));
+            }
             for (_, f) in SCORES {
                 row.push(g.best_stat(f).map_or(String::new(), |(m, sd)| format!("{m:.6},{sd:.6}")));
             }
         } else {
             row.extend(SCORES.iter().map(|(_, f)| cell(g.final_stat(*f), n)));
+            if knn {
+                row.push(cell(g.knn_stat(), n));
+            }
             row.extend(SCORES.iter().map(|(_, f)| cell(g.best_stat(*f), n)));
         }
         rows.push(row);
@@ -176,6 +191,9 @@ pub fn render(t: &Table<'_>, format: Format) -> String {
                 s.push_str(&format!("| {} |\n", r.join(" | ")));
             }
             s.push_str("\nbest = the evaluated epoch with the highest ACC, chosen with the labels (label-selected).\n");
+            if knn {
+                s.push_str(BASELINE_NOTE);
+            }
             s
         }
         Format::Csv => {
@@ -187,6 +205,10 @@ pub fn render(t: &Table<'_>, format: Format) -> String {
                     let n = n.to_ascii_lowercase();
                     cols.push(format!("{which}_{n}_mean"));
                     cols.push(format!("{which}_{n}_std"));
+                }
+                if knn && which == "final" {
+                    cols.push("final_knn_acc_test_mean".into());
+                    cols.push("final_knn_acc_test_std".into());
                 }
             }
             let mut s = cols.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(",") + "\n";
@@ -211,10 +233,17 @@ pub fn render(t: &Table<'_>, format: Format) -> String {
                 s.push_str(" \\\\\n");
             }
             s.push_str("\\hline\n\\end{tabular}\n% best = the epoch with the highest ACC, chosen with the labels (label-selected).\n");
+            if knn {
+                s.push_str(&format!("% {BASELINE_NOTE}"));
+            }
             s
         }
     }
 }
+
+/// How to read a table that holds a metric-learning baseline.
+const BASELINE_NOTE: &str = "For the triplet baselines (model siamese-conv, ae-conv, mlp) final = k-means on the \
+                             held-out test split's embeddings, and kNN ACC is the test split's nearest-neighbour accuracy.\n";
 
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }

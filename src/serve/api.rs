@@ -46,6 +46,26 @@ pub struct TrainRequest {
     /// Train on these label classes only (ids as `inspect` lists them): the class-incremental
     /// protocol; `POST /update` feeds the others later.
     pub classes: Option<Vec<usize>>,
+    /// The network: `cvc` (CVC-AFWM, the default) or a metric-learning baseline of seed 001
+    /// (`siamese-conv`, `ae-conv`, `mlp`), trained with the triplet loss on a train split and
+    /// evaluated on the held-out test split (`metrics.knn_accuracy`).
+    #[schema(value_type = Option<String>, example = "siamese-conv")]
+    pub model: Option<crate::engine::config::ModelFamily>,
+    /// A conv baseline's image shape, `HEIGHTxWIDTH` (default: 28x28 for 784 features, 16x16 for 256).
+    #[schema(value_type = Option<String>, example = "28x28")]
+    pub image: Option<crate::engine::config::ImageShape>,
+    /// A baseline's triplet mining: `random` (the seed's), `batch-hard` or `semi-hard`.
+    #[schema(value_type = Option<String>, example = "random")]
+    pub mining: Option<crate::engine::config::Mining>,
+    /// A baseline's positives: `labels` (supervised) or `cross-view` (the same sample in another view).
+    #[schema(value_type = Option<String>, example = "labels")]
+    pub positives: Option<crate::engine::config::Positives>,
+    /// The triplet loss's margin (default 10).
+    pub margin: Option<f32>,
+    /// A baseline's held-out share of each class (default 0.2).
+    pub test_fraction: Option<f32>,
+    /// Neighbours of a baseline's kNN reading (default 5).
+    pub knn_k: Option<usize>,
 }
 
 /// `POST /update`: an online update of a stored run's checkpoint on new data (issue 15). Only
@@ -86,6 +106,10 @@ pub struct ApiMetrics {
     pub nmi: f64,
     pub purity: f64,
     pub ari: f64,
+    /// A metric-learning baseline's kNN accuracy on its test split (absent for CVC-AFWM; a
+    /// baseline's other fields are k-means on its test embeddings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knn_accuracy: Option<f64>,
 }
 
 /// Answer of `POST /train`.
@@ -164,12 +188,23 @@ pub struct ApiLosses {
     pub local: f64,
     pub kl: f64,
     pub label: f64,
+    /// A metric-learning baseline's triplet loss (0 for CVC-AFWM).
+    #[serde(default)]
+    pub triplet: f64,
     pub total: f64,
 }
 
 impl From<Losses> for ApiLosses {
     fn from(l: Losses) -> Self {
-        ApiLosses { rec: l.rec, cluster: l.cluster, local: l.local, kl: l.kl, label: l.label, total: l.total }
+        ApiLosses {
+            rec: l.rec,
+            cluster: l.cluster,
+            local: l.local,
+            kl: l.kl,
+            label: l.label,
+            triplet: l.triplet,
+            total: l.total,
+        }
     }
 }
 

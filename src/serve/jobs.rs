@@ -60,6 +60,13 @@ pub(crate) fn train_config(req: &TrainRequest, name: &str, device: DeviceChoice)
     put(&mut user, "cluster_space", req.cluster_space);
     put(&mut user, "pcl_temperature", req.pcl_temperature);
     put(&mut user, "knn_targets", req.knn_targets);
+    put(&mut user, "model", req.model);
+    put(&mut user, "image", req.image);
+    put(&mut user, "mining", req.mining);
+    put(&mut user, "positives", req.positives);
+    put(&mut user, "margin", req.margin);
+    put(&mut user, "test_fraction", req.test_fraction);
+    put(&mut user, "knn_k", req.knn_k);
     let layers = Layers {
         defaults: TrainConfig {
             mse_epochs: 200,

@@ -149,8 +149,7 @@ impl RunRecord {
             s.view_weights.clone_from(&e.view_weights);
         }
         if let Some(m) = log.metrics.last() {
-            let p = m.mean_q;
-            s.metrics = Some(ApiMetrics { accuracy: p.acc, nmi: p.nmi, purity: p.purity, ari: p.ari });
+            s.metrics = Some(api_metrics(m));
         }
         if let Some(c) = &log.checkpoint {
             s.checkpoint = Some(c.display().to_string());
@@ -314,15 +313,22 @@ fn finish_run(shared: &Shared, ending: Ending) {
         (Ending::Finished(summary), Some(dataset)) => {
             // A panic here (checkpoint load, evaluation) must not take the event thread with it:
             // every later run would then wait for events nobody reads.
-            let trained = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                load_trained(active.id, &dataset, &summary, shared.opts.device)
-            }))
-            .unwrap_or_else(|payload| {
-                Err(format!("evaluating the trained model panicked: {}", crate::panic::message(payload.as_ref())))
-            });
+            // A metric-learning baseline answers no `/predict` (its results are its test split's
+            // readings); the previous run's model is dropped so that nothing answers for it.
+            let trained = if summary.config.model.is_baseline() {
+                Ok((None, summary.final_metrics.as_ref().map(api_metrics)))
+            } else {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    load_trained(active.id, &dataset, &summary, shared.opts.device)
+                }))
+                .unwrap_or_else(|payload| {
+                    Err(format!("evaluating the trained model panicked: {}", crate::panic::message(payload.as_ref())))
+                })
+                .map(|(model, metrics)| (Some(model), metrics))
+            };
             match trained {
                 Ok((model, metrics)) => {
-                    *shared.model.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(model));
+                    *shared.model.write().unwrap_or_else(std::sync::PoisonError::into_inner) = model.map(Arc::new);
                     let inner = lock(&shared.inner);
                     let status = inner.runs.get(&active.id).map(RunRecord::snapshot);
                     Ok(TrainResponse {
@@ -370,6 +376,12 @@ fn finish_run(shared: &Shared, ending: Ending) {
     }
 }
 
+/// The API's metrics of an evaluation: the primary reading, and a baseline's kNN accuracy.
+fn api_metrics(m: &crate::engine::protocol::MetricsReport) -> ApiMetrics {
+    let p = m.mean_q;
+    ApiMetrics { accuracy: p.acc, nmi: p.nmi, purity: p.purity, ari: p.ari, knn_accuracy: m.triplet.map(|t| t.knn_acc) }
+}
+
 /// Loads a finished run's checkpoint and evaluates the whole dataset with it.
 fn load_trained(
     run_id: u64,
@@ -386,7 +398,7 @@ fn load_trained(
     let truth = truth_of(ds, &eval.rows);
     let metrics = truth.as_ref().map(|truth| {
         let s = metrics::scores(&eval.pred_mean, truth);
-        ApiMetrics { accuracy: s.acc, nmi: s.nmi, purity: s.purity, ari: s.ari }
+        ApiMetrics { accuracy: s.acc, nmi: s.nmi, purity: s.purity, ari: s.ari, knn_accuracy: None }
     });
     let align = truth.as_ref().map(|t| metrics::align_clusters(&eval.pred_mean, t));
     let mut position = vec![0; ds.n_samples()];

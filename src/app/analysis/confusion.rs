@@ -28,16 +28,19 @@ impl ConfusionPanel {
         self.cells.clear();
         let settings = &mut state.analysis;
         let session = ctx.session;
+        let baseline = session.run.config.as_ref().is_some_and(|c| c.model.is_baseline());
+        if !Reading::of_run(baseline).contains(&settings.reading) {
+            settings.reading = Reading::Primary;
+        }
         ui.horizontal_wrapped(|ui| {
             ui.label("Reading");
-            egui::ComboBox::from_id_salt("confusion_reading").selected_text(settings.reading.label()).show_ui(
-                ui,
-                |ui| {
-                    for r in Reading::ALL {
-                        ui.selectable_value(&mut settings.reading, r, r.label());
+            egui::ComboBox::from_id_salt("confusion_reading")
+                .selected_text(settings.reading.label_in(baseline))
+                .show_ui(ui, |ui| {
+                    for &r in Reading::of_run(baseline) {
+                        ui.selectable_value(&mut settings.reading, r, r.label_in(baseline));
                     }
-                },
-            );
+                });
             ui.checkbox(&mut settings.row_normalised, "Row-normalised");
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 export_menu_ui(ctx, ui, &[Figure::Confusion]);
@@ -60,7 +63,7 @@ impl ConfusionPanel {
         ui.label(
             RichText::new(format!(
                 "{} · epoch {} · {} samples · ACC {:.3} · click a cell to mark its samples",
-                settings.reading.label(),
+                settings.reading.label_in(baseline),
                 s.global_epoch,
                 s.indices.len(),
                 m.accuracy()
@@ -119,7 +122,7 @@ impl ConfusionPanel {
                             m.members[l][j].iter().filter_map(|&p| s.indices.get(p).copied()).collect();
                         ctx.commands.send(AppCommand::Mark(Some(Marked {
                             rows: cell_rows,
-                            what: format!("{name} ({})", reading.label()),
+                            what: format!("{name} ({})", reading.label_in(baseline)),
                         })));
                     }
                     self.cells.push((l, j, rect));

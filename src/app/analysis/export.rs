@@ -98,6 +98,7 @@ impl WorkbenchApp {
         let a = &self.state.analysis;
         let n_classes = self.session.dataset().and_then(|d| d.labels.as_ref()).map(|l| l.n_clusters());
         let m = confusion_of(s, a.reading, n_classes)?;
-        Some(ConfusionExport::of(&m, a.reading.label(), s.global_epoch, a.row_normalised))
+        let baseline = self.session.run.config.as_ref().is_some_and(|c| c.model.is_baseline());
+        Some(ConfusionExport::of(&m, a.reading.label_in(baseline), s.global_epoch, a.row_normalised))
     }
 }

@@ -8,6 +8,17 @@ use super::TrainArgs;
 /// The fields `train`'s flags set, as a patch.
 pub fn patch_of(args: &TrainArgs) -> Result<Patch, String> {
     let mut p = Patch::new();
+    if args.epochs.is_some() && args.con_epochs.is_some() {
+        return Err("give --epochs (a baseline's) or --con-epochs, not both".into());
+    }
+    put(&mut p, "model", args.model);
+    put(&mut p, "image", args.image);
+    put(&mut p, "mining", args.mining);
+    put(&mut p, "positives", args.positives);
+    put(&mut p, "margin", args.margin);
+    put(&mut p, "test_fraction", args.test_fraction);
+    put(&mut p, "knn_k", args.knn_k);
+    put(&mut p, "con_epochs", args.epochs);
     put(&mut p, "mse_epochs", args.mse_epochs);
     put(&mut p, "con_epochs", args.con_epochs);
     put(&mut p, "batch_size", args.batch_size);
@@ -51,7 +62,13 @@ pub fn build_config(args: &TrainArgs) -> Result<TrainConfig, String> {
     if let Some(path) = &args.config {
         layers = layers.with_file(path).map_err(|e| e.to_string())?;
     }
-    layers.build().map_err(|e| e.to_string())
+    let cfg = layers.build().map_err(|e| e.to_string())?;
+    if args.epochs.is_some() && !cfg.model.is_baseline() {
+        return Err("--epochs sets a baseline's epochs (with --model siamese-conv, ae-conv or mlp); \
+                    CVC-AFWM has --mse-epochs and --con-epochs"
+            .into());
+    }
+    Ok(cfg)
 }
 
 #[cfg(test)]

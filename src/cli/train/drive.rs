@@ -17,7 +17,7 @@ use crate::runs::RunWriter;
 fn losses_json(e: &EpochReport) -> serde_json::Value {
     let l = &e.losses;
     let mut v = json!({"event": "epoch", "phase": e.phase, "epoch": e.epoch, "global_epoch": e.global_epoch,
-        "losses": {"rec": l.rec, "cluster": l.cluster, "local": l.local, "kl": l.kl, "label": l.label, "total": l.total},
+        "losses": {"rec": l.rec, "cluster": l.cluster, "local": l.local, "kl": l.kl, "label": l.label, "triplet": l.triplet, "total": l.total},
         "view_weights": e.view_weights, "secs": e.secs});
     if let (Some(a), Some(obj)) = (&e.adaptive, v.as_object_mut()) {
         obj.insert("adaptive".into(), serde_json::to_value(a).unwrap_or_default());
@@ -29,16 +29,29 @@ pub(crate) fn scores_json(s: &Scores) -> serde_json::Value {
     json!({"acc": s.acc, "nmi": s.nmi, "ari": s.ari, "purity": s.purity})
 }
 
+/// An evaluation's readings: CVC-AFWM's (primary, VCF head, k-means on `Z`, per view), or a
+/// baseline's on its test split (`acc`/`nmi`/`ari`/`purity`: k-means on the test embeddings;
+/// `knn_acc`; `violations`: the share of test triplets inside the margin).
+fn readings_json(m: &MetricsReport) -> serde_json::Value {
+    match &m.triplet {
+        Some(t) => json!({"acc": m.mean_q.acc, "nmi": m.mean_q.nmi, "ari": m.mean_q.ari, "purity": m.mean_q.purity,
+            "knn_acc": t.knn_acc, "violations": t.violations, "split": "test", "n_train": t.n_train, "n_test": t.n_test}),
+        None => json!({"acc": m.mean_q.acc, "nmi": m.mean_q.nmi, "ari": m.mean_q.ari, "purity": m.mean_q.purity,
+            "per_view_acc": m.per_view_acc, "vcf": scores_json(&m.vcf), "kmeans_z": scores_json(&m.kmeans_z)}),
+    }
+}
+
 fn metrics_json(m: &MetricsReport) -> serde_json::Value {
-    json!({"event": "metrics", "epoch": m.global_epoch, "acc": m.mean_q.acc, "nmi": m.mean_q.nmi, "ari": m.mean_q.ari,
-        "purity": m.mean_q.purity, "per_view_acc": m.per_view_acc, "vcf": scores_json(&m.vcf), "kmeans_z": scores_json(&m.kmeans_z)})
+    let mut v = readings_json(m);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("event".into(), json!("metrics"));
+        o.insert("epoch".into(), json!(m.global_epoch));
+    }
+    v
 }
 
 pub(super) fn done_json(s: &RunSummary, run_id: &str) -> serde_json::Value {
-    let metrics = s.final_metrics.as_ref().map(|m| {
-        json!({"acc": m.mean_q.acc, "nmi": m.mean_q.nmi, "ari": m.mean_q.ari, "purity": m.mean_q.purity,
-            "per_view_acc": m.per_view_acc, "vcf": scores_json(&m.vcf), "kmeans_z": scores_json(&m.kmeans_z)})
-    });
+    let metrics = s.final_metrics.as_ref().map(readings_json);
     json!({"event": "done", "run": run_id, "metrics": metrics, "checkpoint": s.checkpoint, "stopped": s.stopped, "device": s.device,
         "secs_per_epoch": {"pretrain": s.secs_per_epoch_pretrain, "contrastive": s.secs_per_epoch_contrastive}})
 }
@@ -116,6 +129,7 @@ pub(crate) fn drive(
                 if let Some(b) = &bar {
                     b.set_prefix(match p {
                         Phase::Pretrain => "pretrain",
+                        Phase::Contrastive if cfg.model.is_baseline() => "triplet",
                         Phase::Contrastive => "contrastive",
                     });
                 }
@@ -133,7 +147,9 @@ pub(crate) fn drive(
                 if let Some(b) = &bar {
                     b.set_position(e.global_epoch as u64);
                 }
-                if bar.is_none() {
+                if bar.is_none() && cfg.model.is_baseline() {
+                    say(format!("epoch {:>4}  triplet loss {:.5}  {:.2}s", e.epoch, e.losses.triplet, e.secs));
+                } else if bar.is_none() {
                     say(format!(
                         "{:?} epoch {:>4}  loss {:.5} (rec {:.5}, cluster {:.4}, local {:.4}, kl {:.4}, label {:.4})  weights {:?}  {:.2}s",
                         e.phase,
@@ -153,7 +169,15 @@ pub(crate) fn drive(
                 if json && !quiet {
                     println!("{}", metrics_json(m));
                 }
-                say(format!("epoch {:>4}  {}", m.global_epoch, scores_line("primary", &m.mean_q)));
+                match &m.triplet {
+                    Some(t) => say(format!(
+                        "epoch {:>4}  test: kNN ACC {:.4}  {}",
+                        m.global_epoch,
+                        t.knn_acc,
+                        scores_line("k-means", &m.kmeans_z)
+                    )),
+                    None => say(format!("epoch {:>4}  {}", m.global_epoch, scores_line("primary", &m.mean_q))),
+                }
             }
             Event::CheckpointSaved(_)
             | Event::Snapshot(_)

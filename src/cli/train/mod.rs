@@ -25,6 +25,34 @@ pub struct TrainArgs {
     /// A TOML file with TrainConfig fields (flags given here win over it).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// The network: cvc (CVC-AFWM, the default), or a metric-learning baseline of seed 001
+    /// trained with the triplet loss: siamese-conv, ae-conv (image views) or mlp.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<crate::engine::config::ModelFamily>,
+    /// Use only these variables as views, in order (e.g. X1, or X1,X2; a cell element: X{2}).
+    #[arg(long, value_delimiter = ',', value_name = "VARS")]
+    pub views: Option<Vec<String>>,
+    /// A baseline's epochs (sets con_epochs; a baseline has no pre-training; default 40).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// A conv baseline's image shape, HEIGHTxWIDTH (default: 28x28 for 784 features, 16x16 for 256).
+    #[arg(long, value_name = "HxW")]
+    pub image: Option<crate::engine::config::ImageShape>,
+    /// A baseline's triplet mining: random (the seed's), batch-hard or semi-hard.
+    #[arg(long)]
+    pub mining: Option<crate::engine::config::Mining>,
+    /// A baseline's positives: labels (supervised) or cross-view (the same sample in another view; no labels used).
+    #[arg(long)]
+    pub positives: Option<crate::engine::config::Positives>,
+    /// The triplet loss's margin (default 10, the seed's).
+    #[arg(long)]
+    pub margin: Option<f32>,
+    /// A baseline's held-out share of each class (default 0.2).
+    #[arg(long)]
+    pub test_fraction: Option<f32>,
+    /// Neighbours of a baseline's kNN accuracy (default 5).
+    #[arg(long)]
+    pub knn_k: Option<usize>,
     /// Epochs of reconstruction-only pre-training.
     #[arg(long)]
     pub mse_epochs: Option<usize>,
@@ -136,6 +164,10 @@ pub struct TrainArgs {
     pub json: bool,
 }
 
+fn cfg_knn_k(summary: &crate::engine::protocol::RunSummary) -> usize {
+    summary.config.knn_k
+}
+
 /// Loads a built-in dataset or a file, with the non-finite policy.
 pub(crate) fn load(data: &str, non_finite: NonFinite) -> Result<MultiViewDataset, String> {
     load_labelled(data, non_finite, None)
@@ -147,14 +179,29 @@ pub(crate) fn load_labelled(
     non_finite: NonFinite,
     label_column: Option<&str>,
 ) -> Result<MultiViewDataset, String> {
-    let opts = LoadOptions { non_finite, labels: label_column.map(str::to_owned), ..LoadOptions::default() };
+    load_with(data, non_finite, label_column, None)
+}
+
+/// [`load_labelled`] with only the named variables as views.
+pub(crate) fn load_with(
+    data: &str,
+    non_finite: NonFinite,
+    label_column: Option<&str>,
+    views: Option<&[String]>,
+) -> Result<MultiViewDataset, String> {
+    let opts = LoadOptions {
+        non_finite,
+        labels: label_column.map(str::to_owned),
+        views: views.map(<[String]>::to_vec),
+        ..LoadOptions::default()
+    };
     data::load_named(data, &opts).map_err(|e| e.to_string())
 }
 
 /// `mvc-workbench train`.
 pub fn run_train(args: &TrainArgs) -> Result<(), String> {
     let cfg = build_config(args)?;
-    let mut ds = load_labelled(&args.data, args.non_finite, args.label_column.as_deref())?;
+    let mut ds = load_with(&args.data, args.non_finite, args.label_column.as_deref(), args.views.as_deref())?;
     if args.noise_view > 0 {
         data::builtin::append_noise_view(&mut ds, args.noise_view, cfg.seed);
     }
@@ -182,7 +229,13 @@ pub fn run_train(args: &TrainArgs) -> Result<(), String> {
     if args.json {
         println!("{}", drive::done_json(summary, writer.id()));
     } else {
-        if let Some(m) = &summary.final_metrics {
+        if let Some(t) = summary.final_metrics.as_ref().and_then(|m| m.triplet.map(|t| (m, t))) {
+            let (m, t) = t;
+            println!("test split: {} samples (trained on {})", t.n_test, t.n_train);
+            println!("{}", scores_line("k-means on embeddings", &m.kmeans_z));
+            println!("kNN accuracy (k = {})   {:.4}", cfg_knn_k(summary), t.knn_acc);
+            println!("triplets inside the margin: {:.4}", t.violations);
+        } else if let Some(m) = &summary.final_metrics {
             println!("{}", scores_line("argmax mean q (primary)", &m.mean_q));
             println!("{}", scores_line("argmax t (VCF)", &m.vcf));
             println!("{}", scores_line("k-means on Z", &m.kmeans_z));
@@ -191,7 +244,7 @@ pub fn run_train(args: &TrainArgs) -> Result<(), String> {
                 m.per_view_acc.iter().map(|a| format!("{a:.4}")).collect::<Vec<_>>().join(", ")
             );
         }
-        if let Some(best) = log.readings().best_label_selected {
+        if let Some(best) = log.readings().best_label_selected.filter(|_| !summary.config.model.is_baseline()) {
             println!("{} (epoch {}, label-selected)", scores_line("best epoch", &best.scores), best.global_epoch);
         }
         println!(

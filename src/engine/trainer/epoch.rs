@@ -143,7 +143,7 @@ impl Run<'_> {
         let mut order: Vec<usize> = (0..n).collect();
         order.shuffle(rng);
         let views = self.ds.n_views();
-        let mut sums = [0f64; LossTerm::ALL.len()];
+        let mut sums = [0f64; LossTerm::OBJECTIVE.len()];
         let mut weight_sums = vec![0f64; views];
         let (mut positive_pairs, mut all_pairs) = (0f64, 0f64);
         let mut lr_sum = 0f64;
@@ -197,7 +197,7 @@ impl Run<'_> {
             }
             if let Some(bad) = parts.iter().position(|x| !x.is_finite()) {
                 return Err(TrainError::Diverged {
-                    term: LossTerm::ALL[bad.min(LossTerm::ALL.len() - 1)],
+                    term: LossTerm::OBJECTIVE[bad.min(LossTerm::OBJECTIVE.len() - 1)],
                     value: parts[bad],
                     phase,
                     epoch,

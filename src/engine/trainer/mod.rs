@@ -27,6 +27,7 @@ mod epoch;
 mod run;
 
 use run::Run;
+pub(crate) use run::check_views;
 
 /// The caller's side of a trainer thread.
 pub struct TrainerHandle {
@@ -97,23 +98,17 @@ fn worker(cmd_rx: &Receiver<Command>, ev_tx: &Sender<Event>) {
         match cmd {
             Command::Shutdown => return,
             Command::Start { dataset, config, out_dir } => {
-                let mut run = Run::new(dataset, *config, out_dir, cmd_rx, ev_tx);
-                let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| run.execute()));
-                let event = match outcome {
-                    Ok(Ok(summary)) => Event::Finished(Box::new(summary)),
-                    Ok(Err(error)) => Event::Failed { error, last_checkpoint: run.last_checkpoint.clone() },
-                    Err(panic) => Event::Failed {
-                        error: TrainError::Internal {
-                            why: format!(
-                                "the trainer hit an internal error: {}",
-                                crate::panic::message(panic.as_ref())
-                            ),
-                        },
-                        last_checkpoint: run.last_checkpoint.clone(),
-                    },
+                let (event, shutdown) = if config.model.is_baseline() {
+                    let mut run = crate::engine::baseline::BaselineRun::new(dataset, *config, out_dir, cmd_rx, ev_tx);
+                    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| run.execute()));
+                    (end_event(outcome, run.last_checkpoint.clone()), run.shutdown)
+                } else {
+                    let mut run = Run::new(dataset, *config, out_dir, cmd_rx, ev_tx);
+                    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| run.execute()));
+                    (end_event(outcome, run.last_checkpoint.clone()), run.shutdown)
                 };
                 ev_tx.send_timeout(event, Duration::from_secs(5)).ok();
-                if run.shutdown {
+                if shutdown {
                     return;
                 }
             }
@@ -127,6 +122,23 @@ fn worker(cmd_rx: &Receiver<Command>, ev_tx: &Sender<Event>) {
                 ev_tx.try_send(Event::Warning("no run is active: there is no embedding to snapshot".into())).ok();
             }
         }
+    }
+}
+
+/// The terminal event of a run: `Finished`, or `Failed` with the error (a panic is an internal one).
+fn end_event(
+    outcome: std::thread::Result<Result<crate::engine::protocol::RunSummary, TrainError>>,
+    last_checkpoint: Option<std::path::PathBuf>,
+) -> Event {
+    match outcome {
+        Ok(Ok(summary)) => Event::Finished(Box::new(summary)),
+        Ok(Err(error)) => Event::Failed { error, last_checkpoint },
+        Err(panic) => Event::Failed {
+            error: TrainError::Internal {
+                why: format!("the trainer hit an internal error: {}", crate::panic::message(panic.as_ref())),
+            },
+            last_checkpoint,
+        },
     }
 }
 

@@ -202,41 +202,9 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn check_data(&self) -> Result<usize, TrainError> {
-        let ds = &self.ds;
-        if ds.n_views() == 0 {
-            return Err(TrainError::data("the dataset has no views"));
-        }
-        let n = ds.n_samples();
-        if n < 2 {
-            return Err(TrainError::data(format!("the dataset has {n} samples; training needs at least 2")));
-        }
-        for (i, v) in ds.views.iter().enumerate() {
-            if v.data.rows() != n {
-                return Err(TrainError::data(format!(
-                    "view {} ({}) has {} samples, view 1 has {n}",
-                    i + 1,
-                    v.name,
-                    v.data.rows()
-                )));
-            }
-            if v.data.cols() == 0 {
-                return Err(TrainError::data(format!("view {} ({}) has no features", i + 1, v.name)));
-            }
-            if v.data.stats().non_finite > 0 {
-                return Err(TrainError::data(format!(
-                    "view {} ({}) contains NaN or infinite values; load it with a non-finite policy (zero or mean) first",
-                    i + 1,
-                    v.name
-                )));
-            }
-        }
-        Ok(ds.clusters_for(self.cfg.n_clusters)?)
-    }
-
     pub(super) fn execute(&mut self) -> Result<RunSummary, TrainError> {
         self.cfg.validate().map_err(TrainError::settings)?;
-        let k = self.check_data()?;
+        let k = check_data(&self.ds, self.cfg.n_clusters)?;
         let ResolvedDevice { device, description, note, .. } = resolve(self.cfg.device).map_err(TrainError::device)?;
         self.device_name = description.clone();
         let ad = device.clone().autodiff();
@@ -524,4 +492,43 @@ impl<'a> Run<'a> {
             dataset_fingerprint: self.ds.fingerprint(),
         })
     }
+}
+
+/// The checks every run makes of its data before training: views present, of equal length,
+/// with features and finite values; the cluster count `n_clusters` asks for (or the labels').
+pub(crate) fn check_data(ds: &MultiViewDataset, n_clusters: Option<usize>) -> Result<usize, TrainError> {
+    check_views(ds)?;
+    Ok(ds.clusters_for(n_clusters)?)
+}
+
+/// [`check_data`] without the cluster count.
+pub(crate) fn check_views(ds: &MultiViewDataset) -> Result<(), TrainError> {
+    if ds.n_views() == 0 {
+        return Err(TrainError::data("the dataset has no views"));
+    }
+    let n = ds.n_samples();
+    if n < 2 {
+        return Err(TrainError::data(format!("the dataset has {n} samples; training needs at least 2")));
+    }
+    for (i, v) in ds.views.iter().enumerate() {
+        if v.data.rows() != n {
+            return Err(TrainError::data(format!(
+                "view {} ({}) has {} samples, view 1 has {n}",
+                i + 1,
+                v.name,
+                v.data.rows()
+            )));
+        }
+        if v.data.cols() == 0 {
+            return Err(TrainError::data(format!("view {} ({}) has no features", i + 1, v.name)));
+        }
+        if v.data.stats().non_finite > 0 {
+            return Err(TrainError::data(format!(
+                "view {} ({}) contains NaN or infinite values; load it with a non-finite policy (zero or mean) first",
+                i + 1,
+                v.name
+            )));
+        }
+    }
+    Ok(())
 }

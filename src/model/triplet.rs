@@ -1,0 +1,400 @@
+//! The metric-learning baseline of seed 001 (`../shared/seeds/001_*.txt`): per-view encoders
+//! trained with the triplet loss, the supervised reference CVC-AFWM is held against.
+//!
+//! Three encoder families, each with the seed's layer sizes where the seed has them:
+//! - **Siamese** (`siamese-conv`): four 3×3 convolutions, stride 1, padding 1 (1→4→8→16→4
+//!   channels), each followed by ReLU then batch norm (the last: batch norm then ReLU, as the
+//!   seed's `nn.Sequential` orders them), flatten, dropout 0.2, `Linear(4·H·W, 4096)`
+//!   (3136 → 4096 on 28 × 28 images);
+//! - **AutoEDcoder's encoder** (`ae-conv`): three 3×3 convolutions, stride 2, padding 1
+//!   (1→3→9→18), each with batch norm then LeakyReLU (slope 0.01), flatten, `Linear(18·h·w, 512)`,
+//!   `Linear(512, 1024)` (no activation between the two, as the seed; 288 → 512 → 1024 on 28 × 28);
+//! - **MLP** (`mlp`): `d_v → hidden… → F` with ReLU between layers, for views that are not images.
+//!
+//! A conv encoder reads a view's row of `H·W` features as one `H × W` grey image ([`ImageShape`]).
+
+use std::fmt;
+use std::str::FromStr;
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::{leaky_relu, relu};
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// Which network a run trains: CVC-AFWM, or one of seed 001's metric-learning baselines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelFamily {
+    /// The multi-view clustering model (the workbench's method).
+    #[default]
+    #[serde(alias = "cvc-afwm")]
+    Cvc,
+    /// Seed 001's "Siamese" convolutional encoder, trained with the triplet loss.
+    #[serde(alias = "siamese")]
+    SiameseConv,
+    /// Seed 001's "AutoEDcoder" convolutional encoder, trained with the triplet loss.
+    #[serde(alias = "autoedcoder")]
+    AeConv,
+    /// A fully connected encoder per view, trained with the triplet loss.
+    Mlp,
+}
+
+impl ModelFamily {
+    /// Every family, in the order the app lists them.
+    pub const ALL: [ModelFamily; 4] = [Self::Cvc, Self::SiameseConv, Self::AeConv, Self::Mlp];
+
+    /// A metric-learning baseline (triplet loss), not CVC-AFWM.
+    pub fn is_baseline(self) -> bool {
+        self != Self::Cvc
+    }
+
+    /// Whether its encoders read a view as an image.
+    pub fn is_conv(self) -> bool {
+        matches!(self, Self::SiameseConv | Self::AeConv)
+    }
+
+    /// The name on the command line, in configs and in `/train` (`cvc`, `siamese-conv`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Cvc => "cvc",
+            Self::SiameseConv => "siamese-conv",
+            Self::AeConv => "ae-conv",
+            Self::Mlp => "mlp",
+        }
+    }
+
+    /// The name shown in the app and in tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Cvc => "CVC-AFWM",
+            Self::SiameseConv => "Siamese conv (triplet)",
+            Self::AeConv => "AE conv encoder (triplet)",
+            Self::Mlp => "MLP (triplet)",
+        }
+    }
+}
+
+impl FromStr for ModelFamily {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "cvc" | "cvc-afwm" => Ok(Self::Cvc),
+            "siamese-conv" | "siamese" => Ok(Self::SiameseConv),
+            "ae-conv" | "autoedcoder" => Ok(Self::AeConv),
+            "mlp" => Ok(Self::Mlp),
+            other => Err(format!("unknown model {other:?}; use cvc, siamese-conv, ae-conv or mlp")),
+        }
+    }
+}
+
+/// The largest image a conv encoder takes (4096 × 4096 pixels).
+pub const MAX_PIXELS: usize = 1 << 24;
+
+/// The height and width of the image a view's features form (`28x28`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ImageShape {
+    pub height: usize,
+    pub width: usize,
+}
+
+impl ImageShape {
+    /// Features in one image.
+    pub fn pixels(self) -> usize {
+        self.height * self.width
+    }
+
+    /// The square image a view of `dim` features is taken for without being told: 28 × 28 (784,
+    /// MNIST) or 16 × 16 (256, USPS).
+    pub fn guess(dim: usize) -> Option<ImageShape> {
+        match dim {
+            784 => Some(ImageShape { height: 28, width: 28 }),
+            256 => Some(ImageShape { height: 16, width: 16 }),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ImageShape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}x{}", self.height, self.width)
+    }
+}
+
+impl FromStr for ImageShape {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?} is not an image shape; write HEIGHTxWIDTH, e.g. 28x28");
+        let (h, w) = s.trim().split_once(['x', 'X']).ok_or_else(bad)?;
+        let height: usize = h.trim().parse().map_err(|_| bad())?;
+        let width: usize = w.trim().parse().map_err(|_| bad())?;
+        if height < 4 || width < 4 {
+            return Err(format!("image shape {s:?}: each side must be at least 4 pixels"));
+        }
+        if height.checked_mul(width).is_none_or(|p| p > MAX_PIXELS) {
+            return Err(format!("image shape {s:?}: at most {MAX_PIXELS} pixels"));
+        }
+        Ok(ImageShape { height, width })
+    }
+}
+
+impl TryFrom<String> for ImageShape {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<ImageShape> for String {
+    fn from(s: ImageShape) -> String {
+        s.to_string()
+    }
+}
+
+/// The shape of a baseline network: one encoder per view, saved beside the weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TripletNetConfig {
+    pub family: ModelFamily,
+    /// Features of each view.
+    pub view_dims: Vec<usize>,
+    /// Each view's image shape (conv families; `None` for the MLP).
+    pub images: Vec<Option<ImageShape>>,
+    /// Hidden sizes of the MLP encoder.
+    pub hidden: Vec<usize>,
+    /// Output size of the MLP encoder (the conv encoders' are the seed's: 4096, 1024).
+    pub mlp_out: usize,
+}
+
+/// Output size of a stride-2, padding-1, 3×3 convolution.
+fn half(n: usize) -> usize {
+    (n + 2 - 3) / 2 + 1
+}
+
+impl TripletNetConfig {
+    /// The embedding's size (the same for every view, so views can be compared).
+    pub fn embedding_dim(&self) -> usize {
+        match self.family {
+            ModelFamily::SiameseConv => 4096,
+            ModelFamily::AeConv => 1024,
+            ModelFamily::Mlp | ModelFamily::Cvc => self.mlp_out,
+        }
+    }
+
+    /// Checks the shape: a conv family needs every view's image shape to match its features.
+    pub fn validate(&self, view_names: &[String]) -> Result<(), String> {
+        if !self.family.is_baseline() {
+            return Err("a triplet network is one of the baselines (siamese-conv, ae-conv, mlp), not cvc".into());
+        }
+        if self.view_dims.is_empty() {
+            return Err("the network needs at least one view".into());
+        }
+        for (v, &d) in self.view_dims.iter().enumerate() {
+            let name = view_names.get(v).map_or_else(|| format!("view {}", v + 1), |n| format!("view {} ({n})", v + 1));
+            if self.family.is_conv() {
+                match self.images.get(v).copied().flatten() {
+                    None => {
+                        return Err(format!(
+                            "{name} has {d} features and no image shape; the {} encoder reads each view as an \
+                             image: give its shape (--image HEIGHTxWIDTH) or use --model mlp",
+                            self.family.name()
+                        ));
+                    }
+                    Some(img) if img.pixels() != d => {
+                        return Err(format!(
+                            "{name} has {d} features, but the image shape {img} has {} pixels",
+                            img.pixels()
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        if self.family == ModelFamily::Mlp && (self.mlp_out == 0 || self.hidden.contains(&0)) {
+            return Err("the MLP encoder's sizes must all be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// Builds the network (lazily initialised parameters).
+    pub fn init(&self, device: &Device) -> TripletNet {
+        let views = self
+            .view_dims
+            .iter()
+            .enumerate()
+            .map(|(v, &d)| match self.family {
+                ModelFamily::SiameseConv | ModelFamily::AeConv => {
+                    let img = self.images.get(v).copied().flatten().unwrap_or(ImageShape { height: d, width: 1 });
+                    ViewEncoder::conv(self.family == ModelFamily::SiameseConv, img, device)
+                }
+                ModelFamily::Mlp | ModelFamily::Cvc => ViewEncoder::mlp(d, &self.hidden, self.mlp_out, device),
+            })
+            .collect();
+        TripletNet { views }
+    }
+
+    /// [`init`](Self::init) with every parameter drawn from `seed` at once (reproducible while
+    /// other threads create tensors on the same backend).
+    pub fn init_seeded(&self, device: &Device, seed: u64) -> TripletNet {
+        super::seeded(device, seed, || self.init(device))
+    }
+}
+
+/// One view's encoder: convolutions (none for the MLP), then linear layers.
+#[derive(Module, Debug)]
+pub struct ViewEncoder {
+    pub convs: Vec<Conv2d>,
+    pub norms: Vec<BatchNorm>,
+    pub dropout: Dropout,
+    pub linears: Vec<Linear>,
+    pub height: usize,
+    pub width: usize,
+    /// The Siamese network's order (ReLU, then batch norm; ReLU between its linear layers is
+    /// absent as it has one); false: the AE encoder's (batch norm, then LeakyReLU).
+    pub siamese: bool,
+    /// ReLU between the linear layers (the MLP); the conv encoders have none, as the seed.
+    pub relu_between: bool,
+}
+
+impl ViewEncoder {
+    fn conv(siamese: bool, img: ImageShape, device: &Device) -> ViewEncoder {
+        let (channels, stride): (&[usize], usize) = if siamese { (&[1, 4, 8, 16, 4], 1) } else { (&[1, 3, 9, 18], 2) };
+        let convs = channels
+            .windows(2)
+            .map(|c| {
+                Conv2dConfig::new([c[0], c[1]], [3, 3])
+                    .with_stride([stride, stride])
+                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                    .init(device)
+            })
+            .collect();
+        let norms = channels[1..].iter().map(|&c| BatchNormConfig::new(c).init(device)).collect();
+        let (flat, linears) = if siamese {
+            let flat = 4 * img.height * img.width;
+            (flat, vec![LinearConfig::new(flat, 4096).init(device)])
+        } else {
+            let (h, w) = (half(half(half(img.height))), half(half(half(img.width))));
+            let flat = 18 * h * w;
+            (flat, vec![LinearConfig::new(flat, 512).init(device), LinearConfig::new(512, 1024).init(device)])
+        };
+        debug_assert!(flat > 0);
+        ViewEncoder {
+            convs,
+            norms,
+            dropout: DropoutConfig::new(if siamese { 0.2 } else { 0.0 }).init(),
+            linears,
+            height: img.height,
+            width: img.width,
+            siamese,
+            relu_between: false,
+        }
+    }
+
+    fn mlp(input: usize, hidden: &[usize], out: usize, device: &Device) -> ViewEncoder {
+        let mut sizes = vec![input];
+        sizes.extend_from_slice(hidden);
+        sizes.push(out);
+        ViewEncoder {
+            convs: Vec::new(),
+            norms: Vec::new(),
+            dropout: DropoutConfig::new(0.0).init(),
+            linears: sizes.windows(2).map(|w| LinearConfig::new(w[0], w[1]).init(device)).collect(),
+            height: 0,
+            width: 0,
+            siamese: false,
+            relu_between: true,
+        }
+    }
+
+    /// # Shapes
+    /// - x: `[batch, d_v]` (a conv encoder: `d_v = H·W`) → `[batch, embedding_dim]`
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let [b, _] = x.dims();
+        let mut x = x;
+        if !self.convs.is_empty() {
+            let mut y = x.reshape([b, 1, self.height, self.width]);
+            let last = self.convs.len() - 1;
+            for (i, (conv, norm)) in self.convs.iter().zip(&self.norms).enumerate() {
+                y = conv.forward(y);
+                y = if !self.siamese {
+                    leaky_relu(norm.forward(y), 0.01)
+                } else if i < last {
+                    norm.forward(relu(y))
+                } else {
+                    relu(norm.forward(y))
+                };
+            }
+            let [_, c, h, w] = y.dims();
+            x = self.dropout.forward(y.reshape([b, c * h * w]));
+        }
+        let last = self.linears.len().saturating_sub(1);
+        for (i, layer) in self.linears.iter().enumerate() {
+            x = layer.forward(x);
+            if self.relu_between && i < last {
+                x = relu(x);
+            }
+        }
+        x
+    }
+}
+
+/// A baseline network: one encoder per view.
+#[derive(Module, Debug)]
+pub struct TripletNet {
+    pub views: Vec<ViewEncoder>,
+}
+
+impl TripletNet {
+    /// Embeds a batch of view `v`'s rows.
+    pub fn embed(&self, v: usize, x: Tensor<2>) -> Tensor<2> {
+        self.views[v].forward(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(family: ModelFamily, side: usize) -> TripletNetConfig {
+        TripletNetConfig {
+            family,
+            view_dims: vec![side * side],
+            images: vec![Some(ImageShape { height: side, width: side })],
+            hidden: vec![32],
+            mlp_out: 8,
+        }
+    }
+
+    #[test]
+    fn the_encoders_have_the_seeds_shapes() {
+        let device = Device::flex();
+        for (family, side, flat, out) in [
+            (ModelFamily::SiameseConv, 28, 3136, 4096),
+            (ModelFamily::AeConv, 28, 288, 1024),
+            (ModelFamily::AeConv, 16, 72, 1024),
+        ] {
+            let c = cfg(family, side);
+            let net = c.init(&device);
+            assert_eq!(net.views[0].linears[0].weight.dims()[0], flat, "{family:?} {side}");
+            let x = Tensor::<2>::zeros([3, side * side], &device);
+            assert_eq!(net.embed(0, x).dims(), [3, out]);
+            assert_eq!(c.embedding_dim(), out);
+        }
+        let mlp = TripletNetConfig { family: ModelFamily::Mlp, images: vec![None], ..cfg(ModelFamily::Mlp, 5) };
+        assert_eq!(mlp.init(&device).embed(0, Tensor::<2>::zeros([2, 25], &device)).dims(), [2, 8]);
+    }
+
+    #[test]
+    fn a_bad_image_shape_names_the_view_and_its_size() {
+        let mut c = cfg(ModelFamily::SiameseConv, 28);
+        c.images = vec![Some(ImageShape { height: 16, width: 16 })];
+        let err = c.validate(&["X1".into()]).unwrap_err();
+        assert!(err.contains("view 1 (X1) has 784 features") && err.contains("16x16 has 256 pixels"), "{err}");
+        c.images = vec![None];
+        let err = c.validate(&["X1".into()]).unwrap_err();
+        assert!(err.contains("view 1 (X1)") && err.contains("--image"), "{err}");
+        assert!("28by28".parse::<ImageShape>().unwrap_err().contains("HEIGHTxWIDTH"));
+        assert_eq!("28x28".parse::<ImageShape>().unwrap(), ImageShape { height: 28, width: 28 });
+    }
+}
