@@ -673,6 +673,6 @@ fn train_a_baseline_through_the_api() {
     assert!((0.0..=1.0).contains(&knn), "{v}");
     assert_eq!(v["epochs"], 2, "no pre-training: {v}");
     let (status, text) = http(addr, "POST", "/predict", r#"{"data_index": 1}"#);
-    assert!(status >= 400 && status < 500, "{status} {text}");
+    assert!((400..500).contains(&status), "{status} {text}");
     assert_error(addr, "POST", "/train", r#"{"dataset_name": "strokes16", "model": "resnet"}"#, 400, &["resnet"]);
 }

@@ -92,19 +92,26 @@ pub struct Triplet {
     pub negative: usize,
 }
 
-/// The triplets of a batch: for each anchor row `a` of the `rows × cols` matrix `dist` (any
-/// monotone distance: squared or not), a positive `p` with `is_pos(a, p)` and a negative `n` with
-/// `is_neg(a, n)`, by `mining`. An anchor without a positive or a negative gives no triplet.
+/// A row-major `rows × cols` matrix of squared Euclidean distances between anchors (rows) and
+/// candidates (columns).
+#[derive(Debug, Clone, Copy)]
+pub struct Distances<'a> {
+    pub values: &'a [f32],
+    pub rows: usize,
+    pub cols: usize,
+}
+
+/// The triplets of a batch: for each anchor row `a` of `dist`, a positive `p` with
+/// `is_pos(a, p)` and a negative `n` with `is_neg(a, n)`, by `mining` (semi-hard compares
+/// `√dist` with `margin`). An anchor without a positive or a negative gives no triplet.
 pub fn mine(
-    dist: &[f32],
-    rows: usize,
-    cols: usize,
+    dist: Distances<'_>,
     is_pos: impl Fn(usize, usize) -> bool,
     is_neg: impl Fn(usize, usize) -> bool,
-    mining: Mining,
-    margin: f32,
+    (mining, margin): (Mining, f32),
     rng: &mut impl Rng,
 ) -> Vec<Triplet> {
+    let Distances { values: dist, rows, cols } = dist;
     assert_eq!(dist.len(), rows * cols, "the distance matrix is rows × cols");
     let mut out = Vec::with_capacity(rows);
     let mut pos = Vec::new();
@@ -191,6 +198,10 @@ mod tests {
 
     use super::*;
 
+    fn m(values: &[f32], rows: usize, cols: usize) -> Distances<'_> {
+        Distances { values, rows, cols }
+    }
+
     /// Four samples, classes [0, 0, 1, 1]; distances chosen so the hardest picks are unique.
     fn batch() -> (Vec<f32>, Vec<usize>) {
         #[rustfmt::skip]
@@ -207,7 +218,8 @@ mod tests {
     fn batch_hard_picks_the_farthest_positive_and_the_nearest_negative() {
         let (d, y) = batch();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let t = mine(&d, 4, 4, |a, j| a != j && y[a] == y[j], |a, j| y[a] != y[j], Mining::BatchHard, 1.0, &mut rng);
+        let t =
+            mine(m(&d, 4, 4), |a, j| a != j && y[a] == y[j], |a, j| y[a] != y[j], (Mining::BatchHard, 1.0), &mut rng);
         let got: Vec<(usize, usize, usize)> = t.iter().map(|t| (t.anchor, t.positive, t.negative)).collect();
         // Anchor 0: positive 1 (the only one), nearest negative 2 (d 1 < 5).
         // Anchor 1: positive 0, nearest negative 3 (d 3 < 4). Anchor 2: positive 3, negative 0 (1 < 4).
@@ -221,10 +233,12 @@ mod tests {
         let d = vec![0.0, 4.0, 1.0, 6.25, 9.0, 81.0]; // squared distances
         let y = [0, 0, 1, 1, 1, 1];
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let t = mine(&d, 1, 6, |a, j| a != j && y[a] == y[j], |a, j| y[a] != y[j], Mining::SemiHard, 2.0, &mut rng);
+        let t =
+            mine(m(&d, 1, 6), |a, j| a != j && y[a] == y[j], |a, j| y[a] != y[j], (Mining::SemiHard, 2.0), &mut rng);
         assert_eq!(t, vec![Triplet { anchor: 0, positive: 1, negative: 3 }]);
         // With a margin too small for any negative to lie within it: the nearest farther one.
-        let t = mine(&d, 1, 6, |a, j| a != j && y[a] == y[j], |a, j| y[a] != y[j], Mining::SemiHard, 0.1, &mut rng);
+        let t =
+            mine(m(&d, 1, 6), |a, j| a != j && y[a] == y[j], |a, j| y[a] != y[j], (Mining::SemiHard, 0.1), &mut rng);
         assert_eq!(t[0].negative, 3);
     }
 
@@ -232,7 +246,7 @@ mod tests {
     fn cross_view_triplets_use_the_same_sample_as_the_positive() {
         let (d, _) = batch();
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let t = mine(&d, 4, 4, |a, j| a == j, |a, j| a != j, Mining::BatchHard, 1.0, &mut rng);
+        let t = mine(m(&d, 4, 4), |a, j| a == j, |a, j| a != j, (Mining::BatchHard, 1.0), &mut rng);
         assert!(t.iter().all(|t| t.positive == t.anchor && t.negative != t.anchor));
         assert_eq!(t[0].negative, 2);
     }

@@ -32,7 +32,7 @@ use crate::engine::protocol::{
     Command, EpochReport, Event, LossTerm, Losses, MetricsReport, Phase, Progress, RunSummary,
 };
 use crate::engine::trainer::{adam, check_views};
-use crate::loss::mining::{Triplet, mine, random_label_triplets};
+use crate::loss::mining::{Distances, Triplet, mine, random_label_triplets};
 use crate::loss::triplet::{squared_distances, triplet_loss};
 use crate::model::triplet::{TripletNet, TripletNetConfig};
 
@@ -410,7 +410,7 @@ impl<'a> BaselineRun<'a> {
             .into_data()
             .try_to_vec()
             .map_err(|e| TrainError::device(format!("reading the batch's distances back failed: {e:?}")))?;
-        Ok(mine(&d, rows, cols, is_pos, is_neg, self.cfg.mining, self.cfg.margin, rng))
+        Ok(mine(Distances { values: &d, rows, cols }, is_pos, is_neg, (self.cfg.mining, self.cfg.margin), rng))
     }
 
     fn evaluate(
