@@ -12,6 +12,8 @@
 #                       the finished run's Analysis tile (confusion matrix, per-view, uncertainty)
 #   embedding-correct.png
 #                       the finished run's embedding coloured by correct / wrong, with its timeline
+#   baseline.png        seed 001's AE-conv triplet baseline finished on the built-in "strokes16"
+#                       images, a test sample (with its image) in the inspector
 #
 # Needs: Xvfb, ImageMagick's `import` (apt-get install xvfb imagemagick).
 # MID_SECS sets when the mid-training shot is taken (default 6 s after launch).
@@ -44,7 +46,7 @@ sleep 1
 
 # The window fills the virtual screen.
 launch() {
-  "$BIN" gui --dataset gauss3-noise --no-persist --light --color-by "${COLOR:-true}" "$@" >"$TMP/app.log" 2>&1 &
+  "$BIN" gui --dataset "${DATASET:-gauss3-noise}" --no-persist --light --color-by "${COLOR:-true}" "$@" >"$TMP/app.log" 2>&1 &
   APP=$!
 }
 shoot() {
@@ -93,3 +95,4 @@ finished_shot analysis-confusion --tab analysis --analysis confusion
 finished_shot analysis-views --tab analysis --analysis views
 finished_shot analysis-uncertainty --tab analysis --analysis uncertainty
 COLOR=correct finished_shot embedding-correct --tab embedding
+DATASET=strokes16 finished_shot baseline --model ae-conv --select "${BASELINE_SAMPLE:-20}"

@@ -36,15 +36,21 @@ pub fn family_ui(cfg: &mut TrainConfig, ui: &mut egui::Ui) {
              seed 001: encoders trained with the triplet loss on a train split, scored on the held-out test split",
             );
         if cfg.model != before {
-            if cfg.model.is_baseline() {
-                if !before.is_baseline() {
-                    baseline_defaults(cfg, &[]);
-                }
-            } else {
-                *cfg = super::state::demo_config();
-            }
+            family_ui_apply(cfg, before);
         }
     });
+}
+
+/// After the model family changed from `before` to `cfg.model`: seed 001's settings when a
+/// baseline is chosen in place of CVC-AFWM, the demo preset when CVC-AFWM comes back.
+pub fn family_ui_apply(cfg: &mut TrainConfig, before: ModelFamily) {
+    if cfg.model.is_baseline() {
+        if !before.is_baseline() {
+            baseline_defaults(cfg, &[]);
+        }
+    } else {
+        *cfg = super::state::demo_config();
+    }
 }
 
 impl BaselinePanel {

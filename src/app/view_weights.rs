@@ -19,6 +19,14 @@ impl ViewWeightsPanel {
     pub fn ui(&mut self, _state: &mut AppState, ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui) {
         let session = ctx.session;
         let run = &session.run;
+        if run.config.as_ref().is_some_and(|c| c.model.is_baseline()) {
+            empty_hint_ui(
+                ui,
+                "A metric-learning baseline weighs no views: each view has its own encoder, and a sample's \
+                 embedding is its views' side by side (label positives) or their mean (cross-view).",
+            );
+            return;
+        }
         ui.horizontal(|ui| {
             if let Some(last) = run.epochs.last() {
                 ui.label(egui::RichText::new(format!("epoch {}", last.global_epoch)).weak());

@@ -45,6 +45,10 @@ pub struct GuiArgs {
     /// tile's setting, else $MVC_RUNS, else ~/.local/share/mvc-workbench/runs).
     #[arg(long, value_name = "DIR")]
     pub runs: Option<PathBuf>,
+    /// Train this network: cvc (CVC-AFWM) or a metric-learning baseline (siamese-conv, ae-conv,
+    /// mlp; with seed 001's settings).
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<crate::engine::config::ModelFamily>,
     /// Colour the embedding by: predicted, true, correct, confidence or uncertainty.
     #[arg(long, value_parser = parse_color)]
     pub color_by: Option<ColorBy>,
@@ -115,6 +119,7 @@ pub fn run(args: &GuiArgs) -> Result<(), String> {
         light,
         no_persist,
         runs,
+        model,
     } = args;
     app::run(AppOptions {
         dataset: dataset.clone(),
@@ -128,6 +133,7 @@ pub fn run(args: &GuiArgs) -> Result<(), String> {
         exit_when_done: *exit_when_done,
         persist: !no_persist,
         color_by: *color_by,
+        model: *model,
         analysis: *analysis,
         runs_dir: runs.clone(),
         dark: if *dark {
