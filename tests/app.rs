@@ -610,8 +610,10 @@ fn a_triplet_baseline_trains_and_is_inspected_in_the_app() {
     let runs = tempfile::tempdir().unwrap();
     let mut h = harness(Some("strokes16"), runs.path());
     step_until(&mut h, 30, "the built-in image set to load", |a| a.session.loaded.is_some());
-    h.get_by_label("CVC-AFWM").click();
-    h.step();
+    h.get_by_value("CVC-AFWM").click();
+    for _ in 0..4 {
+        h.step();
+    }
     h.get_by_label("MLP (triplet)").click();
     h.step();
     h.step();
