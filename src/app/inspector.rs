@@ -141,10 +141,13 @@ impl InspectorPanel {
             ui.label(format!("{:.3}", s.confidence.get(p).copied().unwrap_or(0.0)));
             ui.end_row();
             if let Some(u) = s.uncertainty.get(p) {
-                ui.label("Uncertainty").on_hover_text(
+                ui.label("Uncertainty").on_hover_text(if s.q_views.is_empty() {
+                    "normalised entropy of the sample's Student-t memberships to the k-means centres of the test \
+                     embeddings: 0 = on one centre, 1 = equally far from all"
+                } else {
                     "normalised entropy of the sample's fuzzy c-means memberships (m = 2) from its distances to the \
-                     cluster centres: 0 = on one centre, 1 = equally far from all",
-                );
+                     cluster centres: 0 = on one centre, 1 = equally far from all"
+                });
                 ui.label(format!("{u:.3}"));
                 ui.end_row();
             }

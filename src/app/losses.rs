@@ -112,7 +112,10 @@ impl LossesPanel {
                 let name = format!("{}: total", o.name);
                 p.line(Line::new(name, pts).color(palette::overlay(i)).width(2.0).style(LineStyle::dashed_dense()));
             }
-            if let Some(b) = run.contrastive_from {
+            // A baseline has one phase: no boundary to mark.
+            if let Some(b) =
+                run.contrastive_from.filter(|_| !run.config.as_ref().is_some_and(|c| c.model.is_baseline()))
+            {
                 p.vline(
                     VLine::new("contrastive phase", b as f64 - 0.5)
                         .color(palette::rgb(palette::PHASE_MARKER))
