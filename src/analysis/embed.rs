@@ -60,7 +60,8 @@ pub fn pca(data: &[f32], dim: usize, components: usize, seed: u64) -> Vec<f32> {
     out
 }
 
-fn orthonormalise(basis: &mut [Vec<f64>]) {
+/// Gram–Schmidt on the basis vectors, in order (a vector that vanishes is left as it is).
+pub(crate) fn orthonormalise(basis: &mut [Vec<f64>]) {
     for i in 0..basis.len() {
         for j in 0..i {
             let dot: f64 = basis[i].iter().zip(&basis[j]).map(|(a, b)| a * b).sum();

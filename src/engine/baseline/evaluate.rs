@@ -6,6 +6,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng as _, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::analysis::embed::orthonormalise;
 use crate::cluster::{KMeansParams, kmeans};
 use crate::data::MultiViewDataset;
 use crate::engine::config::Positives;
@@ -334,21 +335,6 @@ pub fn principal_components(data: &[f32], n: usize, dim: usize, k: usize, device
         }
     }
     x.matmul(to_device(&basis)).into_data().try_to_vec::<f32>().unwrap_or_else(|_| vec![0.0; n * k])
-}
-
-/// Gram–Schmidt on the basis vectors, in order.
-fn orthonormalise(basis: &mut [Vec<f64>]) {
-    for i in 0..basis.len() {
-        for j in 0..i {
-            let dot: f64 = basis[i].iter().zip(&basis[j]).map(|(a, b)| a * b).sum();
-            let (head, tail) = basis.split_at_mut(i);
-            tail[0].iter_mut().zip(&head[j]).for_each(|(x, y)| *x -= dot * y);
-        }
-        let norm = basis[i].iter().map(|x| x * x).sum::<f64>().sqrt();
-        if norm > 1e-300 {
-            basis[i].iter_mut().for_each(|x| *x /= norm);
-        }
-    }
 }
 
 #[cfg(test)]
