@@ -6,6 +6,8 @@ feature min-max scaled over all samples, a constant feature 0), 2 threads, perpl
 scikit-learn. Needs numpy, scipy, scikit-learn, openTSNE.
 
 usage: scripts/tsne_compare.py FILE.mat VAR [VAR ...]   e.g. MNIST_USPS.mat X1 X2
+       scripts/tsne_compare.py FEATURES.npy                the matrix `mvc-workbench tsne --features-out`
+                                                          wrote (e.g. a network's Z), used as it is
 """
 import json
 import sys
@@ -25,8 +27,11 @@ def minmax(v):
 
 
 path, names = sys.argv[1], sys.argv[2:]
-mat = scipy.io.loadmat(path)
-x = np.hstack([minmax(mat[n]) for n in names]).astype(np.float32)
+if path.endswith(".npy"):
+    x = np.load(path).astype(np.float32)
+else:
+    mat = scipy.io.loadmat(path)
+    x = np.hstack([minmax(mat[n]) for n in names]).astype(np.float32)
 for method in ("bh", "fft"):
     tsne = TSNE(n_components=2, perplexity=30, n_iter=500, early_exaggeration_iter=250, initialization="pca",
                 negative_gradient_method=method, n_jobs=2, random_state=7, verbose=False)

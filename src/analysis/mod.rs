@@ -1,15 +1,17 @@
 //! Analyses of a model's readings, egui-free (the app's analysis tile, the engine's per-view
 //! metrics and the exports use them): the Hungarian-aligned confusion matrix of any reading
 //! (`confusion.rs`), per-sample pseudo-label uncertainty (`uncertainty.rs`), and the views'
-//! agreement (below).
+//! agreement (below); t-SNE layouts (`embed.rs`) on exact nearest neighbours (`neighbours.rs`).
 
 mod confusion;
 pub mod embed;
+mod neighbours;
 mod procrustes;
 mod trust;
 mod uncertainty;
 
 pub use confusion::{Confusion, Reading, aligned_order};
+pub use neighbours::nearest_neighbours;
 pub use procrustes::{Similarity, procrustes_2d};
 pub use trust::trustworthiness;
 pub use uncertainty::{histogram, most_uncertain, normalized_entropy, uncertainties};

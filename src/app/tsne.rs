@@ -32,6 +32,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::worker::{Poll, Worker, injected_crash, panic_message};
+use crate::analysis::embed::{affinity_neighbours, run_phases, schedule};
 
 /// Which t-SNE gradient approximation to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -410,37 +411,48 @@ fn run_job(
 
     let (init, warm) = initial_layout(&pca, warm_start.as_deref(), n, params.seed);
     let samples: Vec<&[f32]> = data.chunks_exact(dim).collect();
+    // Exact neighbours by matrix products: well under a second for the capped point counts.
+    let neighbours = match affinity_neighbours(data, dim, params.perplexity) {
+        Ok(nb) => nb,
+        Err(e) => {
+            fail(TsneError::BadData(e).to_string());
+            return None;
+        }
+    };
     let interrupt: RefCell<Option<Interrupt>> = RefCell::new(None);
     let paused_cell = Cell::new(*paused);
     let last_sent = Cell::new(Instant::now());
     let total = params.iterations;
 
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        // Iterations of the phases already run, so progress counts across them.
+        let done_before = Cell::new(0);
         let mut tsne: bhtsne::tSNE<'_, f32, &[f32], 2> = bhtsne::tSNE::new(&samples);
-        tsne.perplexity(params.perplexity).epochs(total).initial_embedding(init);
-        if warm {
-            // Already a good layout: no early exaggeration, full momentum from the start.
-            tsne.stop_lying_epoch(0).momentum_switch_epoch(0);
-        }
+        tsne.perplexity(params.perplexity);
+        // A warm start is already a good layout: no early exaggeration.
+        let phases = schedule(n, total, None, warm);
         tsne.epoch_callback(|epoch, embedding: &[f32]| {
             if let Some(why) = check_requests(requests, &paused_cell) {
                 *interrupt.borrow_mut() = Some(why);
                 std::panic::resume_unwind(Box::new(Interrupted));
             }
-            let last = epoch + 1 == total;
+            let iteration = done_before.get() + epoch + 1;
+            let last = iteration == total;
             if !last && last_sent.get().elapsed() >= Duration::from_millis(50) {
                 last_sent.set(Instant::now());
-                let update = TsneUpdate::Progress { job_id, iteration: epoch + 1, total, coords: embedding.to_vec() };
+                let update = TsneUpdate::Progress { job_id, iteration, total, coords: embedding.to_vec() };
                 send(updates, wake, update, false);
             }
         });
-        let metric =
-            |a: &&[f32], b: &&[f32]| a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt();
-        match params.method {
-            TsneMethod::BarnesHut => tsne.barnes_hut(params.theta, metric),
-            TsneMethod::Fft => tsne.fit_sne(metric),
-        };
-        tsne.embedding()
+        let mut phase = 0;
+        run_phases(&mut tsne, &phases, init, |t| {
+            match params.method {
+                TsneMethod::BarnesHut => t.barnes_hut_with_neighbors(params.theta, &neighbours),
+                TsneMethod::Fft => t.fit_sne_with_neighbors(&neighbours),
+            };
+            done_before.set(done_before.get() + phases[phase].iterations);
+            phase += 1;
+        })
     }));
     *paused = paused_cell.get();
     match outcome {

@@ -55,7 +55,8 @@ pub struct TsneArgs {
     pub fft: bool,
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
-    /// The gradient step (default: max(n / 48, 50), scikit-learn's "auto").
+    /// One gradient step for both phases (default: openTSNE's "auto", n / 12 during the early
+    /// exaggeration, then n).
     #[arg(long)]
     pub learning_rate: Option<f32>,
     /// Scaling of the raw features (default minmax; with --checkpoint, whichever reproduces the
@@ -69,6 +70,11 @@ pub struct TsneArgs {
     pub out: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
+    /// Also write the features that were laid out (raw or `Z`, one row per point, in the order of
+    /// `--out`'s rows) as a float32 `.npy`, e.g. for `scripts/tsne_compare.py` to lay out the same
+    /// matrix with openTSNE.
+    #[arg(long, value_name = "FILE.npy")]
+    pub features_out: Option<PathBuf>,
 }
 
 /// The neighbourhood size of the reported trustworthiness.
@@ -129,6 +135,11 @@ pub fn run(args: &TsneArgs) -> Result<(), String> {
         seed: args.seed,
         learning_rate: args.learning_rate,
     };
+    if let Some(path) = &args.features_out {
+        let rows_n = features.len() / dim.max(1);
+        let bytes = crate::data::embeddings::npy_f32_matrix(&features, rows_n, dim);
+        crate::export::atomic_write(path, &bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
     let started = Instant::now();
     let layout = tsne(&features, dim, args.dims, &settings)?;
     let secs = started.elapsed().as_secs_f64();

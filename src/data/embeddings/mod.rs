@@ -23,6 +23,8 @@
 
 mod npy;
 
+pub use npy::f32_matrix as npy_f32_matrix;
+
 use std::path::Path;
 
 use super::dataset::MatFormat;
@@ -256,6 +258,7 @@ mod tests {
         let col_major = [1.0f32, 3.0, 5.0, 2.0, 4.0, 6.0];
         let cases = [
             ("c32.npy", npy("<f4", false, &[3, 2], &f32s(&row_major))),
+            ("written.npy", npy_f32_matrix(&row_major, 3, 2)),
             ("f32.npy", npy("<f4", true, &[3, 2], &f32s(&col_major))),
             ("c64.npy", npy("<f8", false, &[3, 2], &f64s(&row_major.map(f64::from)))),
             ("f64.npy", npy("<f8", true, &[3, 2], &f64s(&col_major.map(f64::from)))),

@@ -12,6 +12,24 @@ use crate::data::mat::{MatClass, MatValue, MatVariable, NumData, NumericArray};
 
 pub(super) const NPY_MAGIC: &[u8] = b"\x93NUMPY";
 
+/// A row-major `rows × cols` float32 matrix as a version-1 `.npy` file (C order, little endian),
+/// what `numpy.load` reads back; the header is padded to 64 bytes as numpy pads it.
+pub fn f32_matrix(values: &[f32], rows: usize, cols: usize) -> Vec<u8> {
+    debug_assert_eq!(values.len(), rows * cols);
+    let mut dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    while (10 + dict.len() + 1) % 64 != 0 {
+        dict.push(' ');
+    }
+    dict.push('\n');
+    let mut out = Vec::with_capacity(10 + dict.len() + 4 * values.len());
+    out.extend(NPY_MAGIC);
+    out.extend([1, 0]);
+    out.extend((dict.len() as u16).to_le_bytes());
+    out.extend(dict.as_bytes());
+    out.extend(values.iter().flat_map(|x| x.to_le_bytes()));
+    out
+}
+
 /// What a `.npy` header declares.
 #[derive(Debug, Clone, PartialEq)]
 struct Header {
