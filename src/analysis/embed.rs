@@ -153,19 +153,19 @@ pub fn schedule(n: usize, iterations: usize, learning_rate: Option<f32>, warm: b
 /// `fit` runs bhtsne's Barnes–Hut or FFT loop; only the first fit builds the affinities, the
 /// others reuse them. Returns the last layout. (bhtsne resets the gains between fits.)
 pub fn run_phases<const D: usize>(
-    tsne: &mut bhtsne::tSNE<'_, f32, &[f32], D>,
+    tsne: &mut bhtsne::tSNE<'_, Real, &[f32], D>,
     phases: &[Phase],
     init: Vec<f32>,
-    mut fit: impl FnMut(&mut bhtsne::tSNE<'_, f32, &[f32], D>),
+    mut fit: impl FnMut(&mut bhtsne::tSNE<'_, Real, &[f32], D>),
 ) -> Vec<f32> {
-    let mut layout = init;
+    let mut layout: Vec<Real> = init.into_iter().map(Real::from).collect();
     for phase in phases {
         let exaggerated = phase.exaggeration > 1.0;
         tsne.epochs(phase.iterations)
-            .learning_rate(phase.learning_rate)
-            .momentum(phase.momentum)
-            .final_momentum(phase.momentum)
-            .early_exaggeration(phase.exaggeration.max(1.0))
+            .learning_rate(Real::from(phase.learning_rate))
+            .momentum(Real::from(phase.momentum))
+            .final_momentum(Real::from(phase.momentum))
+            .early_exaggeration(Real::from(phase.exaggeration.max(1.0)))
             // Past the phase's end: bhtsne undoes the exaggeration when its epoch counter reaches
             // this, and the next phase renormalises `P` anyway.
             .stop_lying_epoch(if exaggerated { phase.iterations } else { 0 })
@@ -173,8 +173,11 @@ pub fn run_phases<const D: usize>(
         fit(tsne);
         layout = tsne.embedding();
     }
-    layout
+    layout.into_iter().map(|x| x as f32).collect()
 }
+
+/// The precision of bhtsne's optimisation (affinities, layout, gradient sums).
+pub type Real = f64;
 
 /// The neighbours t-SNE's affinities are built from: `3 × perplexity` of them per point, as
 /// bhtsne's own search picks, found exactly by [`nearest_neighbours`] (blocked matrix products)
@@ -183,8 +186,12 @@ pub fn affinity_neighbours(
     data: &[f32],
     dim: usize,
     perplexity: f32,
-) -> Result<Vec<Vec<bhtsne::Neighbor<f32>>>, String> {
-    nearest_neighbours(data, dim, (3.0 * perplexity) as usize)
+) -> Result<Vec<Vec<bhtsne::Neighbor<Real>>>, String> {
+    let found = nearest_neighbours(data, dim, (3.0 * perplexity) as usize)?;
+    Ok(found
+        .into_iter()
+        .map(|row| row.into_iter().map(|nb| Neighbor { index: nb.index, distance: Real::from(nb.distance) }).collect())
+        .collect())
 }
 
 /// PCA initialisation scaled to a standard deviation of 1e-4, with a tiny seeded jitter.
@@ -198,13 +205,13 @@ fn initial(data: &[f32], dim: usize, dims: usize, seed: u64) -> Vec<f32> {
 }
 
 /// Barnes–Hut or FFT interpolation in 2-D.
-fn fit2(samples: &[&[f32]], neighbours: &[Vec<Neighbor<f32>>], init: Vec<f32>, s: &TsneSettings) -> Vec<f32> {
-    let mut tsne: bhtsne::tSNE<'_, f32, &[f32], 2> = bhtsne::tSNE::new(samples);
-    tsne.perplexity(s.perplexity);
+fn fit2(samples: &[&[f32]], neighbours: &[Vec<Neighbor<Real>>], init: Vec<f32>, s: &TsneSettings) -> Vec<f32> {
+    let mut tsne: bhtsne::tSNE<'_, Real, &[f32], 2> = bhtsne::tSNE::new(samples);
+    tsne.perplexity(Real::from(s.perplexity));
     let phases = schedule(samples.len(), s.iterations, s.learning_rate, false);
     run_phases(&mut tsne, &phases, init, |t| {
         match s.theta {
-            Some(theta) => t.barnes_hut_with_neighbors(theta, neighbours),
+            Some(theta) => t.barnes_hut_with_neighbors(Real::from(theta), neighbours),
             None => t.fit_sne_with_neighbors(neighbours),
         };
     })
@@ -240,11 +247,11 @@ pub fn tsne(data: &[f32], dim: usize, dims: usize, s: &TsneSettings) -> Result<V
 }
 
 /// Barnes–Hut in 3-D (no FFT bound needed).
-fn fit3(samples: &[&[f32]], neighbours: &[Vec<Neighbor<f32>>], init: Vec<f32>, s: &TsneSettings) -> Vec<f32> {
-    let mut tsne: bhtsne::tSNE<'_, f32, &[f32], 3> = bhtsne::tSNE::new(samples);
-    tsne.perplexity(s.perplexity);
+fn fit3(samples: &[&[f32]], neighbours: &[Vec<Neighbor<Real>>], init: Vec<f32>, s: &TsneSettings) -> Vec<f32> {
+    let mut tsne: bhtsne::tSNE<'_, Real, &[f32], 3> = bhtsne::tSNE::new(samples);
+    tsne.perplexity(Real::from(s.perplexity));
     let phases = schedule(samples.len(), s.iterations, s.learning_rate, false);
-    let theta = s.theta.unwrap_or(0.5);
+    let theta = Real::from(s.theta.unwrap_or(0.5));
     run_phases(&mut tsne, &phases, init, |t| {
         t.barnes_hut_with_neighbors(theta, neighbours);
     })

@@ -32,7 +32,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::worker::{Poll, Worker, injected_crash, panic_message};
-use crate::analysis::embed::{affinity_neighbours, run_phases, schedule};
+use crate::analysis::embed::{Real, affinity_neighbours, run_phases, schedule};
 
 /// Which t-SNE gradient approximation to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -427,11 +427,11 @@ fn run_job(
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
         // Iterations of the phases already run, so progress counts across them.
         let done_before = Cell::new(0);
-        let mut tsne: bhtsne::tSNE<'_, f32, &[f32], 2> = bhtsne::tSNE::new(&samples);
-        tsne.perplexity(params.perplexity);
+        let mut tsne: bhtsne::tSNE<'_, Real, &[f32], 2> = bhtsne::tSNE::new(&samples);
+        tsne.perplexity(Real::from(params.perplexity));
         // A warm start is already a good layout: no early exaggeration.
         let phases = schedule(n, total, None, warm);
-        tsne.epoch_callback(|epoch, embedding: &[f32]| {
+        tsne.epoch_callback(|epoch, embedding: &[Real]| {
             if let Some(why) = check_requests(requests, &paused_cell) {
                 *interrupt.borrow_mut() = Some(why);
                 std::panic::resume_unwind(Box::new(Interrupted));
@@ -440,14 +440,15 @@ fn run_job(
             let last = iteration == total;
             if !last && last_sent.get().elapsed() >= Duration::from_millis(50) {
                 last_sent.set(Instant::now());
-                let update = TsneUpdate::Progress { job_id, iteration, total, coords: embedding.to_vec() };
+                let coords = embedding.iter().map(|&x| x as f32).collect();
+                let update = TsneUpdate::Progress { job_id, iteration, total, coords };
                 send(updates, wake, update, false);
             }
         });
         let mut phase = 0;
         run_phases(&mut tsne, &phases, init, |t| {
             match params.method {
-                TsneMethod::BarnesHut => t.barnes_hut_with_neighbors(params.theta, &neighbours),
+                TsneMethod::BarnesHut => t.barnes_hut_with_neighbors(Real::from(params.theta), &neighbours),
                 TsneMethod::Fft => t.fit_sne_with_neighbors(&neighbours),
             };
             done_before.set(done_before.get() + phases[phase].iterations);
