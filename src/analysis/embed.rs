@@ -124,8 +124,9 @@ pub struct Phase {
 /// 0.8 in both. The step is `n / exaggeration` of each phase (Belkina et al. 2019, openTSNE's
 /// "auto": n/12, then n), floored at 50; `learning_rate` fixes one step for both. bhtsne's
 /// gradient, like openTSNE's, has no factor 4, so its own default `max(n / 48, 50)` (scikit-learn's,
-/// whose gradient has that factor) is 4× (and after exaggeration 48×) too small: on MNIST-USPS it
-/// left the layout unconverged after 750 iterations (trustworthiness .955 against openTSNE's .976).
+/// whose gradient has that factor) is 4× (and after exaggeration 48×) too small: on MNIST-USPS's raw
+/// features it left the layout unconverged after 750 iterations (trustworthiness .955; this
+/// schedule .972, in `f64` .975, openTSNE .975; docs/BENCHMARKS.md).
 pub fn schedule(n: usize, iterations: usize, learning_rate: Option<f32>, warm: bool) -> Vec<Phase> {
     let step = |exaggeration: f32| learning_rate.unwrap_or((n as f32 / exaggeration).max(50.0));
     let early = if warm { 0 } else { EXAGGERATION_ITERATIONS.min(iterations / 2) };
