@@ -528,6 +528,7 @@ fn the_inspector_reads_every_sample_through_the_checkpoint() {
 /// The Runs tile's "New data" on a finished run: armed by its button, a data file dropped on the
 /// window updates the run's checkpoint on the `mvc-update` thread; the drift and metrics appear
 /// under the run, the new run is listed with its parent and opened, and the parent is unchanged.
+/// Then, unarmed, a file dropped onto the run's row in the table updates it again.
 #[test]
 fn new_data_dropped_on_a_finished_run_updates_its_checkpoint() {
     let runs = tempfile::tempdir().unwrap();
@@ -598,6 +599,30 @@ fn new_data_dropped_on_a_finished_run_updates_its_checkpoint() {
     assert_eq!(rec.dataset.source, file.display().to_string());
     assert_eq!(h.state().session.runs.opened.as_deref(), Some(new_run.as_str()));
     h.get_all_by_label_contains("updated: new run").next().unwrap();
+    assert_eq!(std::fs::read(out.join("checkpoint/weights.bpk")).unwrap(), parent_weights);
+
+    // Without arming: the same file dropped onto the parent's row in the table updates it again.
+    assert!(h.state().session.runs.new_data.armed.is_none());
+    let row = h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "three blobs").rect().center();
+    h.hover_at(row);
+    h.step();
+    h.input_mut().dropped_files.push(Arc::new(DroppedPath(file.clone())));
+    h.step();
+    assert!(h.state().session.loading.is_none(), "a file dropped on a run's row goes to the update");
+    step_until(&mut h, 120, "the update from the row", |a| {
+        a.session.runs.new_data.busy.is_none()
+            && a.session
+                .runs
+                .new_data
+                .result
+                .as_ref()
+                .is_some_and(|(_, r)| r.as_ref().is_ok_and(|(id, _)| id != &new_run))
+    });
+    let (parent, result) = h.state().session.runs.new_data.result.clone().unwrap();
+    assert_eq!(parent, parent_id, "the row's run is the one updated");
+    let (second, _) = result.unwrap();
+    let rec = store.load(&second).unwrap();
+    assert_eq!(rec.update.as_ref().unwrap().parent_run.as_deref(), Some(parent_id.as_str()));
     assert_eq!(std::fs::read(out.join("checkpoint/weights.bpk")).unwrap(), parent_weights);
 }
 

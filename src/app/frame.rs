@@ -175,27 +175,59 @@ impl WorkbenchApp {
 
     pub(super) fn drop_ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
-        let (hovered, dropped) = ctx.input(|i| (!i.raw.hovered_files.is_empty(), i.raw.dropped_files.clone()));
+        let (hovered, dropped, pointer) =
+            ctx.input(|i| (!i.raw.hovered_files.is_empty(), i.raw.dropped_files.clone(), i.pointer.latest_pos()));
+        // A file over a finished run's row in the Runs tile updates that run's model.
+        let row = pointer.and_then(|p| self.panels.runs.drop_target(p)).cloned();
+        let busy = self.session.runs.new_data.busy.is_some();
+        self.panels.runs.clear_drop_rows();
         if hovered {
-            let rect = ctx.content_rect();
             let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Foreground, egui::Id::unique("drop_hint")));
-            painter.rect_filled(rect, 0.0, palette::drop_overlay());
-            painter.text(
-                rect.center(),
-                egui::Align2::CENTER_CENTER,
-                "Drop a .mat file to load it",
-                egui::FontId::proportional(28.0),
-                egui::Color32::WHITE,
-            );
+            let window = ctx.content_rect();
+            match &row {
+                Some(r) => {
+                    painter.rect_filled(r.rect.expand(2.0), 2.0, palette::drop_overlay());
+                    let text = if busy {
+                        "an update is running; wait for it to finish".to_owned()
+                    } else {
+                        format!("Drop to update {}'s model on this data", r.name)
+                    };
+                    painter.text(
+                        r.rect.left_bottom() + egui::vec2(0.0, 4.0),
+                        egui::Align2::LEFT_TOP,
+                        text,
+                        egui::FontId::proportional(16.0),
+                        ctx.global_style().visuals.strong_text_color(),
+                    );
+                }
+                None => {
+                    painter.rect_filled(window, 0.0, palette::drop_overlay());
+                    painter.text(
+                        window.center(),
+                        egui::Align2::CENTER_CENTER,
+                        "Drop a .mat file to load it (or on a finished run's row to update its model)",
+                        egui::FontId::proportional(24.0),
+                        egui::Color32::WHITE,
+                    );
+                }
+            }
         }
         if let Some(f) = dropped.first() {
-            if let Some(id) = self.session.runs.new_data.armed.take() {
+            let path = f.path().to_path_buf();
+            if let Some(r) = row {
+                if busy {
+                    self.session.notify("an update is already running; drop the file again when it has finished");
+                } else {
+                    self.commands.send(AppCommand::ArmNewData(None));
+                    self.commands.send(AppCommand::NewData(r.id, Some(path)));
+                }
+            } else if let Some(id) = self.session.runs.new_data.armed.take() {
                 // The Runs tile's "New data" is armed: the file updates that run's checkpoint.
-                self.commands.send(AppCommand::NewData(id, Some(f.path().to_path_buf())));
+                self.commands.send(AppCommand::NewData(id, Some(path)));
             } else if self.session.run.status.is_active() {
                 self.session.notify("stop the run before loading another dataset");
             } else {
-                self.commands.send(AppCommand::Load(DatasetSource::File(f.path().to_path_buf())));
+                self.commands.send(AppCommand::Load(DatasetSource::File(path)));
             }
         }
     }

@@ -43,6 +43,30 @@ pub struct RunsPanel {
     rename: String,
     tags: String,
     dir_edit: Option<String>,
+    /// This frame's rows that take a dropped data file (finished runs with a checkpoint): where
+    /// each is on screen. Filled while the table is drawn, read and cleared by the window's drop
+    /// handling after the tiles (`frame.rs`).
+    drop_rows: Vec<DropRow>,
+}
+
+/// A run row that a data file can be dropped on: its update starts on that file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DropRow {
+    pub rect: egui::Rect,
+    pub id: String,
+    pub name: String,
+}
+
+impl RunsPanel {
+    /// The row under `pos` that takes a dropped file, if any.
+    pub fn drop_target(&self, pos: egui::Pos2) -> Option<&DropRow> {
+        self.drop_rows.iter().find(|r| r.rect.contains(pos))
+    }
+
+    /// Forgets this frame's rows (the tile may not be drawn next frame).
+    pub fn clear_drop_rows(&mut self) {
+        self.drop_rows.clear();
+    }
 }
 
 fn acc(s: &ScoreRow) -> f64 {
@@ -204,7 +228,9 @@ impl RunsPanel {
                 let mut on = self.selected.contains(&r.id);
                 let is_base = state.runs_baseline.as_deref() == Some(r.id.as_str());
                 let name = if is_base { format!("{} (baseline)", r.name) } else { r.name.clone() };
-                if ui.checkbox(&mut on, name).on_hover_text(&r.id).changed() {
+                let first = ui.checkbox(&mut on, name).on_hover_text(&r.id);
+                let row_start = first.rect;
+                if first.changed() {
                     if on {
                         self.selected.push(r.id.clone());
                     } else {
@@ -237,8 +263,16 @@ impl RunsPanel {
                 ui.label(r.duration_secs().map_or_else(|| "–".into(), format_secs));
                 ui.label(r.created.replace('T', " ").trim_end_matches('Z').to_owned());
                 let pin = if is_base { "unpin" } else { "pin" };
-                if ui.small_button(pin).on_hover_text("Compare the other runs' final ACC with this one").clicked() {
+                let last = ui.small_button(pin).on_hover_text("Compare the other runs' final ACC with this one");
+                if last.clicked() {
                     ctx.commands.send(AppCommand::PinBaseline((!is_base).then(|| r.id.clone())));
+                }
+                if r.status == Status::Finished && r.checkpoint.is_some() {
+                    let rect = egui::Rect::from_min_max(
+                        egui::pos2(row_start.left(), row_start.top().min(last.rect.top())),
+                        egui::pos2(last.rect.right(), row_start.bottom().max(last.rect.bottom())),
+                    );
+                    self.drop_rows.push(DropRow { rect, id: r.id.clone(), name: r.name.clone() });
                 }
                 ui.end_row();
             }
