@@ -479,6 +479,14 @@ fn stop_pause_and_live_parameters_are_honoured_promptly() {
     wait_for(&|e| matches!(e, Event::Epoch(_)), 60);
     h.commands.send(Command::Update(LiveParams { learning_rate: Some(5e-4), ..LiveParams::default() })).unwrap();
     wait_for(&|e| matches!(e, Event::ParamsApplied(_)), 5);
+    // The kNN targets' weight is live too, and checked like the config.
+    let knn = LiveParams { knn_weight: Some(0.3), ..LiveParams::default() };
+    h.commands.send(Command::Update(knn.clone())).unwrap();
+    let (e, _) = wait_for(&|e| matches!(e, Event::ParamsApplied(_)), 5);
+    assert!(matches!(e, Event::ParamsApplied(p) if p == knn));
+    h.commands.send(Command::Update(LiveParams { knn_weight: Some(1.5), ..LiveParams::default() })).unwrap();
+    let (e, _) = wait_for(&|e| matches!(e, Event::Warning(_)), 5);
+    assert!(matches!(&e, Event::Warning(w) if w.contains("knn_weight")), "{e:?}");
     h.commands.send(Command::Pause).unwrap();
     wait_for(&|e| matches!(e, Event::Paused), 5);
     // Nothing trains while paused.

@@ -353,7 +353,7 @@ fn seed_options_ui(cfg: &mut TrainConfig, ui: &mut egui::Ui) {
         .on_hover_text("seed 002 (TSD): mix each sample's neighbours' mean assignment into P; 0 = off");
     ui.horizontal(|ui| {
         ui.add(egui::DragValue::new(&mut cfg.knn_targets).range(0..=100));
-        ui.add_enabled(cfg.knn_targets > 0, egui::Slider::new(&mut cfg.knn_weight, 0.0..=1.0).text("weight"));
+        ui.label(RichText::new("weight: Live parameters").weak());
     });
     ui.end_row();
 }
@@ -395,6 +395,11 @@ fn live_ui(cfg: &mut TrainConfig, ui: &mut egui::Ui) {
                 egui::Slider::new(&mut cfg.weight_temperature, 0.05..=5.0).logarithmic(true).fixed_decimals(2),
             );
             ui.end_row();
+            ui.label("kNN target weight").on_hover_text(
+                "seed 002 (TSD): the share of the neighbours' mean assignment in the target P (needs kNN targets > 0)",
+            );
+            ui.add_enabled(cfg.knn_targets > 0, egui::Slider::new(&mut cfg.knn_weight, 0.0..=1.0).fixed_decimals(2));
+            ui.end_row();
         });
         ui.label(RichText::new("Loss terms").strong());
         egui::Grid::new("loss_terms").num_columns(2).show(ui, |ui| {
@@ -427,6 +432,7 @@ fn live_changed(a: &TrainConfig, b: &TrainConfig) -> bool {
         || a.temperature_f != b.temperature_f
         || a.temperature_l != b.temperature_l
         || a.weight_temperature != b.weight_temperature
+        || a.knn_weight != b.knn_weight
         || a.loss != b.loss
 }
 
@@ -438,6 +444,7 @@ pub fn live_diff(a: &TrainConfig, b: &TrainConfig) -> LiveParams {
         temperature_f: (a.temperature_f != b.temperature_f).then_some(b.temperature_f),
         temperature_l: (a.temperature_l != b.temperature_l).then_some(b.temperature_l),
         weight_temperature: (a.weight_temperature != b.weight_temperature).then_some(b.weight_temperature),
+        knn_weight: (a.knn_weight != b.knn_weight).then_some(b.knn_weight),
         loss: (a.loss != b.loss).then_some(b.loss),
     }
 }
@@ -459,6 +466,8 @@ mod tests {
         let b = TrainConfig { threshold: 0.5, ..a.clone() };
         let d = live_diff(&a, &b);
         assert_eq!(d.threshold, Some(0.5));
-        assert!(d.learning_rate.is_none() && d.loss.is_none());
+        assert!(d.learning_rate.is_none() && d.loss.is_none() && d.knn_weight.is_none());
+        let c = TrainConfig { knn_weight: 0.25, ..a.clone() };
+        assert_eq!(live_diff(&a, &c), LiveParams { knn_weight: Some(0.25), ..LiveParams::default() });
     }
 }

@@ -57,6 +57,10 @@ pub struct LiveParams {
     /// γ of the closed-form view weights `w*` (`TrainConfig::weight_temperature`).
     #[serde(default)]
     pub weight_temperature: Option<f32>,
+    /// The weight of the neighbours' assignment in `P` (`TrainConfig::knn_weight`; with
+    /// `knn_targets` > 0).
+    #[serde(default)]
+    pub knn_weight: Option<f32>,
     pub loss: Option<LossWeights>,
 }
 

@@ -318,6 +318,9 @@ fn describe_live(p: &LiveParams) -> String {
     if let Some(v) = p.weight_temperature {
         parts.push(format!("γ {v:.2}"));
     }
+    if let Some(v) = p.knn_weight {
+        parts.push(format!("kNN weight {v:.2}"));
+    }
     if p.loss.is_some() {
         parts.push("loss weights".into());
     }

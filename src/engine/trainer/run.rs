@@ -156,6 +156,9 @@ impl<'a> Run<'a> {
         if let Some(g) = p.weight_temperature {
             check.weight_temperature = g;
         }
+        if let Some(w) = p.knn_weight {
+            check.knn_weight = w;
+        }
         if let Some(l) = p.loss {
             check.loss = l;
         }
