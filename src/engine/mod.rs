@@ -4,6 +4,7 @@ pub mod adaptive;
 pub mod baseline;
 pub mod checkpoint;
 pub mod config;
+mod control;
 pub mod device;
 pub mod error;
 pub mod estimate;

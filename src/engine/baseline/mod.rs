@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::Device;
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -27,8 +27,10 @@ use serde::{Deserialize, Serialize};
 use crate::data::MultiViewDataset;
 use crate::engine::checkpoint::{self, BASELINE_FILE, CONFIG_FILE, WEIGHTS_FILE, write_dir_atomic, write_json};
 use crate::engine::config::{ImageShape, Positives, TrainConfig};
+use crate::engine::control::Control;
 use crate::engine::device::{ResolvedDevice, resolve};
 use crate::engine::error::TrainError;
+use crate::engine::protocol::LiveParams;
 use crate::engine::protocol::{
     Command, EpochReport, Event, LossTerm, Losses, MetricsReport, Phase, Progress, RunSummary,
 };
@@ -60,13 +62,9 @@ pub(crate) struct BaselineRun<'a> {
     ds: Arc<MultiViewDataset>,
     cfg: TrainConfig,
     out_dir: Option<PathBuf>,
-    cmd_rx: &'a Receiver<Command>,
-    ev_tx: &'a Sender<Event>,
+    /// Commands in, events out; pause, stop and snapshot requests.
+    pub(crate) ctl: Control<'a>,
     lr: f64,
-    paused: bool,
-    stop: bool,
-    pub(crate) shutdown: bool,
-    snapshot_requested: bool,
     epochs: Vec<EpochReport>,
     metrics: Vec<MetricsReport>,
     pub(crate) last_checkpoint: Option<PathBuf>,
@@ -115,12 +113,7 @@ impl<'a> BaselineRun<'a> {
             ds,
             cfg,
             out_dir,
-            cmd_rx,
-            ev_tx,
-            paused: false,
-            stop: false,
-            shutdown: false,
-            snapshot_requested: false,
+            ctl: Control::new(cmd_rx, ev_tx),
             epochs: Vec::new(),
             metrics: Vec::new(),
             last_checkpoint: None,
@@ -130,66 +123,38 @@ impl<'a> BaselineRun<'a> {
     }
 
     fn send(&self, e: Event) {
-        match self.ev_tx.try_send(e) {
-            Ok(()) | Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {}
+        self.ctl.send(e);
+    }
+
+    /// A live-parameter update: a baseline has only its learning rate live.
+    fn live(&mut self, p: LiveParams) {
+        match p.learning_rate {
+            Some(lr) if lr.is_finite() && lr > 0.0 => {
+                self.lr = lr;
+                self.cfg.learning_rate = lr;
+                self.send(Event::ParamsApplied(LiveParams { learning_rate: Some(lr), ..LiveParams::default() }));
+            }
+            Some(lr) => self.send(Event::Warning(format!(
+                "live parameters not applied: learning_rate must be a positive number, got {lr}"
+            ))),
+            None => self.send(Event::Warning(
+                "live parameters not applied: a metric-learning baseline has only the learning rate live".into(),
+            )),
         }
     }
 
-    fn handle(&mut self, cmd: Command) {
-        match cmd {
-            Command::Start { .. } => {
-                self.send(Event::Warning("a run is already active; stop it before starting another".into()))
-            }
-            Command::Pause if !self.paused => {
-                self.paused = true;
-                self.send(Event::Paused);
-            }
-            Command::Resume if self.paused => {
-                self.paused = false;
-                self.send(Event::Resumed);
-            }
-            Command::Pause | Command::Resume => {}
-            Command::Stop => self.stop = true,
-            Command::Shutdown => {
-                self.stop = true;
-                self.shutdown = true;
-            }
-            Command::Update(p) => match p.learning_rate {
-                Some(lr) if lr.is_finite() && lr > 0.0 => {
-                    self.lr = lr;
-                    self.cfg.learning_rate = lr;
-                    self.send(Event::ParamsApplied(crate::engine::protocol::LiveParams {
-                        learning_rate: Some(lr),
-                        ..Default::default()
-                    }));
-                }
-                Some(lr) => self.send(Event::Warning(format!(
-                    "live parameters not applied: learning_rate must be a positive number, got {lr}"
-                ))),
-                None => self.send(Event::Warning(
-                    "live parameters not applied: a metric-learning baseline has only the learning rate live".into(),
-                )),
-            },
-            Command::Snapshot => self.snapshot_requested = true,
-        }
-    }
-
-    /// Drains pending commands; while paused, waits here.
+    /// Drains pending commands; while paused, waits here (a snapshot request is served after the
+    /// epoch, with its evaluation).
     fn control(&mut self) {
         loop {
-            while let Ok(cmd) = self.cmd_rx.try_recv() {
-                self.handle(cmd);
+            for p in self.ctl.drain() {
+                self.live(p);
             }
-            if self.stop || !self.paused {
+            if !self.ctl.holding() {
                 return;
             }
-            match self.cmd_rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(cmd) => self.handle(cmd),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.stop = true;
-                    self.shutdown = true;
-                }
+            if let Some(p) = self.ctl.wait() {
+                self.live(p);
             }
         }
     }
@@ -263,7 +228,7 @@ impl<'a> BaselineRun<'a> {
             let (mut sum, mut counted, mut lr_sum) = (0.0f64, 0usize, 0.0f64);
             for (bi, rows) in order.chunks(b).enumerate() {
                 self.control();
-                if self.stop {
+                if self.ctl.stop {
                     return self.finish(&net, &net_cfg, &device, &split, done, true);
                 }
                 let Some(loss) = self.batch_loss(&net, rows, labels.as_deref(), by_class.as_deref(), &ad, &mut rng)?
@@ -316,7 +281,7 @@ impl<'a> BaselineRun<'a> {
             self.epochs.push(report.clone());
             self.send(Event::Epoch(report));
             done = epoch;
-            let requested = std::mem::take(&mut self.snapshot_requested);
+            let requested = std::mem::take(&mut self.ctl.snapshot_requested);
             if epoch < total && (epoch % self.cfg.eval_every == 0 || requested) {
                 let m = self.evaluate(&net, &device, &split, epoch)?;
                 self.save(&net, &net_cfg, &split, epoch, m);

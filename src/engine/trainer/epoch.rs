@@ -151,7 +151,7 @@ impl Run<'_> {
         let phase_ix = usize::from(phase == Phase::Contrastive);
         for bi in 0..n_batches {
             self.control(&model, device, global_epoch.saturating_sub(1));
-            if self.stop {
+            if self.ctl.stop {
                 return Ok((model, EpochEnd::Stopped));
             }
             let t0 = Instant::now();

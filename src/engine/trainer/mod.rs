@@ -101,11 +101,11 @@ fn worker(cmd_rx: &Receiver<Command>, ev_tx: &Sender<Event>) {
                 let (event, shutdown) = if config.model.is_baseline() {
                     let mut run = crate::engine::baseline::BaselineRun::new(dataset, *config, out_dir, cmd_rx, ev_tx);
                     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| run.execute()));
-                    (end_event(outcome, run.last_checkpoint.clone()), run.shutdown)
+                    (end_event(outcome, run.last_checkpoint.clone()), run.ctl.shutdown)
                 } else {
                     let mut run = Run::new(dataset, *config, out_dir, cmd_rx, ev_tx);
                     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| run.execute()));
-                    (end_event(outcome, run.last_checkpoint.clone()), run.shutdown)
+                    (end_event(outcome, run.last_checkpoint.clone()), run.ctl.shutdown)
                 };
                 ev_tx.send_timeout(event, Duration::from_secs(5)).ok();
                 if shutdown {

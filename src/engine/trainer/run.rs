@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use burn::module::Module;
 use burn::tensor::Device;
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -16,6 +16,7 @@ use crate::data::MultiViewDataset;
 use crate::engine::adaptive::{PseudoLabels, ViewTarget};
 use crate::engine::checkpoint::{self, CheckpointMeta};
 use crate::engine::config::{CentroidInit, TrainConfig};
+use crate::engine::control::Control;
 use crate::engine::device::{ResolvedDevice, resolve};
 use crate::engine::error::TrainError;
 use crate::engine::predict::{evaluate, evaluate_rows, metrics_report, snapshot_from, stratified_sample, truth_of};
@@ -33,14 +34,10 @@ pub(super) struct Run<'a> {
     pub(super) ds: Arc<MultiViewDataset>,
     pub(super) cfg: TrainConfig,
     pub(super) out_dir: Option<PathBuf>,
-    pub(super) cmd_rx: &'a Receiver<Command>,
-    pub(super) ev_tx: &'a Sender<Event>,
+    /// Commands in, events out; pause, stop and snapshot requests.
+    pub(super) ctl: Control<'a>,
     pub(super) lr: f64,
     pub(super) params: LossParams,
-    pub(super) paused: bool,
-    pub(super) stop: bool,
-    pub(super) shutdown: bool,
-    pub(super) snapshot_requested: bool,
     pub(super) epochs: Vec<EpochReport>,
     pub(super) metrics: Vec<MetricsReport>,
     pub(super) last_checkpoint: Option<PathBuf>,
@@ -85,12 +82,7 @@ impl<'a> Run<'a> {
             ds,
             cfg,
             out_dir,
-            cmd_rx,
-            ev_tx,
-            paused: false,
-            stop: false,
-            shutdown: false,
-            snapshot_requested: false,
+            ctl: Control::new(cmd_rx, ev_tx),
             epochs: Vec::new(),
             metrics: Vec::new(),
             last_checkpoint: None,
@@ -104,38 +96,14 @@ impl<'a> Run<'a> {
     }
 
     pub(super) fn send(&self, e: Event) {
-        match self.ev_tx.try_send(e) {
-            Ok(()) | Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {}
-        }
+        self.ctl.send(e);
     }
 
-    fn handle(&mut self, cmd: Command) {
-        match cmd {
-            Command::Start { .. } => {
-                self.send(Event::Warning("a run is already active; stop it before starting another".into()))
-            }
-            Command::Pause => {
-                if !self.paused {
-                    self.paused = true;
-                    self.send(Event::Paused);
-                }
-            }
-            Command::Resume => {
-                if self.paused {
-                    self.paused = false;
-                    self.send(Event::Resumed);
-                }
-            }
-            Command::Stop => self.stop = true,
-            Command::Shutdown => {
-                self.stop = true;
-                self.shutdown = true;
-            }
-            Command::Update(p) => match self.apply_live(&p) {
-                Ok(()) => self.send(Event::ParamsApplied(p)),
-                Err(why) => self.send(Event::Warning(format!("live parameters not applied: {why}"))),
-            },
-            Command::Snapshot => self.snapshot_requested = true,
+    /// Applies a live-parameter update and answers it.
+    fn live(&mut self, p: LiveParams) {
+        match self.apply_live(&p) {
+            Ok(()) => self.send(Event::ParamsApplied(p)),
+            Err(why) => self.send(Event::Warning(format!("live parameters not applied: {why}"))),
         }
     }
 
@@ -175,23 +143,17 @@ impl<'a> Run<'a> {
     /// Drains pending commands; while paused, waits here (serving snapshots).
     pub(super) fn control(&mut self, model: &Cvc, device: &Device, global_epoch: usize) {
         loop {
-            while let Ok(cmd) = self.cmd_rx.try_recv() {
-                self.handle(cmd);
+            for p in self.ctl.drain() {
+                self.live(p);
             }
-            if self.snapshot_requested {
-                self.snapshot_requested = false;
+            if std::mem::take(&mut self.ctl.snapshot_requested) {
                 self.send_snapshot(model, device, global_epoch);
             }
-            if self.stop || !self.paused {
+            if !self.ctl.holding() {
                 return;
             }
-            match self.cmd_rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(cmd) => self.handle(cmd),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.stop = true;
-                    self.shutdown = true;
-                }
+            if let Some(p) = self.ctl.wait() {
+                self.live(p);
             }
         }
     }
@@ -472,7 +434,7 @@ impl<'a> Run<'a> {
                 self.metrics.push(m.clone());
                 self.send(Event::Metrics(m.clone()));
             }
-            if self.cfg.snapshot_every > 0 || self.snapshot_requested {
+            if self.cfg.snapshot_every > 0 || self.ctl.snapshot_requested {
                 self.send_snapshot(model, device, global_epoch);
             }
             m
