@@ -32,6 +32,7 @@ pub mod status_bar;
 pub mod timeline;
 pub mod training_panel;
 pub mod tsne;
+pub mod tsne_params;
 pub mod update_job;
 pub mod view_weights;
 pub mod widgets;
