@@ -197,12 +197,18 @@ pub fn affinity_neighbours(
 
 /// PCA initialisation scaled to a standard deviation of 1e-4, with a tiny seeded jitter.
 fn initial(data: &[f32], dim: usize, dims: usize, seed: u64) -> Vec<f32> {
-    let p = pca(data, dim, dims, seed);
-    let first: Vec<f32> = p.iter().step_by(dims).copied().collect();
+    cold_start(&pca(data, dim, dims, seed), dims, seed)
+}
+
+/// A cold start from PCA scores (`n × dims`): scaled so the first component has a standard
+/// deviation of 1e-4 (openTSNE's choice), with a tiny seeded jitter so coincident points separate.
+/// The app's worker uses it on the PCA picture it has already sent.
+pub fn cold_start(pca: &[f32], dims: usize, seed: u64) -> Vec<f32> {
+    let first: Vec<f32> = pca.iter().step_by(dims.max(1)).copied().collect();
     let m = first.iter().sum::<f32>() / first.len().max(1) as f32;
     let std = (first.iter().map(|x| (x - m) * (x - m)).sum::<f32>() / first.len().max(1) as f32).sqrt().max(1e-12);
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7473_6e65);
-    p.iter().map(|x| x * (1e-4 / std) + (rng.random::<f32>() - 0.5) * 1e-6).collect()
+    pca.iter().map(|x| x * (1e-4 / std) + (rng.random::<f32>() - 0.5) * 1e-6).collect()
 }
 
 /// Barnes–Hut or FFT interpolation in 2-D.

@@ -32,7 +32,7 @@ use rand_chacha::ChaCha8Rng;
 
 pub use super::tsne_params::{TsneError, TsneMethod, TsneParams, pca_2d, stratified_subsample, validate};
 use super::worker::{Poll, Worker, injected_crash, panic_message};
-use crate::analysis::embed::{Real, affinity_neighbours, run_phases, schedule};
+use crate::analysis::embed::{Real, affinity_neighbours, cold_start, run_phases, schedule};
 
 /// One t-SNE request.
 #[derive(Debug, Clone)]
@@ -377,11 +377,7 @@ fn initial_layout(pca: &[f32], warm: Option<&[Option<[f32; 2]>]>, n: usize, seed
         }
         return (out, true);
     }
-    // Cold start: PCA scaled to a standard deviation of 1e-4 (openTSNE's choice), with a
-    // tiny seeded jitter so coincident points separate.
-    let scale = 1e-4 / pca_std;
-    let out = pca.iter().map(|x| x * scale + (rng.random::<f32>() - 0.5) * 1e-6).collect();
-    (out, false)
+    (cold_start(pca, 2, seed), false)
 }
 
 #[cfg(test)]
