@@ -66,6 +66,7 @@ fn main() {
             secs_per_epoch_contrastive: 0.1,
             device: "bench".into(),
             config,
+            converged: None,
             dataset_fingerprint: String::new(),
         };
         w.observe(&Event::Finished(Box::new(summary))).unwrap_or_else(|e| panic!("{e}"));

@@ -400,6 +400,7 @@ fn stored_run(store: &RunStore, name: &str, lr: f64) {
         secs_per_epoch_contrastive: 0.1,
         device: "test".into(),
         config,
+        converged: None,
         dataset_fingerprint: String::new(),
     };
     w.observe(&Event::Finished(Box::new(summary))).unwrap();

@@ -158,3 +158,70 @@ fn a_baseline_trains_from_the_command_line_and_reports_its_test_split() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("--epochs sets a baseline's epochs"), "{}", text(&out.stderr));
 }
+
+/// `train --model dec`: seed 004's single-view DEC on one view of a built-in set, its fixed
+/// target and early stop in the done event, and its checkpoint read on that view alone by `eval`
+/// and `update` (given the whole three-view set). Without a view choice the run is refused with
+/// the views named.
+#[test]
+fn dec_trains_on_one_view_and_its_checkpoint_reads_that_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "train",
+        "gauss3-noise",
+        "--model",
+        "dec",
+        "--views",
+        "signal-a",
+        "--encoder-hidden",
+        "32",
+        "--feature-dim",
+        "16",
+        "--mse-epochs",
+        "3",
+        "--con-epochs",
+        "40",
+        "--target-refresh",
+        "4",
+        "--tol",
+        "0.5",
+        "--batch-size",
+        "100",
+        "--seed",
+        "2",
+        "--device",
+        "flex",
+        "--out",
+        "dec",
+        "--json",
+    ];
+    let (stdout, _) = ok(&headless(&args, dir.path()), "train --model dec");
+    let done: serde_json::Value = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "done")
+        .expect("a done event");
+    let epoch = done["converged"]["epoch"].as_u64().expect("the clusters settle before epoch 40");
+    assert!(epoch < 40 && epoch % 4 == 1, "{done}");
+    assert_eq!(done["metrics"]["per_view_acc"].as_array().map(Vec::len), Some(1), "{done}");
+
+    let (stdout, _) = ok(&headless(&["eval", "--checkpoint", "dec", "gauss3-noise", "--json"], dir.path()), "eval");
+    let e: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(e["n_samples"], 600, "{stdout}");
+    assert_eq!(e["per_view_acc"].as_array().map(Vec::len), Some(1), "{stdout}");
+    let (stdout, _) = ok(
+        &headless(&["update", "--checkpoint", "dec", "gauss3-noise", "--json", "--device", "flex"], dir.path()),
+        "update",
+    );
+    let u: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+    assert!(u["acc_new"].as_f64().is_some_and(|a| (0.0..=1.0).contains(&a)), "{stdout}");
+
+    let out =
+        headless(&["train", "gauss3-noise", "--model", "dec", "--mse-epochs", "1", "--con-epochs", "1"], dir.path());
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("the DEC model trains on one view, and gauss3-noise has 3 (signal-a, signal-b, noise)"),
+        "{err}"
+    );
+}

@@ -711,6 +711,89 @@ fn cosine_schedule_decays_the_contrastive_learning_rate() {
     );
 }
 
+/// Seed 004's schedule: SGD in the clustering phase, its rate stepped down (StepLR), DEC's target
+/// held fixed over all samples between refreshes, and the phase ending once few samples change
+/// cluster between two refreshes; the pre-training's own rate. A DEC run on several views is
+/// refused with the views named.
+#[test]
+fn dec_schedule_steps_the_rate_holds_the_target_and_stops_when_settled() {
+    use mvc_workbench::engine::OptimizerKind;
+    use mvc_workbench::engine::config::ModelFamily;
+    use mvc_workbench::engine::trainer::step_factor;
+    assert_eq!((step_factor(1, 2, 0.5), step_factor(2, 2, 0.5), step_factor(3, 2, 0.5)), (1.0, 1.0, 0.5));
+    assert_eq!(step_factor(7, 0, 0.5), 1.0);
+
+    let _serial = serial();
+    let mut cfg = small(2, 30);
+    cfg.model = ModelFamily::Dec;
+    cfg.views = Some(vec!["signal-a".into()]);
+    cfg.con_optimizer = OptimizerKind::Sgd;
+    cfg.learning_rate = 0.01;
+    cfg.pretrain_learning_rate = Some(2e-3);
+    cfg.lr_step_epochs = 2;
+    cfg.target_refresh = 3;
+    cfg.stop_tolerance = 0.5;
+    cfg.view_centring = false;
+    cfg.adaptive_weights = false;
+    cfg.pseudo_refresh = 0;
+    cfg.loss = only("kl");
+    let (summary, _) = run(gauss3(), cfg.clone(), None);
+    let s = summary.unwrap();
+    let lrs = |phase: Phase| s.epochs.iter().filter(|e| e.phase == phase).map(|e| e.lr).collect::<Vec<_>>();
+    assert!(lrs(Phase::Pretrain).iter().all(|&lr| lr == 2e-3), "{:?}", lrs(Phase::Pretrain));
+    let con = lrs(Phase::Contrastive);
+    assert_eq!(&con[..3], &[0.01, 0.01, 0.005], "StepLR halves the rate every 2 epochs: {con:?}");
+    let c = s.converged.expect("fewer than half of the samples change cluster between two targets");
+    assert!(c.epoch > 1 && c.epoch % 3 == 1, "it is checked at a refresh after the first: {c:?}");
+    assert_eq!(con.len(), c.epoch - 1, "the phase ends before that epoch trains");
+    assert!(c.changed < 0.5);
+    assert_eq!(s.final_metrics.as_ref().map(|m| m.per_view_acc.len()), Some(1), "one view trained");
+    // Each later refresh reports the changed share where the pseudo-label refreshes do: at or
+    // above the tolerance, or the phase would have ended there.
+    let changed: Vec<Option<f64>> =
+        s.epochs.iter().filter_map(|e| e.adaptive.as_ref()).map(|a| a.pseudo_changed).collect();
+    for (i, ch) in changed.iter().enumerate() {
+        let epoch = i + 1;
+        if epoch > 1 && epoch % 3 == 1 {
+            assert!(ch.is_some_and(|x| x >= 0.5), "epoch {epoch}: {changed:?}");
+        } else {
+            assert_eq!(*ch, None, "epoch {epoch} has no refresh: {changed:?}");
+        }
+    }
+
+    let mut many = cfg;
+    many.views = None;
+    let e = run(gauss3(), many, None).0.unwrap_err().to_string();
+    assert!(e.contains("the DEC model trains on one view, and gauss3-noise has 3 (signal-a, signal-b, noise)"), "{e}");
+}
+
+/// DEC's fixed target replaces the batch's own: the `KL` term is computed against the given rows.
+#[test]
+fn a_fixed_target_replaces_the_batchs_own() {
+    use mvc_workbench::loss::objective_with;
+    let _serial = serial();
+    let device = Device::flex();
+    let ds = gauss3();
+    let (_, model) = model_for(&ds, &device);
+    let rows: Vec<usize> = (0..50).collect();
+    let xs = batch(&ds, &rows, &device);
+    let fwd = model.forward(&xs);
+    let mut params = loss_params(only("kl"));
+    params.target = TargetSource::Views;
+    let own = host(objective(&xs, &fwd, &params, &LabelTargets::Pseudo, None).parts)[3];
+    let k = fwd.t.dims()[1];
+    let uniform = Tensor::<2>::ones([50, k], &device).div_scalar(k as f32);
+    let fixed = host(objective_with(&xs, &fwd, &params, &LabelTargets::Pseudo, None, Some(uniform.clone())).parts)[3];
+    assert!((own - fixed).abs() > 1e-4, "the given target changes the term: {own} vs {fixed}");
+    // KL(uniform ‖ q) summed over the views and t, by hand.
+    let mut want = 0f32;
+    for q in fwd.q.iter().chain(std::iter::once(&fwd.t)) {
+        let q = host(q.clone());
+        want += q.iter().map(|&x| (1.0 / k as f32) * ((1.0 / k as f32).ln() - x.max(1e-10).ln())).sum::<f32>() / 50.0;
+    }
+    assert!((fixed - want).abs() < 1e-4 * want.abs().max(1.0), "{fixed} vs {want}");
+}
+
 #[test]
 fn split_gradients_match_one_backward_pass() {
     use mvc_workbench::engine::step::{StepKind, batch_gradients};
@@ -743,7 +826,7 @@ fn split_gradients_match_one_backward_pass() {
         let step = batch_gradients(
             &model,
             &xs,
-            StepKind::Contrastive { params: &params, labels: &targets, view_target: None },
+            StepKind::Contrastive { params: &params, labels: &targets, view_target: None, fixed_target: None },
             &ad,
         );
         let (a, b) = (host(obj.parts), host(step.objective.parts));
@@ -760,7 +843,7 @@ fn split_gradients_match_one_backward_pass() {
     let step = batch_gradients(
         &model,
         &xs,
-        StepKind::Contrastive { params: &params, labels: &LabelTargets::Pseudo, view_target: None },
+        StepKind::Contrastive { params: &params, labels: &LabelTargets::Pseudo, view_target: None, fixed_target: None },
         &ad,
     );
     check(one, step.grads, "cluster term only", v * 6 + 3);
@@ -831,7 +914,12 @@ fn wgpu_software_matches_flex() {
                     batch_gradients(
                         model,
                         &xs,
-                        StepKind::Contrastive { params: &params, labels: &labels, view_target: None },
+                        StepKind::Contrastive {
+                            params: &params,
+                            labels: &labels,
+                            view_target: None,
+                            fixed_target: None,
+                        },
                         ad,
                     )
                 }

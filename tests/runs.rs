@@ -74,6 +74,7 @@ fn play(w: &mut RunWriter, accs: [f64; 3]) {
         secs_per_epoch_contrastive: 0.25,
         device: "test device".into(),
         config: TrainConfig::default(),
+        converged: None,
         dataset_fingerprint: String::new(),
     };
     w.observe(&Event::Finished(Box::new(summary))).unwrap();

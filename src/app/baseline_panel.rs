@@ -6,7 +6,7 @@ use egui::RichText;
 
 use crate::engine::TrainConfig;
 use crate::engine::config::{ImageShape, Mining, ModelFamily, Positives};
-use crate::engine::layers::baseline_defaults;
+use crate::engine::layers::{baseline_defaults, dec_defaults};
 
 /// Widget state of the baseline settings (the image shape as typed).
 #[derive(Debug, Default)]
@@ -32,8 +32,9 @@ pub fn family_ui(cfg: &mut TrainConfig, ui: &mut egui::Ui) {
             })
             .response
             .on_hover_text(
-                "CVC-AFWM (the workbench's unsupervised multi-view clustering), or a metric-learning baseline of \
-             seed 001: encoders trained with the triplet loss on a train split, scored on the held-out test split",
+                "CVC-AFWM (the workbench's unsupervised multi-view clustering), seed 004's single-view DEC, or a \
+             metric-learning baseline of seed 001: encoders trained with the triplet loss on a train split, scored \
+             on the held-out test split",
             );
         if cfg.model != before {
             family_ui_apply(cfg, before);
@@ -48,6 +49,11 @@ pub fn family_ui_apply(cfg: &mut TrainConfig, before: ModelFamily) {
         if !before.is_baseline() {
             baseline_defaults(cfg, &[]);
         }
+    } else if cfg.model == ModelFamily::Dec {
+        let mut dec = super::state::demo_config();
+        dec.preset = None;
+        dec_defaults(&mut dec, &[]);
+        *cfg = dec;
     } else {
         *cfg = super::state::demo_config();
     }

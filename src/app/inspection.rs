@@ -72,6 +72,7 @@ impl WorkbenchApp {
         let device = self.state.config.device;
         let work = move || -> InspectResult {
             let ck = checkpoint::load(&dir).map_err(|e| e.to_string())?;
+            let ds = ck.views_of(&ds).map_err(|e| e.to_string())?;
             ck.check_dataset(&ds, false).map_err(|e| {
                 format!(
                     "the loaded data differs from the data this run trained on (its preprocessing, variable \

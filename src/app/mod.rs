@@ -17,6 +17,7 @@ use eframe::egui;
 pub mod analysis;
 pub mod baseline_panel;
 pub mod dataset_panel;
+pub mod dec_panel;
 pub mod embedding;
 pub mod embedding3d;
 pub mod inspection;

@@ -43,6 +43,18 @@ impl TrainingPanel {
             }
             return;
         }
+        if state.config.model == crate::engine::config::ModelFamily::Dec {
+            let views: Vec<String> = session
+                .loaded
+                .as_ref()
+                .map(|l| l.dataset.views.iter().map(|v| v.source.clone()).collect())
+                .unwrap_or_default();
+            ui.add_enabled_ui(!active, |ui| super::dec_panel::dec_ui(&mut state.config, &views, ui));
+            if let Err(e) = state.config.validate() {
+                ui.label(RichText::new(e).color(palette::error_text()));
+            }
+            return;
+        }
 
         ui.add_enabled_ui(!active, |ui| {
             ui.horizontal(|ui| {

@@ -59,6 +59,7 @@ pub(super) fn load_for_checkpoint(
     allow_other: bool,
 ) -> Result<MultiViewDataset, String> {
     let raw = load(data, NonFinite::Error)?;
+    let raw = if ck.config.views.is_some() { ck.views_of(&raw).map_err(|e| e.to_string())?.into_owned() } else { raw };
     let candidates: Vec<Preprocess> = match preprocess {
         Some(p) => vec![p],
         None => vec![Preprocess::MinMax, Preprocess::ZScore, Preprocess::None],

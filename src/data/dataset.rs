@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::error::{ClassFilterError, ClusterCountError};
+use super::error::{ClassFilterError, ClusterCountError, ViewSelectError};
 
 /// A compressed-sparse-row matrix (samples × features), `f32` values.
 #[derive(Debug, Clone, PartialEq)]
@@ -352,6 +352,42 @@ impl MultiViewDataset {
         }
         let rows: Vec<usize> = (0..self.n_samples()).filter(|&i| classes.contains(&labels.ids[i])).collect();
         Ok(self.select_rows(&rows))
+    }
+
+    /// Only the named views, in the order named: a name matches a view's source variable (`X1`,
+    /// `X{2}`) or its display name. Selecting from a dataset that already holds exactly these
+    /// views returns it unchanged, so a selection can be applied again safely.
+    pub fn select_views(&self, names: &[String]) -> Result<MultiViewDataset, ViewSelectError> {
+        if names.is_empty() {
+            return Err(ViewSelectError::Empty);
+        }
+        let mut views = Vec::with_capacity(names.len());
+        for name in names {
+            let name = name.trim();
+            let found = self
+                .views
+                .iter()
+                .find(|v| v.source == name)
+                .or_else(|| self.views.iter().find(|v| v.name == name))
+                .or_else(|| self.views.iter().find(|v| v.source.eq_ignore_ascii_case(name)));
+            match found {
+                Some(v) => views.push(v.clone()),
+                None => {
+                    return Err(ViewSelectError::NoSuchView {
+                        name: name.to_owned(),
+                        available: self.views.iter().map(|v| v.source.clone()).collect(),
+                    });
+                }
+            }
+        }
+        Ok(MultiViewDataset {
+            name: self.name.clone(),
+            path: self.path.clone(),
+            format: self.format,
+            views,
+            labels: self.labels.clone(),
+            ignored: self.ignored.clone(),
+        })
     }
 
     /// The given rows (in that order) of every view and of the labels, as a new dataset.

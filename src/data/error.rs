@@ -49,6 +49,16 @@ pub enum ClusterCountError {
     MoreThanSamples { k: usize, n: usize },
 }
 
+/// A view selection (`--views`, `TrainConfig::views`) cannot be applied
+/// ([`super::MultiViewDataset::select_views`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ViewSelectError {
+    #[error("the list of views is empty")]
+    Empty,
+    #[error("there is no view {name:?}; the dataset's views are {}", available.join(", "))]
+    NoSuchView { name: String, available: Vec<String> },
+}
+
 /// A class filter (`--classes`) cannot be applied ([`super::MultiViewDataset::select_classes`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClassFilterError {

@@ -13,7 +13,7 @@ pub mod source;
 use std::path::Path;
 
 pub use dataset::{CsrMatrix, Ignored, Labels, MatFormat, MultiViewDataset, View, ViewData, ViewStats};
-pub use error::{ClassFilterError, ClusterCountError, DataError};
+pub use error::{ClassFilterError, ClusterCountError, DataError, ViewSelectError};
 pub use loader::{LoadOptions, NonFinite, VariableInfo, list_variables, load_dataset, read_variables};
 pub use preprocess::Preprocess;
 pub use source::DatasetSource;

@@ -308,6 +308,21 @@ impl Checkpoint {
         (hard, other_data)
     }
 
+    /// `ds` restricted to the views the run trained on (`TrainConfig::views`, e.g. a DEC run on
+    /// one view of a multi-view file); `ds` itself when the run used every view.
+    pub fn views_of<'d>(
+        &self,
+        ds: &'d MultiViewDataset,
+    ) -> Result<std::borrow::Cow<'d, MultiViewDataset>, CheckpointError> {
+        match &self.config.views {
+            None => Ok(std::borrow::Cow::Borrowed(ds)),
+            Some(names) => ds.select_views(names).map(std::borrow::Cow::Owned).map_err(|e| CheckpointError::Mismatch {
+                path: self.dir.clone(),
+                differences: vec![format!("it was trained on the views {} only, and {e}", names.join(", "))],
+            }),
+        }
+    }
+
     /// Fails unless `ds` has the checkpoint's shapes; unless `allow_other_data`,
     /// also unless it is the very data the checkpoint was trained on.
     pub fn check_dataset(&self, ds: &MultiViewDataset, allow_other_data: bool) -> Result<(), CheckpointError> {

@@ -45,6 +45,28 @@ impl std::str::FromStr for ClusterSpace {
     }
 }
 
+/// The clustering (contrastive) phase's optimiser (`con_optimizer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptimizerKind {
+    /// Adam with PyTorch's epsilon (the seeds' choice, except seed 004's DEC).
+    #[default]
+    Adam,
+    /// Stochastic gradient descent with `momentum`, PyTorch's form (no dampening): seed 004's DEC.
+    Sgd,
+}
+
+impl std::str::FromStr for OptimizerKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "adam" => Ok(Self::Adam),
+            "sgd" => Ok(Self::Sgd),
+            other => Err(format!("unknown optimizer {other:?}; use adam or sgd")),
+        }
+    }
+}
+
 /// Which compute device to train on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -195,6 +217,31 @@ pub struct TrainConfig {
     /// Decay the learning rate along a half cosine over the contrastive phase, from
     /// `learning_rate` at its first batch to 0 at its last (false = constant, as the seed).
     pub lr_cosine: bool,
+    /// The clustering (contrastive) phase's optimiser: Adam, or SGD with `momentum` (seed 004's
+    /// DEC). Pre-training always uses Adam, as every seed does.
+    pub con_optimizer: OptimizerKind,
+    /// SGD's momentum (PyTorch's form, no dampening; with `con_optimizer = sgd`).
+    pub momentum: f64,
+    /// The pre-training's Adam learning rate; `None`: `learning_rate` (seed 004 pre-trains with
+    /// Adam at 1e-3 and clusters with SGD at 0.01).
+    pub pretrain_learning_rate: Option<f64>,
+    /// Multiply the clustering phase's learning rate by `lr_step_gamma` after every
+    /// `lr_step_epochs` contrastive epochs (PyTorch's `StepLR`; seed 004: 500 and 0.5); 0 = off.
+    pub lr_step_epochs: usize,
+    /// The factor of each `lr_step_epochs` step, in (0, 1].
+    pub lr_step_gamma: f64,
+    /// Hold DEC's target `P` fixed, computed over every sample, and recompute it every N
+    /// contrastive epochs (seed 004's `update_interval`, as in the original DEC); 0 = each
+    /// batch's own target, recomputed at every step (the default).
+    pub target_refresh: usize,
+    /// With `target_refresh`: end the clustering phase at a refresh where fewer than this
+    /// fraction of the samples changed cluster since the previous one (seed 004's `tol`, 0.001);
+    /// 0 = never stop early.
+    pub stop_tolerance: f64,
+    /// Train on these views only, named by the variable each was read from (`X1`, or a cell
+    /// element `X{2}`), in this order; recorded so that evaluation, prediction and updates of the
+    /// checkpoint select the same. `None`: every view. `train --views` sets it.
+    pub views: Option<Vec<String>>,
     /// Start from the weights of this checkpoint (a checkpoint directory, or the run directory
     /// holding it: `checkpoint::resolve_dir`) instead of a fresh initialisation (same network
     /// shape and data). With `mse_epochs = 0` a pre-trained checkpoint goes straight to
@@ -250,6 +297,14 @@ impl Default for TrainConfig {
             kl_warmup: 0,
             sinkhorn_iters: 0,
             lr_cosine: false,
+            con_optimizer: OptimizerKind::Adam,
+            momentum: 0.9,
+            pretrain_learning_rate: None,
+            lr_step_epochs: 0,
+            lr_step_gamma: 0.5,
+            target_refresh: 0,
+            stop_tolerance: 0.0,
+            views: None,
             view_centring: true,
             adaptive_weights: true,
             weight_temperature: 0.5,
@@ -308,6 +363,34 @@ impl TrainConfig {
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return Err(format!("learning_rate must be a positive number, got {}", self.learning_rate));
+        }
+        if let Some(lr) = self.pretrain_learning_rate
+            && !(lr.is_finite() && lr > 0.0)
+        {
+            return Err(format!("pretrain_learning_rate must be a positive number, got {lr}"));
+        }
+        if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
+            return Err(format!("momentum must lie in [0, 1), got {}", self.momentum));
+        }
+        if !(self.lr_step_gamma.is_finite() && self.lr_step_gamma > 0.0 && self.lr_step_gamma <= 1.0) {
+            return Err(format!("lr_step_gamma must lie in (0, 1], got {}", self.lr_step_gamma));
+        }
+        if !(self.stop_tolerance.is_finite() && (0.0..=1.0).contains(&self.stop_tolerance)) {
+            return Err(format!("stop_tolerance must lie in [0, 1], got {}", self.stop_tolerance));
+        }
+        if self.stop_tolerance > 0.0 && self.target_refresh == 0 {
+            return Err("stop_tolerance compares the clusters at each refresh of the fixed target; \
+                        set target_refresh above 0"
+                .into());
+        }
+        if self.views.as_ref().is_some_and(|v| v.is_empty() || v.iter().any(|n| n.trim().is_empty())) {
+            return Err("views must name at least one view, and no name may be empty".into());
+        }
+        if self.model == ModelFamily::Dec && self.views.as_ref().is_some_and(|v| v.len() != 1) {
+            return Err(format!(
+                "the DEC model trains on one view; views lists {}",
+                self.views.as_deref().unwrap_or_default().len()
+            ));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return Err(format!("weight_decay must be ≥ 0, got {}", self.weight_decay));

@@ -79,12 +79,16 @@ impl Layers {
             Some((name, origin)) => name.parse::<ModelFamily>().map_err(|why| ConfigError::Field { origin, why })?,
             None => cfg.model,
         };
-        if family.is_baseline() {
+        if family.is_baseline() || family == ModelFamily::Dec {
             let mut explicit: Vec<&str> = self.user.keys().map(String::as_str).collect();
             if let Some((_, t)) = file {
                 explicit.extend(t.keys().map(String::as_str));
             }
-            baseline_defaults(&mut cfg, &explicit);
+            if family == ModelFamily::Dec {
+                dec_defaults(&mut cfg, &explicit);
+            } else {
+                baseline_defaults(&mut cfg, &explicit);
+            }
         }
         if let Some((path, table)) = file {
             let mut table = table.clone();
@@ -121,6 +125,56 @@ pub fn baseline_defaults(cfg: &mut TrainConfig, explicit: &[&str]) {
     }
     if free("batch_size") {
         cfg.batch_size = 256;
+    }
+}
+
+/// Seed 004's DEC, where neither the user nor the file set the field: the autoencoder
+/// `d-512-256-64` with a projection to an L2-normalised 10-d latent (the seed's dims
+/// `[768, 512, 256, 64, 10]`), 100 epochs of Adam pre-training at 1e-3, then up to 2,000 epochs
+/// of `KL(P ‖ q)` alone with SGD (lr 0.01, momentum 0.9, halved every 500 epochs), the target `P`
+/// fixed over all samples and recomputed every 100 epochs, stopping when fewer than 0.1% of the
+/// samples change cluster between two targets. None of CVC-AFWM's adaptive parts (they need
+/// views to compare). Metrics every 20 epochs.
+pub fn dec_defaults(cfg: &mut TrainConfig, explicit: &[&str]) {
+    use crate::engine::config::{OptimizerKind, Term};
+    let free = |f: &str| !explicit.contains(&f);
+    cfg.model = ModelFamily::Dec;
+    let off = Term { enabled: false, weight: 0.0 };
+    type Set<'a> = &'a dyn Fn(&mut TrainConfig);
+    let settings: [(&str, Set); 20] = [
+        ("encoder_hidden", &|c| c.encoder_hidden = vec![512, 256]),
+        ("feature_dim", &|c| c.feature_dim = 64),
+        ("high_feature_dim", &|c| c.high_feature_dim = 10),
+        ("mse_epochs", &|c| c.mse_epochs = 100),
+        ("con_epochs", &|c| c.con_epochs = 2000),
+        ("batch_size", &|c| c.batch_size = 256),
+        ("pretrain_learning_rate", &|c| c.pretrain_learning_rate = Some(1e-3)),
+        ("learning_rate", &|c| c.learning_rate = 0.01),
+        ("con_optimizer", &|c| c.con_optimizer = OptimizerKind::Sgd),
+        ("momentum", &|c| c.momentum = 0.9),
+        ("lr_step_epochs", &|c| c.lr_step_epochs = 500),
+        ("lr_step_gamma", &|c| c.lr_step_gamma = 0.5),
+        ("target_refresh", &|c| c.target_refresh = 100),
+        ("stop_tolerance", &|c| c.stop_tolerance = 0.001),
+        ("view_centring", &|c| c.view_centring = false),
+        ("adaptive_weights", &|c| c.adaptive_weights = false),
+        ("pseudo_refresh", &|c| c.pseudo_refresh = 0),
+        ("refresh_centres", &|c| c.refresh_centres = false),
+        ("eval_every", &|c| c.eval_every = 20),
+        ("snapshot_every", &|c| c.snapshot_every = 20),
+    ];
+    for (field, set) in settings {
+        if free(field) {
+            set(cfg);
+        }
+    }
+    if free("loss") {
+        let kl = cfg.loss.kl;
+        cfg.loss.rec = off;
+        cfg.loss.cluster = off;
+        cfg.loss.local = off;
+        cfg.loss.label = off;
+        cfg.loss.kl = Term { enabled: true, weight: if kl.enabled { kl.weight } else { 1.0 } };
     }
 }
 
@@ -208,6 +262,27 @@ mod tests {
         put(&mut user, "model", Some("resnet"));
         let e = Layers { user, user_origin: "flags".into(), ..Layers::default() }.build().unwrap_err().to_string();
         assert!(e.contains("unknown model \"resnet\""), "{e}");
+    }
+
+    #[test]
+    fn dec_takes_seed_004s_settings_where_nobody_set_them() {
+        use crate::engine::config::OptimizerKind;
+        let mut user = Patch::new();
+        put(&mut user, "model", Some("dec"));
+        put(&mut user, "feature_dim", Some(32));
+        let cfg = Layers { user, user_origin: "flags".into(), ..Layers::default() }.build().unwrap();
+        assert_eq!(cfg.model, ModelFamily::Dec);
+        assert_eq!((cfg.encoder_hidden.as_slice(), cfg.feature_dim, cfg.high_feature_dim), (&[512, 256][..], 32, 10));
+        assert_eq!((cfg.mse_epochs, cfg.con_epochs, cfg.learning_rate), (100, 2000, 0.01));
+        assert_eq!((cfg.con_optimizer, cfg.pretrain_learning_rate), (OptimizerKind::Sgd, Some(1e-3)));
+        assert_eq!((cfg.target_refresh, cfg.stop_tolerance, cfg.lr_step_epochs), (100, 0.001, 500));
+        assert!(!cfg.loss.rec.enabled && !cfg.loss.cluster.enabled && !cfg.loss.label.enabled && cfg.loss.kl.enabled);
+        assert!(!cfg.adaptive_weights && cfg.pseudo_refresh == 0 && !cfg.view_centring);
+        let mut user = Patch::new();
+        put(&mut user, "model", Some("dec"));
+        put(&mut user, "views", Some(vec!["X1", "X2"]));
+        let e = Layers { user, user_origin: "flags".into(), ..Layers::default() }.build().unwrap_err().to_string();
+        assert!(e.contains("the DEC model trains on one view; views lists 2"), "{e}");
     }
 
     #[test]

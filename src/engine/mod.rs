@@ -17,7 +17,7 @@ pub mod step;
 pub mod trainer;
 pub mod update;
 
-pub use config::{CentroidInit, DeviceChoice, LossWeights, TargetSource, Term, TrainConfig};
+pub use config::{CentroidInit, DeviceChoice, LossWeights, OptimizerKind, TargetSource, Term, TrainConfig};
 pub use error::TrainError;
 pub use protocol::{Command, EmbeddingSnapshot, Event, LiveParams, Phase};
 pub use trainer::{TrainerHandle, spawn_trainer};

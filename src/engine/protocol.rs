@@ -374,6 +374,20 @@ pub struct RunSummary {
     pub device: String,
     pub config: TrainConfig,
     pub dataset_fingerprint: String,
+    /// The contrastive epoch at which the clustering phase ended early because fewer than
+    /// `stop_tolerance` of the samples changed cluster between two refreshes of the fixed target
+    /// (seed 004's `tol`), and that fraction; `None`: it ran all `con_epochs` (or was stopped).
+    #[serde(default)]
+    pub converged: Option<Convergence>,
+}
+
+/// An early end of the clustering phase ([`RunSummary::converged`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Convergence {
+    /// The contrastive epoch (1-based) whose refresh found the clusters settled.
+    pub epoch: usize,
+    /// The fraction of samples that changed cluster since the previous refresh.
+    pub changed: f64,
 }
 
 /// What the trainer reports.

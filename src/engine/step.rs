@@ -22,7 +22,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Device, Gradients, Tensor};
 use rayon::prelude::*;
 
-use crate::loss::{LabelTargets, LossParams, Objective, objective, pretrain_objective, view_reconstruction};
+use crate::loss::{LabelTargets, LossParams, Objective, objective_with, pretrain_objective, view_reconstruction};
 use crate::model::{Cvc, ViewAutoencoder};
 
 /// What one batch gives the optimiser and the epoch report.
@@ -39,7 +39,13 @@ pub enum StepKind<'a> {
     /// Reconstruction only.
     Pretrain,
     /// The whole objective.
-    Contrastive { params: &'a LossParams, labels: &'a LabelTargets, view_target: Option<&'a [f32]> },
+    Contrastive {
+        params: &'a LossParams,
+        labels: &'a LabelTargets,
+        view_target: Option<&'a [f32]>,
+        /// DEC's target `P` of the batch's rows when it is held fixed (`TrainConfig::target_refresh`).
+        fixed_target: Option<Box<Tensor<2>>>,
+    },
 }
 
 /// Forward and backward passes of one batch; see the module documentation.
@@ -66,11 +72,11 @@ pub fn batch_gradients(model: &Cvc, xs: &[Tensor<2>], kind: StepKind<'_>, ad: &D
             add_view_gradients(&mut grads, model, xs, &zs, &xr, 1.0, None);
             BatchGradients { grads, objective: obj, weights: None }
         }
-        StepKind::Contrastive { params, labels, view_target } => {
+        StepKind::Contrastive { params, labels, view_target, fixed_target } => {
             // 2. The shared heads on detached latents.
             let leaves: Vec<Tensor<2>> = zs.iter().map(|z| z.clone().detach().require_grad()).collect();
             let fwd = model.forward_heads(leaves.clone(), detached(&xr));
-            let obj = objective(xs, &fwd, params, labels, view_target);
+            let obj = objective_with(xs, &fwd, params, labels, view_target, fixed_target.map(|p| *p));
             let weights = Some(fwd.weights.clone().detach());
             let (mut grads, upstream) = if obj.total.is_tracked() {
                 let mut heads = obj.total.backward();

@@ -379,6 +379,20 @@ pub fn objective(
     labels: &LabelTargets,
     view_target: Option<&[f32]>,
 ) -> Objective {
+    objective_with(xs, fwd, params, labels, view_target, None)
+}
+
+/// [`objective`] with DEC's target `P` given (`[B, K]`, the batch's rows of a target held fixed
+/// over every sample between refreshes, seed 004 and the original DEC) instead of computed from
+/// the batch.
+pub fn objective_with(
+    xs: &[Tensor<2>],
+    fwd: &Forward,
+    params: &LossParams,
+    labels: &LabelTargets,
+    view_target: Option<&[f32]>,
+    fixed_target: Option<Tensor<2>>,
+) -> Objective {
     let device = fwd.t.device();
     let zero = || Tensor::<1>::zeros([1], &device);
     let w = &params.weights;
@@ -423,6 +437,9 @@ pub fn objective(
     }
     let needs_p = w.kl.factor() > 0.0 || (w.label.factor() > 0.0 && matches!(labels, LabelTargets::Pseudo));
     let p = needs_p.then(|| {
+        if let Some(p) = fixed_target {
+            return p.detach();
+        }
         let source = match params.target {
             TargetSource::Vcf => fwd.t.clone(),
             TargetSource::Views => match view_target.filter(|wt| wt.len() == views) {

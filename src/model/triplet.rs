@@ -39,15 +39,20 @@ pub enum ModelFamily {
     AeConv,
     /// A fully connected encoder per view, trained with the triplet loss.
     Mlp,
+    /// Seed 004's single-view DEC: one view's autoencoder, an L2-normalised latent and
+    /// `KL(P ‖ q)` against a target `P` held fixed between refreshes over every sample. It trains
+    /// as a one-view CVC network (`engine::layers::dec_defaults`), so its checkpoint, readings,
+    /// inspector and online updates are CVC-AFWM's.
+    Dec,
 }
 
 impl ModelFamily {
     /// Every family, in the order the app lists them.
-    pub const ALL: [ModelFamily; 4] = [Self::Cvc, Self::SiameseConv, Self::AeConv, Self::Mlp];
+    pub const ALL: [ModelFamily; 5] = [Self::Cvc, Self::Dec, Self::SiameseConv, Self::AeConv, Self::Mlp];
 
     /// A metric-learning baseline (triplet loss), not CVC-AFWM.
     pub fn is_baseline(self) -> bool {
-        self != Self::Cvc
+        matches!(self, Self::SiameseConv | Self::AeConv | Self::Mlp)
     }
 
     /// Whether its encoders read a view as an image.
@@ -62,6 +67,7 @@ impl ModelFamily {
             Self::SiameseConv => "siamese-conv",
             Self::AeConv => "ae-conv",
             Self::Mlp => "mlp",
+            Self::Dec => "dec",
         }
     }
 
@@ -72,6 +78,7 @@ impl ModelFamily {
             Self::SiameseConv => "Siamese conv (triplet)",
             Self::AeConv => "AE conv encoder (triplet)",
             Self::Mlp => "MLP (triplet)",
+            Self::Dec => "DEC (one view, seed 004)",
         }
     }
 }
@@ -84,7 +91,8 @@ impl FromStr for ModelFamily {
             "siamese-conv" | "siamese" => Ok(Self::SiameseConv),
             "ae-conv" | "autoedcoder" => Ok(Self::AeConv),
             "mlp" => Ok(Self::Mlp),
-            other => Err(format!("unknown model {other:?}; use cvc, siamese-conv, ae-conv or mlp")),
+            "dec" => Ok(Self::Dec),
+            other => Err(format!("unknown model {other:?}; use cvc, dec, siamese-conv, ae-conv or mlp")),
         }
     }
 }
@@ -178,7 +186,7 @@ impl TripletNetConfig {
         match self.family {
             ModelFamily::SiameseConv => 4096,
             ModelFamily::AeConv => 1024,
-            ModelFamily::Mlp | ModelFamily::Cvc => self.mlp_out,
+            ModelFamily::Mlp | ModelFamily::Cvc | ModelFamily::Dec => self.mlp_out,
         }
     }
 
@@ -228,7 +236,9 @@ impl TripletNetConfig {
                     let img = self.images.get(v).copied().flatten().unwrap_or(ImageShape { height: d, width: 1 });
                     ViewEncoder::conv(self.family == ModelFamily::SiameseConv, img, device)
                 }
-                ModelFamily::Mlp | ModelFamily::Cvc => ViewEncoder::mlp(d, &self.hidden, self.mlp_out, device),
+                ModelFamily::Mlp | ModelFamily::Cvc | ModelFamily::Dec => {
+                    ViewEncoder::mlp(d, &self.hidden, self.mlp_out, device)
+                }
             })
             .collect();
         TripletNet { views }

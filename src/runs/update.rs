@@ -163,9 +163,12 @@ fn load(
     preprocess: Preprocess,
     classes: Option<&[usize]>,
     job: &UpdateJob,
+    ck: &checkpoint::Checkpoint,
 ) -> Result<MultiViewDataset, UpdateJobError> {
     let opts = LoadOptions { non_finite: job.non_finite, labels: job.label_column.clone(), ..LoadOptions::default() };
-    let mut ds = DatasetSource::parse(source).load(&opts).map_err(|source| UpdateJobError::Data { what, source })?;
+    let ds = DatasetSource::parse(source).load(&opts).map_err(|source| UpdateJobError::Data { what, source })?;
+    // The views the run trained on (a DEC run: one of the file's views).
+    let mut ds = if ck.config.views.is_some() { ck.views_of(&ds)?.into_owned() } else { ds };
     crate::data::preprocess::apply(&mut ds, preprocess);
     match classes {
         Some(c) => ds.select_classes(c).map_err(|e| UpdateJobError::Classes {
@@ -195,7 +198,7 @@ pub fn run_update(store: &RunStore, job: &UpdateJob) -> Result<UpdateOutcome, Up
     let old = match (&job.old_data, refs.is_empty()) {
         (Some(src), _) => {
             let classes = refs.first().and_then(|r| r.classes.clone()).or_else(|| ck.config.classes.clone());
-            let ds = load("old data", src, old_preprocess, classes.as_deref(), job)?;
+            let ds = load("old data", src, old_preprocess, classes.as_deref(), job, &ck)?;
             let want = refs.iter().map(|r| r.fingerprint.as_str()).collect::<Vec<_>>();
             if refs.len() == 1 && ds.fingerprint() != want[0] {
                 notes.push(format!(
@@ -209,7 +212,7 @@ pub fn run_update(store: &RunStore, job: &UpdateJob) -> Result<UpdateOutcome, Up
         (None, false) => {
             let mut parts = Vec::new();
             for r in &refs {
-                let ds = load("old data", &r.source, parse_preprocess(&r.preprocess), r.classes.as_deref(), job)?;
+                let ds = load("old data", &r.source, parse_preprocess(&r.preprocess), r.classes.as_deref(), job, &ck)?;
                 let found = ds.fingerprint();
                 if found != r.fingerprint {
                     return Err(UpdateJobError::OldDataChanged {
@@ -230,7 +233,7 @@ pub fn run_update(store: &RunStore, job: &UpdateJob) -> Result<UpdateOutcome, Up
             None
         }
     };
-    let new = load("new data", &job.new_data, preprocess, job.classes.as_deref(), job)?;
+    let new = load("new data", &job.new_data, preprocess, job.classes.as_deref(), job, &ck)?;
 
     let resolved = crate::engine::device::resolve(job.device).map_err(UpdateJobError::Device)?;
     let device = resolved.device;
@@ -331,6 +334,7 @@ pub fn run_update(store: &RunStore, job: &UpdateJob) -> Result<UpdateOutcome, Up
         secs_per_epoch_contrastive: 0.0,
         device: resolved.description,
         config,
+        converged: None,
         dataset_fingerprint: new.fingerprint(),
     })))?;
     Ok(UpdateOutcome { run_id: writer.id().to_owned(), checkpoint: saved, parent_run, report: updated.report, notes })

@@ -46,11 +46,21 @@ pub struct TrainRequest {
     /// Train on these label classes only (ids as `inspect` lists them): the class-incremental
     /// protocol; `POST /update` feeds the others later.
     pub classes: Option<Vec<usize>>,
-    /// The network: `cvc` (CVC-AFWM, the default) or a metric-learning baseline of seed 001
+    /// The network: `cvc` (CVC-AFWM, the default), `dec` (seed 004's single-view DEC with its
+    /// schedule; name the view in `view_names`), or a metric-learning baseline of seed 001
     /// (`siamese-conv`, `ae-conv`, `mlp`), trained with the triplet loss on a train split and
     /// evaluated on the held-out test split (`metrics.knn_accuracy`).
     #[schema(value_type = Option<String>, example = "siamese-conv")]
     pub model: Option<crate::engine::config::ModelFamily>,
+    /// Train on these views only, by the variable each was read from (`["X1"]`); `/predict`
+    /// then reads the same views.
+    pub view_names: Option<Vec<String>>,
+    /// Hold DEC's target `P` fixed over all samples, recomputed every N contrastive epochs
+    /// (0 = per batch, the default; `dec`: 100).
+    pub target_refresh: Option<usize>,
+    /// End the clustering phase when fewer than this fraction of the samples change cluster
+    /// between two target refreshes (`dec`: 0.001; 0 = never).
+    pub stop_tolerance: Option<f64>,
     /// A conv baseline's image shape, `HEIGHTxWIDTH` (default: 28x28 for 784 features, 16x16 for 256).
     #[schema(value_type = Option<String>, example = "28x28")]
     pub image: Option<crate::engine::config::ImageShape>,

@@ -67,6 +67,9 @@ pub(crate) fn train_config(req: &TrainRequest, name: &str, device: DeviceChoice)
     put(&mut user, "margin", req.margin);
     put(&mut user, "test_fraction", req.test_fraction);
     put(&mut user, "knn_k", req.knn_k);
+    put(&mut user, "views", req.view_names.as_ref());
+    put(&mut user, "target_refresh", req.target_refresh);
+    put(&mut user, "stop_tolerance", req.stop_tolerance);
     let layers = Layers {
         defaults: TrainConfig {
             mse_epochs: 200,

@@ -394,6 +394,12 @@ fn load_trained(
     };
     let ck = checkpoint::load(dir).map_err(|e| e.to_string())?;
     let dev = resolve(device)?;
+    // A run on some of the views (a DEC run on one) is read on those views only.
+    let ds = match ck.views_of(ds).map_err(|e| e.to_string())? {
+        std::borrow::Cow::Borrowed(_) => Arc::clone(ds),
+        std::borrow::Cow::Owned(selected) => Arc::new(selected),
+    };
+    let ds = &ds;
     let (network, eval) = evaluate_checkpoint(&ck, ds, &dev.device)?;
     let truth = truth_of(ds, &eval.rows);
     let metrics = truth.as_ref().map(|truth| {

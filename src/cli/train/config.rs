@@ -38,6 +38,17 @@ pub fn patch_of(args: &TrainArgs) -> Result<Patch, String> {
     put(&mut p, "knn_targets", args.knn_targets);
     put(&mut p, "knn_weight", args.knn_weight);
     put(&mut p, "lr_cosine", args.lr_cosine.then_some(true));
+    put(&mut p, "encoder_hidden", args.encoder_hidden.as_ref());
+    put(&mut p, "feature_dim", args.feature_dim);
+    put(&mut p, "high_feature_dim", args.high_feature_dim);
+    put(&mut p, "con_optimizer", args.con_optimizer);
+    put(&mut p, "momentum", args.momentum);
+    put(&mut p, "pretrain_learning_rate", args.pretrain_lr);
+    put(&mut p, "lr_step_epochs", args.lr_step);
+    put(&mut p, "lr_step_gamma", args.lr_gamma);
+    put(&mut p, "target_refresh", args.target_refresh);
+    put(&mut p, "stop_tolerance", args.tol);
+    put(&mut p, "views", args.views.as_ref());
     put(&mut p, "init_from", args.init_from.as_ref());
     put(&mut p, "n_clusters", args.n_clusters);
     put(&mut p, "classes", args.classes.as_ref());

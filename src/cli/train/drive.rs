@@ -53,6 +53,7 @@ fn metrics_json(m: &MetricsReport) -> serde_json::Value {
 pub(super) fn done_json(s: &RunSummary, run_id: &str) -> serde_json::Value {
     let metrics = s.final_metrics.as_ref().map(readings_json);
     json!({"event": "done", "run": run_id, "metrics": metrics, "checkpoint": s.checkpoint, "stopped": s.stopped, "device": s.device,
+        "converged": s.converged,
         "secs_per_epoch": {"pretrain": s.secs_per_epoch_pretrain, "contrastive": s.secs_per_epoch_contrastive}})
 }
 

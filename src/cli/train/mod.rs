@@ -25,8 +25,9 @@ pub struct TrainArgs {
     /// A TOML file with TrainConfig fields (flags given here win over it).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// The network: cvc (CVC-AFWM, the default), or a metric-learning baseline of seed 001
-    /// trained with the triplet loss: siamese-conv, ae-conv (image views) or mlp.
+    /// The network: cvc (CVC-AFWM, the default), dec (seed 004's single-view DEC; one view,
+    /// e.g. --views X1), or a metric-learning baseline of seed 001 trained with the triplet
+    /// loss: siamese-conv, ae-conv (image views) or mlp.
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::engine::config::ModelFamily>,
     /// Use only these variables as views, in order (e.g. X1, or X1,X2; a cell element: X{2}).
@@ -106,6 +107,36 @@ pub struct TrainArgs {
     /// Decay the learning rate along a half cosine over the contrastive phase (to 0 at its end).
     #[arg(long)]
     pub lr_cosine: bool,
+    /// Hidden sizes of each view's encoder, comma-separated (default 500,500,2000; DEC 512,256).
+    #[arg(long, value_delimiter = ',', value_name = "SIZES")]
+    pub encoder_hidden: Option<Vec<usize>>,
+    /// F, the size of each view's latent z (default 512; DEC 64).
+    #[arg(long)]
+    pub feature_dim: Option<usize>,
+    /// H, the size of the high-level feature h and of the DEC head's space (default 512; DEC 10).
+    #[arg(long)]
+    pub high_feature_dim: Option<usize>,
+    /// The clustering phase's optimiser: adam (the default) or sgd (with --momentum; DEC's).
+    #[arg(long, value_name = "OPT")]
+    pub con_optimizer: Option<crate::engine::config::OptimizerKind>,
+    /// SGD's momentum (default 0.9).
+    #[arg(long)]
+    pub momentum: Option<f64>,
+    /// The pre-training's Adam learning rate (default: --lr; DEC 0.001).
+    #[arg(long)]
+    pub pretrain_lr: Option<f64>,
+    /// Multiply the clustering phase's learning rate by --lr-gamma every N epochs (StepLR; 0 = off; DEC 500).
+    #[arg(long, value_name = "N")]
+    pub lr_step: Option<usize>,
+    /// The factor of each --lr-step (default 0.5).
+    #[arg(long)]
+    pub lr_gamma: Option<f64>,
+    /// Hold DEC's target P fixed over all samples, recomputed every N contrastive epochs (0 = per batch, the default; DEC 100).
+    #[arg(long, value_name = "N")]
+    pub target_refresh: Option<usize>,
+    /// End the clustering phase when fewer than this fraction of samples change cluster between two target refreshes (DEC 0.001; 0 = never).
+    #[arg(long, value_name = "FRACTION")]
+    pub tol: Option<f64>,
     /// Start from the weights of this run directory's checkpoint (or of a checkpoint directory;
     /// same network and data); with --mse-epochs 0 a pre-trained one goes straight to the
     /// contrastive phase.
@@ -205,6 +236,13 @@ pub fn run_train(args: &TrainArgs) -> Result<(), String> {
     if args.noise_view > 0 {
         data::builtin::append_noise_view(&mut ds, args.noise_view, cfg.seed);
     }
+    let mut cfg = cfg;
+    if args.noise_view > 0
+        && let (Some(views), Some(noise)) = (cfg.views.as_mut(), ds.views.last())
+    {
+        // The appended noise view is one of the run's views.
+        views.push(noise.source.clone());
+    }
     data::preprocess::apply(&mut ds, args.preprocess);
     if let Some(classes) = &cfg.classes {
         ds = ds.select_classes(classes).map_err(|e| format!("{}: {e}", args.data))?;
@@ -246,6 +284,14 @@ pub fn run_train(args: &TrainArgs) -> Result<(), String> {
         }
         if let Some(best) = log.readings().best_label_selected.filter(|_| !summary.config.model.is_baseline()) {
             println!("{} (epoch {}, label-selected)", scores_line("best epoch", &best.scores), best.global_epoch);
+        }
+        if let Some(c) = summary.converged {
+            println!(
+                "converged at clustering epoch {}: {:.2}% of the samples changed cluster since the last target (tolerance {:.2}%)",
+                c.epoch,
+                100.0 * c.changed,
+                100.0 * summary.config.stop_tolerance
+            );
         }
         println!(
             "seconds per epoch: pre-training {:.2}, contrastive {:.2}",

@@ -384,6 +384,7 @@ impl<'a> BaselineRun<'a> {
             },
             device: self.device_name.clone(),
             config: self.cfg.clone(),
+            converged: None,
             dataset_fingerprint: self.ds.fingerprint(),
         })
     }

@@ -9,8 +9,9 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
+use super::run::FixedTarget;
 use super::run::{EpochEnd, PROGRESS_EVERY, Run};
-use super::{cosine_factor, warmup_factor};
+use super::{cosine_factor, step_factor, warmup_factor};
 use crate::engine::adaptive::{self, PseudoLabels, RefreshParams};
 use crate::engine::config::ClusterSpace;
 use crate::engine::error::TrainError;
@@ -93,6 +94,34 @@ impl Run<'_> {
             self.pseudo = Some(fresh.pseudo);
         }
         Ok(model)
+    }
+
+    /// Recomputes DEC's fixed target `P` over every sample from the views' consensus `q`
+    /// (`target_refresh`; seed 004's `update_interval`) and records the fraction of samples whose
+    /// cluster changed since the previous one in `pseudo_changed`.
+    pub(super) fn refresh_fixed_target(&mut self, model: &Cvc, device: &Device) -> Result<(), TrainError> {
+        let eval = evaluate(&model.valid(), &self.ds, device, self.cfg.batch_size).map_err(TrainError::evaluation)?;
+        let (n, k) = (self.ds.n_samples(), eval.k);
+        let weights = self.current_view_target();
+        let mut consensus = vec![0f64; n * k];
+        for (q, &w) in eval.q_views.iter().zip(&weights) {
+            for (pos, &row) in eval.rows.iter().enumerate() {
+                for j in 0..k {
+                    consensus[row * k + j] += w as f64 * q[pos * k + j] as f64;
+                }
+            }
+        }
+        let labels: Vec<usize> = consensus
+            .chunks_exact(k)
+            .map(|r| r.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (j, &x)| if x > b.1 { (j, x) } else { b }).0)
+            .collect();
+        let p = crate::engine::update::centres::target(&consensus, k).into_iter().map(|x| x as f32).collect();
+        self.pseudo_changed = self
+            .fixed_target
+            .as_ref()
+            .map(|old| old.labels.iter().zip(&labels).filter(|(a, b)| a != b).count() as f64 / n.max(1) as f64);
+        self.fixed_target = Some(FixedTarget { p, k, labels });
+        Ok(())
     }
 
     /// The loss parameters of contrastive epoch `epoch` (1-based): `L_A` and `L_Q` ramp in
@@ -178,6 +207,11 @@ impl Run<'_> {
                     };
                     let params = self.ramped_params(epoch);
                     let view_target = self.cfg.adaptive_weights.then(|| self.current_view_target());
+                    let fixed = self.fixed_target.as_ref().map(|f| {
+                        let rows_p: Vec<f32> =
+                            rows.iter().flat_map(|&r| f.p[r * f.k..(r + 1) * f.k].iter().copied()).collect();
+                        Box::new(Tensor::<2>::from_data(TensorData::new(rows_p, [b, f.k]), ad))
+                    });
                     batch_gradients(
                         &model,
                         &xs,
@@ -185,6 +219,7 @@ impl Run<'_> {
                             params: &params,
                             labels: &targets,
                             view_target: view_target.as_deref(),
+                            fixed_target: fixed,
                         },
                         ad,
                     )
@@ -206,11 +241,17 @@ impl Run<'_> {
                     lr: self.lr,
                 });
             }
-            let lr = if phase == Phase::Contrastive && self.cfg.lr_cosine {
-                let per_epoch = n_batches.max(1);
-                self.lr * cosine_factor((epoch - 1) * per_epoch + bi, self.cfg.con_epochs * per_epoch)
-            } else {
-                self.lr
+            let lr = match phase {
+                Phase::Contrastive => {
+                    let per_epoch = n_batches.max(1);
+                    let cosine = if self.cfg.lr_cosine {
+                        cosine_factor((epoch - 1) * per_epoch + bi, self.cfg.con_epochs * per_epoch)
+                    } else {
+                        1.0
+                    };
+                    self.lr * cosine * step_factor(epoch, self.cfg.lr_step_epochs, self.cfg.lr_step_gamma)
+                }
+                Phase::Pretrain => self.lr,
             };
             lr_sum += lr;
             model = optim.step(lr, model, grads);

@@ -16,7 +16,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, ModuleOptimizer};
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::engine::config::TrainConfig;
@@ -161,4 +162,18 @@ pub fn warmup_factor(epoch: usize, warmup: usize) -> f32 {
 pub fn adam(cfg: &TrainConfig) -> ModuleOptimizer {
     let decay = (cfg.weight_decay > 0.0).then(|| WeightDecayConfig::new(cfg.weight_decay as f32));
     AdamConfig::new().with_epsilon(1e-8).with_weight_decay(decay).init()
+}
+
+/// SGD with momentum as PyTorch's `optim.SGD(lr, momentum)` (no dampening, no Nesterov):
+/// seed 004's clustering phase.
+pub fn sgd(cfg: &TrainConfig) -> ModuleOptimizer {
+    let decay = (cfg.weight_decay > 0.0).then(|| WeightDecayConfig::new(cfg.weight_decay as f32));
+    let momentum = (cfg.momentum > 0.0).then(|| MomentumConfig::new().with_momentum(cfg.momentum).with_dampening(0.0));
+    SgdConfig::new().with_momentum(momentum).with_weight_decay(decay).init()
+}
+
+/// The StepLR factor of contrastive epoch `epoch` (1-based): `gamma^⌊(epoch − 1) / step⌋`, 1 when
+/// `step` is 0.
+pub fn step_factor(epoch: usize, step: usize, gamma: f64) -> f64 {
+    epoch.saturating_sub(1).checked_div(step).map_or(1.0, |n| gamma.powi(n as i32))
 }

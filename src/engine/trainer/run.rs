@@ -11,17 +11,17 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use super::adam;
+use super::{adam, sgd};
 use crate::data::MultiViewDataset;
 use crate::engine::adaptive::{PseudoLabels, ViewTarget};
 use crate::engine::checkpoint::{self, CheckpointMeta};
-use crate::engine::config::{CentroidInit, TrainConfig};
+use crate::engine::config::{CentroidInit, ModelFamily, OptimizerKind, TrainConfig};
 use crate::engine::control::Control;
 use crate::engine::device::{ResolvedDevice, resolve};
 use crate::engine::error::TrainError;
 use crate::engine::predict::{evaluate, evaluate_rows, metrics_report, snapshot_from, stratified_sample, truth_of};
 use crate::engine::protocol::{
-    AdaptiveReport, Command, EpochReport, Event, LiveParams, Losses, MetricsReport, Phase, RunSummary,
+    AdaptiveReport, Command, Convergence, EpochReport, Event, LiveParams, Losses, MetricsReport, Phase, RunSummary,
 };
 use crate::loss::LossParams;
 use crate::model::{Cvc, ModelConfig};
@@ -51,6 +51,19 @@ pub(super) struct Run<'a> {
     pub(super) pseudo: Option<PseudoLabels>,
     /// Fraction of pseudo labels the last refresh changed, until the epoch reports it.
     pub(super) pseudo_changed: Option<f64>,
+    /// DEC's target `P` held fixed between refreshes (`target_refresh` > 0).
+    pub(super) fixed_target: Option<FixedTarget>,
+    /// Set when the fixed target's refresh found the clusters settled (`stop_tolerance`).
+    pub(super) converged: Option<Convergence>,
+}
+
+/// DEC's target over every sample, recomputed every `target_refresh` contrastive epochs.
+pub(super) struct FixedTarget {
+    /// Row-major `n × k`, indexed by dataset row.
+    pub(super) p: Vec<f32>,
+    pub(super) k: usize,
+    /// The assignment (argmax of the consensus `q`) when it was computed.
+    pub(super) labels: Vec<usize>,
 }
 
 /// What the batch loop of an epoch ended with.
@@ -92,6 +105,8 @@ impl<'a> Run<'a> {
             view_target: ViewTarget::new(0),
             pseudo: None,
             pseudo_changed: None,
+            fixed_target: None,
+            converged: None,
         }
     }
 
@@ -169,6 +184,20 @@ impl<'a> Run<'a> {
 
     pub(super) fn execute(&mut self) -> Result<RunSummary, TrainError> {
         self.cfg.validate().map_err(TrainError::settings)?;
+        if let Some(names) = &self.cfg.views {
+            let selected = self.ds.select_views(names).map_err(|e| TrainError::data(e.to_string()))?;
+            self.ds = Arc::new(selected);
+        }
+        if self.cfg.model == ModelFamily::Dec && self.ds.n_views() != 1 {
+            return Err(TrainError::settings(format!(
+                "the DEC model trains on one view, and {} has {} ({}); choose one (train --views {}, or the \
+                 training panel's View)",
+                self.ds.name,
+                self.ds.n_views(),
+                self.ds.views.iter().map(|v| v.source.as_str()).collect::<Vec<_>>().join(", "),
+                self.ds.views.first().map_or("X1", |v| v.source.as_str())
+            )));
+        }
         let k = check_data(&self.ds, self.cfg.n_clusters)?;
         let ResolvedDevice { device, description, note, .. } = resolve(self.cfg.device).map_err(TrainError::device)?;
         self.device_name = description.clone();
@@ -181,6 +210,7 @@ impl<'a> Run<'a> {
         };
         self.view_target = ViewTarget::new(self.ds.n_views());
         let mut optim = adam(&self.cfg);
+        self.lr = self.cfg.pretrain_learning_rate.unwrap_or(self.cfg.learning_rate);
         let total_epochs = self.cfg.mse_epochs + self.cfg.con_epochs;
         self.send(Event::Started {
             device: description,
@@ -220,12 +250,27 @@ impl<'a> Run<'a> {
         if init_centres || self.cfg.pseudo_refresh > 0 || (model.centring.is_some() && !centres_trained) {
             model = self.refresh_pseudo(model, &ad, &device, init_centres)?;
         }
+        self.lr = self.cfg.learning_rate;
+        if self.cfg.con_optimizer == OptimizerKind::Sgd {
+            optim = sgd(&self.cfg);
+        }
         self.send(Event::Phase(Phase::Contrastive));
         for epoch in 1..=self.cfg.con_epochs {
             global_epoch += 1;
             let every = self.cfg.pseudo_refresh;
             if every > 0 && epoch > 1 && (epoch - 1).is_multiple_of(every) {
                 model = self.refresh_pseudo(model, &ad, &device, self.cfg.refresh_centres)?;
+            }
+            let every = self.cfg.target_refresh;
+            if every > 0 && (epoch - 1).is_multiple_of(every) {
+                self.refresh_fixed_target(&model, &device)?;
+                if let Some(changed) = self.pseudo_changed.filter(|_| epoch > 1)
+                    && changed < self.cfg.stop_tolerance
+                {
+                    self.pseudo_changed = None;
+                    self.converged = Some(Convergence { epoch, changed });
+                    return self.finish(&model, &device, &model_cfg, global_epoch - 1, last_weights, false);
+                }
             }
             let (trained, end) = self.epoch(
                 model,
@@ -455,6 +500,7 @@ impl<'a> Run<'a> {
             device: self.device_name.clone(),
             config: self.cfg.clone(),
             dataset_fingerprint: self.ds.fingerprint(),
+            converged: self.converged,
         })
     }
 }
