@@ -29,9 +29,9 @@ pub fn dec_ui(cfg: &mut TrainConfig, views: &[String], ui: &mut egui::Ui) {
         ui.label("Encoder").on_hover_text("hidden sizes, then the latent F, then the L2-normalised feature H");
         ui.horizontal(|ui| {
             let hidden = cfg.encoder_hidden.iter().map(usize::to_string).collect::<Vec<_>>().join("-");
-            ui.label(format!("{hidden} →"));
+            ui.label(format!("{hidden}, F"));
             ui.add(egui::DragValue::new(&mut cfg.feature_dim).range(1..=4096));
-            ui.label("→");
+            ui.label("H");
             ui.add(egui::DragValue::new(&mut cfg.high_feature_dim).range(1..=1024));
         });
         ui.end_row();

@@ -129,8 +129,9 @@ pub fn baseline_defaults(cfg: &mut TrainConfig, explicit: &[&str]) {
 }
 
 /// Seed 004's DEC, where neither the user nor the file set the field: the autoencoder
-/// `d-512-256-64` with a projection to an L2-normalised 10-d latent (the seed's dims
-/// `[768, 512, 256, 64, 10]`), 100 epochs of Adam pre-training at 1e-3, then up to 2,000 epochs
+/// `d-512-256-64-10` (the seed's dims `[768, 512, 256, 64, 10]`; its 10-d code is what the
+/// decoder reconstructs from) and the head's L2-normalised 10-d feature `h = normalize(W z)`
+/// that the Student-t kernel (κ 1, the seed's α) reads, 100 epochs of Adam pre-training at 1e-3, then up to 2,000 epochs
 /// of `KL(P ‖ q)` alone with SGD (lr 0.01, momentum 0.9, halved every 500 epochs), the target `P`
 /// fixed over all samples and recomputed every 100 epochs, stopping when fewer than 0.1% of the
 /// samples change cluster between two targets. None of CVC-AFWM's adaptive parts (they need
@@ -142,8 +143,8 @@ pub fn dec_defaults(cfg: &mut TrainConfig, explicit: &[&str]) {
     let off = Term { enabled: false, weight: 0.0 };
     type Set<'a> = &'a dyn Fn(&mut TrainConfig);
     let settings: [(&str, Set); 20] = [
-        ("encoder_hidden", &|c| c.encoder_hidden = vec![512, 256]),
-        ("feature_dim", &|c| c.feature_dim = 64),
+        ("encoder_hidden", &|c| c.encoder_hidden = vec![512, 256, 64]),
+        ("feature_dim", &|c| c.feature_dim = 10),
         ("high_feature_dim", &|c| c.high_feature_dim = 10),
         ("mse_epochs", &|c| c.mse_epochs = 100),
         ("con_epochs", &|c| c.con_epochs = 2000),
@@ -272,7 +273,10 @@ mod tests {
         put(&mut user, "feature_dim", Some(32));
         let cfg = Layers { user, user_origin: "flags".into(), ..Layers::default() }.build().unwrap();
         assert_eq!(cfg.model, ModelFamily::Dec);
-        assert_eq!((cfg.encoder_hidden.as_slice(), cfg.feature_dim, cfg.high_feature_dim), (&[512, 256][..], 32, 10));
+        assert_eq!(
+            (cfg.encoder_hidden.as_slice(), cfg.feature_dim, cfg.high_feature_dim),
+            (&[512, 256, 64][..], 32, 10)
+        );
         assert_eq!((cfg.mse_epochs, cfg.con_epochs, cfg.learning_rate), (100, 2000, 0.01));
         assert_eq!((cfg.con_optimizer, cfg.pretrain_learning_rate), (OptimizerKind::Sgd, Some(1e-3)));
         assert_eq!((cfg.target_refresh, cfg.stop_tolerance, cfg.lr_step_epochs), (100, 0.001, 500));

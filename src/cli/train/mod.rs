@@ -107,10 +107,10 @@ pub struct TrainArgs {
     /// Decay the learning rate along a half cosine over the contrastive phase (to 0 at its end).
     #[arg(long)]
     pub lr_cosine: bool,
-    /// Hidden sizes of each view's encoder, comma-separated (default 500,500,2000; DEC 512,256).
+    /// Hidden sizes of each view's encoder, comma-separated (default 500,500,2000; DEC 512,256,64).
     #[arg(long, value_delimiter = ',', value_name = "SIZES")]
     pub encoder_hidden: Option<Vec<usize>>,
-    /// F, the size of each view's latent z (default 512; DEC 64).
+    /// F, the size of each view's latent z (default 512; DEC 10).
     #[arg(long)]
     pub feature_dim: Option<usize>,
     /// H, the size of the high-level feature h and of the DEC head's space (default 512; DEC 10).
