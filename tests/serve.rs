@@ -676,3 +676,27 @@ fn train_a_baseline_through_the_api() {
     assert!((400..500).contains(&status), "{status} {text}");
     assert_error(addr, "POST", "/train", r#"{"dataset_name": "strokes16", "model": "resnet"}"#, 400, &["resnet"]);
 }
+
+/// `/train` with `"model": "dec"` and `"view_names"`: seed 004's DEC trains on the named view of
+/// a three-view set, and `/predict` answers from that view; without a view it is refused with the
+/// views named.
+#[test]
+fn train_dec_on_one_view_through_the_api() {
+    let (server, _runs) = start();
+    let addr = server.addr;
+    let body = r#"{"dataset_name": "gauss3-noise", "model": "dec", "view_names": ["signal-b"], "mse_epochs": 2,
+                   "con_epochs": 4, "target_refresh": 2, "batch_size": 100, "seed": 3}"#;
+    let (status, text) = http(addr, "POST", "/train", body);
+    assert_eq!(status, 200, "{text}");
+    let v = json(&text);
+    assert_eq!(v["status"], "success", "{v}");
+    assert!(v["metrics"]["accuracy"].as_f64().is_some_and(|a| (0.0..=1.0).contains(&a)), "{v}");
+    let (status, text) = http(addr, "POST", "/predict", r#"{"data_index": 7}"#);
+    assert_eq!(status, 200, "{text}");
+    let p = json(&text);
+    assert_eq!(p["cluster_probabilities"].as_array().map(Vec::len), Some(4), "{p}");
+    let body = r#"{"dataset_name": "gauss3-noise", "model": "dec", "mse_epochs": 1, "con_epochs": 1}"#;
+    let (status, text) = http(addr, "POST", "/train", body);
+    assert!((400..500).contains(&status), "{status} {text}");
+    assert!(text.contains("the DEC model trains on one view"), "{text}");
+}
