@@ -24,7 +24,19 @@ impl LossesPanel {
                 ui.label(
                     egui::RichText::new(format!("epoch {} · total {:.4}", last.global_epoch, last.losses.total)).weak(),
                 );
-                if let Some(a) = &last.adaptive {
+                let dec = run.config.as_ref().is_some_and(|c| c.model == crate::engine::config::ModelFamily::Dec);
+                if dec {
+                    // Seed 004's DEC has no contrast or pseudo labels: what changes is the fixed target.
+                    if let Some(c) = run.epochs.iter().rev().find_map(|e| e.adaptive.as_ref()?.pseudo_changed) {
+                        ui.label(
+                            egui::RichText::new(format!(
+                                "{:.2}% of the samples changed cluster at the last target refresh",
+                                100.0 * c
+                            ))
+                            .weak(),
+                        );
+                    }
+                } else if let Some(a) = &last.adaptive {
                     let below = |v: f64, chance: f64| if chance > 0.0 { 100.0 * (1.0 - v / chance) } else { 0.0 };
                     let changed =
                         run.epochs.iter().rev().find_map(|e| e.adaptive.as_ref()?.pseudo_changed).map_or_else(

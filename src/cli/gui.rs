@@ -45,8 +45,9 @@ pub struct GuiArgs {
     /// tile's setting, else $MVC_RUNS, else ~/.local/share/mvc-workbench/runs).
     #[arg(long, value_name = "DIR")]
     pub runs: Option<PathBuf>,
-    /// Train this network: cvc (CVC-AFWM) or a metric-learning baseline (siamese-conv, ae-conv,
-    /// mlp; with seed 001's settings).
+    /// Train this network: cvc (CVC-AFWM), dec (seed 004's single-view DEC, on the dataset's
+    /// first view; with the seed's settings) or a metric-learning baseline (siamese-conv,
+    /// ae-conv, mlp; with seed 001's settings).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<crate::engine::config::ModelFamily>,
     /// Colour the embedding by: predicted, true, correct, confidence or uncertainty.
