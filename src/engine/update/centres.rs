@@ -243,6 +243,61 @@ pub fn robust_rule(points: &[f32], dim: usize, far: &[usize], limit: f64, min_si
         .collect()
 }
 
+/// Places each new centre so that it takes no old sample from its cluster, where it can. The
+/// robust rule puts a new centre at the mean of a group of far samples; old samples that lie past
+/// the threshold on the same side (a model's own outliers) can be nearer to that mean than to
+/// their centre, and the new cluster would take them (drift the moment it is added). A new centre
+/// that takes any of `guard` (the old data's points) moves straight away from the mean `m` of the
+/// old points it takes, in steps of a tenth of its distance to `m` (up to four times that distance),
+/// to the first place where it takes none of them while keeping at least half of the far samples
+/// it had; failing that, to where it takes the fewest on the same terms. Without old data nothing
+/// moves.
+pub fn keep_off_old(points: &[f32], far: &[usize], guard: &[f32], dim: usize, c: &mut [f64], k_old: usize) {
+    let k = c.len() / dim.max(1);
+    if guard.is_empty() || k <= k_old {
+        return;
+    }
+    let taken = |c: &[f64], j: usize| guard.chunks_exact(dim).filter(|x| nearest(x, c, k).0 == j).collect::<Vec<_>>();
+    let members =
+        |c: &[f64], j: usize| far.iter().filter(|&&i| nearest(&points[i * dim..(i + 1) * dim], c, k).0 == j).count();
+    for j in k_old..k {
+        let captured = taken(c, j);
+        if captured.is_empty() {
+            continue;
+        }
+        let mut m = vec![0f64; dim];
+        for x in &captured {
+            for (o, &v) in m.iter_mut().zip(*x) {
+                *o += v as f64 / captured.len() as f64;
+            }
+        }
+        let start: Vec<f64> = c[j * dim..(j + 1) * dim].to_vec();
+        let away: Vec<f64> = start.iter().zip(&m).map(|(s, m)| s - m).collect();
+        let need = members(c, j).div_ceil(2);
+        let mut best = (captured.len(), 0usize);
+        for step in 1..=40 {
+            let t = step as f64 / 10.0;
+            for d in 0..dim {
+                c[j * dim + d] = start[d] + t * away[d];
+            }
+            if members(c, j) < need {
+                continue;
+            }
+            let n = taken(c, j).len();
+            if n < best.0 {
+                best = (n, step);
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        let t = best.1 as f64 / 10.0;
+        for d in 0..dim {
+            c[j * dim + d] = start[d] + t * away[d];
+        }
+    }
+}
+
 /// Lloyd steps on the new centres alone (the first `k_old` stay where they are): every point
 /// goes to its nearest centre, and each new centre moves to the mean of its points. A robust
 /// group's mean lies on the far side of its class (only the far samples made it); this brings it
@@ -390,5 +445,27 @@ mod tests {
         ewc_prox(&mut free, &old, &fisher, 0.0, 0.01);
         assert_eq!(free, vec![3.0, 3.0]);
         assert_eq!(ewc_penalty(&[1.5, -0.5], &old, &fisher, 2.0), 2.0);
+    }
+
+    /// An old outlier past the threshold on the new class's side is nearer to the new group's mean
+    /// than to its own centre; the guard moves the new centre off it and keeps the new class.
+    #[test]
+    fn a_new_centre_is_moved_off_the_old_outliers_it_would_take() {
+        let c_old = [0.0, 0.0, 10.0, 0.0];
+        let new: Vec<f32> = vec![-0.5, 6.0, 0.5, 6.0, 0.0, 6.5, 0.0, 5.5, 0.0, 7.0];
+        let far: Vec<usize> = (0..5).collect();
+        let guard: Vec<f32> = vec![0.2, 0.1, -0.3, 0.2, 9.8, 0.3, 10.1, -0.2, 0.0, 4.5];
+        let mean = [0.0, 6.2];
+        let mut c: Vec<f64> = c_old.iter().copied().chain(mean).collect();
+        let owner = |c: &[f64], x: &[f32]| nearest(x, c, 3).0;
+        assert_eq!(owner(&c, &guard[8..10]), 2, "the group's mean takes the old outlier");
+        keep_off_old(&new, &far, &guard, 2, &mut c, 2);
+        assert!(guard.chunks_exact(2).all(|x| owner(&c, x) < 2), "no old sample is taken: {c:?}");
+        assert!(new.chunks_exact(2).all(|x| owner(&c, x) == 2), "the new class stays together: {c:?}");
+        assert_eq!(&c[..4], &c_old, "old centres do not move");
+        // Without old data nothing moves.
+        let mut c2: Vec<f64> = c_old.iter().copied().chain(mean).collect();
+        keep_off_old(&new, &far, &[], 2, &mut c2, 2);
+        assert_eq!(c2[4..], mean);
     }
 }

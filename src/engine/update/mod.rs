@@ -405,6 +405,7 @@ pub fn update_network(
     let mut c: Vec<f64> = c_old.iter().copied().chain(added.into_iter().flatten()).collect();
     if s.expand == Expansion::Robust && k_new > k {
         let guard = f_old.as_ref().map(Features::points).unwrap_or_default();
+        centres::keep_off_old(&points, &far, &guard, dim, &mut c, k);
         centres::refine_new(&points, &guard, dim, &mut c, k, 20);
     }
 
