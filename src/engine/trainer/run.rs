@@ -147,7 +147,10 @@ impl<'a> Run<'a> {
         }
         check.validate()?;
         self.cfg = check;
-        self.lr = self.cfg.learning_rate;
+        if p.learning_rate.is_some() {
+            // The rate of the phase now running (pre-training may have its own, `pretrain_learning_rate`).
+            self.lr = self.cfg.learning_rate;
+        }
         self.params.threshold = self.cfg.threshold;
         self.params.temperature_f = self.cfg.temperature_f;
         self.params.temperature_l = self.cfg.temperature_l;
