@@ -1009,18 +1009,20 @@ fn each_seed_option_changes_its_terms() {
     assert_eq!((t[kl], t[label]), (base[kl], base[label]));
 }
 
-/// A short run with every option of seeds 002/003 on trains to the end, finite, with its L_Q
+/// A short run with every option of seeds 002/003 on (and either pseudo-label source) trains to the end, finite, with its L_Q
 /// firing, and a run with them off by default equals the default config.
 #[test]
 fn a_run_with_every_seed_option_trains() {
-    use mvc_workbench::engine::config::ClusterSpace;
+    use mvc_workbench::engine::config::{ClusterSpace, PseudoSource};
     assert!(!TrainConfig::default().uncertainty_weighting);
+    assert_eq!(TrainConfig::default().pseudo_source, PseudoSource::Kmeans);
     assert_eq!(TrainConfig::default().pcl_temperature, None);
     assert_eq!(TrainConfig::default().knn_targets, 0);
     assert_eq!(TrainConfig::default().cluster_space, ClusterSpace::ZFused);
     let _serial = serial();
-    for space in [ClusterSpace::H, ClusterSpace::Zh] {
+    for (space, source) in [(ClusterSpace::H, PseudoSource::Kmeans), (ClusterSpace::Zh, PseudoSource::Heads)] {
         let mut cfg = small(3, 4);
+        cfg.pseudo_source = source;
         cfg.batch_size = 100;
         cfg.pseudo_refresh = 2;
         cfg.uncertainty_weighting = true;

@@ -7,7 +7,7 @@
 use eframe::egui;
 use egui::RichText;
 
-use crate::engine::config::ClusterSpace;
+use crate::engine::config::{ClusterSpace, PseudoSource};
 use crate::engine::{CentroidInit, DeviceChoice, LiveParams, TargetSource, Term, TrainConfig, presets};
 
 use super::palette;
@@ -347,6 +347,15 @@ fn seed_options_ui(cfg: &mut TrainConfig, ui: &mut egui::Ui) {
             }
         },
     );
+    ui.end_row();
+    ui.label("Pseudo-label source").on_hover_text(
+        "kmeans: k-means in the cluster space, matched to the heads; heads: the heads' own assignment (DEC self-training), which keeps a partition the heads found that k-means on the features does not",
+    );
+    egui::ComboBox::from_id_salt("pseudo_source").selected_text(cfg.pseudo_source.as_str()).show_ui(ui, |ui| {
+        for s in [PseudoSource::Kmeans, PseudoSource::Heads] {
+            ui.selectable_value(&mut cfg.pseudo_source, s, s.as_str());
+        }
+    });
     ui.end_row();
     ui.label("PCL temperatures").on_hover_text(
         "seed 002: each cluster's own temperature in the cluster-level contrast, from its concentration, with this mean",

@@ -14,7 +14,7 @@ use burn::tensor::Device;
 
 use crate::cluster::{KMeansParams, kmeans};
 use crate::data::MultiViewDataset;
-use crate::engine::config::{ClusterSpace, TrainConfig};
+use crate::engine::config::{ClusterSpace, PseudoSource, TrainConfig};
 use crate::engine::predict::{Evaluation, gather, stratified_sample, to_host};
 use crate::loss::{LabelTargets, view_target_weights};
 use crate::metrics::hungarian_min;
@@ -187,6 +187,8 @@ pub struct RefreshParams {
     pub pcl_temperature: Option<f32>,
     /// Neighbours of the kNN soft labels (0 = none computed).
     pub knn: usize,
+    /// k-means in the cluster space, or the heads' own assignment.
+    pub source: PseudoSource,
 }
 
 impl RefreshParams {
@@ -198,6 +200,7 @@ impl RefreshParams {
             fuzzifier: cfg.fuzzifier,
             pcl_temperature: cfg.pcl_temperature,
             knn: cfg.knn_targets,
+            source: cfg.pseudo_source,
         }
     }
 }
@@ -299,11 +302,31 @@ pub fn match_to(new: &[usize], reference: &[usize], k: usize) -> Vec<usize> {
     mapping.iter_mut().map(|m| m.unwrap_or_else(|| free.pop().unwrap_or(0))).collect()
 }
 
+/// The mean of each cluster's rows of `z` (row-major, `dim` wide); `None` for an empty cluster.
+fn cluster_means(z: &[f32], dim: usize, labels: &[usize], k: usize) -> Vec<Option<Vec<f32>>> {
+    let mut sums = vec![vec![0f64; dim]; k];
+    let mut counts = vec![0usize; k];
+    for (i, &j) in labels.iter().enumerate() {
+        if j < k {
+            counts[j] += 1;
+            for (s, &x) in sums[j].iter_mut().zip(&z[i * dim..(i + 1) * dim]) {
+                *s += x as f64;
+            }
+        }
+    }
+    sums.into_iter()
+        .zip(counts)
+        .map(|(s, c)| (c > 0).then(|| s.iter().map(|x| (x / c as f64) as f32).collect()))
+        .collect()
+}
+
 /// The pseudo labels (and new centres) from an evaluation of the whole dataset.
 ///
 /// - k-means (10 restarts, fitted on at most 20,000 rows, then every row assigned) on the rows'
-///   features in the cluster space ([`cluster_features`]; by default `Z_w = [w_1 h_1 … w_V h_V]`);
-/// - its clusters renamed to agree most with `reference` (the heads' current argmax), one to one;
+///   features in the cluster space ([`cluster_features`]; by default `Z_w = [w_1 h_1 … w_V h_V]`),
+///   its clusters renamed to agree most with `reference` (the heads' current argmax), one to one;
+///   or, with [`PseudoSource::Heads`], `reference` itself, with each cluster's mean in the cluster
+///   space in place of a k-means centre;
 /// - in each cluster the `fraction` of samples nearest its centre are confident;
 /// - each sample's uncertainty from its distances to every k-means centre; with `pcl_temperature`
 ///   each cluster's temperature, with `knn` each sample's neighbours' mean assignment (`q_mean`);
@@ -325,30 +348,62 @@ pub fn refresh(
         ));
     }
     let (z, z_dim) = cluster_features(eval, weights, params.space, latents)?;
-    let fit_rows: Vec<usize> =
-        if n > PSEUDO_KMEANS_ROWS { stratified_sample(None, n, PSEUDO_KMEANS_ROWS, seed) } else { (0..n).collect() };
-    let fit: Vec<f32> = fit_rows.iter().flat_map(|&r| z[r * z_dim..(r + 1) * z_dim].iter().copied()).collect();
-    let km_params = KMeansParams { n_init: PSEUDO_KMEANS_RESTARTS, ..KMeansParams::new(k, seed) };
-    let km =
-        kmeans(&fit, fit_rows.len(), z_dim, &km_params).map_err(|e| format!("the pseudo-label k-means failed: {e}"))?;
-    // Every row's squared distance to every centre; its nearest centre and its uncertainty.
+    let centroids = match params.source {
+        PseudoSource::Kmeans => {
+            let fit_rows: Vec<usize> = if n > PSEUDO_KMEANS_ROWS {
+                stratified_sample(None, n, PSEUDO_KMEANS_ROWS, seed)
+            } else {
+                (0..n).collect()
+            };
+            let fit: Vec<f32> = fit_rows.iter().flat_map(|&r| z[r * z_dim..(r + 1) * z_dim].iter().copied()).collect();
+            let km_params = KMeansParams { n_init: PSEUDO_KMEANS_RESTARTS, ..KMeansParams::new(k, seed) };
+            kmeans(&fit, fit_rows.len(), z_dim, &km_params)
+                .map_err(|e| format!("the pseudo-label k-means failed: {e}"))?
+                .centroids
+                .chunks_exact(z_dim)
+                .map(|c| Some(c.to_vec()))
+                .collect()
+        }
+        PseudoSource::Heads => cluster_means(&z, z_dim, reference, k),
+    };
+    // Every row's squared distance to every centre (an empty head cluster has none, and counts as
+    // infinitely far); its nearest centre and its uncertainty.
     let sq: Vec<Vec<f32>> = (0..n)
         .map(|i| {
             let row = &z[i * z_dim..(i + 1) * z_dim];
-            km.centroids.chunks_exact(z_dim).map(|c| row.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum()).collect()
+            centroids
+                .iter()
+                .map(|c| match c {
+                    Some(c) => row.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum(),
+                    None => f32::INFINITY,
+                })
+                .collect()
         })
         .collect();
-    let (raw, dist): (Vec<usize>, Vec<f32>) = sq
+    let (raw, dist): (Vec<usize>, Vec<f32>) = match params.source {
+        PseudoSource::Kmeans => sq
+            .iter()
+            .map(|d| {
+                d.iter()
+                    .copied()
+                    .enumerate()
+                    .fold((0, f32::INFINITY), |best, (j, s)| if s < best.1 { (j, s) } else { best })
+            })
+            .unzip(),
+        // The heads' own clusters; the distance to the own cluster's mean ranks the confidence.
+        PseudoSource::Heads => reference.iter().zip(&sq).map(|(&j, d)| (j, d[j])).unzip(),
+    };
+    let uncertainty: Vec<f32> = sq
         .iter()
         .map(|d| {
-            d.iter()
-                .copied()
-                .enumerate()
-                .fold((0, f32::INFINITY), |best, (j, s)| if s < best.1 { (j, s) } else { best })
+            let finite: Vec<f32> = d.iter().copied().filter(|x| x.is_finite()).collect();
+            crate::pseudo::fuzzy_uncertainty(&finite, params.fuzzifier)
         })
-        .unzip();
-    let uncertainty: Vec<f32> = sq.iter().map(|d| crate::pseudo::fuzzy_uncertainty(d, params.fuzzifier)).collect();
-    let mapping = match_to(&raw, reference, k);
+        .collect();
+    let mapping = match params.source {
+        PseudoSource::Kmeans => match_to(&raw, reference, k),
+        PseudoSource::Heads => (0..k).collect(),
+    };
     let labels: Vec<usize> = raw.iter().map(|&c| mapping[c]).collect();
     let mut confident = vec![false; n];
     let mut centres = vec![None; k];
@@ -451,6 +506,7 @@ mod tests {
                     fuzzifier: 2.0,
                     pcl_temperature: None,
                     knn: 0,
+                    source: PseudoSource::Kmeans,
                 };
                 let r = refresh(&eval, &[0.5, 0.5], &reference, None, &params, seed).unwrap();
                 assert_eq!(r.pseudo.labels, reference, "permutation {perm:?}, seed {seed}");
@@ -485,7 +541,14 @@ mod tests {
         let n = truth.len();
         let latents = vec![eval.h[0].clone(), eval.h[1].clone()];
         for space in [ClusterSpace::ZFused, ClusterSpace::H, ClusterSpace::Zh] {
-            let params = RefreshParams { fraction: 0.5, space, fuzzifier: 2.0, pcl_temperature: Some(0.3), knn: 4 };
+            let params = RefreshParams {
+                fraction: 0.5,
+                space,
+                fuzzifier: 2.0,
+                pcl_temperature: Some(0.3),
+                knn: 4,
+                source: PseudoSource::Kmeans,
+            };
             let r = refresh(&eval, &[0.5, 0.5], &truth, Some(&latents), &params, 7).unwrap();
             assert_eq!(r.pseudo.labels, truth, "{space:?}");
             assert!(r.pseudo.uncertainty.iter().all(|u| (0.0..=0.2).contains(u)), "tight clusters: {space:?}");
@@ -493,8 +556,42 @@ mod tests {
             assert!((t.iter().sum::<f32>() / 3.0 - 0.3).abs() < 1e-5, "{t:?}");
             assert_eq!(r.pseudo.neighbours.as_ref().map(Vec::len), Some(n * 3));
         }
-        let plain =
-            RefreshParams { fraction: 0.5, space: ClusterSpace::Zh, fuzzifier: 2.0, pcl_temperature: None, knn: 0 };
+        let plain = RefreshParams {
+            fraction: 0.5,
+            space: ClusterSpace::Zh,
+            fuzzifier: 2.0,
+            pcl_temperature: None,
+            knn: 0,
+            source: PseudoSource::Kmeans,
+        };
         assert!(refresh(&eval, &[0.5, 0.5], &truth, None, &plain, 7).is_err(), "zh needs the latents");
+    }
+
+    #[test]
+    fn the_heads_source_keeps_the_heads_partition_where_k_means_would_change_it() {
+        let (eval, truth) = three_clusters();
+        // The heads put the first two samples of cluster 0 into cluster 1: k-means would undo it.
+        let mut heads = truth.clone();
+        let moved: Vec<usize> = (0..truth.len()).filter(|&i| truth[i] == 0).take(2).collect();
+        for &i in &moved {
+            heads[i] = 1;
+        }
+        let params = |source| RefreshParams {
+            fraction: 0.5,
+            space: ClusterSpace::ZFused,
+            fuzzifier: 2.0,
+            pcl_temperature: None,
+            knn: 0,
+            source,
+        };
+        let kmeans = refresh(&eval, &[0.5, 0.5], &heads, None, &params(PseudoSource::Kmeans), 3).unwrap();
+        assert_eq!(kmeans.pseudo.labels, truth);
+        let own = refresh(&eval, &[0.5, 0.5], &heads, None, &params(PseudoSource::Heads), 3).unwrap();
+        assert_eq!(own.pseudo.labels, heads);
+        // The moved samples are far from their (heads') cluster's mean: not confident.
+        assert!(moved.iter().all(|&i| !own.pseudo.confident[i]), "{:?}", own.pseudo.confident);
+        assert!((own.pseudo.confident_fraction() - 0.5).abs() < 0.05);
+        assert!(own.pseudo.uncertainty.iter().all(|u| (0.0..=1.0).contains(u)));
+        assert!(own.centres.iter().all(Option::is_some));
     }
 }

@@ -45,6 +45,40 @@ impl std::str::FromStr for ClusterSpace {
     }
 }
 
+/// Where the pseudo labels come from at each refresh (`pseudo_source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum PseudoSource {
+    /// k-means (10 restarts) in the cluster space, matched to the heads' clusters (MFLVC, DealMVC).
+    #[default]
+    Kmeans,
+    /// The heads' own assignment (the primary reading, `argmax` of the DEC head on
+    /// `normalize(Σ_v w_v h_v)`), with confidence and uncertainty from the distances to its
+    /// clusters' means in the cluster space: DEC's self-training, kept from drifting to a k-means
+    /// partition that is worse than the heads.
+    Heads,
+}
+
+impl std::str::FromStr for PseudoSource {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "kmeans" | "k-means" => Ok(Self::Kmeans),
+            "heads" => Ok(Self::Heads),
+            other => Err(format!("unknown pseudo-label source {other:?}; use kmeans or heads")),
+        }
+    }
+}
+
+impl PseudoSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PseudoSource::Kmeans => "kmeans",
+            PseudoSource::Heads => "heads",
+        }
+    }
+}
+
 /// The clustering (contrastive) phase's optimiser (`con_optimizer`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -197,6 +231,9 @@ pub struct TrainConfig {
     /// At each pseudo-label refresh, also move the DEC centres to the (renormalised) means of the
     /// refreshed clusters, keeping each centre's identity.
     pub refresh_centres: bool,
+    /// Where the refreshed pseudo labels come from: `kmeans` in the cluster space (the default)
+    /// or the heads' own assignment (`heads`).
+    pub pseudo_source: PseudoSource,
     /// Seed 003: weight each sample's `L_Q` and `L_A` by `1 − u`, its pseudo label's uncertainty
     /// (the normalised entropy of its fuzzy c-means memberships at the refresh).
     pub uncertainty_weighting: bool,
@@ -311,6 +348,7 @@ impl Default for TrainConfig {
             pseudo_refresh: 10,
             pseudo_fraction: 0.5,
             refresh_centres: true,
+            pseudo_source: PseudoSource::Kmeans,
             uncertainty_weighting: false,
             fuzzifier: 2.0,
             cluster_space: ClusterSpace::ZFused,

@@ -39,6 +39,9 @@ pub struct TrainRequest {
     /// The pseudo-label k-means' space: `h`, `zh` (low + high level, seed 003) or `z-fused` (default).
     #[schema(value_type = Option<String>, example = "z-fused")]
     pub cluster_space: Option<crate::engine::config::ClusterSpace>,
+    /// Where the refreshed pseudo labels come from: `kmeans` (default) or `heads` (the heads' own assignment).
+    #[schema(value_type = Option<String>, example = "kmeans")]
+    pub pseudo_source: Option<crate::engine::config::PseudoSource>,
     /// Per-cluster temperatures of the cluster-level contrast with this mean (PCL, seed 002; off when absent).
     pub pcl_temperature: Option<f32>,
     /// Neighbours whose mean assignment is mixed into `P` (TSD, seed 002; 0 = off, the default).

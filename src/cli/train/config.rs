@@ -34,6 +34,7 @@ pub fn patch_of(args: &TrainArgs) -> Result<Patch, String> {
     put(&mut p, "uncertainty_weighting", args.uncertainty_weighting.then_some(true));
     put(&mut p, "fuzzifier", args.fuzzifier);
     put(&mut p, "cluster_space", args.cluster_space);
+    put(&mut p, "pseudo_source", args.pseudo_source);
     put(&mut p, "pcl_temperature", args.pcl_temperature);
     put(&mut p, "knn_targets", args.knn_targets);
     put(&mut p, "knn_weight", args.knn_weight);
@@ -103,6 +104,7 @@ mod tests {
             "seed" => ("--seed", "seed"),
             "threshold" => ("--threshold", "threshold"),
             "n_clusters" => ("--n-clusters", "num_cluster"),
+            "pseudo_source" => ("--pseudo-source", "pseudo_source"),
             other => panic!("no case for {other}"),
         }
     }
@@ -123,6 +125,7 @@ mod tests {
             (Some("BDGP"), vec![]),
             (Some("MNIST-USPS"), vec![("learning_rate", "0.01"), ("n_clusters", "5")]),
             (Some("Caltech-5V"), vec![("batch_size", "32")]),
+            (None, vec![("pseudo_source", "\"heads\"")]),
         ];
         for (preset, fields) in cases {
             let fields: Vec<(&str, &str)> = base.iter().copied().chain(fields).collect();
@@ -132,7 +135,7 @@ mod tests {
                 argv.extend(["--preset".into(), p.into()]);
             }
             for (f, v) in &fields {
-                argv.extend([names(f).0.to_owned(), (*v).to_owned()]);
+                argv.extend([names(f).0.to_owned(), v.trim_matches('"').to_owned()]);
             }
             let Some(Commands::Train(args)) = Cli::try_parse_from(&argv).unwrap().command else { panic!("not train") };
             let cli = super::build_config(&args).unwrap();
@@ -153,6 +156,13 @@ mod tests {
             assert_eq!(cli, served, "train vs serve, preset {preset:?}, {fields:?}");
             assert_eq!(cli, app, "train vs app, preset {preset:?}, {fields:?}");
             assert_eq!(cli.preset.as_deref(), preset);
+            if fields.iter().any(|(f, _)| *f == "pseudo_source") {
+                assert_eq!(
+                    cli.pseudo_source,
+                    crate::engine::config::PseudoSource::Heads,
+                    "the field reached the config"
+                );
+            }
         }
     }
 }

@@ -95,6 +95,10 @@ pub struct TrainArgs {
     /// The space the pseudo-label k-means clusters in: h, zh (low + high level, seed 003) or z-fused.
     #[arg(long, value_name = "SPACE")]
     pub cluster_space: Option<crate::engine::config::ClusterSpace>,
+    /// Where the refreshed pseudo labels come from: kmeans (in --cluster-space, the default) or
+    /// heads (the heads' own assignment, DEC's self-training).
+    #[arg(long, value_name = "SOURCE")]
+    pub pseudo_source: Option<crate::engine::config::PseudoSource>,
     /// Per-cluster temperatures of the cluster-level contrast with this mean (PCL, seed 002).
     #[arg(long, value_name = "MEAN")]
     pub pcl_temperature: Option<f32>,

@@ -13,7 +13,7 @@ use super::run::FixedTarget;
 use super::run::{EpochEnd, PROGRESS_EVERY, Run};
 use super::{cosine_factor, step_factor, warmup_factor};
 use crate::engine::adaptive::{self, PseudoLabels, RefreshParams};
-use crate::engine::config::ClusterSpace;
+use crate::engine::config::{ClusterSpace, PseudoSource};
 use crate::engine::error::TrainError;
 use crate::engine::predict::{evaluate, to_host};
 use crate::engine::protocol::{AdaptiveReport, Event, LossTerm, Losses, Phase, Progress};
@@ -56,6 +56,7 @@ impl Run<'_> {
         ad: &Device,
         device: &Device,
         move_centres: bool,
+        source: PseudoSource,
     ) -> Result<Cvc, TrainError> {
         let mut model = model;
         if model.centring.is_some() {
@@ -73,7 +74,7 @@ impl Run<'_> {
             ),
             _ => None,
         };
-        let params = RefreshParams::of(&self.cfg);
+        let params = RefreshParams { source, ..RefreshParams::of(&self.cfg) };
         let fresh = adaptive::refresh(&eval, &weights, &eval.pred_mean, latents.as_deref(), &params, seed)
             .map_err(TrainError::evaluation)?;
         if move_centres {

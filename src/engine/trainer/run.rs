@@ -15,7 +15,7 @@ use super::{adam, sgd};
 use crate::data::MultiViewDataset;
 use crate::engine::adaptive::{PseudoLabels, ViewTarget};
 use crate::engine::checkpoint::{self, CheckpointMeta};
-use crate::engine::config::{CentroidInit, ModelFamily, OptimizerKind, TrainConfig};
+use crate::engine::config::{CentroidInit, ModelFamily, OptimizerKind, PseudoSource, TrainConfig};
 use crate::engine::control::Control;
 use crate::engine::device::{ResolvedDevice, resolve};
 use crate::engine::error::TrainError;
@@ -251,7 +251,9 @@ impl<'a> Run<'a> {
         }
         let init_centres = self.cfg.centroid_init == CentroidInit::KmeansPlusPlus && !centres_trained;
         if init_centres || self.cfg.pseudo_refresh > 0 || (model.centring.is_some() && !centres_trained) {
-            model = self.refresh_pseudo(model, &ad, &device, init_centres)?;
+            // Untrained heads have nothing to give: their first labels and centres come from k-means.
+            let source = if init_centres { PseudoSource::Kmeans } else { self.cfg.pseudo_source };
+            model = self.refresh_pseudo(model, &ad, &device, init_centres, source)?;
         }
         self.lr = self.cfg.learning_rate;
         if self.cfg.con_optimizer == OptimizerKind::Sgd {
@@ -262,7 +264,7 @@ impl<'a> Run<'a> {
             global_epoch += 1;
             let every = self.cfg.pseudo_refresh;
             if every > 0 && epoch > 1 && (epoch - 1).is_multiple_of(every) {
-                model = self.refresh_pseudo(model, &ad, &device, self.cfg.refresh_centres)?;
+                model = self.refresh_pseudo(model, &ad, &device, self.cfg.refresh_centres, self.cfg.pseudo_source)?;
             }
             let every = self.cfg.target_refresh;
             if every > 0 && (epoch - 1).is_multiple_of(every) {
