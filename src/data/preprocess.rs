@@ -10,8 +10,10 @@ use super::dataset::{MultiViewDataset, ViewData};
 pub enum Preprocess {
     /// `(x - min) / (max - min)` per feature (the MFLVC family's default).
     #[default]
+    #[serde(alias = "minmax")]
     MinMax,
     /// `(x - mean) / std` per feature.
+    #[serde(alias = "zscore")]
     ZScore,
     /// Values as stored.
     None,

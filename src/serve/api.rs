@@ -24,6 +24,9 @@ pub struct TrainRequest {
     /// Number of views the client expects; the dataset's own views are used, and a warning is
     /// returned when they differ.
     pub views: Option<usize>,
+    /// Per-feature scaling of every view before training: `minmax` (default) or `zscore` (or `none`).
+    #[schema(value_type = Option<String>, example = "minmax")]
+    pub preprocess: Option<crate::data::Preprocess>,
     /// Epochs of reconstruction pre-training, at most 100000 (default 200).
     pub mse_epochs: Option<usize>,
     /// Epochs of contrastive training, at most 100000 (default 300).

@@ -150,7 +150,7 @@ pub(super) async fn train(state: &ServeState, body: &Bytes) -> Result<TrainRespo
         inner.insert_record(id, RunRecord { status, log: RunLog::default(), started: Instant::now(), finished: None });
         (id, rx)
     };
-    let job = Job { shared, id, name, source, cfg, views: req.views };
+    let job = Job { shared, id, name, source, cfg, views: req.views, preprocess: req.preprocess.unwrap_or_default() };
     tokio::spawn(job.run());
     match rx.await {
         Ok(outcome) => outcome,
@@ -166,6 +166,7 @@ struct Job {
     source: String,
     cfg: TrainConfig,
     views: Option<usize>,
+    preprocess: Preprocess,
 }
 
 impl Job {
@@ -180,12 +181,12 @@ impl Job {
     }
 
     async fn start(self) -> Result<(), ServeError> {
-        let Job { shared, id, name, source, cfg, views } = self;
+        let Job { shared, id, name, source, cfg, views, preprocess } = self;
         let limits = shared.opts.limits;
         let classes = cfg.classes.clone();
         let load = tokio::task::spawn_blocking(move || -> Result<MultiViewDataset, String> {
             let mut ds = data::load_named(&source, &LoadOptions::default()).map_err(|e| e.to_string())?;
-            data::preprocess::apply(&mut ds, Preprocess::MinMax);
+            data::preprocess::apply(&mut ds, preprocess);
             // The class-incremental protocol's filter, after the scaling as `train` applies it.
             match &classes {
                 Some(c) => ds.select_classes(c).map_err(|e| format!("classes: {e}")),
@@ -226,7 +227,7 @@ impl Job {
             name: format!("{} (serve run {id})", ds.name),
             tags: Vec::new(),
             front_end: "serve".into(),
-            dataset: DatasetInfo::of(&ds, &name, Preprocess::MinMax.as_str()),
+            dataset: DatasetInfo::of(&ds, &name, preprocess.as_str()),
             config: cfg.clone(),
             sweep_cell: None,
         };
