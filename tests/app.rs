@@ -749,3 +749,38 @@ fn a_dec_run_trains_on_the_chosen_view_and_is_inspected() {
     assert!(insp.error.is_none(), "{:?}", insp.error);
     assert_eq!(insp.snapshot.as_ref().unwrap().indices.len(), 600, "every sample, read on the chosen view");
 }
+
+/// The handwritten recipe's switches are in the training panel's Architecture section: the
+/// pseudo-label source and the centre refresh reach the run's config.
+#[test]
+fn the_pseudo_label_source_and_the_centre_refresh_are_settable() {
+    use mvc_workbench::engine::config::PseudoSource;
+    let runs = tempfile::tempdir().unwrap();
+    let mut h = harness(Some("gauss3-noise"), runs.path());
+    step_until(&mut h, 30, "the built-in set to load", |a| a.session.loaded.is_some());
+    assert!(h.state().state.config.refresh_centres);
+    assert_eq!(h.state().state.config.pseudo_source, PseudoSource::Kmeans);
+    h.get_by_label("Architecture").click();
+    h.step();
+    h.step();
+    // The section is below the window's fold: scroll to each control, then click it through
+    // AccessKit (as a screen reader would).
+    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "move the centres at each refresh").scroll_to_me();
+    h.step();
+    h.step();
+    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "move the centres at each refresh").click_accesskit();
+    h.step();
+    h.step();
+    assert!(!h.state().state.config.refresh_centres, "the checkbox turned the centre refresh off");
+    h.get_by_value("kmeans").scroll_to_me();
+    h.step();
+    h.step();
+    h.get_by_value("kmeans").click_accesskit();
+    for _ in 0..4 {
+        h.step();
+    }
+    h.get_by_label("heads").click_accesskit();
+    h.step();
+    h.step();
+    assert_eq!(h.state().state.config.pseudo_source, PseudoSource::Heads, "the combo chose the heads");
+}

@@ -357,6 +357,11 @@ fn seed_options_ui(cfg: &mut TrainConfig, ui: &mut egui::Ui) {
         }
     });
     ui.end_row();
+    ui.label("Centre refresh").on_hover_text(
+        "at each pseudo-label refresh, move the DEC centres to the refreshed clusters' means; off, they move only with their gradient (handwritten keeps its ten digits apart with it off and the heads as the source)",
+    );
+    ui.checkbox(&mut cfg.refresh_centres, "move the centres at each refresh");
+    ui.end_row();
     ui.label("PCL temperatures").on_hover_text(
         "seed 002: each cluster's own temperature in the cluster-level contrast, from its concentration, with this mean",
     );
