@@ -51,6 +51,7 @@ impl std::str::FromStr for ClusterSpace {
 pub enum PseudoSource {
     /// k-means (10 restarts) in the cluster space, matched to the heads' clusters (MFLVC, DealMVC).
     #[default]
+    #[serde(alias = "k-means")]
     Kmeans,
     /// The heads' own assignment (the primary reading, `argmax` of the DEC head on
     /// `normalize(Σ_v w_v h_v)`), with confidence and uncertainty from the distances to its
