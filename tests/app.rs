@@ -751,10 +751,10 @@ fn a_dec_run_trains_on_the_chosen_view_and_is_inspected() {
 }
 
 /// The handwritten recipe's switches are in the training panel's Architecture section: the
-/// pseudo-label source and the centre refresh reach the run's config.
+/// pseudo-label source, the centre refresh and the view centring's scope reach the run's config.
 #[test]
 fn the_pseudo_label_source_and_the_centre_refresh_are_settable() {
-    use mvc_workbench::engine::config::PseudoSource;
+    use mvc_workbench::engine::config::{CentringScope, PseudoSource};
     let runs = tempfile::tempdir().unwrap();
     let mut h = harness(Some("gauss3-noise"), runs.path());
     step_until(&mut h, 30, "the built-in set to load", |a| a.session.loaded.is_some());
@@ -783,4 +783,22 @@ fn the_pseudo_label_source_and_the_centre_refresh_are_settable() {
     h.step();
     h.step();
     assert_eq!(h.state().state.config.pseudo_source, PseudoSource::Heads, "the combo chose the heads");
+    // The view centring's scope (session 21): "all" by default, "contrast" from the combo.
+    assert_eq!(h.state().state.config.centring_scope, CentringScope::All);
+    h.get_by_value("all").scroll_to_me();
+    h.step();
+    h.step();
+    h.get_by_value("all").click_accesskit();
+    for _ in 0..4 {
+        h.step();
+    }
+    h.get_by_label("contrast").click_accesskit();
+    h.step();
+    h.step();
+    let cfg = &h.state().state.config;
+    assert_eq!(
+        (cfg.view_centring, cfg.centring_scope),
+        (true, CentringScope::Contrast),
+        "the combo centres the contrast only"
+    );
 }

@@ -249,6 +249,57 @@ fn contrastive_terms_fall_well_below_chance() {
     assert!(m.mean_q.acc >= 0.9, "primary ACC {} (k-means on Z {})", m.mean_q.acc, m.kmeans_z.acc);
 }
 
+/// `centring_scope = contrast`: the heads (and `Z`, and every reading) see `normalize(W z_v + b)`,
+/// the instance contrast the centred `normalize(W z_v + b − c_v)`; with `all` both are the centred
+/// one. A run records the scope in its network, and a run from a checkpoint takes its own.
+#[test]
+fn the_centring_scope_splits_the_heads_features_from_the_contrasts() {
+    use mvc_workbench::engine::config::CentringScope;
+    use mvc_workbench::model::l2_normalize;
+    let _serial = serial();
+    let ds = gauss3();
+    let device = Device::flex();
+    let mut cfg = small(1, 1);
+    cfg.centring_scope = CentringScope::Contrast;
+    let mc = cfg.model_config(ds.view_dims(), 4);
+    assert!(mc.view_centring && !mc.centre_heads);
+    let h_dim = mc.high_feature_dim;
+    let means: Vec<Vec<f32>> =
+        (0..ds.n_views()).map(|v| (0..h_dim).map(|j| ((v + j) % 5) as f32 * 0.3).collect()).collect();
+    let model = mc.init_seeded(&device, 2).with_centring(&means, &device);
+    let xs = mvc_workbench::engine::predict::gather(&ds, &(0..50).collect::<Vec<_>>(), &device);
+    let fwd = model.forward(&xs);
+    let close = |a: &Tensor<2>, b: &Tensor<2>| (a.clone() - b.clone()).abs().max().into_scalar::<f32>() < 1e-5;
+    for (v, z) in model.latents(&xs).into_iter().enumerate() {
+        let plain = l2_normalize(model.projection.forward(z.clone()));
+        assert!(close(&fwd.h[v], &plain), "view {v}: the heads read the uncentred feature");
+        assert!(
+            close(&fwd.h_contrast[v], &model.project_centred(v, z)),
+            "view {v}: the contrast reads the centred one"
+        );
+        assert!(!close(&fwd.h[v], &fwd.h_contrast[v]), "view {v}: the two differ when c_v is not 0");
+    }
+    let mut all = model.clone();
+    all.centre_heads = true;
+    let fwd = all.forward(&xs);
+    for v in 0..ds.n_views() {
+        assert!(close(&fwd.h[v], &fwd.h_contrast[v]), "with scope all both are centred");
+    }
+    // Through a run: the checkpoint's network carries the scope; one continued from it with `all`
+    // centres its heads again.
+    let dir = tempfile::tempdir().unwrap();
+    let (summary, _) = run(ds.clone(), cfg, Some(dir.path().to_path_buf()));
+    let first = summary.unwrap().checkpoint.expect("the run wrote a checkpoint");
+    let ck = checkpoint::load(&first).unwrap();
+    assert!(!ck.meta.model.centre_heads && !ck.model(&device).unwrap().centre_heads);
+    let mut cont = small(0, 1);
+    cont.init_from = Some(first);
+    let out = tempfile::tempdir().unwrap();
+    let (summary, _) = run(ds, cont, Some(out.path().to_path_buf()));
+    let second = summary.unwrap().checkpoint.expect("the continued run wrote a checkpoint");
+    assert!(checkpoint::load(&second).unwrap().meta.model.centre_heads);
+}
+
 /// A network saved before issue 13 (no view centring, the multiplicative AFW: `ModelConfig`
 /// without the two fields) still loads, evaluates, and can be trained on from (`init_from`).
 #[test]
@@ -284,10 +335,12 @@ fn networks_from_before_the_adaptive_parts_still_load() {
     let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&meta_path).unwrap()).unwrap();
     let m = json["model"].as_object_mut().unwrap();
     assert!(m.remove("view_centring").is_some() && m.remove("afw_residual").is_some());
+    assert!(m.remove("centre_heads").is_some());
     std::fs::write(&meta_path, serde_json::to_string(&json).unwrap()).unwrap();
 
     let ck = checkpoint::load(&ck_dir).unwrap();
     assert!(!ck.meta.model.view_centring && !ck.meta.model.afw_residual);
+    assert!(ck.meta.model.centre_heads, "a network from before the centring scope centred its heads' features");
     let loaded = ck.model(&device).unwrap();
     let eval = evaluate(&loaded, &ds, &device, 100).unwrap();
     let want = evaluate(&model, &ds, &device, 100).unwrap();

@@ -7,7 +7,7 @@
 use eframe::egui;
 use egui::RichText;
 
-use crate::engine::config::{ClusterSpace, PseudoSource};
+use crate::engine::config::{CentringScope, ClusterSpace, PseudoSource};
 use crate::engine::{CentroidInit, DeviceChoice, LiveParams, TargetSource, Term, TrainConfig, presets};
 
 use super::palette;
@@ -361,6 +361,27 @@ fn seed_options_ui(cfg: &mut TrainConfig, ui: &mut egui::Ui) {
         "at each pseudo-label refresh, move the DEC centres to the refreshed clusters' means; off, they move only with their gradient (handwritten keeps its ten digits apart with it off and the heads as the source)",
     );
     ui.checkbox(&mut cfg.refresh_centres, "move the centres at each refresh");
+    ui.end_row();
+    ui.label("View centring").on_hover_text(
+        "subtract each view's mean projection before the L2 normalisation: from every feature (all), from the instance contrast's only (contrast: the heads, Z and the readings keep each sample's distance from the mean; BDGP's heads start at .96 instead of .66), or not at all (the contrastive terms may then sit at chance)",
+    );
+    let centring = |c: &TrainConfig| match (c.view_centring, c.centring_scope) {
+        (false, _) => "off",
+        (true, CentringScope::All) => "all",
+        (true, CentringScope::Contrast) => "contrast",
+    };
+    egui::ComboBox::from_id_salt("view_centring").selected_text(centring(cfg)).show_ui(ui, |ui| {
+        for (label, on, scope) in [
+            ("all", true, CentringScope::All),
+            ("contrast", true, CentringScope::Contrast),
+            ("off", false, CentringScope::All),
+        ] {
+            if ui.selectable_label(centring(cfg) == label, label).clicked() {
+                cfg.view_centring = on;
+                cfg.centring_scope = scope;
+            }
+        }
+    });
     ui.end_row();
     ui.label("PCL temperatures").on_hover_text(
         "seed 002: each cluster's own temperature in the cluster-level contrast, from its concentration, with this mean",

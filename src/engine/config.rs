@@ -45,6 +45,39 @@ impl std::str::FromStr for ClusterSpace {
     }
 }
 
+/// Which features the view centring applies to (`centring_scope`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum CentringScope {
+    /// Every `h_v`: the contrastive terms, the heads, `Z` and the readings (the default).
+    #[default]
+    All,
+    /// The instance contrast's features only; the heads, the AFW, `Z`, the readings and the
+    /// pseudo-label k-means read `normalize(W z_v + b)`, which keeps the distance from the view's
+    /// mean that centring loses.
+    Contrast,
+}
+
+impl std::str::FromStr for CentringScope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "all" => Ok(Self::All),
+            "contrast" => Ok(Self::Contrast),
+            other => Err(format!("unknown centring scope {other:?}; use all or contrast")),
+        }
+    }
+}
+
+impl CentringScope {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CentringScope::All => "all",
+            CentringScope::Contrast => "contrast",
+        }
+    }
+}
+
 /// Where the pseudo labels come from at each refresh (`pseudo_source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -217,6 +250,9 @@ pub struct TrainConfig {
     /// Centre each view's latent before the shared projection (`ModelConfig::view_centring`),
     /// from the views' mean latents when the contrastive phase starts.
     pub view_centring: bool,
+    /// Which features `view_centring` centres: `all` (the default) or only the instance
+    /// contrast's (`contrast`; see [`CentringScope`]).
+    pub centring_scope: CentringScope,
     /// Estimate the closed-form view weights `w*` from each view's discrepancy from the consensus
     /// and use them in the consensus target `P`, with the AFW trained toward them (false: `P` is
     /// the plain mean of the views' `q`, and the AFW gets no target).
@@ -349,6 +385,7 @@ impl Default for TrainConfig {
             stop_tolerance: 0.0,
             views: None,
             view_centring: true,
+            centring_scope: CentringScope::All,
             adaptive_weights: true,
             weight_temperature: 0.5,
             pseudo_refresh: 5,
@@ -386,6 +423,7 @@ impl TrainConfig {
             afw_ffn_hidden: 32,
             kernel_scale: self.kernel_scale,
             view_centring: self.view_centring,
+            centre_heads: self.centring_scope == CentringScope::All,
             afw_residual: true,
         }
     }

@@ -418,14 +418,14 @@ pub fn objective_with(
                 local = local
                     + match labels {
                         LabelTargets::Refreshed(r) => local_contrast_with(
-                            fwd.h[v].clone(),
-                            fwd.h[u].clone(),
+                            fwd.h_contrast[v].clone(),
+                            fwd.h_contrast[u].clone(),
                             pseudo_positives(r.onehot.clone(), r.mask.clone()),
                             params.temperature_f,
                         ),
                         _ => local_contrast(
-                            fwd.h[v].clone(),
-                            fwd.h[u].clone(),
+                            fwd.h_contrast[v].clone(),
+                            fwd.h_contrast[u].clone(),
                             fwd.q[v].clone(),
                             fwd.q[u].clone(),
                             params.temperature_f,

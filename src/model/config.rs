@@ -34,6 +34,14 @@ pub struct ModelConfig {
     /// before it existed have none and load without it.
     #[serde(default)]
     pub view_centring: bool,
+    /// With `view_centring`: whether the heads' features are centred too (the DEC head, the AFW,
+    /// the fused `Z`, the readings and the pseudo-label k-means), or only the instance contrast's
+    /// (`false`: those read `normalize(W z_v + b)`). Centring sends samples near a view's mean
+    /// projection to arbitrary points of the sphere, which scatters a class that sits there (BDGP:
+    /// heads .655 after one contrastive epoch with it, .961 without). Not a parameter: a run from a
+    /// checkpoint chooses its own. Checkpoints written before it existed load with `true`.
+    #[serde(default = "yes")]
+    pub centre_heads: bool,
     /// The AFW attention adds its context to the view summaries (a residual) and the view score
     /// and the FFN's modulation are added (not multiplied) before the softmax. Checkpoints written
     /// before it existed load with the old form (`false`).
@@ -43,6 +51,10 @@ pub struct ModelConfig {
 
 fn one() -> f32 {
     1.0
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl ModelConfig {

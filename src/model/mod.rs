@@ -37,6 +37,8 @@ pub struct Cvc {
     /// Per-view centres `c_v` (`[V, H]`), subtracted from the projection `W z_v + b` before the
     /// L2 normalisation (`ModelConfig::view_centring`; `None` in networks saved before it existed).
     pub centring: Option<Param<Tensor<2>>>,
+    /// Whether the heads read centred features too (`ModelConfig::centre_heads`).
+    pub centre_heads: bool,
     pub dec: DecHead,
     pub afw: AdaptiveWeighting,
     pub vcf: VcfHead,
@@ -57,6 +59,9 @@ pub struct Forward {
     pub fused: Tensor<2>,
     /// VCF output `t`, `[B, K]`.
     pub t: Tensor<2>,
+    /// The instance contrast's features of each view, `[B, H]`, unit rows: `h` itself, or the
+    /// centred `normalize(W z_v + b − c_v)` where only the contrast is centred.
+    pub h_contrast: Vec<Tensor<2>>,
 }
 
 impl ModelConfig {
@@ -73,6 +78,7 @@ impl ModelConfig {
             centring: self
                 .view_centring
                 .then(|| Param::from_tensor(Tensor::<2>::zeros([self.n_views(), self.high_feature_dim], device))),
+            centre_heads: self.centre_heads,
             dec: DecHead::new(self.n_clusters, self.high_feature_dim, self.kernel_scale, device),
             afw: AdaptiveWeighting::new(
                 self.n_views(),
@@ -134,8 +140,15 @@ impl Cvc {
         self.views.iter().zip(xs).map(|(ae, x)| ae.decode(ae.encode(x.clone()))).collect()
     }
 
-    /// `h_v` of view `v` from its latent `z_v`: `normalize(W z_v + b − c_v)`.
+    /// `h_v` of view `v` from its latent `z_v`, what the heads read: `normalize(W z_v + b − c_v)`,
+    /// or `normalize(W z_v + b)` where only the contrast is centred (`centre_heads` false).
     pub fn project(&self, v: usize, z: Tensor<2>) -> Tensor<2> {
+        if self.centre_heads { self.project_centred(v, z) } else { l2_normalize(self.projection.forward(z)) }
+    }
+
+    /// The instance contrast's feature of view `v`: `normalize(W z_v + b − c_v)` (no `c_v` in a
+    /// network without centring).
+    pub fn project_centred(&self, v: usize, z: Tensor<2>) -> Tensor<2> {
         let p = self.projection.forward(z);
         let p = match &self.centring {
             Some(c) => {
@@ -208,7 +221,11 @@ impl Cvc {
     /// latents to differentiate the heads apart from the per-view autoencoders
     /// (see `engine::step`).
     pub fn forward_heads(&self, zs: Vec<Tensor<2>>, xr: Vec<Tensor<2>>) -> Forward {
+        let split = !self.centre_heads && self.centring.is_some();
+        let h_contrast: Option<Vec<Tensor<2>>> =
+            split.then(|| zs.iter().enumerate().map(|(v, z)| self.project_centred(v, z.clone())).collect());
         let h: Vec<Tensor<2>> = zs.into_iter().enumerate().map(|(v, z)| self.project(v, z)).collect();
+        let h_contrast = h_contrast.unwrap_or_else(|| h.clone());
         let q = h.iter().map(|hv| self.dec.forward(hv.clone())).collect();
         let weights = self.afw.weights_from_features(&h);
         // Networks since issue 13 train the AFW toward the closed-form weights `w*` only
@@ -217,6 +234,6 @@ impl Cvc {
         let fused =
             if self.afw.residual { Self::fuse(&h, &weights.clone().detach()) } else { Self::fuse(&h, &weights) };
         let t = self.vcf.forward(fused.clone());
-        Forward { xr, h, q, weights, fused, t }
+        Forward { xr, h, q, weights, fused, t, h_contrast }
     }
 }

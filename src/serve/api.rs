@@ -45,6 +45,9 @@ pub struct TrainRequest {
     /// Where the refreshed pseudo labels come from: `kmeans` (default) or `heads` (the heads' own assignment).
     #[schema(value_type = Option<String>, example = "kmeans")]
     pub pseudo_source: Option<crate::engine::config::PseudoSource>,
+    /// Which features the view centring centres: `all` (default) or `contrast` (the instance contrast's only).
+    #[schema(value_type = Option<String>, example = "all")]
+    pub centring_scope: Option<crate::engine::config::CentringScope>,
     /// Per-cluster temperatures of the cluster-level contrast with this mean (PCL, seed 002; off when absent).
     pub pcl_temperature: Option<f32>,
     /// Neighbours whose mean assignment is mixed into `P` (TSD, seed 002; 0 = off, the default).

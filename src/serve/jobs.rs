@@ -59,6 +59,7 @@ pub(crate) fn train_config(req: &TrainRequest, name: &str, device: DeviceChoice)
     put(&mut user, "uncertainty_weighting", req.uncertainty_weighting);
     put(&mut user, "cluster_space", req.cluster_space);
     put(&mut user, "pseudo_source", req.pseudo_source);
+    put(&mut user, "centring_scope", req.centring_scope);
     put(&mut user, "pcl_temperature", req.pcl_temperature);
     put(&mut user, "knn_targets", req.knn_targets);
     put(&mut user, "model", req.model);

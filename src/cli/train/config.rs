@@ -35,6 +35,7 @@ pub fn patch_of(args: &TrainArgs) -> Result<Patch, String> {
     put(&mut p, "fuzzifier", args.fuzzifier);
     put(&mut p, "cluster_space", args.cluster_space);
     put(&mut p, "pseudo_source", args.pseudo_source);
+    put(&mut p, "centring_scope", args.centring_scope);
     put(&mut p, "pcl_temperature", args.pcl_temperature);
     put(&mut p, "knn_targets", args.knn_targets);
     put(&mut p, "knn_weight", args.knn_weight);
@@ -105,6 +106,7 @@ mod tests {
             "threshold" => ("--threshold", "threshold"),
             "n_clusters" => ("--n-clusters", "num_cluster"),
             "pseudo_source" => ("--pseudo-source", "pseudo_source"),
+            "centring_scope" => ("--centring-scope", "centring_scope"),
             other => panic!("no case for {other}"),
         }
     }
@@ -126,6 +128,7 @@ mod tests {
             (Some("MNIST-USPS"), vec![("learning_rate", "0.01"), ("n_clusters", "5")]),
             (Some("Caltech-5V"), vec![("batch_size", "32")]),
             (None, vec![("pseudo_source", "\"heads\"")]),
+            (Some("BDGP"), vec![("centring_scope", "\"contrast\"")]),
         ];
         for (preset, fields) in cases {
             let fields: Vec<(&str, &str)> = base.iter().copied().chain(fields).collect();

@@ -99,6 +99,10 @@ pub struct TrainArgs {
     /// heads (the heads' own assignment, DEC's self-training).
     #[arg(long, value_name = "SOURCE")]
     pub pseudo_source: Option<crate::engine::config::PseudoSource>,
+    /// Which features the view centring centres: all (the default) or contrast (only the instance
+    /// contrast's; the heads, Z and the readings keep each sample's distance from the view's mean).
+    #[arg(long, value_name = "SCOPE")]
+    pub centring_scope: Option<crate::engine::config::CentringScope>,
     /// Per-cluster temperatures of the cluster-level contrast with this mean (PCL, seed 002).
     #[arg(long, value_name = "MEAN")]
     pub pcl_temperature: Option<f32>,

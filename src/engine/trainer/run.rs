@@ -339,7 +339,11 @@ impl<'a> Run<'a> {
         model_cfg.view_centring = ck.meta.model.view_centring;
         model_cfg.afw_residual = ck.meta.model.afw_residual;
         let model_cfg = &*model_cfg;
-        let theirs = ModelConfig { kernel_scale: model_cfg.kernel_scale, ..ck.meta.model.clone() };
+        let theirs = ModelConfig {
+            kernel_scale: model_cfg.kernel_scale,
+            centre_heads: model_cfg.centre_heads,
+            ..ck.meta.model.clone()
+        };
         if &theirs != model_cfg {
             let (a, b) = (&ck.meta.model, model_cfg);
             let fields = [
@@ -366,6 +370,7 @@ impl<'a> Run<'a> {
         }
         let mut model = ck.model(ad).map_err(TrainError::checkpoint)?;
         model.dec.kernel_scale = model_cfg.kernel_scale;
+        model.centre_heads = model_cfg.centre_heads;
         Ok((model, ck.meta.global_epoch > ck.config.mse_epochs))
     }
 
