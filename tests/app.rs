@@ -750,6 +750,21 @@ fn a_dec_run_trains_on_the_chosen_view_and_is_inspected() {
     assert_eq!(insp.snapshot.as_ref().unwrap().indices.len(), 600, "every sample, read on the chosen view");
 }
 
+/// Opens the combo box showing `current` (below the fold: scrolled to, then clicked through
+/// AccessKit, as a screen reader would) and chooses `option`.
+fn pick(h: &mut Harness<'static, WorkbenchApp>, current: &str, option: &str) {
+    h.get_by_value(current).scroll_to_me();
+    h.step();
+    h.step();
+    h.get_by_value(current).click_accesskit();
+    for _ in 0..4 {
+        h.step();
+    }
+    h.get_by_label(option).click_accesskit();
+    h.step();
+    h.step();
+}
+
 /// The handwritten recipe's switches are in the training panel's Architecture section: the
 /// pseudo-label source, the centre refresh and the view centring's scope reach the run's config.
 #[test]
@@ -772,29 +787,11 @@ fn the_pseudo_label_source_and_the_centre_refresh_are_settable() {
     h.step();
     h.step();
     assert!(!h.state().state.config.refresh_centres, "the checkbox turned the centre refresh off");
-    h.get_by_value("kmeans").scroll_to_me();
-    h.step();
-    h.step();
-    h.get_by_value("kmeans").click_accesskit();
-    for _ in 0..4 {
-        h.step();
-    }
-    h.get_by_label("heads").click_accesskit();
-    h.step();
-    h.step();
+    pick(&mut h, "kmeans", "heads");
     assert_eq!(h.state().state.config.pseudo_source, PseudoSource::Heads, "the combo chose the heads");
     // The view centring's scope (session 21): "all" by default, "contrast" from the combo.
     assert_eq!(h.state().state.config.centring_scope, CentringScope::All);
-    h.get_by_value("all").scroll_to_me();
-    h.step();
-    h.step();
-    h.get_by_value("all").click_accesskit();
-    for _ in 0..4 {
-        h.step();
-    }
-    h.get_by_label("contrast").click_accesskit();
-    h.step();
-    h.step();
+    pick(&mut h, "all", "contrast");
     let cfg = &h.state().state.config;
     assert_eq!(
         (cfg.view_centring, cfg.centring_scope),

@@ -263,6 +263,9 @@ fn the_centring_scope_splits_the_heads_features_from_the_contrasts() {
     cfg.centring_scope = CentringScope::Contrast;
     let mc = cfg.model_config(ds.view_dims(), 4);
     assert!(mc.view_centring && !mc.centre_heads);
+    let off = TrainConfig { view_centring: false, ..cfg.clone() };
+    let e = off.validate().unwrap_err();
+    assert!(e.contains("view_centring is off") && e.contains("turn view_centring on"), "{e}");
     let h_dim = mc.high_feature_dim;
     let means: Vec<Vec<f32>> =
         (0..ds.n_views()).map(|v| (0..h_dim).map(|j| ((v + j) % 5) as f32 * 0.3).collect()).collect();

@@ -514,6 +514,11 @@ impl TrainConfig {
                         set pseudo_refresh above 0"
                 .into());
         }
+        if self.centring_scope == CentringScope::Contrast && !self.view_centring {
+            return Err("centring_scope = contrast chooses which features the view centring centres, and \
+                        view_centring is off; turn view_centring on, or leave centring_scope at all"
+                .into());
+        }
         if !(self.pseudo_fraction > 0.0 && self.pseudo_fraction <= 1.0) {
             return Err(format!("pseudo_fraction must lie in (0, 1], got {}", self.pseudo_fraction));
         }

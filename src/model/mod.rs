@@ -143,13 +143,18 @@ impl Cvc {
     /// `h_v` of view `v` from its latent `z_v`, what the heads read: `normalize(W z_v + b − c_v)`,
     /// or `normalize(W z_v + b)` where only the contrast is centred (`centre_heads` false).
     pub fn project(&self, v: usize, z: Tensor<2>) -> Tensor<2> {
-        if self.centre_heads { self.project_centred(v, z) } else { l2_normalize(self.projection.forward(z)) }
+        let p = self.projection.forward(z);
+        if self.centre_heads { self.centred(v, p) } else { l2_normalize(p) }
     }
 
     /// The instance contrast's feature of view `v`: `normalize(W z_v + b − c_v)` (no `c_v` in a
     /// network without centring).
     pub fn project_centred(&self, v: usize, z: Tensor<2>) -> Tensor<2> {
-        let p = self.projection.forward(z);
+        self.centred(v, self.projection.forward(z))
+    }
+
+    /// `normalize(p − c_v)` of view `v`'s projection `p = W z_v + b` (`normalize(p)` without centring).
+    fn centred(&self, v: usize, p: Tensor<2>) -> Tensor<2> {
         let p = match &self.centring {
             Some(c) => {
                 let [_, h] = p.dims();
@@ -221,11 +226,22 @@ impl Cvc {
     /// latents to differentiate the heads apart from the per-view autoencoders
     /// (see `engine::step`).
     pub fn forward_heads(&self, zs: Vec<Tensor<2>>, xr: Vec<Tensor<2>>) -> Forward {
+        // One projection per view; the heads' and the contrast's features differ only where the
+        // contrast alone is centred.
         let split = !self.centre_heads && self.centring.is_some();
-        let h_contrast: Option<Vec<Tensor<2>>> =
-            split.then(|| zs.iter().enumerate().map(|(v, z)| self.project_centred(v, z.clone())).collect());
-        let h: Vec<Tensor<2>> = zs.into_iter().enumerate().map(|(v, z)| self.project(v, z)).collect();
-        let h_contrast = h_contrast.unwrap_or_else(|| h.clone());
+        let (h, h_contrast): (Vec<Tensor<2>>, Vec<Tensor<2>>) = zs
+            .into_iter()
+            .enumerate()
+            .map(|(v, z)| {
+                let p = self.projection.forward(z);
+                if split {
+                    (l2_normalize(p.clone()), self.centred(v, p))
+                } else {
+                    let h = self.centred(v, p);
+                    (h.clone(), h)
+                }
+            })
+            .unzip();
         let q = h.iter().map(|hv| self.dec.forward(hv.clone())).collect();
         let weights = self.afw.weights_from_features(&h);
         // Networks since issue 13 train the AFW toward the closed-form weights `w*` only
