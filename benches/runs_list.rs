@@ -67,6 +67,7 @@ fn main() {
             device: "bench".into(),
             config,
             converged: None,
+            refresh_secs: Vec::new(),
             dataset_fingerprint: String::new(),
         };
         w.observe(&Event::Finished(Box::new(summary))).unwrap_or_else(|e| panic!("{e}"));

@@ -10,10 +10,12 @@
 //! trials per pick, as scikit-learn does); then alternate assignment and
 //! centroid update until the centres move less than `tolerance` (relative to
 //! the data variance) or `max_iter` is reached. The best of `n_init` seeded
-//! restarts (lowest inertia) wins. The assignment step runs on all cores
-//! (rayon's shared pool, one task per chunk of samples). Everything is
-//! deterministic for a given seed.
+//! restarts (lowest inertia) wins. The distances of the assignment step and
+//! of the seeding's trials come from matrix products (`‖c‖² − 2 x·c`, as
+//! scikit-learn computes them), one per block of samples on rayon's shared
+//! pool. Everything is deterministic for a given seed.
 
+use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -42,10 +44,14 @@ pub enum KMeansError {
     NoClusters,
     #[error("k-means needs at least as many samples ({n}) as clusters ({k})")]
     TooFewSamples { n: usize, k: usize },
+    #[error("k-means needs at least one feature per sample")]
+    NoFeatures,
     #[error("the data for k-means has {len} values, which is not {n} samples × {d} features")]
     BadShape { len: usize, n: usize, d: usize },
     #[error("the data for k-means contains NaN or infinite values")]
     NonFinite,
+    #[error("k-means' distance products failed: {0}")]
+    Products(String),
 }
 
 /// The outcome of k-means.
@@ -77,35 +83,89 @@ fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
     s
 }
 
-fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 16)
+/// Samples per task of the assignment's selection (and exact distance) step.
+const ROWS_PER_TASK: usize = 512;
+
+/// `x · cᵀ` for all samples `x` (`n × d`, on the device) and centres `c` (`k × d`), as `n × k`
+/// row-major: one matrix product through burn-flex's (runtime-detected AVX-512/AVX2) kernels.
+fn products(x: &Tensor<2>, c: &[f32], d: usize) -> Result<Vec<f32>, KMeansError> {
+    let k = c.len() / d;
+    let c = Tensor::<2>::from_data(TensorData::new(c.to_vec(), [k, d]), &x.device());
+    x.clone().matmul(c.transpose()).into_data().try_to_vec::<f32>().map_err(|e| KMeansError::Products(format!("{e:?}")))
 }
 
 /// Assigns every sample to its nearest centre; returns the inertia.
-fn assign(data: &[f32], d: usize, centroids: &[f32], k: usize, labels: &mut [usize], dists: &mut [f32]) -> f64 {
-    let n = labels.len();
-    let t = threads().min(n.div_ceil(256)).max(1);
-    let chunk = n.div_ceil(t);
-    // On the shared (named) worker pool: one task per chunk.
-    labels.par_chunks_mut(chunk).zip(dists.par_chunks_mut(chunk)).zip(data.par_chunks(chunk * d)).for_each(
-        |((lab, dis), rows)| {
-            for (i, x) in rows.chunks_exact(d).enumerate() {
+///
+/// The nearest centre minimises `‖c‖² − 2 x·c` (the sample's own norm is the same for every
+/// centre), so the `n × k` products come from one matrix product, as in scikit-learn's Lloyd; the
+/// winner's distance is then computed exactly, so the inertia that picks the best restart carries
+/// no cancellation error.
+fn assign(
+    data: &[f32],
+    x: &Tensor<2>,
+    d: usize,
+    centroids: &[f32],
+    labels: &mut [usize],
+    dists: &mut [f32],
+) -> Result<f64, KMeansError> {
+    let centre_norms: Vec<f32> = centroids.chunks_exact(d).map(|c| c.iter().map(|x| x * x).sum()).collect();
+    let k = centre_norms.len();
+    let dots = products(x, centroids, d)?;
+    // On the shared (named) worker pool: one task per block of samples.
+    labels
+        .par_chunks_mut(ROWS_PER_TASK)
+        .zip(dists.par_chunks_mut(ROWS_PER_TASK))
+        .zip(data.par_chunks(ROWS_PER_TASK * d))
+        .zip(dots.par_chunks(ROWS_PER_TASK * k))
+        .for_each(|(((lab, dis), rows), dots)| {
+            for (i, (x, dot)) in rows.chunks_exact(d).zip(dots.chunks_exact(k)).enumerate() {
                 let mut best = (f32::INFINITY, 0usize);
-                for c in 0..k {
-                    let dd = sq_dist(x, &centroids[c * d..(c + 1) * d]);
-                    if dd < best.0 {
-                        best = (dd, c);
+                for (c, (&cn, &xc)) in centre_norms.iter().zip(dot).enumerate() {
+                    let score = cn - 2.0 * xc;
+                    if score < best.0 {
+                        best = (score, c);
                     }
                 }
                 lab[i] = best.1;
-                dis[i] = best.0;
+                dis[i] = sq_dist(x, &centroids[best.1 * d..(best.1 + 1) * d]);
             }
-        },
-    );
-    dists.iter().map(|&x| x as f64).sum()
+        });
+    Ok(dists.iter().map(|&x| x as f64).sum())
 }
 
-fn plus_plus(data: &[f32], n: usize, d: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
+/// Each sample's squared distance to each of `candidates` (`t × d`), `min`-ed with its distance so
+/// far: one `n × t` matrix product, `‖x‖² − 2 x·c + ‖c‖²` floored at zero.
+fn closest_with(
+    x: &Tensor<2>,
+    norms: &[f32],
+    d: usize,
+    candidates: &[f32],
+    closest: &[f32],
+) -> Result<Vec<Vec<f32>>, KMeansError> {
+    let cand_norms: Vec<f32> = candidates.chunks_exact(d).map(|c| c.iter().map(|x| x * x).sum()).collect();
+    let t = cand_norms.len();
+    let dots = products(x, candidates, d)?;
+    Ok((0..t)
+        .map(|j| {
+            closest
+                .iter()
+                .zip(norms)
+                .zip(dots.chunks_exact(t))
+                .map(|((&c, &xn), dot)| c.min((xn - 2.0 * dot[j] + cand_norms[j]).max(0.0)))
+                .collect()
+        })
+        .collect())
+}
+
+fn plus_plus(
+    data: &[f32],
+    x: &Tensor<2>,
+    norms: &[f32],
+    d: usize,
+    k: usize,
+    rng: &mut ChaCha8Rng,
+) -> Result<Vec<f32>, KMeansError> {
+    let n = norms.len();
     let mut centroids = Vec::with_capacity(k * d);
     let first = rng.random_range(0..n);
     centroids.extend_from_slice(&data[first * d..(first + 1) * d]);
@@ -113,44 +173,56 @@ fn plus_plus(data: &[f32], n: usize, d: usize, k: usize, rng: &mut ChaCha8Rng) -
     let trials = 2 + (k as f64).ln().floor() as usize;
     for _ in 1..k {
         let total: f64 = closest.iter().map(|&x| x as f64).sum();
-        let mut best: Option<(f64, usize, Vec<f32>)> = None;
-        for _ in 0..trials {
-            let cand = if total > 0.0 {
-                let mut r = rng.random::<f64>() * total;
-                let mut pick = n - 1;
-                for (i, &c) in closest.iter().enumerate() {
-                    r -= c as f64;
-                    if r <= 0.0 {
-                        pick = i;
-                        break;
+        // The trials are drawn from the same distribution, then scored together.
+        let picks: Vec<usize> = (0..trials)
+            .map(|_| {
+                if total > 0.0 {
+                    let mut r = rng.random::<f64>() * total;
+                    let mut pick = n - 1;
+                    for (i, &c) in closest.iter().enumerate() {
+                        r -= c as f64;
+                        if r <= 0.0 {
+                            pick = i;
+                            break;
+                        }
                     }
+                    pick
+                } else {
+                    rng.random_range(0..n)
                 }
-                pick
-            } else {
-                rng.random_range(0..n)
-            };
-            let cx = &data[cand * d..(cand + 1) * d];
-            let new_closest: Vec<f32> =
-                closest.iter().enumerate().map(|(i, &c)| c.min(sq_dist(&data[i * d..(i + 1) * d], cx))).collect();
+            })
+            .collect();
+        let candidates: Vec<f32> = picks.iter().flat_map(|&p| data[p * d..(p + 1) * d].iter().copied()).collect();
+        let scored = closest_with(x, norms, d, &candidates, &closest)?;
+        let mut best: Option<(f64, usize)> = None;
+        for (j, new_closest) in scored.iter().enumerate() {
             let pot: f64 = new_closest.iter().map(|&x| x as f64).sum();
-            if best.as_ref().is_none_or(|b| pot < b.0) {
-                best = Some((pot, cand, new_closest));
+            if best.is_none_or(|b| pot < b.0) {
+                best = Some((pot, j));
             }
         }
-        if let Some((_, cand, new_closest)) = best {
-            centroids.extend_from_slice(&data[cand * d..(cand + 1) * d]);
-            closest = new_closest;
+        if let Some((_, j)) = best {
+            centroids.extend_from_slice(&data[picks[j] * d..(picks[j] + 1) * d]);
+            closest = scored.into_iter().nth(j).unwrap_or(closest);
         }
     }
-    centroids
+    Ok(centroids)
 }
 
-fn one_run(data: &[f32], n: usize, d: usize, p: &KMeansParams, tol: f64, rng: &mut ChaCha8Rng) -> KMeansResult {
-    let k = p.k;
-    let mut centroids = plus_plus(data, n, d, k, rng);
+fn one_run(
+    data: &[f32],
+    x: &Tensor<2>,
+    norms: &[f32],
+    d: usize,
+    p: &KMeansParams,
+    tol: f64,
+    rng: &mut ChaCha8Rng,
+) -> Result<KMeansResult, KMeansError> {
+    let (n, k) = (norms.len(), p.k);
+    let mut centroids = plus_plus(data, x, norms, d, k, rng)?;
     let mut labels = vec![0usize; n];
     let mut dists = vec![0f32; n];
-    let mut inertia = assign(data, d, &centroids, k, &mut labels, &mut dists);
+    let mut inertia = assign(data, x, d, &centroids, &mut labels, &mut dists)?;
     let mut iterations = 0;
     for _ in 0..p.max_iter {
         iterations += 1;
@@ -177,18 +249,21 @@ fn one_run(data: &[f32], n: usize, d: usize, p: &KMeansParams, tol: f64, rng: &m
         }
         let shift: f64 = new_c.iter().zip(&centroids).map(|(a, b)| ((a - b) as f64).powi(2)).sum();
         centroids = new_c;
-        inertia = assign(data, d, &centroids, k, &mut labels, &mut dists);
+        inertia = assign(data, x, d, &centroids, &mut labels, &mut dists)?;
         if shift <= tol {
             break;
         }
     }
-    KMeansResult { centroids, labels, inertia, iterations }
+    Ok(KMeansResult { centroids, labels, inertia, iterations })
 }
 
 /// Runs k-means on `n × d` row-major data.
 pub fn kmeans(data: &[f32], n: usize, d: usize, params: &KMeansParams) -> Result<KMeansResult, KMeansError> {
     if params.k == 0 {
         return Err(KMeansError::NoClusters);
+    }
+    if d == 0 {
+        return Err(KMeansError::NoFeatures);
     }
     if data.len() != n * d {
         return Err(KMeansError::BadShape { len: data.len(), n, d });
@@ -200,22 +275,29 @@ pub fn kmeans(data: &[f32], n: usize, d: usize, params: &KMeansParams) -> Result
         return Err(KMeansError::NonFinite);
     }
     // scikit-learn's tolerance: relative to the mean per-feature variance.
-    let mut var_sum = 0.0;
-    for j in 0..d {
-        let (mut s, mut sq) = (0.0f64, 0.0f64);
-        for i in 0..n {
-            let x = data[i * d + j] as f64;
-            s += x;
-            sq += x * x;
+    // (Row by row: the data is row-major.)
+    let (mut sums, mut squares) = (vec![0.0f64; d], vec![0.0f64; d]);
+    for row in data.chunks_exact(d) {
+        for ((s, sq), &x) in sums.iter_mut().zip(squares.iter_mut()).zip(row) {
+            *s += x as f64;
+            *sq += x as f64 * x as f64;
         }
-        let m = s / n as f64;
-        var_sum += (sq / n as f64 - m * m).max(0.0);
     }
+    let var_sum: f64 = sums
+        .iter()
+        .zip(&squares)
+        .map(|(&s, &sq)| {
+            let m = s / n as f64;
+            (sq / n as f64 - m * m).max(0.0)
+        })
+        .sum();
     let tol = params.tolerance * var_sum / d.max(1) as f64;
+    let norms: Vec<f32> = data.chunks_exact(d).map(|r| r.iter().map(|x| x * x).sum()).collect();
+    let x = Tensor::<2>::from_data(TensorData::new(data.to_vec(), [n, d]), &Device::flex());
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
     let mut best: Option<KMeansResult> = None;
     for _ in 0..params.n_init.max(1) {
-        let r = one_run(data, n, d, params, tol, &mut rng);
+        let r = one_run(data, &x, &norms, d, params, tol, &mut rng)?;
         if best.as_ref().is_none_or(|b| r.inertia < b.inertia) {
             best = Some(r);
         }
@@ -251,8 +333,43 @@ mod tests {
         assert_eq!(crate::metrics::accuracy(&a.labels, &y), 1.0);
     }
 
+    /// The assignment from matrix products equals the nearest centre found one distance at a time,
+    /// and its distances are the exact ones, on data wide enough to take several blocks.
+    #[test]
+    fn the_product_assignment_is_the_nearest_centre() {
+        let (n, d, k) = (1300, 37, 7);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let data: Vec<f32> = (0..n * d).map(|_| rng.random::<f32>() * 4.0 - 2.0).collect();
+        let centroids: Vec<f32> = (0..k * d).map(|_| rng.random::<f32>() * 4.0 - 2.0).collect();
+        let (mut labels, mut dists) = (vec![0; n], vec![0.0; n]);
+        let x = Tensor::<2>::from_data(TensorData::new(data.clone(), [n, d]), &Device::flex());
+        let inertia = assign(&data, &x, d, &centroids, &mut labels, &mut dists).unwrap();
+        let mut exact = 0.0;
+        for i in 0..n {
+            let x = &data[i * d..(i + 1) * d];
+            let all: Vec<f32> = (0..k).map(|c| sq_dist(x, &centroids[c * d..(c + 1) * d])).collect();
+            let best = all.iter().copied().fold(f32::INFINITY, f32::min);
+            assert_eq!(dists[i], all[labels[i]], "sample {i}");
+            // Equal up to the products' rounding (a near-tie may go either way).
+            assert!(all[labels[i]] <= best * (1.0 + 1e-5), "sample {i}: {} against {best}", all[labels[i]]);
+            exact += best as f64;
+        }
+        assert!((inertia - exact).abs() <= 1e-5 * exact, "{inertia} against {exact}");
+        // The seeding's scores are each sample's distance to the nearest of the chosen points.
+        let norms: Vec<f32> = data.chunks_exact(d).map(|r| r.iter().map(|x| x * x).sum()).collect();
+        let far = vec![f32::INFINITY; n];
+        let scored = closest_with(&x, &norms, d, &centroids[..2 * d], &far).unwrap();
+        for (j, col) in scored.iter().enumerate() {
+            for i in (0..n).step_by(97) {
+                let want = sq_dist(&data[i * d..(i + 1) * d], &centroids[j * d..(j + 1) * d]);
+                assert!((col[i] - want).abs() <= 1e-4 * want.max(1.0), "sample {i}, candidate {j}");
+            }
+        }
+    }
+
     #[test]
     fn rejects_bad_input() {
+        assert_eq!(kmeans(&[], 2, 0, &KMeansParams::new(1, 0)), Err(KMeansError::NoFeatures));
         assert_eq!(kmeans(&[0.0; 4], 2, 2, &KMeansParams::new(3, 0)), Err(KMeansError::TooFewSamples { n: 2, k: 3 }));
         assert!(matches!(kmeans(&[0.0; 5], 2, 2, &KMeansParams::new(1, 0)), Err(KMeansError::BadShape { .. })));
         assert_eq!(kmeans(&[f32::NAN, 0.0], 1, 2, &KMeansParams::new(1, 0)), Err(KMeansError::NonFinite));

@@ -401,6 +401,7 @@ fn stored_run(store: &RunStore, name: &str, lr: f64) {
         device: "test".into(),
         config,
         converged: None,
+        refresh_secs: Vec::new(),
         dataset_fingerprint: String::new(),
     };
     w.observe(&Event::Finished(Box::new(summary))).unwrap();

@@ -767,6 +767,19 @@ fn cosine_schedule_decays_the_contrastive_learning_rate() {
     );
 }
 
+/// Every pseudo-label refresh is timed (the phase's start and every `pseudo_refresh` epochs), so
+/// `bench` can count them in a contrastive epoch's cost.
+#[test]
+fn each_pseudo_label_refresh_is_timed() {
+    let _serial = serial();
+    let mut cfg = small(1, 6);
+    cfg.pseudo_refresh = 5;
+    let (summary, _) = run(gauss3(), cfg, None);
+    let summary = summary.unwrap();
+    assert_eq!(summary.refresh_secs.len(), 2, "the phase's start and epoch 6: {:?}", summary.refresh_secs);
+    assert!(summary.refresh_secs.iter().all(|&s| s > 0.0 && s.is_finite()), "{:?}", summary.refresh_secs);
+}
+
 /// Seed 004's schedule: SGD in the clustering phase, its rate stepped down (StepLR), DEC's target
 /// held fixed over all samples between refreshes, and the phase ending once few samples change
 /// cluster between two refreshes; the pre-training's own rate. A DEC run on several views is

@@ -75,6 +75,7 @@ fn play(w: &mut RunWriter, accs: [f64; 3]) {
         device: "test device".into(),
         config: TrainConfig::default(),
         converged: None,
+        refresh_secs: Vec::new(),
         dataset_fingerprint: String::new(),
     };
     w.observe(&Event::Finished(Box::new(summary))).unwrap();

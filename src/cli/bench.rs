@@ -171,6 +171,11 @@ pub fn run_bench(args: &BenchArgs) -> Result<(), String> {
     let wall = start.elapsed();
     let secs = |p: Phase| median(summary.epochs.iter().filter(|e| e.phase == p).map(|e| e.secs).collect());
     let (pre, con) = (secs(Phase::Pretrain), secs(Phase::Contrastive));
+    // A pseudo-label refresh runs between epochs, every `pseudo_refresh` of them (the phase's start
+    // is one): its share of a contrastive epoch.
+    let refresh = median(summary.refresh_secs.clone());
+    let every = summary.config.pseudo_refresh;
+    let con_refreshed = if every > 0 { con + refresh / every as f64 } else { con };
     let gf = |flops: f64, s: f64| if s > 0.0 { flops / s / 1e9 } else { 0.0 };
     let peak = if dev.is_cpu { cpu_peak_gflops(cpu_threads()) } else { None };
     let ceiling = matmul_ceiling_gflops(&dev.device, dev.is_cpu);
@@ -180,6 +185,8 @@ pub fn run_bench(args: &BenchArgs) -> Result<(), String> {
             json!({"event": "bench", "device": summary.device, "batch_size": b, "steps_per_epoch": steps,
                 "secs_per_epoch": {"pretrain": pre, "contrastive": con},
                 "secs_per_step": {"pretrain": pre / steps, "contrastive": con / steps},
+                "secs_per_refresh": refresh, "pseudo_refresh": every,
+                "secs_per_epoch_contrastive_with_refreshes": con_refreshed,
                 "gflops": {"pretrain": gf(pre_flops, pre), "contrastive": gf(con_flops, con)},
                 "peak_gflops_estimate": peak.as_ref().map(|p| p.0), "peak_basis": peak.as_ref().map(|p| p.1.clone()),
                 "matmul_ceiling_gflops": ceiling,
@@ -189,6 +196,12 @@ pub fn run_bench(args: &BenchArgs) -> Result<(), String> {
         println!("device: {}", summary.device);
         println!("pre-training: {pre:.3} s/epoch ({:.4} s/step, {:.1} GFLOP/s)", pre / steps, gf(pre_flops, pre));
         println!("contrastive:  {con:.3} s/epoch ({:.4} s/step, {:.1} GFLOP/s)", con / steps, gf(con_flops, con));
+        if every > 0 {
+            println!(
+                "pseudo-label refresh: {refresh:.3} s, one every {every} epochs: {con_refreshed:.3} s per contrastive \
+                 epoch with refreshes"
+            );
+        }
         println!(
             "matmul ceiling (measured, one large product): {ceiling:.1} GFLOP/s; the engine reaches {:.0} % \
              (pre-training) and {:.0} % (contrastive) of it",

@@ -379,6 +379,11 @@ pub struct RunSummary {
     /// (seed 004's `tol`), and that fraction; `None`: it ran all `con_epochs` (or was stopped).
     #[serde(default)]
     pub converged: Option<Convergence>,
+    /// Seconds of each pseudo-label refresh (evaluation of every sample, k-means on `Z`, the
+    /// Hungarian match, the centres' move), the contrastive phase's start included; they run
+    /// between epochs, so `secs_per_epoch_contrastive` leaves them out.
+    #[serde(default)]
+    pub refresh_secs: Vec<f64>,
 }
 
 /// An early end of the clustering phase ([`RunSummary::converged`]).

@@ -335,6 +335,7 @@ pub fn run_update(store: &RunStore, job: &UpdateJob) -> Result<UpdateOutcome, Up
         device: resolved.description,
         config,
         converged: None,
+        refresh_secs: Vec::new(),
         dataset_fingerprint: new.fingerprint(),
     })))?;
     Ok(UpdateOutcome { run_id: writer.id().to_owned(), checkpoint: saved, parent_run, report: updated.report, notes })

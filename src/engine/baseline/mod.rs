@@ -385,6 +385,7 @@ impl<'a> BaselineRun<'a> {
             device: self.device_name.clone(),
             config: self.cfg.clone(),
             converged: None,
+            refresh_secs: Vec::new(),
             dataset_fingerprint: self.ds.fingerprint(),
         })
     }

@@ -58,6 +58,7 @@ impl Run<'_> {
         move_centres: bool,
         source: PseudoSource,
     ) -> Result<Cvc, TrainError> {
+        let started = std::time::Instant::now();
         let mut model = model;
         if model.centring.is_some() {
             let means = adaptive::projection_means(&model.valid(), &self.ds, device, self.cfg.batch_size)
@@ -94,6 +95,7 @@ impl Run<'_> {
             });
             self.pseudo = Some(fresh.pseudo);
         }
+        self.refresh_secs.push(started.elapsed().as_secs_f64());
         Ok(model)
     }
 

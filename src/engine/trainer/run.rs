@@ -55,6 +55,8 @@ pub(super) struct Run<'a> {
     pub(super) fixed_target: Option<FixedTarget>,
     /// Set when the fixed target's refresh found the clusters settled (`stop_tolerance`).
     pub(super) converged: Option<Convergence>,
+    /// Seconds of each pseudo-label refresh so far ([`RunSummary::refresh_secs`]).
+    pub(super) refresh_secs: Vec<f64>,
 }
 
 /// DEC's target over every sample, recomputed every `target_refresh` contrastive epochs.
@@ -107,6 +109,7 @@ impl<'a> Run<'a> {
             pseudo_changed: None,
             fixed_target: None,
             converged: None,
+            refresh_secs: Vec::new(),
         }
     }
 
@@ -511,6 +514,7 @@ impl<'a> Run<'a> {
             config: self.cfg.clone(),
             dataset_fingerprint: self.ds.fingerprint(),
             converged: self.converged,
+            refresh_secs: self.refresh_secs.clone(),
         })
     }
 }
