@@ -1,6 +1,8 @@
 //! The desktop app driven through egui_kittest: the real `WorkbenchApp`, the
 //! real trainer thread, the real t-SNE worker. No GPU needed.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -799,4 +801,37 @@ fn the_pseudo_label_source_and_the_centre_refresh_are_settable() {
         (true, CentringScope::Contrast),
         "the combo centres the contrast only"
     );
+}
+
+/// A dataset whose file name the seed has settings for (`BDGP.mat`) gets a button for them, as
+/// serve and the seed's `train.py` pick them by name; a click applies the preset, and the button
+/// goes. A dataset without a preset gets none.
+#[test]
+fn a_dataset_the_seed_has_a_preset_for_offers_it() {
+    use common::{num, var};
+    use mvc_workbench::data::mat::writer::write_mat_v5;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("BDGP.mat");
+    let vars = [
+        var("X1", num(40, 3, |r, c| ((r % 2) * 5 + c) as f64)),
+        var("X2", num(40, 3, |r, c| ((r % 2) * 3 + c * r) as f64)),
+        var("Y", num(40, 1, |r, _| (r % 2) as f64)),
+    ];
+    write_mat_v5(&path, &vars, false).unwrap();
+    let runs = tempfile::tempdir().unwrap();
+    let mut h = harness(Some(path.to_str().unwrap()), runs.path());
+    step_until(&mut h, 30, "the file to load", |a| a.session.loaded.is_some());
+    h.step();
+    h.get_by_label_contains("Use the seed's BDGP preset").click();
+    h.step();
+    h.step();
+    let cfg = &h.state().state.config;
+    assert_eq!(cfg.preset.as_deref(), Some("BDGP"));
+    assert_eq!((cfg.mse_epochs, cfg.con_epochs, cfg.seed), (200, 300, 25), "the seed's BDGP settings");
+    assert!(h.query_by_label_contains("Use the seed's").is_none(), "applied: the offer goes");
+
+    let mut h = harness(Some("gauss3-noise"), runs.path());
+    step_until(&mut h, 30, "the built-in set to load", |a| a.session.loaded.is_some());
+    h.step();
+    assert!(h.query_by_label_contains("Use the seed's").is_none(), "no preset for gauss3-noise");
 }

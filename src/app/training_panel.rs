@@ -95,6 +95,24 @@ impl TrainingPanel {
             {
                 ctx.commands.send(AppCommand::ApplyPreset(FULL_DEFAULTS.to_owned()));
             }
+            // A dataset the seed has settings for (by its name, as serve and the seed's train.py
+            // pick them): offer them, with their cost on this machine.
+            if let Some(p) = session.dataset().and_then(|ds| presets::for_dataset(&ds.name))
+                && state.config.preset.as_deref() != Some(p.name)
+            {
+                let cost = preset_config(p.name)
+                    .ok()
+                    .and_then(|c| session.estimate_secs(&c))
+                    .map(|s| format!(" (≈ {} here)", format_secs(s)))
+                    .unwrap_or_default();
+                if ui
+                    .button(format!("Use the seed's {} preset{cost}", p.name))
+                    .on_hover_text("the seed's learning rate, epochs, seed and τ_L for this dataset")
+                    .clicked()
+                {
+                    ctx.commands.send(AppCommand::ApplyPreset(p.name.to_owned()));
+                }
+            }
         });
 
         let before = state.config.clone();

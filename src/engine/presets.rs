@@ -62,6 +62,14 @@ pub fn find(name: &str) -> Result<&'static Preset, String> {
         .ok_or_else(|| format!("there is no preset {name:?}; the presets are: {}", names().join(", ")))
 }
 
+/// The seed's preset for a dataset, by its name or its file's name (`../shared/datasets/BDGP.mat`
+/// and `bdgp` find `BDGP`; `MNIST_USPS.mat` finds `MNIST-USPS`), the way the seed's `train.py`
+/// picks its settings by the dataset's name; `None` for a dataset the seed has no preset for.
+pub fn for_dataset(name: &str) -> Option<&'static Preset> {
+    let stem = std::path::Path::new(name).file_stem().and_then(|s| s.to_str()).unwrap_or(name);
+    find(stem).ok()
+}
+
 /// The config field names a preset may set.
 pub const PRESET_FIELDS: &[&str] = &["learning_rate", "mse_epochs", "con_epochs", "seed", "temperature_l"];
 
@@ -110,5 +118,14 @@ mod tests {
         assert!(!changed.contains(&"learning_rate"));
         assert_eq!(cfg.preset.as_deref(), Some("MNIST-USPS"));
         assert!(find("nope").unwrap_err().contains("MNIST-USPS"));
+    }
+
+    #[test]
+    fn a_dataset_file_finds_its_preset_by_name() {
+        assert_eq!(for_dataset("../shared/datasets/MNIST_USPS.mat").map(|p| p.name), Some("MNIST-USPS"));
+        assert_eq!(for_dataset("/data/BDGP.mat").map(|p| p.name), Some("BDGP"));
+        assert_eq!(for_dataset("prokaryotic").map(|p| p.name), Some("Prokaryotic"));
+        assert_eq!(for_dataset("../shared/datasets/handwritten.mat"), None);
+        assert_eq!(for_dataset("gauss3-noise"), None);
     }
 }

@@ -252,6 +252,17 @@ pub fn run_train(args: &TrainArgs) -> Result<(), String> {
         views.push(noise.source.clone());
     }
     data::preprocess::apply(&mut ds, args.preprocess);
+    if args.preset.is_none()
+        && !cfg.model.is_baseline()
+        && let Some(p) = crate::engine::presets::for_dataset(&args.data)
+    {
+        // serve and seed's train.py pick the preset by the dataset's name; `train` asks for it.
+        eprintln!(
+            "note: the seed has a preset for {} (its learning rate, epochs, seed and τ_L); this run uses the \
+             defaults and your settings. Add --preset {} to start from it.",
+            p.name, p.name
+        );
+    }
     if let Some(classes) = &cfg.classes {
         ds = ds.select_classes(classes).map_err(|e| format!("{}: {e}", args.data))?;
     }
