@@ -33,11 +33,8 @@ fn main() {
     let (name, data, n, d) = match &file {
         Some(f) => {
             let ds = load_dataset(Path::new(f), &LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-            let (n, d) = (ds.n_samples(), ds.view_dims().iter().sum::<usize>());
-            let views: Vec<Vec<f32>> = ds.views.iter().map(|v| v.data.to_dense()).collect();
-            let data: Vec<f32> = (0..n)
-                .flat_map(|i| views.iter().zip(ds.view_dims()).flat_map(move |(v, w)| v[i * w..(i + 1) * w].to_vec()))
-                .collect();
+            let n = ds.n_samples();
+            let (data, d) = ds.side_by_side(&(0..n).collect::<Vec<_>>());
             (f.clone(), data, n, d)
         }
         None if benchmarking => ("blobs".into(), blobs(5000, 1024, 10), 5000, 1024),

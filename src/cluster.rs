@@ -12,8 +12,9 @@
 //! the data variance) or `max_iter` is reached. The best of `n_init` seeded
 //! restarts (lowest inertia) wins. The distances of the assignment step and
 //! of the seeding's trials come from matrix products (`‖c‖² − 2 x·c`, as
-//! scikit-learn computes them), one per block of samples on rayon's shared
-//! pool. Everything is deterministic for a given seed.
+//! scikit-learn computes them): one product over all samples per Lloyd
+//! iteration (and per seeding step), the selection then on rayon's shared
+//! pool in blocks of samples. Everything is deterministic for a given seed.
 
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
@@ -83,6 +84,11 @@ fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
     s
 }
 
+/// The squared norm of each `d`-wide row.
+fn row_norms(rows: &[f32], d: usize) -> Vec<f32> {
+    rows.chunks_exact(d).map(|r| r.iter().map(|x| x * x).sum()).collect()
+}
+
 /// Samples per task of the assignment's selection (and exact distance) step.
 const ROWS_PER_TASK: usize = 512;
 
@@ -108,7 +114,7 @@ fn assign(
     labels: &mut [usize],
     dists: &mut [f32],
 ) -> Result<f64, KMeansError> {
-    let centre_norms: Vec<f32> = centroids.chunks_exact(d).map(|c| c.iter().map(|x| x * x).sum()).collect();
+    let centre_norms = row_norms(centroids, d);
     let k = centre_norms.len();
     let dots = products(x, centroids, d)?;
     // On the shared (named) worker pool: one task per block of samples.
@@ -142,7 +148,7 @@ fn closest_with(
     candidates: &[f32],
     closest: &[f32],
 ) -> Result<Vec<Vec<f32>>, KMeansError> {
-    let cand_norms: Vec<f32> = candidates.chunks_exact(d).map(|c| c.iter().map(|x| x * x).sum()).collect();
+    let cand_norms = row_norms(candidates, d);
     let t = cand_norms.len();
     let dots = products(x, candidates, d)?;
     Ok((0..t)
@@ -292,7 +298,7 @@ pub fn kmeans(data: &[f32], n: usize, d: usize, params: &KMeansParams) -> Result
         })
         .sum();
     let tol = params.tolerance * var_sum / d.max(1) as f64;
-    let norms: Vec<f32> = data.chunks_exact(d).map(|r| r.iter().map(|x| x * x).sum()).collect();
+    let norms = row_norms(data, d);
     let x = Tensor::<2>::from_data(TensorData::new(data.to_vec(), [n, d]), &Device::flex());
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
     let mut best: Option<KMeansResult> = None;
@@ -356,7 +362,7 @@ mod tests {
         }
         assert!((inertia - exact).abs() <= 1e-5 * exact, "{inertia} against {exact}");
         // The seeding's scores are each sample's distance to the nearest of the chosen points.
-        let norms: Vec<f32> = data.chunks_exact(d).map(|r| r.iter().map(|x| x * x).sum()).collect();
+        let norms = row_norms(&data, d);
         let far = vec![f32::INFINITY; n];
         let scored = closest_with(&x, &norms, d, &centroids[..2 * d], &far).unwrap();
         for (j, col) in scored.iter().enumerate() {

@@ -86,19 +86,6 @@ fn rows_of(ds: &MultiViewDataset, n: Option<usize>, seed: u64) -> Vec<usize> {
     stratified_sample(ds.label_ids(), total, n.unwrap_or(total).min(total), seed)
 }
 
-/// The views of `rows` side by side, row-major; returns the width too.
-fn raw_features(ds: &MultiViewDataset, rows: &[usize]) -> (Vec<f32>, usize) {
-    let views: Vec<(Vec<f32>, usize)> = ds.views.iter().map(|v| (v.data.gather_rows(rows), v.data.cols())).collect();
-    let width: usize = views.iter().map(|(_, c)| c).sum();
-    let mut out = Vec::with_capacity(rows.len() * width);
-    for r in 0..rows.len() {
-        for (data, cols) in &views {
-            out.extend_from_slice(&data[r * cols..(r + 1) * cols]);
-        }
-    }
-    (out, width)
-}
-
 /// `mvc-workbench tsne`.
 pub fn run(args: &TsneArgs) -> Result<(), String> {
     if args.dims != 2 && args.dims != 3 {
@@ -110,7 +97,7 @@ pub fn run(args: &TsneArgs) -> Result<(), String> {
             let mut ds = load(&args.data, NonFinite::Error)?;
             data::preprocess::apply(&mut ds, args.preprocess.unwrap_or(Preprocess::MinMax));
             let rows = rows_of(&ds, args.n, args.seed);
-            let (x, dim) = raw_features(&ds, &rows);
+            let (x, dim) = ds.side_by_side(&rows);
             (ds, x, dim, rows)
         }
         (feature, Some(dir)) => {
@@ -118,7 +105,7 @@ pub fn run(args: &TsneArgs) -> Result<(), String> {
             let ds = load_for_checkpoint(&ck, &args.data, args.preprocess, false)?;
             let rows = rows_of(&ds, args.n, args.seed);
             if feature == Feature::Raw {
-                let (x, dim) = raw_features(&ds, &rows);
+                let (x, dim) = ds.side_by_side(&rows);
                 (ds, x, dim, rows)
             } else {
                 let dev = resolve(args.device)?;

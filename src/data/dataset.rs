@@ -302,6 +302,20 @@ pub struct MultiViewDataset {
 }
 
 impl MultiViewDataset {
+    /// The views of `rows` side by side, row-major, and the width (the sum of the views' widths).
+    pub fn side_by_side(&self, rows: &[usize]) -> (Vec<f32>, usize) {
+        let views: Vec<(Vec<f32>, usize)> =
+            self.views.iter().map(|v| (v.data.gather_rows(rows), v.data.cols())).collect();
+        let width: usize = views.iter().map(|(_, c)| c).sum();
+        let mut out = Vec::with_capacity(rows.len() * width);
+        for r in 0..rows.len() {
+            for (data, cols) in &views {
+                out.extend_from_slice(&data[r * cols..(r + 1) * cols]);
+            }
+        }
+        (out, width)
+    }
+
     pub fn n_samples(&self) -> usize {
         self.views.first().map(|v| v.data.rows()).unwrap_or(0)
     }
