@@ -1089,7 +1089,12 @@ fn a_run_with_every_seed_option_trains() {
     assert_eq!(TrainConfig::default().knn_targets, 0);
     assert_eq!(TrainConfig::default().cluster_space, ClusterSpace::ZFused);
     let _serial = serial();
-    for (space, source) in [(ClusterSpace::H, PseudoSource::Kmeans), (ClusterSpace::Zh, PseudoSource::Heads)] {
+    let cases = [
+        (ClusterSpace::H, PseudoSource::Kmeans),
+        (ClusterSpace::Zh, PseudoSource::Heads),
+        (ClusterSpace::ZFused, PseudoSource::Balanced),
+    ];
+    for (space, source) in cases {
         let mut cfg = small(3, 4);
         cfg.pseudo_source = source;
         cfg.batch_size = 100;
@@ -1103,5 +1108,13 @@ fn a_run_with_every_seed_option_trains() {
         let con: Vec<_> = s.epochs.iter().filter(|e| e.phase == Phase::Contrastive).collect();
         assert_eq!(con.len(), 4);
         assert!(con.iter().all(|e| e.losses.total.is_finite() && e.losses.label > 0.0), "{space:?}: {con:?}");
+        // Refreshes at the phase's start (always k-means: the heads are untrained) and before
+        // epoch 3; each epoch says where its labels came from, a balanced run which one it picked.
+        let used: Vec<Option<PseudoSource>> = con.iter().map(|e| e.adaptive.as_ref().unwrap().pseudo_source).collect();
+        assert_eq!((used[0], used[1], used[3]), (Some(PseudoSource::Kmeans), None, None), "{source:?}: {used:?}");
+        match source {
+            PseudoSource::Balanced => assert!(used[2].is_some_and(|u| u != PseudoSource::Balanced), "{used:?}"),
+            _ => assert_eq!(used[2], Some(source)),
+        }
     }
 }

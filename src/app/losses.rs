@@ -43,9 +43,15 @@ impl LossesPanel {
                             String::new,
                             |c| format!(", {:.0}% relabelled at the last refresh", 100.0 * c),
                         );
+                    let source = run
+                        .epochs
+                        .iter()
+                        .rev()
+                        .find_map(|e| e.adaptive.as_ref()?.pseudo_source)
+                        .map_or_else(String::new, |s| format!(" (labels from {})", source_words(s)));
                     ui.label(
                         egui::RichText::new(format!(
-                            "L_C cluster {:.0}% and local {:.0}% below chance · pseudo labels: {:.0}% confident, {:.1}% positive pairs{changed}",
+                            "L_C cluster {:.0}% and local {:.0}% below chance · pseudo labels: {:.0}% confident, {:.1}% positive pairs{changed}{source}",
                             below(last.losses.cluster, a.cluster_chance),
                             below(last.losses.local, a.local_chance),
                             100.0 * a.pseudo_fraction,
@@ -142,4 +148,12 @@ impl LossesPanel {
 fn format_pow10(v: f64) -> String {
     let x = 10f64.powf(v);
     if (1e-3..1e4).contains(&x.abs()) { egui_plot::format_number(x, 3) } else { format!("{x:.0e}") }
+}
+
+/// How the losses line names where a refresh's labels came from.
+fn source_words(source: crate::engine::config::PseudoSource) -> &'static str {
+    match source {
+        crate::engine::config::PseudoSource::Heads => "the heads",
+        _ => "k-means",
+    }
 }

@@ -173,6 +173,9 @@ pub struct Refresh {
     /// New DEC centres, row-major `k × h_dim`, unit rows (a cluster left empty keeps `None`'s
     /// place: the caller keeps its old centre).
     pub centres: Vec<Option<Vec<f32>>>,
+    /// Where the labels came from: [`PseudoSource::Kmeans`] or [`PseudoSource::Heads`] (what
+    /// [`PseudoSource::Balanced`] picked).
+    pub source: PseudoSource,
 }
 
 /// How a refresh clusters and what else it measures.
@@ -187,7 +190,7 @@ pub struct RefreshParams {
     pub pcl_temperature: Option<f32>,
     /// Neighbours of the kNN soft labels (0 = none computed).
     pub knn: usize,
-    /// k-means in the cluster space, or the heads' own assignment.
+    /// k-means in the cluster space, the heads' own assignment, or the more balanced of the two.
     pub source: PseudoSource,
 }
 
@@ -320,13 +323,69 @@ fn cluster_means(z: &[f32], dim: usize, labels: &[usize], k: usize) -> Vec<Optio
         .collect()
 }
 
+/// The pseudo-label k-means' centres: 10 restarts, fitted on at most [`PSEUDO_KMEANS_ROWS`] rows
+/// of `z` (row-major `n × dim`).
+fn pseudo_kmeans(z: &[f32], n: usize, dim: usize, k: usize, seed: u64) -> Result<Vec<Option<Vec<f32>>>, String> {
+    let fit_rows: Vec<usize> =
+        if n > PSEUDO_KMEANS_ROWS { stratified_sample(None, n, PSEUDO_KMEANS_ROWS, seed) } else { (0..n).collect() };
+    let fit: Vec<f32> = fit_rows.iter().flat_map(|&r| z[r * dim..(r + 1) * dim].iter().copied()).collect();
+    let km_params = KMeansParams { n_init: PSEUDO_KMEANS_RESTARTS, ..KMeansParams::new(k, seed) };
+    Ok(kmeans(&fit, fit_rows.len(), dim, &km_params)
+        .map_err(|e| format!("the pseudo-label k-means failed: {e}"))?
+        .centroids
+        .chunks_exact(dim)
+        .map(|c| Some(c.to_vec()))
+        .collect())
+}
+
+/// Each row's squared distance to each centre; a missing centre (an empty cluster) is infinitely far.
+fn squared_distances(z: &[f32], dim: usize, centres: &[Option<Vec<f32>>]) -> Vec<Vec<f32>> {
+    z.chunks_exact(dim.max(1))
+        .map(|row| {
+            centres
+                .iter()
+                .map(|c| match c {
+                    Some(c) => row.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum(),
+                    None => f32::INFINITY,
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The nearest centre and its squared distance.
+fn nearest(sq: &[f32]) -> (usize, f32) {
+    sq.iter().copied().enumerate().fold((0, f32::INFINITY), |best, (j, s)| if s < best.1 { (j, s) } else { best })
+}
+
+/// The entropy (nats) of a partition's cluster sizes: `ln k` when every cluster has the same size,
+/// lower as clusters merge or one grows at the others' expense.
+pub fn size_entropy(labels: &[usize], k: usize) -> f64 {
+    let mut counts = vec![0usize; k];
+    for &j in labels {
+        if j < k {
+            counts[j] += 1;
+        }
+    }
+    let n: usize = counts.iter().sum();
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / n as f64;
+            -p * p.ln()
+        })
+        .sum()
+}
+
 /// The pseudo labels (and new centres) from an evaluation of the whole dataset.
 ///
 /// - k-means (10 restarts, fitted on at most 20,000 rows, then every row assigned) on the rows'
 ///   features in the cluster space ([`cluster_features`]; by default `Z_w = [w_1 h_1 … w_V h_V]`),
 ///   its clusters renamed to agree most with `reference` (the heads' current argmax), one to one;
 ///   or, with [`PseudoSource::Heads`], `reference` itself, with each cluster's mean in the cluster
-///   space in place of a k-means centre;
+///   space in place of a k-means centre; with [`PseudoSource::Balanced`], whichever of the two
+///   partitions has the higher [`size_entropy`] (k-means on a tie);
 /// - in each cluster the `fraction` of samples nearest its centre are confident;
 /// - each sample's uncertainty from its distances to every k-means centre; with `pcl_temperature`
 ///   each cluster's temperature, with `knn` each sample's neighbours' mean assignment (`q_mean`);
@@ -348,50 +407,34 @@ pub fn refresh(
         ));
     }
     let (z, z_dim) = cluster_features(eval, weights, params.space, latents)?;
-    let centroids = match params.source {
-        PseudoSource::Kmeans => {
-            let fit_rows: Vec<usize> = if n > PSEUDO_KMEANS_ROWS {
-                stratified_sample(None, n, PSEUDO_KMEANS_ROWS, seed)
-            } else {
-                (0..n).collect()
-            };
-            let fit: Vec<f32> = fit_rows.iter().flat_map(|&r| z[r * z_dim..(r + 1) * z_dim].iter().copied()).collect();
-            let km_params = KMeansParams { n_init: PSEUDO_KMEANS_RESTARTS, ..KMeansParams::new(k, seed) };
-            kmeans(&fit, fit_rows.len(), z_dim, &km_params)
-                .map_err(|e| format!("the pseudo-label k-means failed: {e}"))?
-                .centroids
-                .chunks_exact(z_dim)
-                .map(|c| Some(c.to_vec()))
-                .collect()
+    let kmeans_sq = match params.source {
+        PseudoSource::Heads => None,
+        PseudoSource::Kmeans | PseudoSource::Balanced => {
+            Some(squared_distances(&z, z_dim, &pseudo_kmeans(&z, n, z_dim, k, seed)?))
         }
-        PseudoSource::Heads => cluster_means(&z, z_dim, reference, k),
     };
+    // `Some(sq)`: the k-means partition, `None`: the heads' own.
+    let kmeans_sq = match (params.source, kmeans_sq) {
+        (PseudoSource::Balanced, Some(sq)) => {
+            let kmeans_labels: Vec<usize> = sq.iter().map(|d| nearest(d).0).collect();
+            (size_entropy(reference, k) <= size_entropy(&kmeans_labels, k)).then_some(sq)
+        }
+        (_, sq) => sq,
+    };
+    let source = if kmeans_sq.is_some() { PseudoSource::Kmeans } else { PseudoSource::Heads };
     // Every row's squared distance to every centre (an empty head cluster has none, and counts as
-    // infinitely far); its nearest centre and its uncertainty.
-    let sq: Vec<Vec<f32>> = (0..n)
-        .map(|i| {
-            let row = &z[i * z_dim..(i + 1) * z_dim];
-            centroids
-                .iter()
-                .map(|c| match c {
-                    Some(c) => row.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum(),
-                    None => f32::INFINITY,
-                })
-                .collect()
-        })
-        .collect();
-    let (raw, dist): (Vec<usize>, Vec<f32>) = match params.source {
-        PseudoSource::Kmeans => sq
-            .iter()
-            .map(|d| {
-                d.iter()
-                    .copied()
-                    .enumerate()
-                    .fold((0, f32::INFINITY), |best, (j, s)| if s < best.1 { (j, s) } else { best })
-            })
-            .unzip(),
-        // The heads' own clusters; the distance to the own cluster's mean ranks the confidence.
-        PseudoSource::Heads => reference.iter().zip(&sq).map(|(&j, d)| (j, d[j])).unzip(),
+    // infinitely far); its nearest centre, or with the heads' partition its own cluster's mean, whose
+    // distance ranks the confidence.
+    let (sq, raw, dist): (Vec<Vec<f32>>, Vec<usize>, Vec<f32>) = match kmeans_sq {
+        Some(sq) => {
+            let (raw, dist) = sq.iter().map(|d| nearest(d)).unzip();
+            (sq, raw, dist)
+        }
+        None => {
+            let sq = squared_distances(&z, z_dim, &cluster_means(&z, z_dim, reference, k));
+            let (raw, dist) = reference.iter().zip(&sq).map(|(&j, d)| (j, d[j])).unzip();
+            (sq, raw, dist)
+        }
     };
     let uncertainty: Vec<f32> = sq
         .iter()
@@ -400,9 +443,9 @@ pub fn refresh(
             crate::pseudo::fuzzy_uncertainty(&finite, params.fuzzifier)
         })
         .collect();
-    let mapping = match params.source {
-        PseudoSource::Kmeans => match_to(&raw, reference, k),
+    let mapping = match source {
         PseudoSource::Heads => (0..k).collect(),
+        _ => match_to(&raw, reference, k),
     };
     let labels: Vec<usize> = raw.iter().map(|&c| mapping[c]).collect();
     let mut confident = vec![false; n];
@@ -439,7 +482,7 @@ pub fn refresh(
         crate::pseudo::neighbour_targets(&graph, &eval.q_mean, k)
     });
     let pseudo = PseudoLabels { labels, confident, uncertainty, k, cluster_temperature, neighbours };
-    Ok(Refresh { pseudo, centres })
+    Ok(Refresh { pseudo, centres, source })
 }
 
 #[cfg(test)]
@@ -462,35 +505,44 @@ mod tests {
     fn three_clusters() -> (Evaluation, Vec<usize>) {
         let dirs = [(1.0f32, 0.0f32), (-0.5, 0.866), (-0.5, -0.866)];
         let truth: Vec<usize> = (0..60).map(|i| (i * 7) % 3).collect();
-        let h: Vec<f32> = truth
+        let points: Vec<(f32, f32)> = truth
             .iter()
             .enumerate()
-            .flat_map(|(i, &c)| {
+            .map(|(i, &c)| {
                 let e = (i % 5) as f32 * 0.01;
-                let (x, y) = (dirs[c].0 + e, dirs[c].1 - e);
+                (dirs[c].0 + e, dirs[c].1 - e)
+            })
+            .collect();
+        (evaluation_of(&points, 3), truth)
+    }
+
+    /// Two views that both see `points` (normalised), `k` clusters, flat heads.
+    fn evaluation_of(points: &[(f32, f32)], k: usize) -> Evaluation {
+        let h: Vec<f32> = points
+            .iter()
+            .flat_map(|&(x, y)| {
                 let n = (x * x + y * y).sqrt();
                 [x / n, y / n]
             })
             .collect();
-        let n = truth.len();
-        let eval = Evaluation {
+        let n = points.len();
+        Evaluation {
             rows: (0..n).collect(),
-            k: 3,
+            k,
             h_dim: 2,
             h: vec![h.clone(), h],
-            q_views: vec![vec![1.0 / 3.0; n * 3]; 2],
-            q_mean: vec![1.0 / 3.0; n * 3],
-            t: vec![1.0 / 3.0; n * 3],
+            q_views: vec![vec![1.0 / k as f32; n * k]; 2],
+            q_mean: vec![1.0 / k as f32; n * k],
+            t: vec![1.0 / k as f32; n * k],
             z: vec![0.0; n * 4],
             z_dim: 4,
             view_weights: vec![0.5, 0.5],
             pred_mean: vec![0; n],
             pred_views: vec![vec![0; n]; 2],
             pred_vcf: vec![0; n],
-            confidence: vec![1.0 / 3.0; n],
+            confidence: vec![1.0 / k as f32; n],
             uncertainty: vec![0.0; n],
-        };
-        (eval, truth)
+        }
     }
 
     #[test]
@@ -593,5 +645,56 @@ mod tests {
         assert!((own.pseudo.confident_fraction() - 0.5).abs() < 0.05);
         assert!(own.pseudo.uncertainty.iter().all(|u| (0.0..=1.0).contains(u)));
         assert!(own.centres.iter().all(Option::is_some));
+    }
+
+    #[test]
+    fn size_entropy_is_highest_for_equal_clusters() {
+        assert!((size_entropy(&[0, 1, 2, 0, 1, 2], 3) - 3f64.ln()).abs() < 1e-12);
+        assert_eq!(size_entropy(&[1, 1, 1], 3), 0.0);
+        // Sizes 2, 1: −(⅔ ln ⅔ + ⅓ ln ⅓).
+        let want = -(2.0 / 3.0 * (2.0f64 / 3.0).ln() + 1.0 / 3.0 * (1.0f64 / 3.0).ln());
+        assert!((size_entropy(&[0, 0, 2], 3) - want).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_balanced_source_keeps_the_partition_with_the_more_even_sizes() {
+        let params = |source| RefreshParams {
+            fraction: 0.5,
+            space: ClusterSpace::ZFused,
+            fuzzifier: 2.0,
+            pcl_temperature: None,
+            knn: 0,
+            source,
+        };
+        // The heads moved two samples of cluster 0 (sizes 18/22/20): k-means' 20/20/20 is more even.
+        let (eval, truth) = three_clusters();
+        let mut heads = truth.clone();
+        for i in (0..truth.len()).filter(|&i| truth[i] == 0).take(2) {
+            heads[i] = 1;
+        }
+        let r = refresh(&eval, &[0.5, 0.5], &heads, None, &params(PseudoSource::Balanced), 3).unwrap();
+        assert_eq!((r.pseudo.labels.as_slice(), r.source), (truth.as_slice(), PseudoSource::Kmeans));
+        // Classes 0 and 1 lie almost on top of each other and class 2 in two far groups: k-means
+        // merges 0 and 1 and splits 2 (40/10/10); the heads' 20/20/20 is more even, and kept.
+        let truth: Vec<usize> = (0..60).map(|i| i % 3).collect();
+        let points: Vec<(f32, f32)> = truth
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| {
+                let angle = match c {
+                    0 => 0.0,
+                    1 => 0.01,
+                    _ if i % 2 == 0 => 2.0,
+                    _ => 4.0,
+                };
+                let e = (i % 5) as f32 * 0.001;
+                ((angle + e).cos(), (angle + e).sin())
+            })
+            .collect();
+        let eval = evaluation_of(&points, 3);
+        let kmeans = refresh(&eval, &[0.5, 0.5], &truth, None, &params(PseudoSource::Kmeans), 3).unwrap();
+        assert!(size_entropy(&kmeans.pseudo.labels, 3) < size_entropy(&truth, 3) - 0.1);
+        let r = refresh(&eval, &[0.5, 0.5], &truth, None, &params(PseudoSource::Balanced), 3).unwrap();
+        assert_eq!((r.pseudo.labels.as_slice(), r.source), (truth.as_slice(), PseudoSource::Heads));
     }
 }

@@ -91,6 +91,11 @@ pub enum PseudoSource {
     /// clusters' means in the cluster space: DEC's self-training, kept from drifting to a k-means
     /// partition that is worse than the heads.
     Heads,
+    /// At each refresh, whichever of the two partitions above has the more even cluster sizes
+    /// (the higher entropy of its size distribution): k-means on drifting features tends to merge
+    /// two classes and split one, DEC's heads to grow a cluster at the others' expense, and either
+    /// failure lowers that entropy. The labels' own use is unchanged.
+    Balanced,
 }
 
 impl std::str::FromStr for PseudoSource {
@@ -99,7 +104,8 @@ impl std::str::FromStr for PseudoSource {
         match s.to_ascii_lowercase().as_str() {
             "kmeans" | "k-means" => Ok(Self::Kmeans),
             "heads" => Ok(Self::Heads),
-            other => Err(format!("unknown pseudo-label source {other:?}; use kmeans or heads")),
+            "balanced" => Ok(Self::Balanced),
+            other => Err(format!("unknown pseudo-label source {other:?}; use kmeans, heads or balanced")),
         }
     }
 }
@@ -109,6 +115,7 @@ impl PseudoSource {
         match self {
             PseudoSource::Kmeans => "kmeans",
             PseudoSource::Heads => "heads",
+            PseudoSource::Balanced => "balanced",
         }
     }
 }

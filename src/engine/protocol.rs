@@ -228,6 +228,10 @@ pub struct AdaptiveReport {
     /// Fraction of samples whose pseudo label changed at this epoch's refresh (`None`: no refresh
     /// this epoch).
     pub pseudo_changed: Option<f64>,
+    /// Where this epoch's refreshed labels came from, k-means or the heads (`None`: no refresh this
+    /// epoch; with `pseudo_source = balanced` the one it picked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pseudo_source: Option<crate::engine::config::PseudoSource>,
     /// `L_C,cluster` at chance: `pairs · ln(2K − 1)`.
     pub cluster_chance: f64,
     /// `L_C,local` at chance: `pairs · ln B`.

@@ -95,8 +95,9 @@ pub struct TrainArgs {
     /// The space the pseudo-label k-means clusters in: h, zh (low + high level, seed 003) or z-fused.
     #[arg(long, value_name = "SPACE")]
     pub cluster_space: Option<crate::engine::config::ClusterSpace>,
-    /// Where the refreshed pseudo labels come from: kmeans (in --cluster-space, the default) or
-    /// heads (the heads' own assignment, DEC's self-training).
+    /// Where the refreshed pseudo labels come from: kmeans (in --cluster-space, the default),
+    /// heads (the heads' own assignment, DEC's self-training) or balanced (at each refresh the one
+    /// of the two with the more even cluster sizes).
     #[arg(long, value_name = "SOURCE")]
     pub pseudo_source: Option<crate::engine::config::PseudoSource>,
     /// Which features the view centring centres: all (the default) or contrast (only the instance

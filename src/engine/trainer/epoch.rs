@@ -32,6 +32,7 @@ impl Run<'_> {
             pseudo_fraction: self.pseudo.as_ref().map_or(0.0, PseudoLabels::confident_fraction),
             positive_pairs,
             pseudo_changed: self.pseudo_changed.take(),
+            pseudo_source: self.pseudo_source_used.take(),
             cluster_chance,
             local_chance,
         }
@@ -47,7 +48,8 @@ impl Run<'_> {
         }
     }
 
-    /// Refreshes the pseudo labels from k-means on the weighted fused features and, with
+    /// Refreshes the pseudo labels (k-means on the weighted fused features, the heads' own
+    /// assignment, or the more balanced of the two: `source`) and, with
     /// `move_centres`, moves the DEC centres to the refreshed clusters (see `engine::adaptive`).
     /// With `pseudo_refresh` = 0 only the centres are set (the phase's start) and no labels kept.
     pub(super) fn refresh_pseudo(
@@ -94,6 +96,7 @@ impl Run<'_> {
                 changed as f64 / old.labels.len().max(1) as f64
             });
             self.pseudo = Some(fresh.pseudo);
+            self.pseudo_source_used = Some(fresh.source);
         }
         self.refresh_secs.push(started.elapsed().as_secs_f64());
         Ok(model)

@@ -51,6 +51,8 @@ pub(super) struct Run<'a> {
     pub(super) pseudo: Option<PseudoLabels>,
     /// Fraction of pseudo labels the last refresh changed, until the epoch reports it.
     pub(super) pseudo_changed: Option<f64>,
+    /// The source of the last refresh's labels, until the epoch's report takes it.
+    pub(super) pseudo_source_used: Option<PseudoSource>,
     /// DEC's target `P` held fixed between refreshes (`target_refresh` > 0).
     pub(super) fixed_target: Option<FixedTarget>,
     /// Set when the fixed target's refresh found the clusters settled (`stop_tolerance`).
@@ -107,6 +109,7 @@ impl<'a> Run<'a> {
             view_target: ViewTarget::new(0),
             pseudo: None,
             pseudo_changed: None,
+            pseudo_source_used: None,
             fixed_target: None,
             converged: None,
             refresh_secs: Vec::new(),
