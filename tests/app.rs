@@ -116,6 +116,8 @@ fn load_train_inspect_and_export() {
     assert_eq!(h.state().session.runs.runs.len(), 1);
     // The plots filled: the losses tile shows the last epoch, the metrics tile its table.
     h.get_all_by_label_contains("epoch 7 · total").next().unwrap();
+    // Its line names where the last refresh's pseudo labels came from (the phase's start: k-means).
+    h.get_all_by_label_contains("(labels from k-means)").next().unwrap();
     h.get_all_by_label("primary (heads)").next().unwrap();
 
     step_until(&mut h, 60, "the t-SNE of the final snapshot", |a| {
