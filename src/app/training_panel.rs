@@ -367,7 +367,7 @@ fn seed_options_ui(cfg: &mut TrainConfig, ui: &mut egui::Ui) {
     );
     ui.end_row();
     ui.label("Pseudo-label source").on_hover_text(
-        "kmeans: k-means in the cluster space, matched to the heads; heads: the heads' own assignment (DEC self-training), which keeps a partition the heads found that k-means on the features does not; balanced: at each refresh whichever of the two has the more even cluster sizes (a merge of two classes, or one cluster growing at the others' expense, makes them less even)",
+        "kmeans: k-means in the cluster space, matched to the heads; heads: the heads' own assignment (DEC self-training), which keeps a partition the heads found that k-means on the features does not; balanced: at each refresh whichever of the two has the more even cluster sizes (a merge of two classes, or one cluster growing at the others' expense, makes them less even); with the centre refresh on, the centres then move only when the k-means partition is kept",
     );
     egui::ComboBox::from_id_salt("pseudo_source").selected_text(cfg.pseudo_source.as_str()).show_ui(ui, |ui| {
         for s in [PseudoSource::Kmeans, PseudoSource::Heads, PseudoSource::Balanced] {

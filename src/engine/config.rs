@@ -94,7 +94,8 @@ pub enum PseudoSource {
     /// At each refresh, whichever of the two partitions above has the more even cluster sizes
     /// (the higher entropy of its size distribution): k-means on drifting features tends to merge
     /// two classes and split one, DEC's heads to grow a cluster at the others' expense, and either
-    /// failure lowers that entropy. The labels' own use is unchanged.
+    /// failure lowers that entropy. The labels' own use is unchanged; with `refresh_centres` the
+    /// centres move only when the k-means partition is kept.
     Balanced,
 }
 
