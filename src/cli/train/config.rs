@@ -111,6 +111,37 @@ mod tests {
         }
     }
 
+    /// Every config file the project ships in `scripts/` builds through `train --config` and sets
+    /// what it says (a field misspelt or renamed would be refused here, not in a user's run).
+    #[test]
+    fn the_shipped_config_files_build() {
+        use crate::engine::config::{CentringScope, PseudoSource};
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
+        let mut built = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let argv = ["mvc-workbench", "train", "gauss3-noise", "--config", path.to_str().unwrap()];
+                let Some(Commands::Train(args)) = Cli::try_parse_from(argv).unwrap().command else {
+                    panic!("not train")
+                };
+                let cfg = super::build_config(&args).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                built.push((path.file_name().unwrap().to_string_lossy().into_owned(), cfg));
+            }
+        }
+        built.sort_by(|a, b| a.0.cmp(&b.0));
+        let names: Vec<&str> = built.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["balanced.toml", "gauss3-small.toml", "handwritten-heads.toml"]);
+        let balanced = &built[0].1;
+        assert_eq!(
+            (balanced.centring_scope, balanced.pseudo_source, balanced.lr_cosine, balanced.refresh_centres),
+            (CentringScope::Contrast, PseudoSource::Balanced, true, true)
+        );
+        assert_eq!((built[1].1.batch_size, built[1].1.mse_epochs), (50, 40));
+        let heads = &built[2].1;
+        assert_eq!((heads.pseudo_source, heads.refresh_centres, heads.lr_cosine), (PseudoSource::Heads, false, true));
+    }
+
     /// The same inputs (a preset, then the user's fields) through `train`'s flags, a `/train`
     /// request (whose dataset name picks the preset) and the app (the preset menu, then the
     /// settings panel) give the same config. Every case sets the epochs and the seed, whose
