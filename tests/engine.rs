@@ -1084,7 +1084,7 @@ fn each_seed_option_changes_its_terms() {
 fn a_run_with_every_seed_option_trains() {
     use mvc_workbench::engine::config::{ClusterSpace, PseudoSource};
     assert!(!TrainConfig::default().uncertainty_weighting);
-    assert_eq!(TrainConfig::default().pseudo_source, PseudoSource::Kmeans);
+    assert_eq!(TrainConfig::default().pseudo_source, PseudoSource::Balanced);
     assert_eq!(TrainConfig::default().pcl_temperature, None);
     assert_eq!(TrainConfig::default().knn_targets, 0);
     assert_eq!(TrainConfig::default().cluster_space, ClusterSpace::ZFused);

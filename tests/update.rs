@@ -10,9 +10,10 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 use mvc_workbench::data::{self, MultiViewDataset, Preprocess};
 use mvc_workbench::engine::checkpoint::{self, Checkpoint};
-use mvc_workbench::engine::config::{DeviceChoice, TrainConfig};
+use mvc_workbench::engine::config::{CentringScope, DeviceChoice, TrainConfig};
 use mvc_workbench::engine::protocol::{Command, Event};
 use mvc_workbench::engine::trainer::spawn_trainer;
+use mvc_workbench::engine::update::novelty::NoveltySpace;
 use mvc_workbench::engine::update::{Expansion, UpdateSettings, update_network};
 use mvc_workbench::runs::update::{UpdateJob, run_update};
 use mvc_workbench::runs::{DatasetInfo, NewRun, RunStore};
@@ -29,8 +30,9 @@ fn gauss3(classes: Option<&[usize]>) -> MultiViewDataset {
     }
 }
 
-fn config() -> TrainConfig {
+fn config(scope: CentringScope) -> TrainConfig {
     TrainConfig {
+        centring_scope: scope,
         encoder_hidden: vec![64, 64],
         feature_dim: 32,
         high_feature_dim: 32,
@@ -52,9 +54,9 @@ fn config() -> TrainConfig {
 }
 
 /// Trains on the old classes into a run of `store` (as `train` records it) and returns its folder.
-fn train(store: &RunStore) -> PathBuf {
+fn train(store: &RunStore, scope: CentringScope) -> PathBuf {
     let ds = gauss3(Some(&OLD));
-    let cfg = config();
+    let cfg = config(scope);
     let mut writer = store
         .create(NewRun {
             name: "gauss3 0-2".into(),
@@ -117,7 +119,7 @@ fn centres(ck: &Checkpoint, device: &Device) -> Vec<f32> {
 fn updates_freeze_the_encoders_anchor_the_old_centres_and_add_the_new_class() {
     let tmp = tempfile::tempdir().unwrap();
     let store = RunStore::open(tmp.path().join("runs")).unwrap();
-    let run = train(&store);
+    let run = train(&store, CentringScope::All);
     let parent = checkpoint::load(&run).unwrap();
     // The Fisher was stored at training time.
     let stats = parent.meta.centre_stats.as_ref().expect("the final checkpoint stores the centres' Fisher");
@@ -156,6 +158,7 @@ fn updates_freeze_the_encoders_anchor_the_old_centres_and_add_the_new_class() {
     }
     let outcome = run_update(&store, &job).unwrap();
     let r = &outcome.report;
+    assert_eq!(r.novelty_space, NoveltySpace::Heads);
     assert_eq!(r.fisher_source, "checkpoint");
     assert_eq!(r.n_old, Some(gauss3(Some(&OLD)).n_samples()));
     assert_eq!((r.clusters_before, r.clusters_after), (3, 4), "{r:#?}");
@@ -215,4 +218,31 @@ fn updates_freeze_the_encoders_anchor_the_old_centres_and_add_the_new_class() {
     let other = data::builtin::generate("rings-moons").unwrap();
     let e = update_network(&parent, parent.model(&device).unwrap(), &other, None, &job.settings, &device).unwrap_err();
     assert!(e.to_string().contains(&parent.dir.display().to_string()), "{e}");
+}
+
+/// A network whose view centring applies to its contrast only reads its heads in the uncentred
+/// `normalize(W z_v + b)`, where the unseen class lies within the old clusters' reach (session 23:
+/// 32 of its 150 samples past the threshold, no new cluster). The update looks for novelty in the
+/// contrast's centred space, each old cluster with its own radius, and places the new centre where
+/// the heads read.
+#[test]
+fn a_network_centred_for_its_contrast_only_finds_the_new_class_in_its_centred_space() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = RunStore::open(tmp.path().join("runs")).unwrap();
+    let run = train(&store, CentringScope::Contrast);
+    let parent = checkpoint::load(&run).unwrap();
+    let (new, old) = (gauss3(None), gauss3(Some(&OLD)));
+    let device = Device::flex();
+    let u = update_network(&parent, parent.model(&device).unwrap(), &new, Some(&old), &UpdateSettings::default(), &device)
+        .unwrap();
+    let r = &u.report;
+    println!("{}", r.summary_lines().join("\n"));
+    assert_eq!(r.novelty_space, NoveltySpace::Centred);
+    assert_eq!(r.cluster_radii.len(), 3);
+    assert!(r.cluster_radii.iter().all(|&x| x > 0.0), "{r:#?}");
+    assert_eq!((r.clusters_before, r.clusters_after), (3, 4), "{r:#?}");
+    assert!(r.new_clusters[0].purity.unwrap() >= 0.9, "{r:#?}");
+    assert!(r.drift_old.unwrap() <= 0.02, "{r:#?}");
+    assert!(r.acc_old_after.unwrap() >= r.acc_old_before.unwrap() - 1e-9, "{r:#?}");
+    assert!(r.acc_new.unwrap() > r.acc_new_before.unwrap(), "{r:#?}");
 }

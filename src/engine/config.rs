@@ -49,12 +49,13 @@ impl std::str::FromStr for ClusterSpace {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum CentringScope {
-    /// Every `h_v`: the contrastive terms, the heads, `Z` and the readings (the default).
-    #[default]
+    /// Every `h_v`: the contrastive terms, the heads, `Z` and the readings (the default until
+    /// session 24, and what a stored config without the field means).
     All,
     /// The instance contrast's features only; the heads, the AFW, `Z`, the readings and the
     /// pseudo-label k-means read `normalize(W z_v + b)`, which keeps the distance from the view's
-    /// mean that centring loses.
+    /// mean that centring loses (the default since session 24).
+    #[default]
     Contrast,
 }
 
@@ -70,6 +71,11 @@ impl std::str::FromStr for CentringScope {
 }
 
 impl CentringScope {
+    /// What a stored config without `centring_scope` ran with.
+    fn before_the_option() -> Self {
+        CentringScope::All
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             CentringScope::All => "all",
@@ -82,8 +88,8 @@ impl CentringScope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum PseudoSource {
-    /// k-means (10 restarts) in the cluster space, matched to the heads' clusters (MFLVC, DealMVC).
-    #[default]
+    /// k-means (10 restarts) in the cluster space, matched to the heads' clusters (MFLVC, DealMVC;
+    /// the default until session 24, and what a stored config without the field means).
     #[serde(alias = "k-means")]
     Kmeans,
     /// The heads' own assignment (the primary reading, `argmax` of the DEC head on
@@ -95,7 +101,8 @@ pub enum PseudoSource {
     /// (the higher entropy of its size distribution): k-means on drifting features tends to merge
     /// two classes and split one, DEC's heads to grow a cluster at the others' expense, and either
     /// failure lowers that entropy. The labels' own use is unchanged; with `refresh_centres` the
-    /// centres move only when the k-means partition is kept.
+    /// centres move only when the k-means partition is kept. The default since session 24.
+    #[default]
     Balanced,
 }
 
@@ -112,6 +119,11 @@ impl std::str::FromStr for PseudoSource {
 }
 
 impl PseudoSource {
+    /// What a stored config without `pseudo_source` ran with.
+    fn before_the_option() -> Self {
+        PseudoSource::Kmeans
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             PseudoSource::Kmeans => "kmeans",
@@ -183,7 +195,11 @@ impl std::str::FromStr for DeviceChoice {
 ///   latent centring (`view_centring`), the closed-form view weights `w*` (`adaptive_weights`,
 ///   `weight_temperature`), k-means pseudo labels refreshed every `pseudo_refresh` epochs with
 ///   the nearest `pseudo_fraction` of each cluster confident, and the DEC centres moved with
-///   them (`refresh_centres`).
+///   them (`refresh_centres`);
+/// - since session 24, the view centring for the instance contrast only (`centring_scope`), the
+///   pseudo labels from k-means or the heads, whichever has the more even cluster sizes
+///   (`pseudo_source`), and a cosine-decayed contrastive learning rate (`lr_cosine`): one setting
+///   measured on the five shared datasets and held-out ones (docs/RESULTS.md, sessions 23–24).
 ///
 /// - `temperature_l`, the cluster-level contrast's temperature, is 0.1 (the seed's `temperature_c`:
 ///   0.01; its presets set their own). Measured on gauss3-noise with the adaptive parts on: at
@@ -258,8 +274,10 @@ pub struct TrainConfig {
     /// Centre each view's latent before the shared projection (`ModelConfig::view_centring`),
     /// from the views' mean latents when the contrastive phase starts.
     pub view_centring: bool,
-    /// Which features `view_centring` centres: `all` (the default) or only the instance
-    /// contrast's (`contrast`; see [`CentringScope`]).
+    /// Which features `view_centring` centres: only the instance contrast's (`contrast`, the
+    /// default since session 24) or every `h_v` (`all`; see [`CentringScope`]). A stored config
+    /// without the field is from before the option, when `all` was the only behaviour.
+    #[serde(default = "CentringScope::before_the_option")]
     pub centring_scope: CentringScope,
     /// Estimate the closed-form view weights `w*` from each view's discrepancy from the consensus
     /// and use them in the consensus target `P`, with the AFW trained toward them (false: `P` is
@@ -281,8 +299,11 @@ pub struct TrainConfig {
     /// At each pseudo-label refresh, also move the DEC centres to the (renormalised) means of the
     /// refreshed clusters, keeping each centre's identity.
     pub refresh_centres: bool,
-    /// Where the refreshed pseudo labels come from: `kmeans` in the cluster space (the default)
-    /// or the heads' own assignment (`heads`).
+    /// Where the refreshed pseudo labels come from: k-means in the cluster space (`kmeans`), the
+    /// heads' own assignment (`heads`), or whichever of the two has the more even cluster sizes
+    /// (`balanced`, the default since session 24). A stored config without the field is from
+    /// before the option, when `kmeans` was the only source.
+    #[serde(default = "PseudoSource::before_the_option")]
     pub pseudo_source: PseudoSource,
     /// Seed 003: weight each sample's `L_Q` and `L_A` by `1 − u`, its pseudo label's uncertainty
     /// (the normalised entropy of its fuzzy c-means memberships at the refresh).
@@ -302,7 +323,9 @@ pub struct TrainConfig {
     /// The weight of the neighbours' assignment in `P` (with `knn_targets` > 0).
     pub knn_weight: f32,
     /// Decay the learning rate along a half cosine over the contrastive phase, from
-    /// `learning_rate` at its first batch to 0 at its last (false = constant, as the seed).
+    /// `learning_rate` at its first batch to 0 at its last (false = constant, as the seed; true by
+    /// default since session 24, false in a stored config without the field).
+    #[serde(default)]
     pub lr_cosine: bool,
     /// The clustering (contrastive) phase's optimiser: Adam, or SGD with `momentum` (seed 004's
     /// DEC). Pre-training always uses Adam, as every seed does.
@@ -383,7 +406,7 @@ impl Default for TrainConfig {
             target_source: TargetSource::Views,
             kl_warmup: 0,
             sinkhorn_iters: 0,
-            lr_cosine: false,
+            lr_cosine: true,
             con_optimizer: OptimizerKind::Adam,
             momentum: 0.9,
             pretrain_learning_rate: None,
@@ -393,13 +416,13 @@ impl Default for TrainConfig {
             stop_tolerance: 0.0,
             views: None,
             view_centring: true,
-            centring_scope: CentringScope::All,
+            centring_scope: CentringScope::Contrast,
             adaptive_weights: true,
             weight_temperature: 0.5,
             pseudo_refresh: 5,
             pseudo_fraction: 0.5,
             refresh_centres: true,
-            pseudo_source: PseudoSource::Kmeans,
+            pseudo_source: PseudoSource::Balanced,
             uncertainty_weighting: false,
             fuzzifier: 2.0,
             cluster_space: ClusterSpace::ZFused,
@@ -569,5 +592,31 @@ impl TrainConfig {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A config stored before `centring_scope`, `pseudo_source` and `lr_cosine` existed (or when
+    /// their defaults were `all`, `kmeans` and false) reads back as what it ran with, not as
+    /// today's defaults; a config that names them keeps them.
+    #[test]
+    fn a_stored_config_without_the_session_24_fields_reads_as_it_ran() {
+        let mut stored = serde_json::to_value(TrainConfig::default()).unwrap();
+        let map = stored.as_object_mut().unwrap();
+        for field in ["centring_scope", "pseudo_source", "lr_cosine"] {
+            assert!(map.remove(field).is_some(), "{field} is a field");
+        }
+        let old: TrainConfig = serde_json::from_value(stored).unwrap();
+        assert_eq!((old.centring_scope, old.pseudo_source, old.lr_cosine), (CentringScope::All, PseudoSource::Kmeans, false));
+        let today = TrainConfig::default();
+        assert_eq!(
+            (today.centring_scope, today.pseudo_source, today.lr_cosine),
+            (CentringScope::Contrast, PseudoSource::Balanced, true)
+        );
+        let again: TrainConfig = serde_json::from_value(serde_json::to_value(&today).unwrap()).unwrap();
+        assert_eq!(again, today);
     }
 }

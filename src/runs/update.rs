@@ -79,6 +79,8 @@ impl UpdateOutcome {
             "far_samples": r.far_samples,
             "within_distance": r.within_distance,
             "threshold_distance": r.threshold_distance,
+            "novelty_space": r.novelty_space,
+            "cluster_radii": r.cluster_radii,
             "fisher_source": r.fisher_source,
             "old_shift": r.old_shift,
             "n_new": r.n_new,

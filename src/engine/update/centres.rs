@@ -185,6 +185,31 @@ pub fn seed_rule(points: &[f32], dim: usize, far: &[usize]) -> Vec<Vec<f64>> {
 /// and each group with at least `min_size` members within `limit` of its mean becomes one centre,
 /// the mean of those members. Fewer than `min_size` far samples add nothing.
 pub fn robust_rule(points: &[f32], dim: usize, far: &[usize], limit: f64, min_size: usize, seed: u64) -> Vec<Vec<f64>> {
+    robust_groups(points, dim, far, limit, min_size, seed).iter().map(|g| mean_of(points, dim, g)).collect()
+}
+
+/// The mean of the rows `members` of `points`.
+pub fn mean_of(points: &[f32], dim: usize, members: &[usize]) -> Vec<f64> {
+    let mut out = vec![0f64; dim];
+    for &i in members {
+        for (o, &x) in out.iter_mut().zip(&points[i * dim..(i + 1) * dim]) {
+            *o += x as f64;
+        }
+    }
+    out.iter_mut().for_each(|o| *o /= members.len().max(1) as f64);
+    out
+}
+
+/// The groups of [`robust_rule`] as the samples (indices into `points`) whose mean each new
+/// centre is, so that a caller can place the centre in another feature space of the same samples.
+pub fn robust_groups(
+    points: &[f32],
+    dim: usize,
+    far: &[usize],
+    limit: f64,
+    min_size: usize,
+    seed: u64,
+) -> Vec<Vec<usize>> {
     let m = far.len();
     let min_size = min_size.max(1);
     if m < min_size {
@@ -238,9 +263,27 @@ pub fn robust_rule(points: &[f32], dim: usize, far: &[usize], limit: f64, min_si
             let m = mean(g);
             let close: Vec<usize> =
                 g.iter().copied().filter(|&r| dist2(&data[r * dim..(r + 1) * dim], &m).sqrt() <= limit).collect();
-            (close.len() >= min_size).then(|| mean(&close))
+            (close.len() >= min_size).then(|| close.iter().map(|&r| far[r]).collect())
         })
         .collect()
+}
+
+/// Drops the new centres (those from `k_old` on, of `k`) that win none of `f`'s samples under the
+/// primary reading: two groups of one class can sit side by side where the heads read, and the one
+/// that loses every sample is not a class. Returns the kept centres and their count.
+pub fn drop_empty_new(f: &Features, c: Vec<f64>, k_old: usize, k: usize, kappa: f64) -> (Vec<f64>, usize) {
+    if k <= k_old {
+        return (c, k);
+    }
+    let mut wins = vec![0usize; k];
+    for row in assign(f, &c, k, kappa).chunks_exact(k) {
+        let top = (0..k).fold(0, |b, j| if row[j] > row[b] { j } else { b });
+        wins[top] += 1;
+    }
+    let dim = f.dim;
+    let keep: Vec<usize> = (0..k).filter(|&j| j < k_old || wins[j] > 0).collect();
+    let kept = keep.iter().flat_map(|&j| c[j * dim..(j + 1) * dim].iter().copied()).collect();
+    (kept, keep.len())
 }
 
 /// Places each new centre so that it takes no old sample from its cluster, where it can. The
@@ -432,6 +475,18 @@ mod tests {
         let outliers: Vec<usize> = (82..87).collect();
         assert!(robust_rule(&points, 2, &outliers, 2.0, 3, 1).is_empty());
         assert!(robust_rule(&points, 2, &outliers, 2.0, 10, 1).is_empty());
+    }
+
+    #[test]
+    fn a_new_centre_that_wins_no_sample_is_dropped() {
+        // Two samples at (1, 0) and (0, 1); the old centre at (1, 0), new ones at (0, 1) and far away.
+        let f = Features { sets: vec![vec![1.0, 0.0, 0.0, 1.0]], n: 2, dim: 2 };
+        let c = vec![1.0, 0.0, 0.0, 1.0, 50.0, 50.0];
+        let (kept, k) = drop_empty_new(&f, c.clone(), 1, 3, 1.0);
+        assert_eq!((kept, k), (vec![1.0, 0.0, 0.0, 1.0], 2));
+        // An old centre stays even when it wins nothing.
+        let (kept, k) = drop_empty_new(&f, vec![9.0, 9.0, 1.0, 0.0, 0.0, 1.0], 1, 3, 1.0);
+        assert_eq!((kept.len(), k), (6, 3));
     }
 
     #[test]

@@ -29,6 +29,7 @@
 //! this module never touches the parent checkpoint.
 
 pub mod centres;
+pub mod novelty;
 
 use std::time::Instant;
 
@@ -42,6 +43,7 @@ use crate::engine::predict::{Evaluation, evaluate, evaluate_rows, stratified_sam
 use crate::metrics;
 use crate::model::{Cvc, ModelConfig};
 use centres::Features;
+use novelty::{Clusters, NoveltySpace};
 
 /// How new clusters are added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -259,9 +261,17 @@ pub struct UpdateReport {
     pub n_old: Option<usize>,
     /// New samples farther than the threshold from every centre before the update.
     pub far_samples: usize,
-    /// The typical within-cluster distance `r` and the threshold distance `threshold × r`.
+    /// The typical within-cluster distance `r` and the threshold distance `threshold × r` (in the
+    /// centred space: the distance within which far samples are grouped, `threshold ×` the widest
+    /// cluster's radius).
     pub within_distance: f64,
     pub threshold_distance: f64,
+    /// Where novelty was measured (reports from before it existed: the heads').
+    #[serde(default)]
+    pub novelty_space: NoveltySpace,
+    /// In the centred space, each old cluster's radius (empty in the heads' space).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cluster_radii: Vec<f64>,
     /// Where the Fisher came from: `checkpoint`, `old data` (estimated now) or `none`.
     pub fisher_source: String,
     /// The largest distance an old centre moved.
@@ -278,8 +288,8 @@ fn opt(v: Option<f64>) -> String {
 impl UpdateReport {
     /// The report as a few lines of plain text (the `update` command and the app).
     pub fn summary_lines(&self) -> Vec<String> {
-        let mut out = vec![
-            format!(
+        let headline = match self.novelty_space {
+            NoveltySpace::Heads => format!(
                 "clusters: {} -> {} ({} new sample(s) beyond {:.3} = {} x the typical within-cluster distance {:.3})",
                 self.clusters_before,
                 self.clusters_after,
@@ -288,6 +298,18 @@ impl UpdateReport {
                 self.settings.threshold,
                 self.within_distance
             ),
+            NoveltySpace::Centred => format!(
+                "clusters: {} -> {} ({} new sample(s) beyond {} x every old cluster's radius in the centred contrast \
+                 space; radii {})",
+                self.clusters_before,
+                self.clusters_after,
+                self.far_samples,
+                self.settings.threshold,
+                self.cluster_radii.iter().map(|r| format!("{r:.3}")).collect::<Vec<_>>().join(", ")
+            ),
+        };
+        let mut out = vec![
+            headline,
             format!(
                 "old data: drift {}, ACC {} -> {}, NMI {} -> {}",
                 opt(self.drift_old),
@@ -392,14 +414,45 @@ pub fn update_network(
     let mean_f = fisher_raw.iter().sum::<f64>() / fisher_raw.len().max(1) as f64;
     let fisher: Vec<f64> = fisher_raw.iter().map(|v| if mean_f > 0.0 { v / mean_f } else { 0.0 }).collect();
 
-    // Expansion.
-    let limit = s.threshold * within;
+    // Expansion: the far samples are found in the novelty space; the new centres are placed at
+    // their points in the heads' space (where the primary reading assigns).
     let points = f_new.points();
-    let far = centres::far_samples(&points, dim, &c_old, k, limit);
+    let space = NoveltySpace::of(&network);
+    let (far, groups, limit, radii) = match space {
+        NoveltySpace::Heads => {
+            let limit = s.threshold * within;
+            let far = centres::far_samples(&points, dim, &c_old, k, limit);
+            let groups = match s.expand {
+                Expansion::Robust => centres::robust_groups(&points, dim, &far, limit, s.min_size, s.seed),
+                _ => Vec::new(),
+            };
+            (far, groups, limit, Vec::new())
+        }
+        NoveltySpace::Centred => {
+            // The old clusters measured on the old data (the new data's own assignment without it),
+            // with the training-time view weights.
+            let reference = old_before.as_ref().unwrap_or(&new_before);
+            let weights = reference.view_weights.clone();
+            let reference_points = match old {
+                Some(o) => novelty::centred_points(&network, o, &weights, device, batch).map_err(ev)?,
+                None => novelty::centred_points(&network, new, &weights, device, batch).map_err(ev)?,
+            };
+            let clusters = Clusters::measure(&reference_points, dim, &reference.pred_mean, k);
+            let new_points = novelty::centred_points(&network, new, &weights, device, batch).map_err(ev)?;
+            let far = clusters.far(&new_points, s.threshold);
+            // A new class as spread as the widest old cluster is still one group.
+            let limit = s.threshold * clusters.widest();
+            let groups = match s.expand {
+                Expansion::Robust => centres::robust_groups(&new_points, dim, &far, limit, s.min_size, s.seed),
+                _ => Vec::new(),
+            };
+            (far, groups, limit, clusters.radii())
+        }
+    };
     let added = match s.expand {
         Expansion::Off => Vec::new(),
         Expansion::Seed => centres::seed_rule(&points, dim, &far),
-        Expansion::Robust => centres::robust_rule(&points, dim, &far, limit, s.min_size, s.seed),
+        Expansion::Robust => groups.iter().map(|g| centres::mean_of(&points, dim, g)).collect(),
     };
     let k_new = k + added.len();
     let mut c: Vec<f64> = c_old.iter().copied().chain(added.into_iter().flatten()).collect();
@@ -445,6 +498,9 @@ pub fn update_network(
             old_shift: max_shift(&c[..old_len], &c_old, dim),
         });
     }
+
+    // A new centre that wins none of the new data is no class.
+    let (c, k_new) = centres::drop_empty_new(&f_new, c, k, k_new, kappa);
 
     // The new network.
     let values: Vec<f32> = c.iter().map(|&v| v as f32).collect();
@@ -524,6 +580,8 @@ pub fn update_network(
         far_samples: far.len(),
         within_distance: within,
         threshold_distance: limit,
+        novelty_space: space,
+        cluster_radii: radii,
         fisher_source: fisher_source.into(),
         old_shift: max_shift(&c[..old_len], &c_old, dim),
         curve,
