@@ -783,7 +783,7 @@ fn the_pseudo_label_source_and_the_centre_refresh_are_settable() {
     let mut h = harness(Some("gauss3-noise"), runs.path());
     step_until(&mut h, 30, "the built-in set to load", |a| a.session.loaded.is_some());
     assert!(h.state().state.config.refresh_centres);
-    assert_eq!(h.state().state.config.pseudo_source, PseudoSource::Balanced);
+    assert_eq!(h.state().state.config.pseudo_source, PseudoSource::Kmeans);
     h.get_by_label("Architecture").click();
     h.step();
     h.step();
@@ -796,9 +796,9 @@ fn the_pseudo_label_source_and_the_centre_refresh_are_settable() {
     h.step();
     h.step();
     assert!(!h.state().state.config.refresh_centres, "the checkbox turned the centre refresh off");
-    pick(&mut h, "balanced", "kmeans");
-    assert_eq!(h.state().state.config.pseudo_source, PseudoSource::Kmeans, "the combo chose k-means");
-    pick(&mut h, "kmeans", "heads");
+    pick(&mut h, "kmeans", "balanced");
+    assert_eq!(h.state().state.config.pseudo_source, PseudoSource::Balanced, "the combo chose the balanced rule");
+    pick(&mut h, "balanced", "heads");
     assert_eq!(h.state().state.config.pseudo_source, PseudoSource::Heads, "the combo chose the heads");
     // The view centring's scope (session 21): "contrast" by default since session 24, "all" from
     // the combo.

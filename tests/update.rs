@@ -233,8 +233,9 @@ fn a_network_centred_for_its_contrast_only_finds_the_new_class_in_its_centred_sp
     let parent = checkpoint::load(&run).unwrap();
     let (new, old) = (gauss3(None), gauss3(Some(&OLD)));
     let device = Device::flex();
-    let u = update_network(&parent, parent.model(&device).unwrap(), &new, Some(&old), &UpdateSettings::default(), &device)
-        .unwrap();
+    let u =
+        update_network(&parent, parent.model(&device).unwrap(), &new, Some(&old), &UpdateSettings::default(), &device)
+            .unwrap();
     let r = &u.report;
     println!("{}", r.summary_lines().join("\n"));
     assert_eq!(r.novelty_space, NoveltySpace::Centred);

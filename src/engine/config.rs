@@ -88,8 +88,8 @@ impl CentringScope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum PseudoSource {
-    /// k-means (10 restarts) in the cluster space, matched to the heads' clusters (MFLVC, DealMVC;
-    /// the default until session 24, and what a stored config without the field means).
+    /// k-means (10 restarts) in the cluster space, matched to the heads' clusters (MFLVC, DealMVC).
+    #[default]
     #[serde(alias = "k-means")]
     Kmeans,
     /// The heads' own assignment (the primary reading, `argmax` of the DEC head on
@@ -101,8 +101,7 @@ pub enum PseudoSource {
     /// (the higher entropy of its size distribution): k-means on drifting features tends to merge
     /// two classes and split one, DEC's heads to grow a cluster at the others' expense, and either
     /// failure lowers that entropy. The labels' own use is unchanged; with `refresh_centres` the
-    /// centres move only when the k-means partition is kept. The default since session 24.
-    #[default]
+    /// centres move only when the k-means partition is kept.
     Balanced,
 }
 
@@ -119,11 +118,6 @@ impl std::str::FromStr for PseudoSource {
 }
 
 impl PseudoSource {
-    /// What a stored config without `pseudo_source` ran with.
-    fn before_the_option() -> Self {
-        PseudoSource::Kmeans
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             PseudoSource::Kmeans => "kmeans",
@@ -196,10 +190,9 @@ impl std::str::FromStr for DeviceChoice {
 ///   `weight_temperature`), k-means pseudo labels refreshed every `pseudo_refresh` epochs with
 ///   the nearest `pseudo_fraction` of each cluster confident, and the DEC centres moved with
 ///   them (`refresh_centres`);
-/// - since session 24, the view centring for the instance contrast only (`centring_scope`), the
-///   pseudo labels from k-means or the heads, whichever has the more even cluster sizes
-///   (`pseudo_source`), and a cosine-decayed contrastive learning rate (`lr_cosine`): one setting
-///   measured on the five shared datasets and held-out ones (docs/RESULTS.md, sessions 23–24).
+/// - since session 24, the view centring for the instance contrast only (`centring_scope =
+///   contrast`; measured on the five shared datasets and held-out ones, docs/RESULTS.md,
+///   sessions 21–24).
 ///
 /// - `temperature_l`, the cluster-level contrast's temperature, is 0.1 (the seed's `temperature_c`:
 ///   0.01; its presets set their own). Measured on gauss3-noise with the adaptive parts on: at
@@ -275,8 +268,9 @@ pub struct TrainConfig {
     /// from the views' mean latents when the contrastive phase starts.
     pub view_centring: bool,
     /// Which features `view_centring` centres: only the instance contrast's (`contrast`, the
-    /// default since session 24) or every `h_v` (`all`; see [`CentringScope`]). A stored config
-    /// without the field is from before the option, when `all` was the only behaviour.
+    /// default since session 24) or every `h_v` (`all`; see [`CentringScope`]); nothing without
+    /// `view_centring`. A stored config without the field is from before the option, when `all`
+    /// was the only behaviour.
     #[serde(default = "CentringScope::before_the_option")]
     pub centring_scope: CentringScope,
     /// Estimate the closed-form view weights `w*` from each view's discrepancy from the consensus
@@ -299,11 +293,9 @@ pub struct TrainConfig {
     /// At each pseudo-label refresh, also move the DEC centres to the (renormalised) means of the
     /// refreshed clusters, keeping each centre's identity.
     pub refresh_centres: bool,
-    /// Where the refreshed pseudo labels come from: k-means in the cluster space (`kmeans`), the
-    /// heads' own assignment (`heads`), or whichever of the two has the more even cluster sizes
-    /// (`balanced`, the default since session 24). A stored config without the field is from
-    /// before the option, when `kmeans` was the only source.
-    #[serde(default = "PseudoSource::before_the_option")]
+    /// Where the refreshed pseudo labels come from: k-means in the cluster space (`kmeans`, the
+    /// default), the heads' own assignment (`heads`), or whichever of the two has the more even
+    /// cluster sizes (`balanced`).
     pub pseudo_source: PseudoSource,
     /// Seed 003: weight each sample's `L_Q` and `L_A` by `1 − u`, its pseudo label's uncertainty
     /// (the normalised entropy of its fuzzy c-means memberships at the refresh).
@@ -323,9 +315,7 @@ pub struct TrainConfig {
     /// The weight of the neighbours' assignment in `P` (with `knn_targets` > 0).
     pub knn_weight: f32,
     /// Decay the learning rate along a half cosine over the contrastive phase, from
-    /// `learning_rate` at its first batch to 0 at its last (false = constant, as the seed; true by
-    /// default since session 24, false in a stored config without the field).
-    #[serde(default)]
+    /// `learning_rate` at its first batch to 0 at its last (false = constant, as the seed).
     pub lr_cosine: bool,
     /// The clustering (contrastive) phase's optimiser: Adam, or SGD with `momentum` (seed 004's
     /// DEC). Pre-training always uses Adam, as every seed does.
@@ -406,7 +396,7 @@ impl Default for TrainConfig {
             target_source: TargetSource::Views,
             kl_warmup: 0,
             sinkhorn_iters: 0,
-            lr_cosine: true,
+            lr_cosine: false,
             con_optimizer: OptimizerKind::Adam,
             momentum: 0.9,
             pretrain_learning_rate: None,
@@ -422,7 +412,7 @@ impl Default for TrainConfig {
             pseudo_refresh: 5,
             pseudo_fraction: 0.5,
             refresh_centres: true,
-            pseudo_source: PseudoSource::Balanced,
+            pseudo_source: PseudoSource::Kmeans,
             uncertainty_weighting: false,
             fuzzifier: 2.0,
             cluster_space: ClusterSpace::ZFused,
@@ -454,7 +444,8 @@ impl TrainConfig {
             afw_ffn_hidden: 32,
             kernel_scale: self.kernel_scale,
             view_centring: self.view_centring,
-            centre_heads: self.centring_scope == CentringScope::All,
+            // Without centring the scope has nothing to choose; such a network reads as before it.
+            centre_heads: self.centring_scope == CentringScope::All || !self.view_centring,
             afw_residual: true,
         }
     }
@@ -545,11 +536,6 @@ impl TrainConfig {
                         set pseudo_refresh above 0"
                 .into());
         }
-        if self.centring_scope == CentringScope::Contrast && !self.view_centring {
-            return Err("centring_scope = contrast chooses which features the view centring centres, and \
-                        view_centring is off; turn view_centring on, or leave centring_scope at all"
-                .into());
-        }
         if !(self.pseudo_fraction > 0.0 && self.pseudo_fraction <= 1.0) {
             return Err(format!("pseudo_fraction must lie in (0, 1], got {}", self.pseudo_fraction));
         }
@@ -599,23 +585,16 @@ impl TrainConfig {
 mod tests {
     use super::*;
 
-    /// A config stored before `centring_scope`, `pseudo_source` and `lr_cosine` existed (or when
-    /// their defaults were `all`, `kmeans` and false) reads back as what it ran with, not as
-    /// today's defaults; a config that names them keeps them.
+    /// A config stored before `centring_scope` existed reads back as what it ran with (`all`), not
+    /// as today's default (`contrast`); a config that names it keeps it.
     #[test]
-    fn a_stored_config_without_the_session_24_fields_reads_as_it_ran() {
+    fn a_stored_config_without_the_centring_scope_reads_as_it_ran() {
         let mut stored = serde_json::to_value(TrainConfig::default()).unwrap();
-        let map = stored.as_object_mut().unwrap();
-        for field in ["centring_scope", "pseudo_source", "lr_cosine"] {
-            assert!(map.remove(field).is_some(), "{field} is a field");
-        }
+        assert!(stored.as_object_mut().unwrap().remove("centring_scope").is_some());
         let old: TrainConfig = serde_json::from_value(stored).unwrap();
-        assert_eq!((old.centring_scope, old.pseudo_source, old.lr_cosine), (CentringScope::All, PseudoSource::Kmeans, false));
+        assert_eq!(old.centring_scope, CentringScope::All);
         let today = TrainConfig::default();
-        assert_eq!(
-            (today.centring_scope, today.pseudo_source, today.lr_cosine),
-            (CentringScope::Contrast, PseudoSource::Balanced, true)
-        );
+        assert_eq!(today.centring_scope, CentringScope::Contrast);
         let again: TrainConfig = serde_json::from_value(serde_json::to_value(&today).unwrap()).unwrap();
         assert_eq!(again, today);
     }

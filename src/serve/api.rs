@@ -42,15 +42,15 @@ pub struct TrainRequest {
     /// The pseudo-label k-means' space: `h`, `zh` (low + high level, seed 003) or `z-fused` (default).
     #[schema(value_type = Option<String>, example = "z-fused")]
     pub cluster_space: Option<crate::engine::config::ClusterSpace>,
-    /// Where the refreshed pseudo labels come from: `kmeans`, `heads` (the heads' own assignment)
-    /// or `balanced` (default: at each refresh the one of the two with the more even cluster sizes).
-    #[schema(value_type = Option<String>, example = "balanced")]
+    /// Where the refreshed pseudo labels come from: `kmeans` (default), `heads` (the heads' own
+    /// assignment) or `balanced` (at each refresh the one of the two with the more even cluster sizes).
+    #[schema(value_type = Option<String>, example = "kmeans")]
     pub pseudo_source: Option<crate::engine::config::PseudoSource>,
     /// Which features the view centring centres: `contrast` (default: the instance contrast's only)
     /// or `all`.
     #[schema(value_type = Option<String>, example = "contrast")]
     pub centring_scope: Option<crate::engine::config::CentringScope>,
-    /// Decay the contrastive learning rate along a half cosine to 0 (default true; false: constant).
+    /// Decay the contrastive learning rate along a half cosine to 0 (default false: constant).
     pub lr_cosine: Option<bool>,
     /// Per-cluster temperatures of the cluster-level contrast with this mean (PCL, seed 002; off when absent).
     pub pcl_temperature: Option<f32>,

@@ -95,9 +95,9 @@ pub struct TrainArgs {
     /// The space the pseudo-label k-means clusters in: h, zh (low + high level, seed 003) or z-fused.
     #[arg(long, value_name = "SPACE")]
     pub cluster_space: Option<crate::engine::config::ClusterSpace>,
-    /// Where the refreshed pseudo labels come from: kmeans (in --cluster-space), heads (the heads'
-    /// own assignment, DEC's self-training) or balanced (the default: at each refresh the one of
-    /// the two with the more even cluster sizes).
+    /// Where the refreshed pseudo labels come from: kmeans (in --cluster-space, the default), heads
+    /// (the heads' own assignment, DEC's self-training) or balanced (at each refresh the one of the
+    /// two with the more even cluster sizes).
     #[arg(long, value_name = "SOURCE")]
     pub pseudo_source: Option<crate::engine::config::PseudoSource>,
     /// Which features the view centring centres: contrast (the default: only the instance
@@ -114,8 +114,8 @@ pub struct TrainArgs {
     /// The weight of the neighbours' assignment in P (default 0.5).
     #[arg(long, value_name = "W")]
     pub knn_weight: Option<f32>,
-    /// Decay the learning rate along a half cosine over the contrastive phase, to 0 at its end (on
-    /// by default; --lr-cosine=false keeps it constant, as the seed).
+    /// Decay the learning rate along a half cosine over the contrastive phase, to 0 at its end
+    /// (--lr-cosine=false: constant, the default and the seed's).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub lr_cosine: Option<bool>,
     /// Hidden sizes of each view's encoder, comma-separated (default 500,500,2000; DEC 512,256,64).
