@@ -381,7 +381,7 @@ fn seed_options_ui(cfg: &mut TrainConfig, ui: &mut egui::Ui) {
     ui.checkbox(&mut cfg.refresh_centres, "move the centres at each refresh");
     ui.end_row();
     ui.label("View centring").on_hover_text(
-        "subtract each view's mean projection before the L2 normalisation: from every feature (all), from the instance contrast's only (contrast: the heads, Z and the readings keep each sample's distance from the mean; BDGP's heads start at .96 instead of .66), or not at all (the contrastive terms may then sit at chance)",
+        "subtract each view's mean projection before the L2 normalisation: from every feature (all), from the instance contrast's only (contrast, the default: the heads, Z and the readings keep each sample's distance from the mean; BDGP's heads start at .96 instead of .66), or not at all (the contrastive terms may then sit at chance)",
     );
     let centring = |c: &TrainConfig| match (c.view_centring, c.centring_scope) {
         (false, _) => "off",
