@@ -139,7 +139,10 @@ mod tests {
         );
         assert_eq!((built[1].1.batch_size, built[1].1.mse_epochs), (50, 40));
         let heads = &built[2].1;
-        assert_eq!((heads.pseudo_source, heads.refresh_centres, heads.lr_cosine), (PseudoSource::Heads, false, true));
+        assert_eq!(
+            (heads.centring_scope, heads.pseudo_source, heads.refresh_centres, heads.lr_cosine),
+            (CentringScope::All, PseudoSource::Heads, false, true)
+        );
     }
 
     /// The same inputs (a preset, then the user's fields) through `train`'s flags, a `/train`
