@@ -46,7 +46,8 @@ impl Features {
     }
 }
 
-fn dist2(a: &[f32], c: &[f64]) -> f64 {
+/// The squared Euclidean distance of a row to a point.
+pub fn dist2(a: &[f32], c: &[f64]) -> f64 {
     a.iter().zip(c).map(|(&x, &y)| (x as f64 - y).powi(2)).sum()
 }
 

@@ -418,36 +418,32 @@ pub fn update_network(
     // their points in the heads' space (where the primary reading assigns).
     let points = f_new.points();
     let space = NoveltySpace::of(&network);
-    let (far, groups, limit, radii) = match space {
+    let centred;
+    let (far, novelty_points, limit, radii): (Vec<usize>, &[f32], f64, Vec<f64>) = match space {
         NoveltySpace::Heads => {
             let limit = s.threshold * within;
-            let far = centres::far_samples(&points, dim, &c_old, k, limit);
-            let groups = match s.expand {
-                Expansion::Robust => centres::robust_groups(&points, dim, &far, limit, s.min_size, s.seed),
-                _ => Vec::new(),
-            };
-            (far, groups, limit, Vec::new())
+            (centres::far_samples(&points, dim, &c_old, k, limit), &points, limit, Vec::new())
         }
         NoveltySpace::Centred => {
             // The old clusters measured on the old data (the new data's own assignment without it),
             // with the training-time view weights.
             let reference = old_before.as_ref().unwrap_or(&new_before);
-            let weights = reference.view_weights.clone();
-            let reference_points = match old {
-                Some(o) => novelty::centred_points(&network, o, &weights, device, batch).map_err(ev)?,
-                None => novelty::centred_points(&network, new, &weights, device, batch).map_err(ev)?,
+            let weights = &reference.view_weights;
+            centred = novelty::centred_points(&network, new, weights, device, batch).map_err(ev)?;
+            let clusters = match old {
+                Some(o) => {
+                    let old_points = novelty::centred_points(&network, o, weights, device, batch).map_err(ev)?;
+                    Clusters::measure(&old_points, dim, &reference.pred_mean, k)
+                }
+                None => Clusters::measure(&centred, dim, &reference.pred_mean, k),
             };
-            let clusters = Clusters::measure(&reference_points, dim, &reference.pred_mean, k);
-            let new_points = novelty::centred_points(&network, new, &weights, device, batch).map_err(ev)?;
-            let far = clusters.far(&new_points, s.threshold);
             // A new class as spread as the widest old cluster is still one group.
-            let limit = s.threshold * clusters.widest();
-            let groups = match s.expand {
-                Expansion::Robust => centres::robust_groups(&new_points, dim, &far, limit, s.min_size, s.seed),
-                _ => Vec::new(),
-            };
-            (far, groups, limit, clusters.radii())
+            (clusters.far(&centred, s.threshold), &centred, s.threshold * clusters.widest(), clusters.radii())
         }
+    };
+    let groups = match s.expand {
+        Expansion::Robust => centres::robust_groups(novelty_points, dim, &far, limit, s.min_size, s.seed),
+        _ => Vec::new(),
     };
     let added = match s.expand {
         Expansion::Off => Vec::new(),

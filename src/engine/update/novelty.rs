@@ -148,7 +148,7 @@ impl Clusters {
 }
 
 fn distance(x: &[f32], c: &[f64]) -> f64 {
-    x.iter().zip(c).map(|(&a, &b)| (a as f64 - b).powi(2)).sum::<f64>().sqrt()
+    centres::dist2(x, c).sqrt()
 }
 
 #[cfg(test)]
