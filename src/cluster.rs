@@ -311,6 +311,48 @@ pub fn kmeans(data: &[f32], n: usize, d: usize, params: &KMeansParams) -> Result
     best.ok_or(KMeansError::NoClusters)
 }
 
+/// The mean silhouette of a partition (Rousseeuw 1987), as scikit-learn's `silhouette_score`
+/// computes it: for each sample, `(b − a) / max(a, b)` with `a` its mean Euclidean distance to the
+/// other members of its cluster and `b` the smallest mean distance to another cluster's members;
+/// 0 for a sample alone in its cluster. `None` with fewer than two clusters in use. O(n² d): the
+/// caller subsamples large sets.
+pub fn silhouette(data: &[f32], d: usize, labels: &[usize]) -> Option<f64> {
+    let n = labels.len();
+    if d == 0 || data.len() != n * d {
+        return None;
+    }
+    let k = labels.iter().copied().max().map_or(0, |m| m + 1);
+    let mut sizes = vec![0usize; k];
+    labels.iter().for_each(|&l| sizes[l] += 1);
+    if sizes.iter().filter(|&&s| s > 0).count() < 2 {
+        return None;
+    }
+    let total: f64 = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let x = &data[i * d..(i + 1) * d];
+            let mut sums = vec![0f64; k];
+            for (j, &l) in labels.iter().enumerate() {
+                if j != i {
+                    sums[l] += f64::from(sq_dist(x, &data[j * d..(j + 1) * d])).sqrt();
+                }
+            }
+            let own = labels[i];
+            if sizes[own] < 2 {
+                return 0.0;
+            }
+            let a = sums[own] / (sizes[own] - 1) as f64;
+            let b = (0..k)
+                .filter(|&c| c != own && sizes[c] > 0)
+                .map(|c| sums[c] / sizes[c] as f64)
+                .fold(f64::INFINITY, f64::min);
+            let m = a.max(b);
+            if m > 0.0 { (b - a) / m } else { 0.0 }
+        })
+        .sum();
+    Some(total / n as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,5 +421,17 @@ mod tests {
         assert_eq!(kmeans(&[0.0; 4], 2, 2, &KMeansParams::new(3, 0)), Err(KMeansError::TooFewSamples { n: 2, k: 3 }));
         assert!(matches!(kmeans(&[0.0; 5], 2, 2, &KMeansParams::new(1, 0)), Err(KMeansError::BadShape { .. })));
         assert_eq!(kmeans(&[f32::NAN, 0.0], 1, 2, &KMeansParams::new(1, 0)), Err(KMeansError::NonFinite));
+    }
+
+    /// Equal to scikit-learn 1.x's `silhouette_score` on a hand-made set (values printed by it),
+    /// a singleton cluster included.
+    #[test]
+    fn the_silhouette_equals_scikit_learns() {
+        let x = [0.0f32, 0.0, 0.0, 1.0, 1.0, 0.0, 5.0, 5.0, 5.0, 6.0, 6.0, 5.0, 6.0, 6.0, 2.0, 2.0];
+        let s = silhouette(&x, 2, &[0, 0, 0, 1, 1, 1, 1, 0]).unwrap();
+        assert!((s - 0.7739268856772215).abs() < 1e-6, "{s}");
+        let s = silhouette(&x, 2, &[0, 0, 1, 1, 2, 2, 2, 0]).unwrap();
+        assert!((s - 0.24248184482110574).abs() < 1e-6, "{s}");
+        assert_eq!(silhouette(&x, 2, &[0; 8]), None);
     }
 }

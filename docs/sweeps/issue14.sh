@@ -4,12 +4,15 @@
 # (final-epoch readings and the error rate per uncertainty decile).
 #   bash docs/sweeps/issue14.sh ../shared/datasets/Synthetic3d.mat STORE_DIR [SEEDS...]
 #   PRESET=Prokaryotic bash docs/sweeps/issue14.sh ../shared/datasets/Prokaryotic.mat STORE_DIR 1 2 3
+#   PRESET=MNIST-USPS CON_EPOCHS=30 bash docs/sweeps/issue14.sh ../shared/datasets/MNIST_USPS.mat STORE_DIR 1
+# (CON_EPOCHS shortens every contrastive phase; the pre-training keeps the preset's or default length)
 # (one STORE_DIR per concurrent invocation: each run is found as the store's newest folder)
 set -euo pipefail
 DATA=$1 STORE=$2; shift 2
 SEEDS=${*:-1 2}
 BIN=${BIN:-mvc-workbench}
 preset=(${PRESET:+--preset "$PRESET"})
+con=(${CON_EPOCHS:+--con-epochs "$CON_EPOCHS"})
 for seed in $SEEDS; do
   $BIN train "$DATA" "${preset[@]}" --seed "$seed" --con-epochs 0 --runs "$STORE" --name "pre-$seed" --json > /dev/null
   pre=$(ls -td "$STORE"/*/ | head -1)
@@ -22,7 +25,7 @@ for seed in $SEEDS; do
       pcl) extra=(--pcl-temperature 0.1);;
       knn) extra=(--knn-targets 10);;
     esac
-    $BIN train "$DATA" "${preset[@]}" --seed "$seed" --init-from "$pre" --mse-epochs 0 "${extra[@]}" \
+    $BIN train "$DATA" "${preset[@]}" --seed "$seed" --init-from "$pre" --mse-epochs 0 "${con[@]}" "${extra[@]}" \
       --runs "$STORE" --name "$opt-$seed" --tag issue14 --json > /dev/null
     $BIN eval --checkpoint "$(ls -td "$STORE"/*/ | head -1)" "$DATA" --json
   done

@@ -8,7 +8,7 @@
 //! issue 13 have one set (the AFW-weighted consensus `normalize(Σ_v w_v h_v)`); older ones one set
 //! per view (`h_v`, the mean of the views' `q`).
 
-use crate::cluster::{KMeansParams, kmeans};
+use crate::cluster::{KMeansParams, kmeans, silhouette};
 
 /// Feature sets of n samples: `sets[s]` is row-major `n × dim`.
 #[derive(Debug, Clone, PartialEq)]
@@ -181,12 +181,18 @@ pub fn seed_rule(points: &[f32], dim: usize, far: &[usize]) -> Vec<Vec<f64>> {
     far.iter().map(|&i| points[i * dim..(i + 1) * dim].iter().map(|&x| x as f64).collect()).collect()
 }
 
-/// The robust rule: the far samples are grouped by k-means (`min(⌊m / min_size⌋, 16)` groups,
-/// seeded), groups whose means lie within `limit` of each other are merged (closest pair first),
-/// and each group with at least `min_size` members within `limit` of its mean becomes one centre,
-/// the mean of those members. Fewer than `min_size` far samples add nothing.
-pub fn robust_rule(points: &[f32], dim: usize, far: &[usize], limit: f64, min_size: usize, seed: u64) -> Vec<Vec<f64>> {
-    robust_groups(points, dim, far, limit, min_size, seed).iter().map(|g| mean_of(points, dim, g)).collect()
+/// The robust rule: the far samples are grouped (see [`robust_groups`]) and each group becomes one
+/// centre, the mean of its members. Fewer than `min_size` far samples add nothing.
+pub fn robust_rule(
+    points: &[f32],
+    dim: usize,
+    far: &[usize],
+    old: &[f64],
+    limit: f64,
+    min_size: usize,
+    seed: u64,
+) -> Vec<Vec<f64>> {
+    robust_groups(points, dim, far, old, limit, min_size, seed).iter().map(|g| mean_of(points, dim, g)).collect()
 }
 
 /// The mean of the rows `members` of `points`.
@@ -201,46 +207,58 @@ pub fn mean_of(points: &[f32], dim: usize, members: &[usize]) -> Vec<f64> {
     out
 }
 
-/// The groups of [`robust_rule`] as the samples (indices into `points`) whose mean each new
+/// Below this mean silhouette a split of the far samples into groups shows no substantial
+/// structure (Kaufman & Rousseeuw's rule of thumb, *Finding Groups in Data*, 1990), and they are
+/// left as one group.
+pub const SPLIT_SILHOUETTE: f64 = 0.25;
+
+/// A group's members count within this many times its median distance to its mean (or `limit`,
+/// when wider): an outlier that k-means lumped into a group stays out of its count and its centre.
+const SPREAD_FACTOR: f64 = 2.0;
+
+/// The most far samples the silhouette of a split is computed on (a seeded subsample beyond).
+const SILHOUETTE_SAMPLE: usize = 1500;
+
+/// The groups of [`robust_rule`], as the samples (indices into `points`) whose mean each new
 /// centre is, so that a caller can place the centre in another feature space of the same samples.
+///
+/// 1. The `m` far samples are split by k-means into the number of groups, from 2 to
+///    `min(⌊m / min_size⌋, 16)`, whose partition has the highest mean silhouette; under
+///    [`SPLIT_SILHOUETTE`] they stay one group. The count comes from the far samples' own
+///    structure, not from a distance scale: an unseen class need not be as compact as the old
+///    ones (after 50 contrastive epochs on MNIST-USPS digits 0–7, the old clusters' radii are
+///    .02–.04 in the centred space and the unseen digits 8 and 9 spread .37–.82 at the median,
+///    yet k-means splits them into the two digits).
+/// 2. Groups whose means lie within `limit` of each other are merged (closest pair first).
+/// 3. A group keeps the members its centre would claim from the old clusters: those nearer its
+///    mean than every old centre in `old` (`k_old × dim`, row-major), and within
+///    [`SPREAD_FACTOR`] × its median distance (or `limit`) of that mean. Scattered outliers of the
+///    old clusters, lumped together by k-means, lie nearer their old centres than the lump's mean;
+///    an outlier lumped with a class lies beyond the class's spread. A group with at least
+///    `min_size` such members is a new centre.
 pub fn robust_groups(
     points: &[f32],
     dim: usize,
     far: &[usize],
+    old: &[f64],
     limit: f64,
     min_size: usize,
     seed: u64,
 ) -> Vec<Vec<usize>> {
     let m = far.len();
     let min_size = min_size.max(1);
-    if m < min_size {
+    if m < min_size || dim == 0 {
         return Vec::new();
     }
     let data: Vec<f32> = far.iter().flat_map(|&i| points[i * dim..(i + 1) * dim].iter().copied()).collect();
-    let k = (m / min_size).clamp(1, 16);
-    let labels = if k == 1 {
-        vec![0; m]
-    } else {
-        match kmeans(&data, m, dim, &KMeansParams { n_init: 4, ..KMeansParams::new(k, seed) }) {
-            Ok(r) => r.labels,
-            Err(_) => vec![0; m],
-        }
-    };
+    let labels = split(&data, m, dim, (m / min_size).clamp(1, 16), seed);
+    let k = labels.iter().copied().max().map_or(1, |l| l + 1);
     let mut groups: Vec<Vec<usize>> = vec![Vec::new(); k];
     for (row, &g) in labels.iter().enumerate() {
         groups[g].push(row);
     }
     groups.retain(|g| !g.is_empty());
-    let mean = |g: &[usize]| {
-        let mut out = vec![0f64; dim];
-        for &r in g {
-            for (o, &x) in out.iter_mut().zip(&data[r * dim..(r + 1) * dim]) {
-                *o += x as f64;
-            }
-        }
-        out.iter_mut().for_each(|o| *o /= g.len() as f64);
-        out
-    };
+    let mean = |g: &[usize]| mean_of(&data, dim, g);
     loop {
         let means: Vec<Vec<f64>> = groups.iter().map(|g| mean(g)).collect();
         let mut best: Option<(usize, usize, f64)> = None;
@@ -256,17 +274,53 @@ pub fn robust_groups(
         let gb = groups.remove(b);
         groups[a].extend(gb);
     }
-    // A group counts only by its members within `limit` of its mean: scattered outliers that
-    // k-means lumped together have a mean near none of them.
+    let k_old = old.len() / dim;
     groups
         .iter()
         .filter_map(|g| {
             let m = mean(g);
-            let close: Vec<usize> =
-                g.iter().copied().filter(|&r| dist2(&data[r * dim..(r + 1) * dim], &m).sqrt() <= limit).collect();
-            (close.len() >= min_size).then(|| close.iter().map(|&r| far[r]).collect())
+            let d: Vec<f64> = g.iter().map(|&r| dist2(&data[r * dim..(r + 1) * dim], &m).sqrt()).collect();
+            let mut sorted = d.clone();
+            sorted.sort_by(f64::total_cmp);
+            let reach = limit.max(SPREAD_FACTOR * sorted[sorted.len() / 2]);
+            let claimed: Vec<usize> = g
+                .iter()
+                .zip(&d)
+                .filter(|&(&r, &dr)| {
+                    let x = &data[r * dim..(r + 1) * dim];
+                    dr <= reach && (k_old == 0 || dr < nearest(x, old, k_old).1)
+                })
+                .map(|(&r, _)| r)
+                .collect();
+            (claimed.len() >= min_size).then(|| claimed.iter().map(|&r| far[r]).collect())
         })
         .collect()
+}
+
+/// The k-means partition of the `m` rows of `data` into 2..=`k_max` groups with the highest mean
+/// silhouette (on a seeded subsample of at most [`SILHOUETTE_SAMPLE`] rows), or one group when
+/// none reaches [`SPLIT_SILHOUETTE`].
+fn split(data: &[f32], m: usize, dim: usize, k_max: usize, seed: u64) -> Vec<usize> {
+    let sample: Vec<usize> = if m > SILHOUETTE_SAMPLE {
+        let mut rows: Vec<usize> = (0..m).collect();
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed ^ 0x5117);
+        rand::seq::SliceRandom::shuffle(rows.as_mut_slice(), &mut rng);
+        rows.truncate(SILHOUETTE_SAMPLE);
+        rows
+    } else {
+        (0..m).collect()
+    };
+    let sample_data: Vec<f32> = sample.iter().flat_map(|&r| data[r * dim..(r + 1) * dim].iter().copied()).collect();
+    let mut best: Option<(f64, Vec<usize>)> = None;
+    for k in 2..=k_max {
+        let Ok(r) = kmeans(data, m, dim, &KMeansParams { n_init: 4, ..KMeansParams::new(k, seed) }) else { continue };
+        let sample_labels: Vec<usize> = sample.iter().map(|&i| r.labels[i]).collect();
+        let Some(s) = silhouette(&sample_data, dim, &sample_labels) else { continue };
+        if s >= SPLIT_SILHOUETTE && best.as_ref().is_none_or(|(bs, _)| s > *bs) {
+            best = Some((s, r.labels));
+        }
+    }
+    best.map_or_else(|| vec![0; m], |(_, labels)| labels)
 }
 
 /// Drops the new centres (those from `k_old` on, of `k`) that win none of `f`'s samples under the
@@ -467,15 +521,49 @@ mod tests {
         let far = far_samples(&points, 2, &c, 2, 2.0);
         assert_eq!(far.len(), 30 + 12 + 5);
         assert_eq!(seed_rule(&points, 2, &far).len(), 47);
-        let groups = robust_rule(&points, 2, &far, 2.0, 10, 1);
+        let groups = robust_rule(&points, 2, &far, &c, 2.0, 10, 1);
         assert_eq!(groups.len(), 2, "{groups:?}");
         assert!(groups.iter().any(|g| (g[0] + 3.0).abs() < 0.1 && (g[1] + 3.0).abs() < 0.1), "{groups:?}");
         assert!(groups.iter().any(|g| (g[0] - 4.0).abs() < 0.1 && (g[1] + 4.0).abs() < 0.1), "{groups:?}");
         // A larger minimum drops the group of 12; the outliers alone never make a centre.
-        assert_eq!(robust_rule(&points, 2, &far, 2.0, 20, 1).len(), 1);
+        assert_eq!(robust_rule(&points, 2, &far, &c, 2.0, 20, 1).len(), 1);
         let outliers: Vec<usize> = (82..87).collect();
-        assert!(robust_rule(&points, 2, &outliers, 2.0, 3, 1).is_empty());
-        assert!(robust_rule(&points, 2, &outliers, 2.0, 10, 1).is_empty());
+        assert!(robust_rule(&points, 2, &outliers, &c, 2.0, 3, 1).is_empty());
+        assert!(robust_rule(&points, 2, &outliers, &c, 2.0, 10, 1).is_empty());
+    }
+
+    /// The MNIST-USPS case in miniature: old clusters far tighter than the new classes. Two wide
+    /// new classes (16-d Gaussians, spread ~4 against a threshold distance of 0.1) are two groups,
+    /// one wide class is one: the split follows the far samples' structure, not the old scale.
+    #[test]
+    fn the_robust_rule_splits_wide_new_classes_by_their_own_structure() {
+        use rand::{Rng, SeedableRng};
+        let dim = 16;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let mut gauss = |centre: f32| -> Vec<f32> {
+            (0..dim)
+                .map(|j| {
+                    let (u, v): (f32, f32) = (rng.random::<f32>().max(1e-9), rng.random());
+                    let g = (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos();
+                    if j == 0 { centre + g } else { g }
+                })
+                .collect()
+        };
+        let old: Vec<f64> = (0..2 * dim).map(|i| if i == 1 || i == dim + 2 { 30.0 } else { 0.0 }).collect();
+        let mut points: Vec<f32> = Vec::new();
+        for i in 0..120 {
+            points.extend(gauss(if i % 2 == 0 { -12.0 } else { 12.0 }));
+        }
+        let far: Vec<usize> = (0..120).collect();
+        let groups = robust_groups(&points, dim, &far, &old, 0.1, 20, 3);
+        assert_eq!(groups.len(), 2, "{:?}", groups.iter().map(Vec::len).collect::<Vec<_>>());
+        for g in &groups {
+            assert!(g.len() >= 50 && g.iter().all(|&i| i % 2 == g[0] % 2), "a group mixes the classes");
+        }
+        let one: Vec<usize> = (0..120).step_by(2).collect();
+        let groups = robust_groups(&points, dim, &one, &old, 0.1, 20, 3);
+        assert_eq!(groups.len(), 1, "{:?}", groups.iter().map(Vec::len).collect::<Vec<_>>());
+        assert!(groups[0].len() >= 50);
     }
 
     #[test]

@@ -419,10 +419,10 @@ pub fn update_network(
     let points = f_new.points();
     let space = NoveltySpace::of(&network);
     let centred;
-    let (far, novelty_points, limit, radii): (Vec<usize>, &[f32], f64, Vec<f64>) = match space {
+    let (far, novelty_points, old_means, limit, radii): (Vec<usize>, &[f32], Vec<f64>, f64, Vec<f64>) = match space {
         NoveltySpace::Heads => {
             let limit = s.threshold * within;
-            (centres::far_samples(&points, dim, &c_old, k, limit), &points, limit, Vec::new())
+            (centres::far_samples(&points, dim, &c_old, k, limit), &points, c_old.clone(), limit, Vec::new())
         }
         NoveltySpace::Centred => {
             // The old clusters measured on the old data (the new data's own assignment without it),
@@ -438,11 +438,12 @@ pub fn update_network(
                 None => Clusters::measure(&centred, dim, &reference.pred_mean, k),
             };
             // A new class as spread as the widest old cluster is still one group.
-            (clusters.far(&centred, s.threshold), &centred, s.threshold * clusters.widest(), clusters.radii())
+            let far = clusters.far(&centred, s.threshold);
+            (far, &centred, clusters.means(), s.threshold * clusters.widest(), clusters.radii())
         }
     };
     let groups = match s.expand {
-        Expansion::Robust => centres::robust_groups(novelty_points, dim, &far, limit, s.min_size, s.seed),
+        Expansion::Robust => centres::robust_groups(novelty_points, dim, &far, &old_means, limit, s.min_size, s.seed),
         _ => Vec::new(),
     };
     let added = match s.expand {

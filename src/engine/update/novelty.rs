@@ -130,6 +130,11 @@ impl Clusters {
         self.clusters.iter().map(|c| c.as_ref().map_or(0.0, |(_, r)| *r)).collect()
     }
 
+    /// The means of the clusters that have members, row-major.
+    pub fn means(&self) -> Vec<f64> {
+        self.clusters.iter().flatten().flat_map(|(mean, _)| mean.iter().copied()).collect()
+    }
+
     /// The largest radius.
     pub fn widest(&self) -> f64 {
         self.radii().into_iter().fold(0.0, f64::max)
