@@ -315,42 +315,70 @@ pub fn kmeans(data: &[f32], n: usize, d: usize, params: &KMeansParams) -> Result
 /// computes it: for each sample, `(b − a) / max(a, b)` with `a` its mean Euclidean distance to the
 /// other members of its cluster and `b` the smallest mean distance to another cluster's members;
 /// 0 for a sample alone in its cluster. `None` with fewer than two clusters in use. O(n² d): the
-/// caller subsamples large sets.
+/// caller subsamples large sets; [`Distances`] computes the pairs once for several partitions.
 pub fn silhouette(data: &[f32], d: usize, labels: &[usize]) -> Option<f64> {
-    let n = labels.len();
-    if d == 0 || data.len() != n * d {
-        return None;
+    Distances::of(data, d)?.silhouette(labels)
+}
+
+/// The Euclidean distances between every pair of `n` rows (`n × n`, row-major).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Distances {
+    n: usize,
+    pairs: Vec<f64>,
+}
+
+impl Distances {
+    /// The pairwise distances of the rows of `data` (`d` features each); `None` for a shape that
+    /// does not fit.
+    pub fn of(data: &[f32], d: usize) -> Option<Self> {
+        if d == 0 || !data.len().is_multiple_of(d) {
+            return None;
+        }
+        let n = data.len() / d;
+        let pairs = (0..n)
+            .into_par_iter()
+            .flat_map_iter(|i| {
+                let x = &data[i * d..(i + 1) * d];
+                (0..n).map(move |j| f64::from(sq_dist(x, &data[j * d..(j + 1) * d])).sqrt())
+            })
+            .collect();
+        Some(Distances { n, pairs })
     }
-    let k = labels.iter().copied().max().map_or(0, |m| m + 1);
-    let mut sizes = vec![0usize; k];
-    labels.iter().for_each(|&l| sizes[l] += 1);
-    if sizes.iter().filter(|&&s| s > 0).count() < 2 {
-        return None;
-    }
-    let total: f64 = (0..n)
-        .into_par_iter()
-        .map(|i| {
-            let x = &data[i * d..(i + 1) * d];
-            let mut sums = vec![0f64; k];
-            for (j, &l) in labels.iter().enumerate() {
-                if j != i {
-                    sums[l] += f64::from(sq_dist(x, &data[j * d..(j + 1) * d])).sqrt();
+
+    /// The mean silhouette of `labels` (one per row), as [`silhouette`].
+    pub fn silhouette(&self, labels: &[usize]) -> Option<f64> {
+        let n = self.n;
+        if labels.len() != n {
+            return None;
+        }
+        let k = labels.iter().copied().max().map_or(0, |m| m + 1);
+        let mut sizes = vec![0usize; k];
+        labels.iter().for_each(|&l| sizes[l] += 1);
+        if sizes.iter().filter(|&&s| s > 0).count() < 2 {
+            return None;
+        }
+        let total: f64 = (0..n)
+            .into_par_iter()
+            .map(|i| {
+                let own = labels[i];
+                if sizes[own] < 2 {
+                    return 0.0;
                 }
-            }
-            let own = labels[i];
-            if sizes[own] < 2 {
-                return 0.0;
-            }
-            let a = sums[own] / (sizes[own] - 1) as f64;
-            let b = (0..k)
-                .filter(|&c| c != own && sizes[c] > 0)
-                .map(|c| sums[c] / sizes[c] as f64)
-                .fold(f64::INFINITY, f64::min);
-            let m = a.max(b);
-            if m > 0.0 { (b - a) / m } else { 0.0 }
-        })
-        .sum();
-    Some(total / n as f64)
+                let mut sums = vec![0f64; k];
+                for (&dist, &l) in self.pairs[i * n..(i + 1) * n].iter().zip(labels) {
+                    sums[l] += dist;
+                }
+                let a = sums[own] / (sizes[own] - 1) as f64;
+                let b = (0..k)
+                    .filter(|&c| c != own && sizes[c] > 0)
+                    .map(|c| sums[c] / sizes[c] as f64)
+                    .fold(f64::INFINITY, f64::min);
+                let m = a.max(b);
+                if m > 0.0 { (b - a) / m } else { 0.0 }
+            })
+            .sum();
+        Some(total / n as f64)
+    }
 }
 
 #[cfg(test)]
