@@ -29,6 +29,7 @@
 //! this module never touches the parent checkpoint.
 
 pub mod centres;
+pub mod expansion;
 pub mod novelty;
 
 use std::time::Instant;
@@ -422,7 +423,7 @@ pub fn update_network(
     let (far, novelty_points, old_means, limit, radii): (Vec<usize>, &[f32], Vec<f64>, f64, Vec<f64>) = match space {
         NoveltySpace::Heads => {
             let limit = s.threshold * within;
-            (centres::far_samples(&points, dim, &c_old, k, limit), &points, c_old.clone(), limit, Vec::new())
+            (expansion::far_samples(&points, dim, &c_old, k, limit), &points, c_old.clone(), limit, Vec::new())
         }
         NoveltySpace::Centred => {
             // The old clusters measured on the old data (the new data's own assignment without it),
@@ -443,20 +444,20 @@ pub fn update_network(
         }
     };
     let groups = match s.expand {
-        Expansion::Robust => centres::robust_groups(novelty_points, dim, &far, &old_means, limit, s.min_size, s.seed),
+        Expansion::Robust => expansion::robust_groups(novelty_points, dim, &far, &old_means, limit, s.min_size, s.seed),
         _ => Vec::new(),
     };
     let added = match s.expand {
         Expansion::Off => Vec::new(),
-        Expansion::Seed => centres::seed_rule(&points, dim, &far),
+        Expansion::Seed => expansion::seed_rule(&points, dim, &far),
         Expansion::Robust => groups.iter().map(|g| centres::mean_of(&points, dim, g)).collect(),
     };
     let k_new = k + added.len();
     let mut c: Vec<f64> = c_old.iter().copied().chain(added.into_iter().flatten()).collect();
     if s.expand == Expansion::Robust && k_new > k {
         let guard = f_old.as_ref().map(Features::points).unwrap_or_default();
-        centres::keep_off_old(&points, &far, &guard, dim, &mut c, k);
-        centres::refine_new(&points, &guard, dim, &mut c, k, 20);
+        expansion::keep_off_old(&points, &far, &guard, dim, &mut c, k);
+        expansion::refine_new(&points, &guard, dim, &mut c, k, 20);
     }
 
     // Training the centres.
@@ -497,7 +498,7 @@ pub fn update_network(
     }
 
     // A new centre that wins none of the new data is no class.
-    let (c, k_new) = centres::drop_empty_new(&f_new, c, k, k_new, kappa);
+    let (c, k_new) = expansion::drop_empty_new(&f_new, c, k, k_new, kappa);
 
     // The new network.
     let values: Vec<f32> = c.iter().map(|&v| v as f32).collect();
