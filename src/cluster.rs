@@ -452,7 +452,7 @@ mod tests {
     }
 
     /// Equal to scikit-learn 1.x's `silhouette_score` on a hand-made set (values printed by it),
-    /// a singleton cluster included.
+    /// with a singleton cluster in the third partition (its sample scores 0).
     #[test]
     fn the_silhouette_equals_scikit_learns() {
         let x = [0.0f32, 0.0, 0.0, 1.0, 1.0, 0.0, 5.0, 5.0, 5.0, 6.0, 6.0, 5.0, 6.0, 6.0, 2.0, 2.0];
@@ -460,6 +460,8 @@ mod tests {
         assert!((s - 0.7739268856772215).abs() < 1e-6, "{s}");
         let s = silhouette(&x, 2, &[0, 0, 1, 1, 2, 2, 2, 0]).unwrap();
         assert!((s - 0.24248184482110574).abs() < 1e-6, "{s}");
+        let s = silhouette(&x, 2, &[0, 0, 0, 1, 1, 1, 1, 2]).unwrap();
+        assert!((s - 0.5802648239980167).abs() < 1e-6, "{s}");
         assert_eq!(silhouette(&x, 2, &[0; 8]), None);
     }
 }

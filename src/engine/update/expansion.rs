@@ -130,6 +130,9 @@ pub fn robust_groups(
 /// best one found (a split's cost grows with the count; on the MNIST-USPS update the silhouette
 /// falls from .45 at two groups to .32–.33 at four to seven).
 fn split(data: &[f32], m: usize, dim: usize, k_max: usize, seed: u64) -> Vec<usize> {
+    if k_max < 2 {
+        return vec![0; m];
+    }
     let sample: Vec<usize> = if m > SILHOUETTE_SAMPLE {
         let mut rows: Vec<usize> = (0..m).collect();
         let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed ^ 0x5117);
@@ -141,6 +144,8 @@ fn split(data: &[f32], m: usize, dim: usize, k_max: usize, seed: u64) -> Vec<usi
     };
     let sample_data: Vec<f32> = sample.iter().flat_map(|&r| data[r * dim..(r + 1) * dim].iter().copied()).collect();
     let Some(distances) = Distances::of(&sample_data, dim) else { return vec![0; m] };
+    // The best split at any silhouette (so that the search stops early for one blob too); the
+    // threshold applies to it at the end.
     let mut best: Option<(f64, usize, Vec<usize>)> = None;
     for k in 2..=k_max {
         if best.as_ref().is_some_and(|(_, bk, _)| k > bk + SPLIT_PATIENCE) {
@@ -149,12 +154,14 @@ fn split(data: &[f32], m: usize, dim: usize, k_max: usize, seed: u64) -> Vec<usi
         let Ok(r) = kmeans(data, m, dim, &KMeansParams { n_init: 2, ..KMeansParams::new(k, seed) }) else { continue };
         let sample_labels: Vec<usize> = sample.iter().map(|&i| r.labels[i]).collect();
         let Some(s) = distances.silhouette(&sample_labels) else { continue };
-        if s >= SPLIT_SILHOUETTE && best.as_ref().is_none_or(|(bs, _, _)| s > *bs) {
+        if best.as_ref().is_none_or(|(bs, _, _)| s > *bs) {
             best = Some((s, k, r.labels));
         }
     }
-    let best = best.map(|(s, _, labels)| (s, labels));
-    best.map_or_else(|| vec![0; m], |(_, labels)| labels)
+    match best {
+        Some((s, _, labels)) if s >= SPLIT_SILHOUETTE => labels,
+        _ => vec![0; m],
+    }
 }
 
 /// Drops the new centres (those from `k_old` on, of `k`) that win none of `f`'s samples under the
@@ -287,7 +294,7 @@ mod tests {
     #[test]
     fn the_seed_rule_adds_one_centre_per_far_sample_and_the_robust_rule_one_per_large_group() {
         // Two centres on the axes of a plane, two tight far groups (30 and 12 samples) and 5
-        // scattered far outliers.
+        // far outliers of the old clusters (each nearer its old centre than any lump of them).
         let c = vec![1.0, 0.0, 0.0, 1.0];
         let mut points: Vec<f32> = Vec::new();
         for i in 0..40 {
@@ -299,7 +306,8 @@ mod tests {
         for i in 0..12 {
             points.extend([4.0, -4.0 + 0.01 * (i % 3) as f32]);
         }
-        for (x, y) in [(9.0, 9.0), (-9.0, 9.0), (0.0, -12.0), (12.0, 0.0), (-12.0, 0.0)] {
+        // The old clusters' own outliers: past the threshold, around both centres.
+        for (x, y) in [(3.5, 0.0), (1.0, -2.5), (-2.5, 1.0), (0.0, 3.5), (3.0, 2.5)] {
             points.extend([x, y]);
         }
         let r = within_distance(&points[..80], 2, &c, 2);
