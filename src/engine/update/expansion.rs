@@ -17,20 +17,6 @@ pub fn seed_rule(points: &[f32], dim: usize, far: &[usize]) -> Vec<Vec<f64>> {
     far.iter().map(|&i| points[i * dim..(i + 1) * dim].iter().map(|&x| x as f64).collect()).collect()
 }
 
-/// The robust rule: the far samples are grouped (see [`robust_groups`]) and each group becomes one
-/// centre, the mean of its members. Fewer than `min_size` far samples add nothing.
-pub fn robust_rule(
-    points: &[f32],
-    dim: usize,
-    far: &[usize],
-    old: &[f64],
-    limit: f64,
-    min_size: usize,
-    seed: u64,
-) -> Vec<Vec<f64>> {
-    robust_groups(points, dim, far, old, limit, min_size, seed).iter().map(|g| mean_of(points, dim, g)).collect()
-}
-
 /// Below this mean silhouette a split of the far samples into groups shows no substantial
 /// structure (Kaufman & Rousseeuw's rule of thumb, *Finding Groups in Data*, 1990), and they are
 /// left as one group.
@@ -46,8 +32,9 @@ pub const SPLIT_PATIENCE: usize = 3;
 /// The most far samples the silhouette of a split is computed on (a seeded subsample beyond).
 pub const SILHOUETTE_SAMPLE: usize = 1500;
 
-/// The groups of [`robust_rule`], as the samples (indices into `points`) whose mean each new
-/// centre is, so that a caller can place the centre in another feature space of the same samples.
+/// The robust rule's groups of far samples (indices into `points`); each becomes one new centre,
+/// the mean of its members, placed by the caller in whichever feature space the heads read.
+/// Fewer than `min_size` far samples add nothing.
 ///
 /// 1. The `m` far samples are split by k-means into the number of groups, from 2 to
 ///    `min(⌊m / min_size⌋, 16)`, whose partition has the highest mean silhouette; under
@@ -293,6 +280,12 @@ mod tests {
 
     #[test]
     fn the_seed_rule_adds_one_centre_per_far_sample_and_the_robust_rule_one_per_large_group() {
+        let robust_rule = |points: &[f32], dim, far: &[usize], old: &[f64], limit, min_size, seed| -> Vec<Vec<f64>> {
+            robust_groups(points, dim, far, old, limit, min_size, seed)
+                .iter()
+                .map(|g| mean_of(points, dim, g))
+                .collect()
+        };
         // Two centres on the axes of a plane, two tight far groups (30 and 12 samples) and 5
         // far outliers of the old clusters (each nearer its old centre than any lump of them).
         let c = vec![1.0, 0.0, 0.0, 1.0];
