@@ -225,3 +225,46 @@ fn dec_trains_on_one_view_and_its_checkpoint_reads_that_view() {
         "{err}"
     );
 }
+
+/// `bench --variant` measures each variant beside the base in one run and reports it in the
+/// JSON; a variant naming no config field is refused with the variant in the message.
+#[test]
+fn bench_measures_variants_beside_the_base() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("small.toml"), SMALL).unwrap();
+    let args = [
+        "bench",
+        "gauss3-noise",
+        "--config",
+        "small.toml",
+        "--epochs",
+        "1",
+        "--device",
+        "flex",
+        "--variant",
+        "knn_targets=5",
+        "--variant",
+        "cluster_space=zh,uncertainty_weighting=true",
+        "--json",
+    ];
+    let (stdout, _) = ok(&headless(&args, dir.path()), "bench");
+    let line = stdout.lines().last().unwrap();
+    let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let variants = v["variants"].as_array().unwrap();
+    let names: Vec<&str> = variants.iter().map(|x| x["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["base", "knn_targets=5", "cluster_space=zh,uncertainty_weighting=true"]);
+    assert_eq!(variants[0]["relative_to_base"].as_f64(), Some(1.0));
+    assert_eq!(variants[1]["fields"]["knn_targets"].as_i64(), Some(5));
+    for x in variants {
+        let con = x["secs_per_epoch"]["contrastive"].as_f64().unwrap();
+        let refresh = x["secs_per_refresh"].as_f64().unwrap();
+        assert!(con > 0.0 && refresh > 0.0, "{x}");
+        assert_eq!(x["rounds"].as_array().unwrap().len(), 1);
+    }
+    assert_eq!(v["secs_per_epoch"]["contrastive"], variants[0]["secs_per_epoch"]["contrastive"]);
+
+    let bad = headless(&["bench", "gauss3-noise", "--epochs", "1", "--variant", "knn_target=5"], dir.path());
+    assert!(!bad.status.success());
+    let stderr = text(&bad.stderr);
+    assert!(stderr.contains("--variant knn_target=5") && stderr.contains("knn_target"), "{stderr}");
+}
