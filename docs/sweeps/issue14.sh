@@ -12,6 +12,7 @@
 # no w*), no-refresh (pseudo_refresh = 0), no-centring (view_centring = false), no-centre-refresh
 # (refresh_centres = false), scope-all (centring_scope = "all", the default before session 24):
 #   OPTS="base no-weights no-refresh no-centring no-centre-refresh" bash docs/sweeps/issue14.sh DATA STORE 1 2 3
+# PRE_STORE=DIR reuses the pre-training of an earlier invocation's store (one seed per store).
 # (one STORE_DIR per concurrent invocation: each run is found as the store's newest folder)
 set -euo pipefail
 DATA=$1 STORE=$2; shift 2
@@ -26,8 +27,14 @@ echo 'pseudo_refresh = 0' > "$cfgdir/no-refresh.toml"
 echo 'view_centring = false' > "$cfgdir/no-centring.toml"
 echo 'refresh_centres = false' > "$cfgdir/no-centre-refresh.toml"
 for seed in $SEEDS; do
-  $BIN train "$DATA" "${preset[@]}" --seed "$seed" --con-epochs 0 --runs "$STORE" --name "pre-$seed" --json > /dev/null
-  pre=$(ls -td "$STORE"/*/ | head -1)
+  if [ -n "${PRE_STORE:-}" ]; then
+    # Reuse the pre-training of an earlier invocation (its store's oldest run: pre-$seed).
+    pre=$(ls -d "$PRE_STORE"/*/ | sort | head -1)
+    grep -q "\"pre-$seed\"" "$pre/run.json" || { echo "$pre is not pre-$seed" >&2; exit 2; }
+  else
+    $BIN train "$DATA" "${preset[@]}" --seed "$seed" --con-epochs 0 --runs "$STORE" --name "pre-$seed" --json > /dev/null
+    pre=$(ls -td "$STORE"/*/ | head -1)
+  fi
   for opt in ${OPTS:-base uncertainty zh h pcl knn}; do
     case $opt in
       base) extra=();;
