@@ -242,6 +242,77 @@ fn the_results_table_shows_the_records_numbers() {
     assert!(tex.contains("\\pm") && tex.contains("learning\\_rate"), "{tex}");
 }
 
+#[test]
+fn runs_continued_from_each_seeds_own_pre_training_group_over_seeds_across_stores() {
+    // docs/sweeps/issue14.sh: one store a seed, each setting continued from that seed's
+    // pre-training. The checkpoints differ per seed; the setting (here con_epochs) does not.
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let accs = [[0.5, 0.9, 0.6], [0.4, 0.7, 0.8], [0.3, 0.3, 0.3]];
+    for (seed, (dir, a)) in dirs.iter().zip(accs).enumerate() {
+        let store = RunStore::open(dir.path()).unwrap();
+        for con in [3, 5] {
+            let mut run = new_run(seed as u64 + 1, 1e-3);
+            run.config.init_from = Some(dir.path().join(format!("pre-{seed}")));
+            run.config.con_epochs = con;
+            play(&mut store.create(run).unwrap(), a);
+        }
+    }
+    let mut runs = Vec::new();
+    for d in &dirs {
+        runs.extend(RunStore::open(d.path()).unwrap().list().runs);
+    }
+    let t = table::table(&table::finished(&runs), true);
+    assert_eq!(t.settings, vec!["con_epochs".to_string()], "init_from is not a setting of its own");
+    assert_eq!(t.groups.len(), 2);
+    assert!(
+        t.groups.iter().all(|g| g.seeds() == vec![1, 2, 3]),
+        "{:?}",
+        t.groups.iter().map(|g| g.seeds()).collect::<Vec<_>>()
+    );
+    let md = table::render(&t, Format::Md);
+    assert!(md.contains("final k-means on Z ACC") && md.contains("0.9000 ± 0.0000"), "{md}");
+    assert!(md.contains("final ACC by seed") && md.contains("0.6000, 0.8000, 0.3000"), "{md}");
+    let csv = table::render(&t, Format::Csv);
+    let lines: Vec<&str> = csv.lines().collect();
+    let head: Vec<&str> = lines[0].split(',').collect();
+    for line in &lines[1..] {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells.len(), head.len(), "{csv}");
+        let col = |name: &str| cells[head.iter().position(|h| *h == name).unwrap()];
+        assert_eq!(col("final_kmeans_z_acc_mean").parse::<f64>().unwrap(), 0.9);
+        assert_eq!(col("final_acc_by_seed"), "0.600000 0.800000 0.300000");
+    }
+    // A run from scratch beside them: init_from becomes a column (a checkpoint, or null).
+    let mut scratch = new_run(1, 1e-3);
+    scratch.config.con_epochs = 3;
+    play(&mut RunStore::open(dirs[0].path()).unwrap().create(scratch).unwrap(), [0.1, 0.1, 0.1]);
+    // The binary reads the three stores with --also and prints the same groups.
+    let out = Command::new(BIN)
+        .args(["runs", "export", "--group-by-seed", "--format", "csv", "--runs"])
+        .arg(dirs[0].path())
+        .arg("--also")
+        .arg(dirs[1].path())
+        .arg("--also")
+        .arg(dirs[2].path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let head = text.lines().next().unwrap();
+    assert!(head.contains("init_from") && head.contains("con_epochs"), "{text}");
+    assert_eq!(text.lines().filter(|l| l.contains("a checkpoint") && l.contains(",1 2 3,")).count(), 2, "{text}");
+    assert_eq!(text.lines().filter(|l| l.contains(",null,") && l.contains(",1,")).count(), 1, "{text}");
+    let missing = Command::new(BIN)
+        .args(["runs", "export", "--runs"])
+        .arg(dirs[0].path())
+        .args(["--also", "/nonexistent/store"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("/nonexistent/store") && err.contains("no run store"), "{err}");
+}
+
 /// A tiny network whose epochs take long enough (many small batches) to catch mid-run.
 const SLOW_SMALL: &str = "encoder_hidden = [256, 256]\nfeature_dim = 32\nhigh_feature_dim = 32\n\
     vcf_ff_dim = 64\nbatch_size = 20\neval_every = 1000\nsnapshot_every = 0\nseed = 7\nmse_epochs = 500\ncon_epochs = 0\n";

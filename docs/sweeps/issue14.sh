@@ -13,6 +13,8 @@
 # (refresh_centres = false), scope-all (centring_scope = "all", the default before session 24):
 #   OPTS="base no-weights no-refresh no-centring no-centre-refresh" bash docs/sweeps/issue14.sh DATA STORE 1 2 3
 # PRE_STORE=DIR reuses the pre-training of an earlier invocation's store (one seed per store).
+# The table over seeds, from the stores (each seed's continuations group as one setting):
+#   mvc-workbench runs export --group-by-seed --tag issue14 --runs STORE_1 --also STORE_2 --also STORE_3
 # (one STORE_DIR per concurrent invocation: each run is found as the store's newest folder)
 set -euo pipefail
 DATA=$1 STORE=$2; shift 2

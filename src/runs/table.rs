@@ -37,9 +37,27 @@ fn flatten(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, Strin
     }
 }
 
+/// A config as its setting: [`flat_config`] with `init_from` reduced to whether there is one. A
+/// run continued from a checkpoint is one setting whatever the checkpoint, so a protocol that
+/// pre-trains once per seed and continues each setting from that seed's pre-training
+/// (`docs/sweeps/issue14.sh`) groups its seeds.
+pub fn setting_config(cfg: &TrainConfig) -> BTreeMap<String, String> {
+    let mut flat = flat_config(cfg);
+    if let Some(v) = flat.get_mut("init_from")
+        && v != "null"
+    {
+        *v = "a checkpoint".to_owned();
+    }
+    flat
+}
+
 /// The config fields whose values differ between `configs` (sorted), each run's value in order.
 pub fn config_diff(configs: &[&TrainConfig]) -> Vec<(String, Vec<String>)> {
-    let flat: Vec<BTreeMap<String, String>> = configs.iter().map(|c| flat_config(c)).collect();
+    differing(&configs.iter().map(|c| flat_config(c)).collect::<Vec<_>>())
+}
+
+/// The keys whose values differ between the flattened configs, each one's values in order.
+fn differing(flat: &[BTreeMap<String, String>]) -> Vec<(String, Vec<String>)> {
     let mut keys: Vec<&String> = flat.iter().flat_map(BTreeMap::keys).collect();
     keys.sort();
     keys.dedup();
@@ -86,6 +104,18 @@ impl Group<'_> {
         mean_std(&self.runs.iter().filter_map(|r| r.knn_acc()).collect::<Vec<_>>())
     }
 
+    /// Mean ± std of the final k-means-on-`Z` ACC over the group's runs that recorded it.
+    pub fn kmeans_z_stat(&self) -> Option<(f64, f64)> {
+        mean_std(
+            &self.runs.iter().filter_map(|r| r.results.as_ref()?.kmeans_z).map(|k| k.scores.acc).collect::<Vec<_>>(),
+        )
+    }
+
+    /// Each run's final ACC, in seed order.
+    pub fn final_accs(&self) -> Vec<f64> {
+        self.runs.iter().filter_map(|r| r.final_scores()).map(|s| s.acc).collect()
+    }
+
     /// Mean ± std of one score of the best (label-selected) epoch over the group's runs.
     pub fn best_stat(&self, score: fn(&ScoreRow) -> f64) -> Option<(f64, f64)> {
         mean_std(&self.runs.iter().filter_map(|r| r.best_scores()).map(|s| score(&s)).collect::<Vec<_>>())
@@ -101,16 +131,16 @@ pub struct Table<'a> {
 }
 
 /// Groups `runs` by dataset and setting; with `over_seeds` false every run is its own row.
+/// A continued run counts as one setting whatever its checkpoint ([`setting_config`]).
 pub fn table<'a>(runs: &[&'a RunRecord], over_seeds: bool) -> Table<'a> {
-    let configs: Vec<&TrainConfig> = runs.iter().map(|r| &r.config).collect();
-    let settings: Vec<String> = config_diff(&configs)
+    let flats: Vec<BTreeMap<String, String>> = runs.iter().map(|r| setting_config(&r.config)).collect();
+    let settings: Vec<String> = differing(&flats)
         .into_iter()
         .map(|(k, _)| k)
         .filter(|k| !NOT_A_SETTING.contains(&k.as_str()) && !k.starts_with("device"))
         .collect();
     let mut groups: Vec<Group<'a>> = Vec::new();
-    for &r in runs {
-        let flat = flat_config(&r.config);
+    for (&r, flat) in runs.iter().zip(&flats) {
         let setting: Vec<String> = settings.iter().map(|k| flat.get(k).cloned().unwrap_or_default()).collect();
         let dataset = r.dataset.name.clone();
         match groups.iter_mut().find(|g| over_seeds && g.dataset == dataset && g.setting == setting) {
@@ -152,6 +182,14 @@ pub fn render(t: &Table<'_>, format: Format) -> String {
     if knn {
         head.push("kNN ACC (test)".into());
     }
+    let kmeans = t.groups.iter().any(|g| g.kmeans_z_stat().is_some());
+    if kmeans {
+        head.push("final k-means on Z ACC".into());
+    }
+    let by_seed = t.groups.iter().any(|g| g.runs.len() > 1);
+    if by_seed {
+        head.push("final ACC by seed".into());
+    }
     head.extend(SCORES.iter().map(|(n, _)| format!("best {n} (label-selected)")));
     let cell = |s: Option<(f64, f64)>, n: usize| match (s, format) {
         (None, _) => "–".to_owned(),
@@ -172,6 +210,12 @@ pub fn render(t: &Table<'_>, format: Format) -> String {
             if knn {
                 row.push(g.knn_stat().map_or(String::new(), |(m, sd)| format!("{m:.6},{sd:.6}")));
             }
+            if kmeans {
+                row.push(g.kmeans_z_stat().map_or(String::new(), |(m, sd)| format!("{m:.6},{sd:.6}")));
+            }
+            if by_seed {
+                row.push(g.final_accs().iter().map(|a| format!("{a:.6}")).collect::<Vec<_>>().join(" "));
+            }
             for (_, f) in SCORES {
                 row.push(g.best_stat(f).map_or(String::new(), |(m, sd)| format!("{m:.6},{sd:.6}")));
             }
@@ -179,6 +223,12 @@ pub fn render(t: &Table<'_>, format: Format) -> String {
             row.extend(SCORES.iter().map(|(_, f)| cell(g.final_stat(*f), n)));
             if knn {
                 row.push(cell(g.knn_stat(), n));
+            }
+            if kmeans {
+                row.push(cell(g.kmeans_z_stat(), n));
+            }
+            if by_seed {
+                row.push(g.final_accs().iter().map(|a| format!("{a:.4}")).collect::<Vec<_>>().join(", "));
             }
             row.extend(SCORES.iter().map(|(_, f)| cell(g.best_stat(*f), n)));
         }
@@ -209,6 +259,13 @@ pub fn render(t: &Table<'_>, format: Format) -> String {
                 if knn && which == "final" {
                     cols.push("final_knn_acc_test_mean".into());
                     cols.push("final_knn_acc_test_std".into());
+                }
+                if kmeans && which == "final" {
+                    cols.push("final_kmeans_z_acc_mean".into());
+                    cols.push("final_kmeans_z_acc_std".into());
+                }
+                if by_seed && which == "final" {
+                    cols.push("final_acc_by_seed".into());
                 }
             }
             let mut s = cols.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(",") + "\n";

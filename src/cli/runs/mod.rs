@@ -51,6 +51,9 @@ pub enum RunsCommand {
         /// Only runs with this tag.
         #[arg(long)]
         tag: Option<String>,
+        /// Another run store to read beside --runs (repeatable), e.g. one store a seed.
+        #[arg(long, value_name = "DIR")]
+        also: Vec<PathBuf>,
     },
     /// Renames a run.
     Rename { id: String, name: String },
@@ -83,16 +86,25 @@ pub fn run(args: &RunsArgs) -> Result<(), String> {
             let ids = ids.iter().map(|i| resolve(i)).collect::<Result<Vec<_>, _>>()?;
             show::compare(&store, &ids, *json)
         }
-        RunsCommand::Export { group_by_seed, format, tag } => {
+        RunsCommand::Export { group_by_seed, format, tag, also } => {
             let listing = store.list();
             show::report_problems(&listing.problems);
             let mut runs = listing.runs;
+            for dir in also {
+                if !dir.is_dir() {
+                    return Err(format!("--also {}: there is no run store (no such folder)", dir.display()));
+                }
+                let other = RunStore::open(dir).map_err(|e| e.to_string())?.list();
+                show::report_problems(&other.problems);
+                runs.extend(other.runs);
+            }
             if let Some(tag) = tag {
                 runs.retain(|r| r.tags.contains(tag));
             }
             let done = table::finished(&runs);
             if done.is_empty() {
-                return Err(format!("no finished runs in {} to make a table of", store.dir().display()));
+                let also: String = also.iter().map(|d| format!(", {}", d.display())).collect();
+                return Err(format!("no finished runs in {}{also} to make a table of", store.dir().display()));
             }
             print!("{}", table::render(&table::table(&done, *group_by_seed), *format));
             Ok(())
