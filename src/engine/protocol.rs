@@ -251,7 +251,8 @@ pub struct Scores {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricsReport {
     pub global_epoch: usize,
-    /// argmax of the mean of the views' `q_v` (the primary reading).
+    /// The primary reading (the name is historical): the DEC head on the weighted consensus
+    /// `normalize(Σ w_v h_v)`; for networks from before issue 13, argmax of the mean of the views' `q_v`.
     pub mean_q: Scores,
     /// argmax of the VCF head's `t`.
     pub vcf: Scores,

@@ -128,7 +128,8 @@ pub struct BestScores {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Results {
-    /// The primary reading (argmax of the mean `q`) at the last evaluated epoch.
+    /// The primary reading (the DEC head on the weighted consensus, `mean_q` in a metrics report) at
+    /// the last evaluated epoch.
     pub final_epoch: Option<EpochScores>,
     /// The evaluated epoch with the best primary ACC (label-selected).
     pub best: Option<BestScores>,
