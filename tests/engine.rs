@@ -11,7 +11,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use mvc_workbench::data::{self, MultiViewDataset, Preprocess};
 use mvc_workbench::engine::TrainError;
 use mvc_workbench::engine::checkpoint::{self, CheckpointMeta};
-use mvc_workbench::engine::config::{DeviceChoice, LossWeights, TargetSource, Term, TrainConfig};
+use mvc_workbench::engine::config::{CentringScope, DeviceChoice, LossWeights, TargetSource, Term, TrainConfig};
 use mvc_workbench::engine::predict::{evaluate, predict_index};
 use mvc_workbench::engine::protocol::{Command, Event, LiveParams, Phase, RunSummary};
 use mvc_workbench::engine::trainer::{adam, spawn_trainer};
@@ -254,7 +254,6 @@ fn contrastive_terms_fall_well_below_chance() {
 /// one. A run records the scope in its network, and a run from a checkpoint takes its own.
 #[test]
 fn the_centring_scope_splits_the_heads_features_from_the_contrasts() {
-    use mvc_workbench::engine::config::CentringScope;
     use mvc_workbench::model::l2_normalize;
     let _serial = serial();
     let ds = gauss3();
@@ -731,6 +730,41 @@ fn init_from_continues_a_pretrained_checkpoint() {
     let err = err.unwrap_err();
     assert!(matches!(err, TrainError::Checkpoint { .. }), "{err:?}");
     assert!(err.to_string().contains("feature_dim 32, this run has 16"), "{err}");
+}
+
+/// `view_centring = false` on a run continued from a pre-training gives a network without
+/// centring (before session 27 the checkpoint's centring stayed and the heads were centred too:
+/// scope `all`, silently); a network whose contrastive phase ran with centring refuses it.
+#[test]
+fn a_pre_training_continues_without_centring_when_asked() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let ds = gauss3();
+    let (pre, _) = run(ds.clone(), small(3, 0), Some(dir.path().join("pre")));
+    let pre = pre.unwrap().checkpoint.unwrap();
+    assert!(checkpoint::load(&pre).unwrap().meta.model.view_centring, "the default pre-training centres");
+    let continued = |view_centring: bool, scope: CentringScope, from: &std::path::Path, out: &str| {
+        let mut cfg = small(0, 2);
+        cfg.view_centring = view_centring;
+        cfg.centring_scope = scope;
+        cfg.init_from = Some(from.to_path_buf());
+        let (s, _) = run(ds.clone(), cfg, Some(dir.path().join(out)));
+        s
+    };
+    let off = continued(false, CentringScope::Contrast, &pre, "off").unwrap();
+    let off_ck = checkpoint::load(off.checkpoint.as_ref().unwrap()).unwrap();
+    assert!(!off_ck.meta.model.view_centring, "the continued network has no centring");
+    assert!(off_ck.model(&Device::flex()).unwrap().centring.is_none());
+    let all = continued(true, CentringScope::All, &pre, "all").unwrap();
+    assert!(checkpoint::load(all.checkpoint.as_ref().unwrap()).unwrap().meta.model.centre_heads);
+    let (a, b) = (off.epochs.last().unwrap().losses.total, all.epochs.last().unwrap().losses.total);
+    assert!((a - b).abs() > 1e-6, "no centring and centring everything train differently ({a} vs {b})");
+    // A centred network past its pre-training keeps its centring: asking for none is an error.
+    let trained = continued(true, CentringScope::Contrast, &pre, "trained").unwrap().checkpoint.unwrap();
+    let err = continued(false, CentringScope::Contrast, &trained, "refused").unwrap_err();
+    assert!(matches!(err, TrainError::Checkpoint { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains(&trained.display().to_string()) && msg.contains("view_centring = false"), "{msg}");
 }
 
 /// `lr_cosine` decays the contrastive learning rate along a half cosine: the factor is 1 at the

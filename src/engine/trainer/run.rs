@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use burn::module::Module;
-use burn::tensor::Device;
+use burn::module::{Module, Param};
+use burn::tensor::{Device, Tensor};
 use crossbeam_channel::{Receiver, Sender};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -340,14 +340,29 @@ impl<'a> Run<'a> {
     ) -> Result<(Cvc, bool), TrainError> {
         let ck = checkpoint::load(dir).map_err(TrainError::checkpoint)?;
         ck.check_dataset(&self.ds, false).map_err(TrainError::checkpoint)?;
-        // The network's revision (latent centring, the AFW's form) is the checkpoint's: a network
-        // saved before issue 13 continues in its own form.
-        model_cfg.view_centring = ck.meta.model.view_centring;
+        let heads_trained = ck.meta.global_epoch > ck.config.mse_epochs;
+        // The network's revision (the AFW's form) is the checkpoint's: a network saved before
+        // issue 13 continues in its own form. So is its latent centring once its contrastive
+        // phase has run; a pre-training alone has learnt nothing of it (the centres `c_v` are
+        // estimated when the contrastive phase starts), so it takes this run's `view_centring`.
         model_cfg.afw_residual = ck.meta.model.afw_residual;
+        if heads_trained {
+            if ck.meta.model.view_centring && !model_cfg.view_centring {
+                return Err(TrainError::checkpoint(format!(
+                    "{}: its network was trained with view centring ({} contrastive epochs), so \
+                     view_centring = false cannot apply to it; continue it with centring, or start from \
+                     a checkpoint of its pre-training (or from scratch)",
+                    dir.display(),
+                    ck.meta.global_epoch - ck.config.mse_epochs
+                )));
+            }
+            model_cfg.view_centring = ck.meta.model.view_centring;
+        }
         let model_cfg = &*model_cfg;
         let theirs = ModelConfig {
             kernel_scale: model_cfg.kernel_scale,
             centre_heads: model_cfg.centre_heads,
+            view_centring: model_cfg.view_centring,
             ..ck.meta.model.clone()
         };
         if &theirs != model_cfg {
@@ -377,7 +392,13 @@ impl<'a> Run<'a> {
         let mut model = ck.model(ad).map_err(TrainError::checkpoint)?;
         model.dec.kernel_scale = model_cfg.kernel_scale;
         model.centre_heads = model_cfg.centre_heads;
-        Ok((model, ck.meta.global_epoch > ck.config.mse_epochs))
+        if model.centring.is_some() != model_cfg.view_centring {
+            // A pre-training continued with the other choice of centring (estimated at the phase start).
+            model.centring = model_cfg
+                .view_centring
+                .then(|| Param::from_tensor(Tensor::<2>::zeros([model_cfg.n_views(), model_cfg.high_feature_dim], ad)));
+        }
+        Ok((model, heads_trained))
     }
 
     /// Rows whose true label supervises `L_Q`, drawn with the run's seed.
