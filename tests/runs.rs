@@ -313,6 +313,36 @@ fn runs_continued_from_each_seeds_own_pre_training_group_over_seeds_across_store
     assert!(err.contains("/nonexistent/store") && err.contains("no run store"), "{err}");
 }
 
+#[test]
+fn a_continued_run_that_centred_despite_its_record_reads_as_scope_all() {
+    // Before session 27 `view_centring = false` on a continued run kept the checkpoint's
+    // centring and centred the heads: its checkpoint's meta.json says so, its record does not.
+    let dir = tempfile::tempdir().unwrap();
+    let store = RunStore::open(dir.path()).unwrap();
+    let mut ids = Vec::new();
+    for (centred, heads) in [(true, true), (false, true), (true, false)] {
+        let mut run = new_run(1, 1e-3);
+        run.config.init_from = Some(dir.path().join("pre-1"));
+        run.config.view_centring = false;
+        let mut w = store.create(run).unwrap();
+        play(&mut w, [0.5, 0.6, 0.7]);
+        let id = w.id().to_string();
+        drop(w);
+        let ckpt = store.run_dir(&id).join("checkpoint");
+        std::fs::create_dir_all(&ckpt).unwrap();
+        let meta = format!(r#"{{"model": {{"view_centring": {centred}, "centre_heads": {heads}}}}}"#);
+        std::fs::write(ckpt.join("meta.json"), meta).unwrap();
+        ids.push(id);
+    }
+    let read = |id: &str| store.load(id).unwrap().config;
+    let buggy = read(&ids[0]);
+    assert!(buggy.view_centring, "the network centred: the record is read as what ran");
+    assert_eq!(buggy.centring_scope, mvc_workbench::engine::config::CentringScope::All);
+    for id in &ids[1..] {
+        assert!(!read(id).view_centring, "no centring in the checkpoint: the record stands");
+    }
+}
+
 /// A tiny network whose epochs take long enough (many small batches) to catch mid-run.
 const SLOW_SMALL: &str = "encoder_hidden = [256, 256]\nfeature_dim = 32\nhigh_feature_dim = 32\n\
     vcf_ff_dim = 64\nbatch_size = 20\neval_every = 1000\nsnapshot_every = 0\nseed = 7\nmse_epochs = 500\ncon_epochs = 0\n";

@@ -234,7 +234,31 @@ fn read_record(dir: &Path) -> Result<RunRecord, StoreError> {
         Some(r) if rec.status != Status::Running => r.epochs_done,
         _ => count_epochs(&dir.join(EPOCHS_FILE)),
     };
+    reconcile_centring(&mut rec, dir);
     Ok(rec)
+}
+
+/// Before session 27 a run continued from a checkpoint (`init_from`) with `view_centring = false`
+/// kept the checkpoint's centring and centred its heads too: it ran `centring_scope = all` while
+/// its record says no centring. Its checkpoint's `meta.json` tells the truth (`view_centring` and
+/// `centre_heads` both true); the record's config is read as what ran, so `runs export` never
+/// labels such a run "no centring". Records whose checkpoint is missing are left as they are.
+fn reconcile_centring(rec: &mut RunRecord, dir: &Path) {
+    if rec.config.view_centring || rec.config.init_from.is_none() {
+        return;
+    }
+    // The run folder's own checkpoint, else the recorded one (which may be relative to where
+    // the run was started).
+    let candidates = [Some(dir.join("checkpoint")), rec.checkpoint.clone()];
+    let Some(text) = candidates.iter().flatten().find_map(|c| fs::read_to_string(c.join("meta.json")).ok()) else {
+        return;
+    };
+    let Ok(meta) = serde_json::from_str::<serde_json::Value>(&text) else { return };
+    let flag = |key: &str| meta["model"][key].as_bool() == Some(true);
+    if flag("view_centring") && flag("centre_heads") {
+        rec.config.view_centring = true;
+        rec.config.centring_scope = crate::engine::config::CentringScope::All;
+    }
 }
 
 /// Complete epoch lines in `epochs.jsonl` (a line cut short by a kill is not counted).
