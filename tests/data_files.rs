@@ -331,3 +331,32 @@ fn minmax_and_zscore_never_divide_by_zero() {
     assert!(sp.views[0].data.is_sparse());
     assert_eq!(sp.views[0].data.to_dense(), vec![1.0, 0.0, 0.0, 1.0]);
 }
+
+#[test]
+fn auto_z_scores_dense_views_and_min_maxes_sparse_ones() {
+    let mut ds = builtin::generate("gauss3-noise").unwrap();
+    // View 1 mostly zeros (1 entry in 4 non-zero), view 0 dense.
+    if let ViewData::Dense { values, .. } = &mut ds.views[1].data {
+        values.iter_mut().enumerate().filter(|(i, _)| i % 4 != 0).for_each(|(_, x)| *x = 0.0);
+    }
+    assert!(preprocess::nonzero_share(&ds.views[0].data) > 0.99);
+    let share = preprocess::nonzero_share(&ds.views[1].data);
+    assert!((share - 0.25).abs() < 0.01, "{share}");
+    let mut auto = ds.clone();
+    let got = preprocess::apply(&mut auto, Preprocess::Auto);
+    assert_eq!(got[0], Preprocess::ZScore);
+    assert_eq!(got[1], Preprocess::MinMax);
+    // Each view equals the scaling auto chose for it.
+    let mut z = ds.clone();
+    preprocess::apply(&mut z, Preprocess::ZScore);
+    let mut mm = ds.clone();
+    preprocess::apply(&mut mm, Preprocess::MinMax);
+    assert_eq!(auto.views[0].data.to_dense(), z.views[0].data.to_dense());
+    assert_eq!(auto.views[1].data.to_dense(), mm.views[1].data.to_dense());
+    assert_ne!(auto.views[0].data.to_dense(), mm.views[0].data.to_dense());
+    // The name round-trips through the CLI's and the API's spelling.
+    assert_eq!("auto".parse::<Preprocess>().unwrap(), Preprocess::Auto);
+    assert_eq!(Preprocess::Auto.as_str(), "auto");
+    let json: Preprocess = serde_json::from_str("\"auto\"").unwrap();
+    assert_eq!(json, Preprocess::Auto);
+}

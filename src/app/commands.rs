@@ -119,12 +119,13 @@ impl WorkbenchApp {
                 DatasetSource::File(path) => data::list_variables(path).ok(),
                 DatasetSource::Builtin(_) => None,
             };
-            data::preprocess::apply(&mut ds, preprocess);
+            let scalings = data::preprocess::apply(&mut ds, preprocess);
             Ok(LoadedDataset {
                 source: task_src,
                 dataset: Arc::new(ds),
                 variables,
                 preprocess,
+                scalings,
                 load_secs: t0.elapsed().as_secs_f64(),
             })
         };

@@ -108,8 +108,8 @@ impl DatasetPanel {
         });
         ui.add_space(4.0);
         ui.label(RichText::new("Views").strong());
-        egui::Grid::new("dataset_views").num_columns(3).striped(true).show(ui, |ui| {
-            for v in &ds.views {
+        egui::Grid::new("dataset_views").num_columns(4).striped(true).show(ui, |ui| {
+            for (i, v) in ds.views.iter().enumerate() {
                 ui.label(&v.name).on_hover_text(format!(
                     "from {}{}",
                     v.source,
@@ -117,6 +117,10 @@ impl DatasetPanel {
                 ));
                 ui.label(format!("{} features", v.data.cols()));
                 ui.label(if v.data.is_sparse() { "sparse" } else { "dense" });
+                if let Some(&scaling) = loaded.scalings.get(i) {
+                    ui.label(RichText::new(scaling.as_str()).weak())
+                        .on_hover_text(scaling_hint(loaded.preprocess, scaling));
+                }
                 ui.end_row();
             }
         });
@@ -137,7 +141,7 @@ impl DatasetPanel {
                 egui::ComboBox::from_id_salt("preprocess").selected_text(preprocess_label(state.preprocess)).show_ui(
                     ui,
                     |ui| {
-                        for p in [Preprocess::MinMax, Preprocess::ZScore, Preprocess::None] {
+                        for p in [Preprocess::MinMax, Preprocess::ZScore, Preprocess::Auto, Preprocess::None] {
                             ui.selectable_value(&mut state.preprocess, p, preprocess_label(p));
                         }
                     },
@@ -153,11 +157,21 @@ impl DatasetPanel {
     }
 }
 
+fn scaling_hint(chosen: Preprocess, got: Preprocess) -> String {
+    if chosen == Preprocess::Auto {
+        let why = if got == Preprocess::ZScore { "at least half" } else { "fewer than half" };
+        format!("auto: {} of its entries are non-zero, so {}", why, preprocess_label(got))
+    } else {
+        format!("scaled: {}", preprocess_label(got))
+    }
+}
+
 fn preprocess_label(p: Preprocess) -> &'static str {
     match p {
         Preprocess::MinMax => "min-max per feature",
         Preprocess::ZScore => "z-score per feature",
         Preprocess::None => "none (as stored)",
+        Preprocess::Auto => "auto: z-score dense views, min-max sparse ones",
     }
 }
 

@@ -62,7 +62,7 @@ pub(super) fn load_for_checkpoint(
     let raw = if ck.config.views.is_some() { ck.views_of(&raw).map_err(|e| e.to_string())?.into_owned() } else { raw };
     let candidates: Vec<Preprocess> = match preprocess {
         Some(p) => vec![p],
-        None => vec![Preprocess::MinMax, Preprocess::ZScore, Preprocess::None],
+        None => vec![Preprocess::MinMax, Preprocess::ZScore, Preprocess::Auto, Preprocess::None],
     };
     let (hard, _) = ck.differences(&raw);
     if !hard.is_empty() {

@@ -95,7 +95,7 @@ pub fn run(args: &TsneArgs) -> Result<(), String> {
         (Feature::Z, None) => return Err("--feature z needs --checkpoint DIR (a trained run)".into()),
         (_, None) => {
             let mut ds = load(&args.data, NonFinite::Error)?;
-            data::preprocess::apply(&mut ds, args.preprocess.unwrap_or(Preprocess::MinMax));
+            data::preprocess::apply(&mut ds, args.preprocess.unwrap_or_default());
             let rows = rows_of(&ds, args.n, args.seed);
             let (x, dim) = ds.side_by_side(&rows);
             (ds, x, dim, rows)

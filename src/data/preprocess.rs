@@ -17,6 +17,28 @@ pub enum Preprocess {
     ZScore,
     /// Values as stored.
     None,
+    /// Per view: z-score where at least [`AUTO_DENSE_SHARE`] of the view's entries are non-zero,
+    /// min-max otherwise. Z-scoring a mostly-zero feature turns its rare non-zeros into large
+    /// outliers (a word in 2 of 203 WebKB pages becomes ~10 standard deviations) and makes a
+    /// sparse view dense; on dense views it is the standard scaling, and it lets features whose
+    /// range is set by a few outliers count in the reconstruction (docs/RESULTS.md, session 28).
+    Auto,
+}
+
+/// The share of non-zero entries at or above which [`Preprocess::Auto`] z-scores a view.
+pub const AUTO_DENSE_SHARE: f64 = 0.5;
+
+/// The share of a view's entries that are non-zero (stored sparse zeros and explicit zeros alike).
+pub fn nonzero_share(data: &ViewData) -> f64 {
+    let total = data.rows() * data.cols();
+    if total == 0 {
+        return 0.0;
+    }
+    let nonzero = match data {
+        ViewData::Dense { values, .. } => values.iter().filter(|&&x| x != 0.0).count(),
+        ViewData::Sparse(m) => m.values.iter().filter(|&&x| x != 0.0).count(),
+    };
+    nonzero as f64 / total as f64
 }
 
 impl std::str::FromStr for Preprocess {
@@ -26,7 +48,8 @@ impl std::str::FromStr for Preprocess {
             "minmax" | "min-max" => Ok(Preprocess::MinMax),
             "zscore" | "z-score" => Ok(Preprocess::ZScore),
             "none" => Ok(Preprocess::None),
-            o => Err(format!("unknown preprocessing {o:?}; use minmax, zscore or none")),
+            "auto" => Ok(Preprocess::Auto),
+            o => Err(format!("unknown preprocessing {o:?}; use minmax, zscore, auto or none")),
         }
     }
 }
@@ -37,6 +60,17 @@ impl Preprocess {
             Preprocess::MinMax => "minmax",
             Preprocess::ZScore => "zscore",
             Preprocess::None => "none",
+            Preprocess::Auto => "auto",
+        }
+    }
+
+    /// The scaling this choice applies to one view: `auto` resolves by the view's density,
+    /// every other choice is itself.
+    pub fn for_view(self, data: &ViewData) -> Preprocess {
+        match self {
+            Preprocess::Auto if nonzero_share(data) >= AUTO_DENSE_SHARE => Preprocess::ZScore,
+            Preprocess::Auto => Preprocess::MinMax,
+            other => other,
         }
     }
 }
@@ -91,11 +125,15 @@ fn column_stats(data: &ViewData) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
 /// Scales every view in place. Constant features become 0 (never NaN).
 /// A sparse view stays sparse when the scaling maps 0 to 0 (min-max with
 /// every feature's minimum at 0); otherwise it is made dense.
-pub fn apply(ds: &mut MultiViewDataset, how: Preprocess) {
-    if how == Preprocess::None {
-        return;
-    }
+/// Returns the scaling each view got (`auto` resolved per view).
+pub fn apply(ds: &mut MultiViewDataset, how: Preprocess) -> Vec<Preprocess> {
+    let mut applied = Vec::with_capacity(ds.views.len());
     for view in &mut ds.views {
+        let how = how.for_view(&view.data);
+        applied.push(how);
+        if how == Preprocess::None {
+            continue;
+        }
         let (rows, cols) = (view.data.rows(), view.data.cols());
         let (min, max, sum, sq) = column_stats(&view.data);
         let n = rows.max(1) as f64;
@@ -115,7 +153,7 @@ pub fn apply(ds: &mut MultiViewDataset, how: Preprocess) {
                     (mean, if sd > 1e-12 * mean.abs().max(1.0) { 1.0 / sd } else { 0.0 })
                 })
                 .unzip(),
-            Preprocess::None => unreachable!(),
+            Preprocess::None | Preprocess::Auto => unreachable!("resolved above"),
         };
         let keeps_zero = shift.iter().all(|&s| s == 0.0);
         match &mut view.data {
@@ -136,4 +174,5 @@ pub fn apply(ds: &mut MultiViewDataset, how: Preprocess) {
             }
         }
     }
+    applied
 }

@@ -18,6 +18,8 @@ pub struct LoadedDataset {
     /// The file's variables (file datasets only).
     pub variables: Option<Vec<VariableInfo>>,
     pub preprocess: Preprocess,
+    /// The scaling each view got (`auto` resolved per view).
+    pub scalings: Vec<Preprocess>,
     pub load_secs: f64,
 }
 

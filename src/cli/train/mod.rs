@@ -175,7 +175,8 @@ pub struct TrainArgs {
     /// auto, flex (alias cpu), wgpu or wgpu-software.
     #[arg(long)]
     pub device: Option<DeviceChoice>,
-    /// Feature scaling before training: minmax, zscore or none.
+    /// Feature scaling before training: minmax, zscore, auto (z-score the views whose entries
+    /// are mostly non-zero, min-max the sparse ones) or none.
     #[arg(long, default_value = "minmax")]
     pub preprocess: Preprocess,
     /// NaN/Inf handling when loading: error, zero or mean.
