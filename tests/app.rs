@@ -840,3 +840,35 @@ fn a_dataset_the_seed_has_a_preset_for_offers_it() {
     h.step();
     assert!(h.query_by_label_contains("Use the seed's").is_none(), "no preset for gauss3-noise");
 }
+
+/// The dataset panel's "auto" scaling z-scores the dense view and min-maxes the sparse one of a
+/// loaded file, and lists what each view got.
+#[test]
+fn auto_scaling_is_chosen_in_the_dataset_panel_and_shown_per_view() {
+    use common::{num, var};
+    use mvc_workbench::data::Preprocess;
+    use mvc_workbench::data::mat::writer::write_mat_v5;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mixed.mat");
+    let vars = [
+        var("X1", num(40, 3, |r, c| 1.0 + ((r % 2) * 5 + c) as f64)),
+        // One entry in eight non-zero: a sparse, text-like view.
+        var("X2", num(40, 4, |r, c| if (r + c) % 8 == 0 { 1.0 + (r % 2) as f64 } else { 0.0 })),
+        var("Y", num(40, 1, |r, _| (r % 2) as f64)),
+    ];
+    write_mat_v5(&path, &vars, false).unwrap();
+    let runs = tempfile::tempdir().unwrap();
+    let mut h = harness(Some(path.to_str().unwrap()), runs.path());
+    step_until(&mut h, 30, "the file to load", |a| a.session.loaded.is_some());
+    assert_eq!(h.state().session.loaded.as_ref().unwrap().scalings, vec![Preprocess::MinMax; 2], "min-max by default");
+    pick(&mut h, "min-max per feature", "auto: z-score dense views, min-max sparse ones");
+    assert_eq!(h.state().state.preprocess, Preprocess::Auto);
+    step_until(&mut h, 30, "the file to load again, scaled by auto", |a| {
+        a.session.loaded.as_ref().is_some_and(|l| l.preprocess == Preprocess::Auto)
+    });
+    assert_eq!(h.state().session.loaded.as_ref().unwrap().scalings, vec![Preprocess::ZScore, Preprocess::MinMax]);
+    assert!(
+        h.query_by_label("zscore").is_some() && h.query_by_label("minmax").is_some(),
+        "each view's scaling is listed"
+    );
+}

@@ -702,8 +702,8 @@ fn train_dec_on_one_view_through_the_api() {
     assert!(text.contains("the DEC model trains on one view"), "{text}");
 }
 
-/// `/train`'s `preprocess` scales the data as asked and the run record says so; an unknown
-/// scaling is refused with its name.
+/// `/train`'s `preprocess` (`zscore`, `auto`) scales the data as asked and the run record says
+/// so; an unknown scaling is refused with its name.
 #[test]
 fn train_with_z_score_preprocessing_through_the_api() {
     let (server, runs) = start();
@@ -719,6 +719,16 @@ fn train_with_z_score_preprocessing_through_the_api() {
         .collect();
     assert_eq!(records.len(), 1, "one run recorded");
     assert_eq!(json(&records[0])["dataset"]["preprocess"], "zscore", "{}", records[0]);
+    let body = r#"{"dataset_name": "gauss3-noise", "preprocess": "auto", "mse_epochs": 1, "con_epochs": 1,
+                   "batch_size": 100, "seed": 3}"#;
+    let (status, text) = http(addr, "POST", "/train", body);
+    assert_eq!(status, 200, "{text}");
+    let records: Vec<String> = std::fs::read_dir(runs.path())
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("run.json")).ok())
+        .collect();
+    assert_eq!(records.len(), 2, "two runs recorded");
+    assert!(records.iter().any(|r| json(r)["dataset"]["preprocess"] == "auto"), "{records:?}");
     let body = r#"{"dataset_name": "gauss3-noise", "preprocess": "whiten", "mse_epochs": 1, "con_epochs": 1}"#;
     assert_error(addr, "POST", "/train", body, 400, &["whiten"]);
 }

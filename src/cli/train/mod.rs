@@ -255,7 +255,12 @@ pub fn run_train(args: &TrainArgs) -> Result<(), String> {
         // The appended noise view is one of the run's views.
         views.push(noise.source.clone());
     }
-    data::preprocess::apply(&mut ds, args.preprocess);
+    let scalings = data::preprocess::apply(&mut ds, args.preprocess);
+    if args.preprocess == Preprocess::Auto {
+        let each: Vec<String> =
+            ds.views.iter().zip(&scalings).map(|(v, p)| format!("{} {}", v.name, p.as_str())).collect();
+        eprintln!("auto scaling (z-score where at least half the entries are non-zero): {}", each.join(", "));
+    }
     if args.preset.is_none()
         && !cfg.model.is_baseline()
         && let Some(p) = crate::engine::presets::for_dataset(&args.data)
