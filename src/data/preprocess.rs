@@ -34,11 +34,7 @@ pub fn nonzero_share(data: &ViewData) -> f64 {
     if total == 0 {
         return 0.0;
     }
-    let nonzero = match data {
-        ViewData::Dense { values, .. } => values.iter().filter(|&&x| x != 0.0).count(),
-        ViewData::Sparse(m) => m.values.iter().filter(|&&x| x != 0.0).count(),
-    };
-    nonzero as f64 / total as f64
+    data.nonzero() as f64 / total as f64
 }
 
 impl std::str::FromStr for Preprocess {
