@@ -49,6 +49,8 @@ pub enum KMeansError {
     NoFeatures,
     #[error("the data for k-means has {len} values, which is not {n} samples × {d} features")]
     BadShape { len: usize, n: usize, d: usize },
+    #[error("the k-means start has {len} values, which is not {k} centres × {d} features")]
+    BadStart { len: usize, k: usize, d: usize },
     #[error("the data for k-means contains NaN or infinite values")]
     NonFinite,
     #[error("k-means' distance products failed: {0}")]
@@ -222,10 +224,13 @@ fn one_run(
     d: usize,
     p: &KMeansParams,
     tol: f64,
-    rng: &mut ChaCha8Rng,
+    start: Start<'_>,
 ) -> Result<KMeansResult, KMeansError> {
     let (n, k) = (norms.len(), p.k);
-    let mut centroids = plus_plus(data, x, norms, d, k, rng)?;
+    let mut centroids = match start {
+        Start::PlusPlus(rng) => plus_plus(data, x, norms, d, k, rng)?,
+        Start::Given(c) => c.to_vec(),
+    };
     let mut labels = vec![0usize; n];
     let mut dists = vec![0f32; n];
     let mut inertia = assign(data, x, d, &centroids, &mut labels, &mut dists)?;
@@ -263,8 +268,21 @@ fn one_run(
     Ok(KMeansResult { centroids, labels, inertia, iterations })
 }
 
-/// Runs k-means on `n × d` row-major data.
-pub fn kmeans(data: &[f32], n: usize, d: usize, params: &KMeansParams) -> Result<KMeansResult, KMeansError> {
+/// Where a Lloyd run starts: k-means++ seeding, or given centres.
+enum Start<'a> {
+    PlusPlus(&'a mut ChaCha8Rng),
+    Given(&'a [f32]),
+}
+
+/// What every run on one data set shares: the stopping tolerance, the rows' norms and the data
+/// as a tensor for the distance products.
+struct Prepared {
+    tol: f64,
+    norms: Vec<f32>,
+    x: Tensor<2>,
+}
+
+fn prepare(data: &[f32], n: usize, d: usize, params: &KMeansParams) -> Result<Prepared, KMeansError> {
     if params.k == 0 {
         return Err(KMeansError::NoClusters);
     }
@@ -300,15 +318,52 @@ pub fn kmeans(data: &[f32], n: usize, d: usize, params: &KMeansParams) -> Result
     let tol = params.tolerance * var_sum / d.max(1) as f64;
     let norms = row_norms(data, d);
     let x = Tensor::<2>::from_data(TensorData::new(data.to_vec(), [n, d]), &Device::flex());
+    Ok(Prepared { tol, norms, x })
+}
+
+fn best_of_restarts(
+    data: &[f32],
+    d: usize,
+    params: &KMeansParams,
+    prep: &Prepared,
+) -> Result<KMeansResult, KMeansError> {
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
     let mut best: Option<KMeansResult> = None;
     for _ in 0..params.n_init.max(1) {
-        let r = one_run(data, &x, &norms, d, params, tol, &mut rng)?;
+        let r = one_run(data, &prep.x, &prep.norms, d, params, prep.tol, Start::PlusPlus(&mut rng))?;
         if best.as_ref().is_none_or(|b| r.inertia < b.inertia) {
             best = Some(r);
         }
     }
     best.ok_or(KMeansError::NoClusters)
+}
+
+/// Runs k-means on `n × d` row-major data.
+pub fn kmeans(data: &[f32], n: usize, d: usize, params: &KMeansParams) -> Result<KMeansResult, KMeansError> {
+    let prep = prepare(data, n, d, params)?;
+    best_of_restarts(data, d, params, &prep)
+}
+
+/// k-means's seeded restarts, and beside them one Lloyd run from the given centres `start`
+/// (row-major `k × d`; e.g. the means of a partition already in use): returns both, the restarts'
+/// best first, so that the caller can keep whichever has the lower inertia and say which it kept.
+pub fn kmeans_with_start(
+    data: &[f32],
+    n: usize,
+    d: usize,
+    params: &KMeansParams,
+    start: &[f32],
+) -> Result<(KMeansResult, KMeansResult), KMeansError> {
+    let prep = prepare(data, n, d, params)?;
+    if start.len() != params.k * d {
+        return Err(KMeansError::BadStart { len: start.len(), k: params.k, d });
+    }
+    if start.iter().any(|x| !x.is_finite()) {
+        return Err(KMeansError::NonFinite);
+    }
+    let restarts = best_of_restarts(data, d, params, &prep)?;
+    let warm = one_run(data, &prep.x, &prep.norms, d, params, prep.tol, Start::Given(start))?;
+    Ok((restarts, warm))
 }
 
 /// The mean silhouette of a partition (Rousseeuw 1987), as scikit-learn's `silhouette_score`
@@ -407,6 +462,33 @@ mod tests {
         let b = kmeans(&data, 300, 2, &p).unwrap();
         assert_eq!(a, b);
         assert_eq!(crate::metrics::accuracy(&a.labels, &y), 1.0);
+    }
+
+    /// The run from given centres keeps their order (cluster j is the one centre j started), ends
+    /// on the same partition as the restarts here, and the restarts are `kmeans`'s own.
+    #[test]
+    fn a_warm_start_keeps_its_centres_identities() {
+        let (data, y) = blobs();
+        let p = KMeansParams::new(3, 7);
+        // The classes' means, listed in the order 2, 0, 1.
+        let order = [2usize, 0, 1];
+        let mut start = vec![];
+        for &c in &order {
+            let rows: Vec<usize> = (0..300).filter(|&i| y[i] == c).collect();
+            for j in 0..2 {
+                start.push(rows.iter().map(|&i| data[i * 2 + j]).sum::<f32>() / rows.len() as f32);
+            }
+        }
+        let (restarts, warm) = kmeans_with_start(&data, 300, 2, &p, &start).unwrap();
+        assert_eq!(restarts, kmeans(&data, 300, 2, &p).unwrap());
+        for (i, &l) in warm.labels.iter().enumerate() {
+            assert_eq!(order[l], y[i], "sample {i}");
+        }
+        assert!((warm.inertia - restarts.inertia).abs() <= 1e-6 * restarts.inertia);
+        assert!(matches!(
+            kmeans_with_start(&data, 300, 2, &p, &start[..4]),
+            Err(KMeansError::BadStart { len: 4, k: 3, d: 2 })
+        ));
     }
 
     /// The assignment from matrix products equals the nearest centre found one distance at a time,

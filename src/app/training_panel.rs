@@ -375,6 +375,14 @@ fn seed_options_ui(cfg: &mut TrainConfig, ui: &mut egui::Ui) {
         }
     });
     ui.end_row();
+    ui.label("k-means warm start").on_hover_text(
+        "with k-means as the source (or balanced): beside k-means' 10 restarts, one run from the heads' current partition; the lower inertia wins, so a partition the heads hold is not given up for a worse k-means optimum. The losses panel reports both inertias at each refresh",
+    );
+    ui.add_enabled(
+        cfg.pseudo_source != PseudoSource::Heads,
+        egui::Checkbox::new(&mut cfg.pseudo_warm_start, "start k-means from the heads too"),
+    );
+    ui.end_row();
     ui.label("Centre refresh").on_hover_text(
         "at each pseudo-label refresh, move the DEC centres to the refreshed clusters' means; off, they move only with their gradient (handwritten keeps its ten digits apart with it off and the heads as the source)",
     );

@@ -11,6 +11,7 @@
 //!   confident, and the DEC centres moved to the renormalised cluster means ([`refresh`]).
 
 use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
 
 use crate::cluster::{KMeansParams, kmeans};
 use crate::data::MultiViewDataset;
@@ -176,6 +177,18 @@ pub struct Refresh {
     /// Where the labels came from: [`PseudoSource::Kmeans`] or [`PseudoSource::Heads`] (what
     /// [`PseudoSource::Balanced`] picked).
     pub source: PseudoSource,
+    /// With a warm start: the two k-means runs' inertias and which was kept.
+    pub warm_start: Option<WarmStart>,
+}
+
+/// The pseudo-label k-means with a warm start (`pseudo_warm_start`): the inertia (sum of squared
+/// distances, on the rows k-means was fitted on) of the restarts' best and of the run from the heads'
+/// partition, and whether the latter was kept (it is when its inertia is lower).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct WarmStart {
+    pub restarts_inertia: f64,
+    pub warm_inertia: f64,
+    pub kept_warm: bool,
 }
 
 /// How a refresh clusters and what else it measures.
@@ -192,6 +205,8 @@ pub struct RefreshParams {
     pub knn: usize,
     /// k-means in the cluster space, the heads' own assignment, or the more balanced of the two.
     pub source: PseudoSource,
+    /// k-means also runs from the heads' partition, and the lower inertia wins (`pseudo_warm_start`).
+    pub warm_start: bool,
 }
 
 impl RefreshParams {
@@ -204,6 +219,7 @@ impl RefreshParams {
             pcl_temperature: cfg.pcl_temperature,
             knn: cfg.knn_targets,
             source: cfg.pseudo_source,
+            warm_start: cfg.pseudo_warm_start,
         }
     }
 }
@@ -324,18 +340,35 @@ fn cluster_means(z: &[f32], dim: usize, labels: &[usize], k: usize) -> Vec<Optio
 }
 
 /// The pseudo-label k-means' centres: 10 restarts, fitted on at most [`PSEUDO_KMEANS_ROWS`] rows
-/// of `z` (row-major `n × dim`).
-fn pseudo_kmeans(z: &[f32], n: usize, dim: usize, k: usize, seed: u64) -> Result<Vec<Option<Vec<f32>>>, String> {
+/// of `z` (row-major `n × dim`); with `start` (one centre per cluster, row-major `k × dim`) also one
+/// run from those centres, the lower inertia kept.
+fn pseudo_kmeans(
+    z: &[f32],
+    n: usize,
+    dim: usize,
+    k: usize,
+    seed: u64,
+    start: Option<&[f32]>,
+) -> Result<(Vec<Option<Vec<f32>>>, Option<WarmStart>), String> {
     let fit_rows: Vec<usize> =
         if n > PSEUDO_KMEANS_ROWS { stratified_sample(None, n, PSEUDO_KMEANS_ROWS, seed) } else { (0..n).collect() };
     let fit: Vec<f32> = fit_rows.iter().flat_map(|&r| z[r * dim..(r + 1) * dim].iter().copied()).collect();
     let km_params = KMeansParams { n_init: PSEUDO_KMEANS_RESTARTS, ..KMeansParams::new(k, seed) };
-    Ok(kmeans(&fit, fit_rows.len(), dim, &km_params)
-        .map_err(|e| format!("the pseudo-label k-means failed: {e}"))?
-        .centroids
-        .chunks_exact(dim)
-        .map(|c| Some(c.to_vec()))
-        .collect())
+    let failed = |e: crate::cluster::KMeansError| format!("the pseudo-label k-means failed: {e}");
+    let (centroids, warm) = match start {
+        None => (kmeans(&fit, fit_rows.len(), dim, &km_params).map_err(failed)?.centroids, None),
+        Some(start) => {
+            let (restarts, warm) =
+                crate::cluster::kmeans_with_start(&fit, fit_rows.len(), dim, &km_params, start).map_err(failed)?;
+            let report = WarmStart {
+                restarts_inertia: restarts.inertia,
+                warm_inertia: warm.inertia,
+                kept_warm: warm.inertia < restarts.inertia,
+            };
+            (if report.kept_warm { warm.centroids } else { restarts.centroids }, Some(report))
+        }
+    };
+    Ok((centroids.chunks_exact(dim).map(|c| Some(c.to_vec())).collect(), warm))
 }
 
 /// Each row's squared distance to each centre; a missing centre (an empty cluster) is infinitely far.
@@ -407,10 +440,19 @@ pub fn refresh(
         ));
     }
     let (z, z_dim) = cluster_features(eval, weights, params.space, latents)?;
+    let mut warm_start = None;
     let kmeans_sq = match params.source {
         PseudoSource::Heads => None,
         PseudoSource::Kmeans | PseudoSource::Balanced => {
-            Some(squared_distances(&z, z_dim, &pseudo_kmeans(&z, n, z_dim, k, seed)?))
+            // The heads' partition's means, when it has no empty cluster (a start needs k centres).
+            let start: Option<Vec<f32>> = params
+                .warm_start
+                .then(|| cluster_means(&z, z_dim, reference, k).into_iter().collect::<Option<Vec<_>>>())
+                .flatten()
+                .map(|c| c.concat());
+            let (centres, warm) = pseudo_kmeans(&z, n, z_dim, k, seed, start.as_deref())?;
+            warm_start = warm;
+            Some(squared_distances(&z, z_dim, &centres))
         }
     };
     // `Some(sq)`: the k-means partition, `None`: the heads' own.
@@ -482,7 +524,7 @@ pub fn refresh(
         crate::pseudo::neighbour_targets(&graph, &eval.q_mean, k)
     });
     let pseudo = PseudoLabels { labels, confident, uncertainty, k, cluster_temperature, neighbours };
-    Ok(Refresh { pseudo, centres, source })
+    Ok(Refresh { pseudo, centres, source, warm_start })
 }
 
 #[cfg(test)]
@@ -559,6 +601,7 @@ mod tests {
                     pcl_temperature: None,
                     knn: 0,
                     source: PseudoSource::Kmeans,
+                    warm_start: false,
                 };
                 let r = refresh(&eval, &[0.5, 0.5], &reference, None, &params, seed).unwrap();
                 assert_eq!(r.pseudo.labels, reference, "permutation {perm:?}, seed {seed}");
@@ -600,6 +643,7 @@ mod tests {
                 pcl_temperature: Some(0.3),
                 knn: 4,
                 source: PseudoSource::Kmeans,
+                warm_start: false,
             };
             let r = refresh(&eval, &[0.5, 0.5], &truth, Some(&latents), &params, 7).unwrap();
             assert_eq!(r.pseudo.labels, truth, "{space:?}");
@@ -615,6 +659,7 @@ mod tests {
             pcl_temperature: None,
             knn: 0,
             source: PseudoSource::Kmeans,
+            warm_start: false,
         };
         assert!(refresh(&eval, &[0.5, 0.5], &truth, None, &plain, 7).is_err(), "zh needs the latents");
     }
@@ -635,6 +680,7 @@ mod tests {
             pcl_temperature: None,
             knn: 0,
             source,
+            warm_start: false,
         };
         let kmeans = refresh(&eval, &[0.5, 0.5], &heads, None, &params(PseudoSource::Kmeans), 3).unwrap();
         assert_eq!(kmeans.pseudo.labels, truth);
@@ -645,6 +691,37 @@ mod tests {
         assert!((own.pseudo.confident_fraction() - 0.5).abs() < 0.05);
         assert!(own.pseudo.uncertainty.iter().all(|u| (0.0..=1.0).contains(u)));
         assert!(own.centres.iter().all(Option::is_some));
+    }
+
+    #[test]
+    fn a_warm_start_reports_both_inertias_and_keeps_the_lower() {
+        let (eval, truth) = three_clusters();
+        // The heads hold two of cluster 0's samples in cluster 1; Lloyd's steps from their means
+        // undo that, as the restarts do, and the labels keep the heads' numbering.
+        let mut heads: Vec<usize> = truth.iter().map(|&c| [1, 2, 0][c]).collect();
+        for i in (0..truth.len()).filter(|&i| truth[i] == 0).take(2) {
+            heads[i] = 2;
+        }
+        let params = RefreshParams {
+            fraction: 0.5,
+            space: ClusterSpace::ZFused,
+            fuzzifier: 2.0,
+            pcl_temperature: None,
+            knn: 0,
+            source: PseudoSource::Kmeans,
+            warm_start: true,
+        };
+        let r = refresh(&eval, &[0.5, 0.5], &heads, None, &params, 3).unwrap();
+        let w = r.warm_start.expect("a warm start was asked for");
+        assert_eq!(w.kept_warm, w.warm_inertia < w.restarts_inertia);
+        assert!((w.warm_inertia - w.restarts_inertia).abs() <= 1e-6 * w.restarts_inertia, "{w:?}");
+        let want: Vec<usize> = truth.iter().map(|&c| [1, 2, 0][c]).collect();
+        assert_eq!(r.pseudo.labels, want);
+        let cold = refresh(&eval, &[0.5, 0.5], &heads, None, &RefreshParams { warm_start: false, ..params.clone() }, 3);
+        assert_eq!(cold.unwrap().warm_start, None);
+        // A heads' partition with an empty cluster gives no start: the restarts alone.
+        let two: Vec<usize> = truth.iter().map(|&c| c.min(1)).collect();
+        assert_eq!(refresh(&eval, &[0.5, 0.5], &two, None, &params, 3).unwrap().warm_start, None);
     }
 
     #[test]
@@ -665,6 +742,7 @@ mod tests {
             pcl_temperature: None,
             knn: 0,
             source,
+            warm_start: false,
         };
         // The heads moved two samples of cluster 0 (sizes 18/22/20): k-means' 20/20/20 is more even.
         let (eval, truth) = three_clusters();

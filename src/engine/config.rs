@@ -297,6 +297,11 @@ pub struct TrainConfig {
     /// default), the heads' own assignment (`heads`), or whichever of the two has the more even
     /// cluster sizes (`balanced`).
     pub pseudo_source: PseudoSource,
+    /// With the k-means source: beside k-means' 10 seeded restarts, one Lloyd run that starts from
+    /// the heads' current partition (its clusters' means in the cluster space); the lower inertia
+    /// wins. k-means' objective can then only be lower than the restarts' alone, and a partition the
+    /// heads hold is not given up for a worse local optimum of the restarts.
+    pub pseudo_warm_start: bool,
     /// Seed 003: weight each sample's `L_Q` and `L_A` by `1 − u`, its pseudo label's uncertainty
     /// (the normalised entropy of its fuzzy c-means memberships at the refresh).
     pub uncertainty_weighting: bool,
@@ -413,6 +418,7 @@ impl Default for TrainConfig {
             pseudo_fraction: 0.5,
             refresh_centres: true,
             pseudo_source: PseudoSource::Kmeans,
+            pseudo_warm_start: false,
             uncertainty_weighting: false,
             fuzzifier: 2.0,
             cluster_space: ClusterSpace::ZFused,

@@ -232,6 +232,10 @@ pub struct AdaptiveReport {
     /// epoch; with `pseudo_source = balanced` the one it picked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pseudo_source: Option<crate::engine::config::PseudoSource>,
+    /// With `pseudo_warm_start`, this epoch's refresh: the inertia of k-means' restarts and of the
+    /// run from the heads' partition, and which was kept (`None`: no refresh, or no warm start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_start: Option<crate::engine::adaptive::WarmStart>,
     /// `L_C,cluster` at chance: `pairs · ln(2K − 1)`.
     pub cluster_chance: f64,
     /// `L_C,local` at chance: `pairs · ln B`.

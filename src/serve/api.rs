@@ -47,6 +47,9 @@ pub struct TrainRequest {
     /// assignment) or `balanced` (at each refresh the one of the two with the more even cluster sizes).
     #[schema(value_type = Option<String>, example = "kmeans")]
     pub pseudo_source: Option<crate::engine::config::PseudoSource>,
+    /// With the k-means source, also run k-means from the heads' current partition and keep the
+    /// lower-inertia result (default false).
+    pub pseudo_warm_start: Option<bool>,
     /// Which features the view centring centres: `contrast` (default: the instance contrast's only)
     /// or `all`.
     #[schema(value_type = Option<String>, example = "contrast")]

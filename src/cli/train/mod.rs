@@ -100,6 +100,10 @@ pub struct TrainArgs {
     /// two with the more even cluster sizes).
     #[arg(long, value_name = "SOURCE")]
     pub pseudo_source: Option<crate::engine::config::PseudoSource>,
+    /// With the k-means source, also run k-means from the heads' current partition and keep the
+    /// lower-inertia result (--pseudo-warm-start=false: the restarts alone, the default).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub pseudo_warm_start: Option<bool>,
     /// Which features the view centring centres: contrast (the default: only the instance
     /// contrast's; the heads, Z and the readings keep each sample's distance from the view's mean)
     /// or all.

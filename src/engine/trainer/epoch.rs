@@ -33,6 +33,7 @@ impl Run<'_> {
             positive_pairs,
             pseudo_changed: self.pseudo_changed.take(),
             pseudo_source: self.pseudo_source_used.take(),
+            warm_start: self.warm_start_used.take(),
             cluster_chance,
             local_chance,
         }
@@ -101,6 +102,7 @@ impl Run<'_> {
             });
             self.pseudo = Some(fresh.pseudo);
             self.pseudo_source_used = Some(fresh.source);
+            self.warm_start_used = fresh.warm_start;
         }
         self.refresh_secs.push(started.elapsed().as_secs_f64());
         Ok(model)

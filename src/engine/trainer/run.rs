@@ -53,6 +53,8 @@ pub(super) struct Run<'a> {
     pub(super) pseudo_changed: Option<f64>,
     /// The source of the last refresh's labels, until the epoch's report takes it.
     pub(super) pseudo_source_used: Option<PseudoSource>,
+    /// The warm-started k-means of the last refresh (`pseudo_warm_start`), reported with the epoch.
+    pub(super) warm_start_used: Option<crate::engine::adaptive::WarmStart>,
     /// DEC's target `P` held fixed between refreshes (`target_refresh` > 0).
     pub(super) fixed_target: Option<FixedTarget>,
     /// Set when the fixed target's refresh found the clusters settled (`stop_tolerance`).
@@ -110,6 +112,7 @@ impl<'a> Run<'a> {
             pseudo: None,
             pseudo_changed: None,
             pseudo_source_used: None,
+            warm_start_used: None,
             fixed_target: None,
             converged: None,
             refresh_secs: Vec::new(),
