@@ -268,3 +268,52 @@ fn bench_measures_variants_beside_the_base() {
     let stderr = text(&bad.stderr);
     assert!(stderr.contains("--variant knn_target=5") && stderr.contains("knn_target"), "{stderr}");
 }
+
+/// `eval` on data other than the training data scales it as the run did (its record says zscore),
+/// not with the default min-max, and says so.
+#[test]
+fn eval_on_other_data_uses_the_runs_recorded_scaling() {
+    use mvc_workbench::data::{self, LoadOptions, ViewData};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("small.toml"), SMALL).unwrap();
+    let args = [
+        "train",
+        "gauss3-noise",
+        "--config",
+        "small.toml",
+        "--preprocess",
+        "zscore",
+        "--mse-epochs",
+        "1",
+        "--con-epochs",
+        "1",
+    ];
+    ok(&headless(&args, dir.path()), "train");
+    let run = std::fs::read_dir(dir.path().join("runs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("run.json").is_file())
+        .expect("the run is recorded");
+    // The same samples with one value changed: neither scaling reproduces the training data.
+    let mut other = data::load_named("gauss3-noise", &LoadOptions::default()).unwrap();
+    match &mut other.views[0].data {
+        ViewData::Dense { values, .. } => values[0] += 0.5,
+        ViewData::Sparse(m) => m.values[0] += 0.5,
+    }
+    data::save_dataset(&other, &dir.path().join("other.mat")).unwrap();
+    let ck = run.to_str().unwrap();
+    let refused = headless(&["eval", "--checkpoint", ck, "other.mat"], dir.path());
+    assert!(!refused.status.success(), "other data needs --allow-other-data");
+    let (_, stderr) =
+        ok(&headless(&["eval", "--checkpoint", ck, "other.mat", "--allow-other-data"], dir.path()), "eval");
+    assert!(stderr.contains("scaled with zscore (the scaling its run recorded"), "{stderr}");
+    let (_, stderr) = ok(
+        &headless(
+            &["eval", "--checkpoint", ck, "other.mat", "--allow-other-data", "--preprocess", "minmax"],
+            dir.path(),
+        ),
+        "eval --preprocess minmax",
+    );
+    assert!(!stderr.contains("scaled with"), "an explicit choice needs no note: {stderr}");
+}

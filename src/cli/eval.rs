@@ -23,7 +23,8 @@ pub struct CheckpointOnData {
     /// auto, flex (alias cpu), wgpu or wgpu-software.
     #[arg(long, default_value = "flex")]
     pub device: DeviceChoice,
-    /// Scaling to apply (default: whichever reproduces the training data, else minmax).
+    /// Scaling to apply (default: whichever reproduces the training data; for other data the one
+    /// the run recorded, else minmax).
     #[arg(long)]
     pub preprocess: Option<Preprocess>,
     /// Evaluate data other than the training data (same view sizes).
@@ -50,8 +51,9 @@ pub struct PredictArgs {
     pub index: usize,
 }
 
-/// Loads the data for a checkpoint: the requested scaling, or the one that
-/// reproduces the training data's fingerprint.
+/// Loads the data for a checkpoint: the requested scaling, or the one that reproduces the training
+/// data's fingerprint; for other data (`allow_other`) the scaling the run recorded (its `run.json`
+/// or an update's lineage), else min-max, said on stderr.
 pub(super) fn load_for_checkpoint(
     ck: &Checkpoint,
     data: &str,
@@ -60,9 +62,19 @@ pub(super) fn load_for_checkpoint(
 ) -> Result<MultiViewDataset, String> {
     let raw = load(data, NonFinite::Error)?;
     let raw = if ck.config.views.is_some() { ck.views_of(&raw).map_err(|e| e.to_string())?.into_owned() } else { raw };
+    let recorded: Option<Preprocess> =
+        crate::runs::update::recorded_data(ck).last().and_then(|r| r.preprocess.parse().ok());
     let candidates: Vec<Preprocess> = match preprocess {
         Some(p) => vec![p],
-        None => vec![Preprocess::MinMax, Preprocess::ZScore, Preprocess::Auto, Preprocess::None],
+        None => {
+            let mut c: Vec<Preprocess> = recorded.into_iter().collect();
+            for p in [Preprocess::MinMax, Preprocess::ZScore, Preprocess::Auto, Preprocess::None] {
+                if !c.contains(&p) {
+                    c.push(p);
+                }
+            }
+            c
+        }
     };
     let (hard, _) = ck.differences(&raw);
     if !hard.is_empty() {
@@ -76,8 +88,20 @@ pub(super) fn load_for_checkpoint(
         }
     }
     let mut ds = raw;
-    data::preprocess::apply(&mut ds, candidates[0]);
+    let scaling = candidates[0];
+    data::preprocess::apply(&mut ds, scaling);
     ck.check_dataset(&ds, allow_other).map_err(|e| format!("{e} (pass --allow-other-data to evaluate it anyway)"))?;
+    if preprocess.is_none() {
+        let why = if recorded.is_some() {
+            "the scaling its run recorded"
+        } else {
+            "no run record says which, so the default"
+        };
+        eprintln!(
+            "note: {data} is not the training data; it is scaled with {} ({why}; --preprocess chooses)",
+            scaling.as_str()
+        );
+    }
     Ok(ds)
 }
 
