@@ -119,6 +119,22 @@ fn load_train_inspect_and_export() {
     // Its line names where the last refresh's pseudo labels came from (the phase's start: k-means).
     h.get_all_by_label_contains("(labels from k-means)").next().unwrap();
     h.get_all_by_label("primary (heads)").next().unwrap();
+    // That line stays inside the tile: a header row as wide as the line used to push the plot and
+    // the tile's Export button past the tile's edge, under the Metrics tile (session 30).
+    let log_scale = h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "log scale").rect();
+    let metrics_left = h.get_by_label("Metrics").rect().left();
+    let losses_export = h
+        .get_all_by_role_and_label(egui::accesskit::Role::Button, "Export")
+        .map(|n| n.rect())
+        .filter(|r| (r.center().y - log_scale.center().y).abs() < 12.0)
+        .min_by(|a, b| a.left().total_cmp(&b.left()))
+        .expect("the losses tile's Export button, on its header row");
+    assert!(
+        losses_export.right() <= metrics_left,
+        "{losses_export:?} reaches into the Metrics tile at x {metrics_left}"
+    );
+    let line = h.get_all_by_label_contains("(labels from k-means)").next().unwrap().rect();
+    assert!(line.right() <= metrics_left, "{line:?} reaches into the Metrics tile at x {metrics_left}");
 
     step_until(&mut h, 60, "the t-SNE of the final snapshot", |a| {
         a.session.embedding.pending.is_none() && a.session.embedding.layout.as_ref().is_some_and(|l| l.epoch() == 7)

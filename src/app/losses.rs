@@ -18,56 +18,72 @@ pub struct LossesPanel;
 impl LossesPanel {
     pub fn ui(&mut self, state: &mut AppState, ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui) {
         let run = &ctx.session.run;
+        // What the last epoch's adaptive parts did: a line of its own under the header, cut to the
+        // tile's width (a long line in the header row widened the tile's content past its edge,
+        // and the plot and the export button with it).
+        let mut detail: Option<(String, &'static str)> = None;
+        if let Some(last) = run.epochs.last() {
+            let dec = run.config.as_ref().is_some_and(|c| c.model == crate::engine::config::ModelFamily::Dec);
+            if dec {
+                // Seed 004's DEC has no contrast or pseudo labels: what changes is the fixed target.
+                if let Some(c) = run.epochs.iter().rev().find_map(|e| e.adaptive.as_ref()?.pseudo_changed) {
+                    detail = Some((
+                        format!("{:.2}% of the samples changed cluster at the last target refresh", 100.0 * c),
+                        "DEC's target P is recomputed every few epochs and held fixed in between",
+                    ));
+                }
+            } else if let Some(a) = &last.adaptive {
+                let below = |v: f64, chance: f64| if chance > 0.0 { 100.0 * (1.0 - v / chance) } else { 0.0 };
+                let changed = run
+                    .epochs
+                    .iter()
+                    .rev()
+                    .find_map(|e| e.adaptive.as_ref()?.pseudo_changed)
+                    .map_or_else(String::new, |c| format!(", {:.0}% relabelled at the last refresh", 100.0 * c));
+                let source = run
+                    .epochs
+                    .iter()
+                    .rev()
+                    .find_map(|e| e.adaptive.as_ref()?.pseudo_source)
+                    .map_or_else(String::new, |s| format!(" (labels from {})", source_words(s)));
+                let warm = run.epochs.iter().rev().find_map(|e| e.adaptive.as_ref()?.warm_start).map_or_else(
+                    String::new,
+                    |w| {
+                        format!(
+                            "; k-means {} (inertia {:.4} from the heads' partition, {:.4} from the restarts)",
+                            if w.kept_warm { "kept the heads' partition" } else { "kept its restarts" },
+                            w.warm_inertia,
+                            w.restarts_inertia
+                        )
+                    },
+                );
+                detail = Some((
+                    format!(
+                        "L_C cluster {:.0}% and local {:.0}% below chance · pseudo labels: {:.0}% confident, {:.1}% positive pairs{changed}{source}{warm}",
+                        below(last.losses.cluster, a.cluster_chance),
+                        below(last.losses.local, a.local_chance),
+                        100.0 * a.pseudo_fraction,
+                        100.0 * a.positive_pairs,
+                    ),
+                    "chance: the contrastive terms' values when the features carry no information (pairs·ln(2K−1) and pairs·ln B); dotted lines in the plot",
+                ));
+            }
+        }
         ui.horizontal(|ui| {
             ui.checkbox(&mut state.losses_log_scale, "log scale");
             if let Some(last) = run.epochs.last() {
                 ui.label(
                     egui::RichText::new(format!("epoch {} · total {:.4}", last.global_epoch, last.losses.total)).weak(),
                 );
-                let dec = run.config.as_ref().is_some_and(|c| c.model == crate::engine::config::ModelFamily::Dec);
-                if dec {
-                    // Seed 004's DEC has no contrast or pseudo labels: what changes is the fixed target.
-                    if let Some(c) = run.epochs.iter().rev().find_map(|e| e.adaptive.as_ref()?.pseudo_changed) {
-                        ui.label(
-                            egui::RichText::new(format!(
-                                "{:.2}% of the samples changed cluster at the last target refresh",
-                                100.0 * c
-                            ))
-                            .weak(),
-                        );
-                    }
-                } else if let Some(a) = &last.adaptive {
-                    let below = |v: f64, chance: f64| if chance > 0.0 { 100.0 * (1.0 - v / chance) } else { 0.0 };
-                    let changed =
-                        run.epochs.iter().rev().find_map(|e| e.adaptive.as_ref()?.pseudo_changed).map_or_else(
-                            String::new,
-                            |c| format!(", {:.0}% relabelled at the last refresh", 100.0 * c),
-                        );
-                    let source = run
-                        .epochs
-                        .iter()
-                        .rev()
-                        .find_map(|e| e.adaptive.as_ref()?.pseudo_source)
-                        .map_or_else(String::new, |s| format!(" (labels from {})", source_words(s)));
-                    ui.label(
-                        egui::RichText::new(format!(
-                            "L_C cluster {:.0}% and local {:.0}% below chance · pseudo labels: {:.0}% confident, {:.1}% positive pairs{changed}{source}",
-                            below(last.losses.cluster, a.cluster_chance),
-                            below(last.losses.local, a.local_chance),
-                            100.0 * a.pseudo_fraction,
-                            100.0 * a.positive_pairs,
-                        ))
-                        .weak(),
-                    )
-                    .on_hover_text(
-                        "chance: the contrastive terms' values when the features carry no information (pairs·ln(2K−1) and pairs·ln B); dotted lines in the plot",
-                    );
-                }
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 export_menu_ui(ctx, ui, &[Figure::Losses])
             });
         });
+        if let Some((text, hover)) = detail {
+            let full = format!("{text}\n\n{hover}");
+            ui.add(egui::Label::new(egui::RichText::new(text).weak()).truncate()).on_hover_text(full);
+        }
         let overlays = &ctx.session.runs.overlays;
         if run.epochs.is_empty() && overlays.is_empty() {
             empty_hint_ui(ui, "Losses appear here after the first epoch.");
