@@ -183,7 +183,8 @@ pub struct Refresh {
 
 /// The pseudo-label k-means with a warm start (`pseudo_warm_start`): the inertia (sum of squared
 /// distances, on the rows k-means was fitted on) of the restarts' best and of the run from the heads'
-/// partition, and whether the latter was kept (it is when its inertia is lower).
+/// partition, and whether the latter was kept (it is unless the restarts' inertia is lower by more than
+/// the margin: `warm < restarts · (1 + margin)`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct WarmStart {
     pub restarts_inertia: f64,
@@ -205,8 +206,9 @@ pub struct RefreshParams {
     pub knn: usize,
     /// k-means in the cluster space, the heads' own assignment, or the more balanced of the two.
     pub source: PseudoSource,
-    /// k-means also runs from the heads' partition, and the lower inertia wins (`pseudo_warm_start`).
-    pub warm_start: bool,
+    /// k-means also runs from the heads' partition (`pseudo_warm_start`), kept unless the restarts'
+    /// inertia is lower by more than this fraction of it (`pseudo_warm_margin`; 0: the lower wins).
+    pub warm_start: Option<f32>,
 }
 
 impl RefreshParams {
@@ -219,7 +221,7 @@ impl RefreshParams {
             pcl_temperature: cfg.pcl_temperature,
             knn: cfg.knn_targets,
             source: cfg.pseudo_source,
-            warm_start: cfg.pseudo_warm_start,
+            warm_start: cfg.pseudo_warm_start.then_some(cfg.pseudo_warm_margin),
         }
     }
 }
@@ -339,17 +341,21 @@ fn cluster_means(z: &[f32], dim: usize, labels: &[usize], k: usize) -> Vec<Optio
         .collect()
 }
 
+/// One centre per cluster (`None`: none for that cluster).
+type Centres = Vec<Option<Vec<f32>>>;
+
 /// The pseudo-label k-means' centres: 10 restarts, fitted on at most [`PSEUDO_KMEANS_ROWS`] rows
-/// of `z` (row-major `n × dim`); with `start` (one centre per cluster, row-major `k × dim`) also one
-/// run from those centres, the lower inertia kept.
+/// of `z` (row-major `n × dim`); with `start` (one centre per cluster, row-major `k × dim`, and a
+/// margin) also one run from those centres, kept unless the restarts' inertia is lower by more than
+/// the margin.
 fn pseudo_kmeans(
     z: &[f32],
     n: usize,
     dim: usize,
     k: usize,
     seed: u64,
-    start: Option<&[f32]>,
-) -> Result<(Vec<Option<Vec<f32>>>, Option<WarmStart>), String> {
+    start: Option<(&[f32], f32)>,
+) -> Result<(Centres, Option<WarmStart>), String> {
     let fit_rows: Vec<usize> =
         if n > PSEUDO_KMEANS_ROWS { stratified_sample(None, n, PSEUDO_KMEANS_ROWS, seed) } else { (0..n).collect() };
     let fit: Vec<f32> = fit_rows.iter().flat_map(|&r| z[r * dim..(r + 1) * dim].iter().copied()).collect();
@@ -357,13 +363,13 @@ fn pseudo_kmeans(
     let failed = |e: crate::cluster::KMeansError| format!("the pseudo-label k-means failed: {e}");
     let (centroids, warm) = match start {
         None => (kmeans(&fit, fit_rows.len(), dim, &km_params).map_err(failed)?.centroids, None),
-        Some(start) => {
+        Some((start, margin)) => {
             let (restarts, warm) =
                 crate::cluster::kmeans_with_start(&fit, fit_rows.len(), dim, &km_params, start).map_err(failed)?;
             let report = WarmStart {
                 restarts_inertia: restarts.inertia,
                 warm_inertia: warm.inertia,
-                kept_warm: warm.inertia < restarts.inertia,
+                kept_warm: warm.inertia < restarts.inertia * (1.0 + margin as f64),
             };
             (if report.kept_warm { warm.centroids } else { restarts.centroids }, Some(report))
         }
@@ -445,12 +451,12 @@ pub fn refresh(
         PseudoSource::Heads => None,
         PseudoSource::Kmeans | PseudoSource::Balanced => {
             // The heads' partition's means, when it has no empty cluster (a start needs k centres).
-            let start: Option<Vec<f32>> = params
-                .warm_start
-                .then(|| cluster_means(&z, z_dim, reference, k).into_iter().collect::<Option<Vec<_>>>())
-                .flatten()
-                .map(|c| c.concat());
-            let (centres, warm) = pseudo_kmeans(&z, n, z_dim, k, seed, start.as_deref())?;
+            let start: Option<(Vec<f32>, f32)> = params.warm_start.and_then(|margin| {
+                let means: Option<Vec<Vec<f32>>> = cluster_means(&z, z_dim, reference, k).into_iter().collect();
+                means.map(|c| (c.concat(), margin))
+            });
+            let (centres, warm) =
+                pseudo_kmeans(&z, n, z_dim, k, seed, start.as_ref().map(|(c, m)| (c.as_slice(), *m)))?;
             warm_start = warm;
             Some(squared_distances(&z, z_dim, &centres))
         }
@@ -601,7 +607,7 @@ mod tests {
                     pcl_temperature: None,
                     knn: 0,
                     source: PseudoSource::Kmeans,
-                    warm_start: false,
+                    warm_start: None,
                 };
                 let r = refresh(&eval, &[0.5, 0.5], &reference, None, &params, seed).unwrap();
                 assert_eq!(r.pseudo.labels, reference, "permutation {perm:?}, seed {seed}");
@@ -643,7 +649,7 @@ mod tests {
                 pcl_temperature: Some(0.3),
                 knn: 4,
                 source: PseudoSource::Kmeans,
-                warm_start: false,
+                warm_start: None,
             };
             let r = refresh(&eval, &[0.5, 0.5], &truth, Some(&latents), &params, 7).unwrap();
             assert_eq!(r.pseudo.labels, truth, "{space:?}");
@@ -659,7 +665,7 @@ mod tests {
             pcl_temperature: None,
             knn: 0,
             source: PseudoSource::Kmeans,
-            warm_start: false,
+            warm_start: None,
         };
         assert!(refresh(&eval, &[0.5, 0.5], &truth, None, &plain, 7).is_err(), "zh needs the latents");
     }
@@ -680,7 +686,7 @@ mod tests {
             pcl_temperature: None,
             knn: 0,
             source,
-            warm_start: false,
+            warm_start: None,
         };
         let kmeans = refresh(&eval, &[0.5, 0.5], &heads, None, &params(PseudoSource::Kmeans), 3).unwrap();
         assert_eq!(kmeans.pseudo.labels, truth);
@@ -709,7 +715,7 @@ mod tests {
             pcl_temperature: None,
             knn: 0,
             source: PseudoSource::Kmeans,
-            warm_start: true,
+            warm_start: Some(0.0),
         };
         let r = refresh(&eval, &[0.5, 0.5], &heads, None, &params, 3).unwrap();
         let w = r.warm_start.expect("a warm start was asked for");
@@ -717,7 +723,7 @@ mod tests {
         assert!((w.warm_inertia - w.restarts_inertia).abs() <= 1e-6 * w.restarts_inertia, "{w:?}");
         let want: Vec<usize> = truth.iter().map(|&c| [1, 2, 0][c]).collect();
         assert_eq!(r.pseudo.labels, want);
-        let cold = refresh(&eval, &[0.5, 0.5], &heads, None, &RefreshParams { warm_start: false, ..params.clone() }, 3);
+        let cold = refresh(&eval, &[0.5, 0.5], &heads, None, &RefreshParams { warm_start: None, ..params.clone() }, 3);
         assert_eq!(cold.unwrap().warm_start, None);
         // A heads' partition with an empty cluster gives no start: the restarts alone.
         let two: Vec<usize> = truth.iter().map(|&c| c.min(1)).collect();
@@ -742,7 +748,7 @@ mod tests {
             pcl_temperature: None,
             knn: 0,
             source,
-            warm_start: false,
+            warm_start: None,
         };
         // The heads moved two samples of cluster 0 (sizes 18/22/20): k-means' 20/20/20 is more even.
         let (eval, truth) = three_clusters();

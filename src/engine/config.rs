@@ -302,6 +302,9 @@ pub struct TrainConfig {
     /// wins. k-means' objective can then only be lower than the restarts' alone, and a partition the
     /// heads hold is not given up for a worse local optimum of the restarts.
     pub pseudo_warm_start: bool,
+    /// With `pseudo_warm_start`: the run from the heads' partition is kept unless the restarts'
+    /// inertia is lower by more than this fraction of it (0: whichever is lower).
+    pub pseudo_warm_margin: f32,
     /// Seed 003: weight each sample's `L_Q` and `L_A` by `1 − u`, its pseudo label's uncertainty
     /// (the normalised entropy of its fuzzy c-means memberships at the refresh).
     pub uncertainty_weighting: bool,
@@ -419,6 +422,7 @@ impl Default for TrainConfig {
             refresh_centres: true,
             pseudo_source: PseudoSource::Kmeans,
             pseudo_warm_start: false,
+            pseudo_warm_margin: 0.0,
             uncertainty_weighting: false,
             fuzzifier: 2.0,
             cluster_space: ClusterSpace::ZFused,
@@ -541,6 +545,9 @@ impl TrainConfig {
             return Err("uncertainty_weighting, pcl_temperature and knn_targets work on the pseudo-label refresh; \
                         set pseudo_refresh above 0"
                 .into());
+        }
+        if !(self.pseudo_warm_margin >= 0.0 && self.pseudo_warm_margin < 1.0) {
+            return Err(format!("pseudo_warm_margin must lie in [0, 1), got {}", self.pseudo_warm_margin));
         }
         if !(self.pseudo_fraction > 0.0 && self.pseudo_fraction <= 1.0) {
             return Err(format!("pseudo_fraction must lie in (0, 1], got {}", self.pseudo_fraction));

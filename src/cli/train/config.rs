@@ -41,6 +41,7 @@ pub fn patch_of(args: &TrainArgs) -> Result<Patch, String> {
     put(&mut p, "knn_weight", args.knn_weight);
     put(&mut p, "lr_cosine", args.lr_cosine);
     put(&mut p, "pseudo_warm_start", args.pseudo_warm_start);
+    put(&mut p, "pseudo_warm_margin", args.pseudo_warm_margin);
     put(&mut p, "encoder_hidden", args.encoder_hidden.as_ref());
     put(&mut p, "feature_dim", args.feature_dim);
     put(&mut p, "high_feature_dim", args.high_feature_dim);

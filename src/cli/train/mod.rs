@@ -104,6 +104,10 @@ pub struct TrainArgs {
     /// lower-inertia result (--pseudo-warm-start=false: the restarts alone, the default).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub pseudo_warm_start: Option<bool>,
+    /// With --pseudo-warm-start: keep the heads' partition unless the restarts' inertia is lower by
+    /// more than this fraction (default 0: whichever is lower).
+    #[arg(long, value_name = "FRACTION")]
+    pub pseudo_warm_margin: Option<f32>,
     /// Which features the view centring centres: contrast (the default: only the instance
     /// contrast's; the heads, Z and the readings keep each sample's distance from the view's mean)
     /// or all.
