@@ -812,6 +812,15 @@ fn the_pseudo_label_source_and_the_centre_refresh_are_settable() {
     h.step();
     h.step();
     assert!(!h.state().state.config.refresh_centres, "the checkbox turned the centre refresh off");
+    // The k-means warm start (session 30), off by default.
+    assert!(!h.state().state.config.pseudo_warm_start);
+    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "start k-means from the heads too").scroll_to_me();
+    h.step();
+    h.step();
+    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "start k-means from the heads too").click_accesskit();
+    h.step();
+    h.step();
+    assert!(h.state().state.config.pseudo_warm_start, "the checkbox turned the warm start on");
     pick(&mut h, "kmeans", "balanced");
     assert_eq!(h.state().state.config.pseudo_source, PseudoSource::Balanced, "the combo chose the balanced rule");
     pick(&mut h, "balanced", "heads");

@@ -383,6 +383,14 @@ fn seed_options_ui(cfg: &mut TrainConfig, ui: &mut egui::Ui) {
         egui::Checkbox::new(&mut cfg.pseudo_warm_start, "start k-means from the heads too"),
     );
     ui.end_row();
+    ui.label("Warm start margin").on_hover_text(
+        "the heads' partition is kept unless k-means' restarts reach an inertia lower by more than this fraction (0: whichever is lower)",
+    );
+    ui.add_enabled(
+        cfg.pseudo_warm_start && cfg.pseudo_source != PseudoSource::Heads,
+        egui::DragValue::new(&mut cfg.pseudo_warm_margin).range(0.0..=0.5).speed(0.001).max_decimals(3),
+    );
+    ui.end_row();
     ui.label("Centre refresh").on_hover_text(
         "at each pseudo-label refresh, move the DEC centres to the refreshed clusters' means; off, they move only with their gradient (handwritten keeps its ten digits apart with it off and the heads as the source)",
     );

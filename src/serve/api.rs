@@ -50,6 +50,9 @@ pub struct TrainRequest {
     /// With the k-means source, also run k-means from the heads' current partition and keep the
     /// lower-inertia result (default false).
     pub pseudo_warm_start: Option<bool>,
+    /// With `pseudo_warm_start`: keep the heads' partition unless the restarts' inertia is lower by
+    /// more than this fraction, in [0, 1) (default 0: whichever is lower).
+    pub pseudo_warm_margin: Option<f32>,
     /// Which features the view centring centres: `contrast` (default: the instance contrast's only)
     /// or `all`.
     #[schema(value_type = Option<String>, example = "contrast")]

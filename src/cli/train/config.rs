@@ -109,6 +109,8 @@ mod tests {
             "n_clusters" => ("--n-clusters", "num_cluster"),
             "pseudo_source" => ("--pseudo-source", "pseudo_source"),
             "centring_scope" => ("--centring-scope", "centring_scope"),
+            "pseudo_warm_start" => ("--pseudo-warm-start", "pseudo_warm_start"),
+            "pseudo_warm_margin" => ("--pseudo-warm-margin", "pseudo_warm_margin"),
             other => panic!("no case for {other}"),
         }
     }
@@ -166,6 +168,7 @@ mod tests {
             (None, vec![("pseudo_source", "\"heads\"")]),
             (Some("MNIST-USPS"), vec![("pseudo_source", "\"balanced\"")]),
             (Some("BDGP"), vec![("centring_scope", "\"contrast\"")]),
+            (None, vec![("pseudo_warm_start", "true"), ("pseudo_warm_margin", "0.01")]),
         ];
         for (preset, fields) in cases {
             let fields: Vec<(&str, &str)> = base.iter().copied().chain(fields).collect();
@@ -175,7 +178,7 @@ mod tests {
                 argv.extend(["--preset".into(), p.into()]);
             }
             for (f, v) in &fields {
-                argv.extend([names(f).0.to_owned(), v.trim_matches('"').to_owned()]);
+                argv.push(format!("{}={}", names(f).0, v.trim_matches('"')));
             }
             let Some(Commands::Train(args)) = Cli::try_parse_from(&argv).unwrap().command else { panic!("not train") };
             let cli = super::build_config(&args).unwrap();
@@ -198,6 +201,9 @@ mod tests {
             assert_eq!(cli.preset.as_deref(), preset);
             if let Some((_, v)) = fields.iter().find(|(f, _)| *f == "pseudo_source") {
                 assert_eq!(cli.pseudo_source.as_str(), v.trim_matches('"'), "the field reached the config");
+            }
+            if fields.iter().any(|(f, _)| *f == "pseudo_warm_start") {
+                assert!(cli.pseudo_warm_start && cli.pseudo_warm_margin == 0.01, "the fields reached the config");
             }
         }
     }
