@@ -728,7 +728,9 @@ fn train_with_z_score_preprocessing_through_the_api() {
         .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("run.json")).ok())
         .collect();
     assert_eq!(records.len(), 2, "two runs recorded");
-    assert!(records.iter().any(|r| json(r)["dataset"]["preprocess"] == "auto"), "{records:?}");
+    let auto = records.iter().map(|r| json(r)).find(|r| r["dataset"]["preprocess"] == "auto").expect("{records:?}");
+    // What each view got: gauss3-noise's three dense views are z-scored.
+    assert_eq!(auto["dataset"]["view_scalings"], serde_json::json!(["zscore", "zscore", "zscore"]), "{auto}");
     let body = r#"{"dataset_name": "gauss3-noise", "preprocess": "whiten", "mse_epochs": 1, "con_epochs": 1}"#;
     assert_error(addr, "POST", "/train", body, 400, &["whiten"]);
 }

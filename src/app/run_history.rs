@@ -79,11 +79,12 @@ impl WorkbenchApp {
         self.recorder = None;
         let source = self.session.loaded.as_ref().map_or_else(|| ds.name.clone(), |l| l.source.arg());
         let preprocess = self.session.loaded.as_ref().map_or("minmax", |l| l.preprocess.as_str());
+        let scalings = self.session.loaded.as_ref().map_or(&[][..], |l| l.scalings.as_slice());
         let new = NewRun {
             name: String::new(),
             tags: Vec::new(),
             front_end: "app".into(),
-            dataset: DatasetInfo::of(ds, &source, preprocess),
+            dataset: DatasetInfo::of(ds, &source, preprocess).with_scalings(scalings),
             config: config.clone(),
             sweep_cell: None,
         };

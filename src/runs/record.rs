@@ -65,8 +65,12 @@ pub struct DatasetInfo {
     pub view_shapes: Vec<[usize; 2]>,
     /// Label classes, when labelled.
     pub n_classes: Option<usize>,
-    /// The scaling applied before training (`minmax`, `zscore`, `none`).
+    /// The scaling asked for before training (`minmax`, `zscore`, `auto`, `none`).
     pub preprocess: String,
+    /// What each view got (with `auto`, z-score or min-max by the view's density); empty in
+    /// records from before it was kept.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub view_scalings: Vec<String>,
 }
 
 impl DatasetInfo {
@@ -81,7 +85,14 @@ impl DatasetInfo {
             view_shapes: ds.views.iter().map(|v| [v.data.rows(), v.data.cols()]).collect(),
             n_classes: ds.n_clusters(),
             preprocess: preprocess.to_owned(),
+            view_scalings: Vec::new(),
         }
+    }
+
+    /// The same, with the scaling each view got ([`crate::data::preprocess::apply`]'s answer).
+    pub fn with_scalings(mut self, scalings: &[crate::data::Preprocess]) -> Self {
+        self.view_scalings = scalings.iter().map(|p| p.as_str().to_owned()).collect();
+        self
     }
 }
 

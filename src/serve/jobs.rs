@@ -188,17 +188,17 @@ impl Job {
         let Job { shared, id, name, source, cfg, views, preprocess } = self;
         let limits = shared.opts.limits;
         let classes = cfg.classes.clone();
-        let load = tokio::task::spawn_blocking(move || -> Result<MultiViewDataset, String> {
+        let load = tokio::task::spawn_blocking(move || -> Result<(MultiViewDataset, Vec<Preprocess>), String> {
             let mut ds = data::load_named(&source, &LoadOptions::default()).map_err(|e| e.to_string())?;
-            data::preprocess::apply(&mut ds, preprocess);
+            let scalings = data::preprocess::apply(&mut ds, preprocess);
             // The class-incremental protocol's filter, after the scaling as `train` applies it.
             match &classes {
-                Some(c) => ds.select_classes(c).map_err(|e| format!("classes: {e}")),
-                None => Ok(ds),
+                Some(c) => ds.select_classes(c).map(|ds| (ds, scalings)).map_err(|e| format!("classes: {e}")),
+                None => Ok((ds, scalings)),
             }
         });
-        let ds = match tokio::time::timeout(limits.load_timeout, load).await {
-            Ok(Ok(Ok(ds))) => Arc::new(ds),
+        let (ds, scalings) = match tokio::time::timeout(limits.load_timeout, load).await {
+            Ok(Ok(Ok((ds, scalings)))) => (Arc::new(ds), scalings),
             Ok(Ok(Err(why))) => return Err(ServeError::DatasetUnreadable { name, why }),
             Ok(Err(e)) => return Err(ServeError::Internal(format!("loading dataset {name:?} failed: {e}"))),
             Err(_) => {
@@ -231,7 +231,7 @@ impl Job {
             name: format!("{} (serve run {id})", ds.name),
             tags: Vec::new(),
             front_end: "serve".into(),
-            dataset: DatasetInfo::of(&ds, &name, preprocess.as_str()),
+            dataset: DatasetInfo::of(&ds, &name, preprocess.as_str()).with_scalings(&scalings),
             config: cfg.clone(),
             sweep_cell: None,
         };

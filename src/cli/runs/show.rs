@@ -81,9 +81,14 @@ pub fn show(store: &RunStore, id: &str, as_json: bool) -> Result<(), String> {
     println!("status    {}{}", rec.status, rec.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default());
     println!("created   {} by {} (mvc-workbench {})", rec.created, rec.front_end, rec.version);
     let d = &rec.dataset;
+    let scaling = if d.view_scalings.is_empty() || d.view_scalings.iter().all(|s| *s == d.preprocess) {
+        d.preprocess.clone()
+    } else {
+        format!("{}: {}", d.preprocess, d.view_scalings.join(", "))
+    };
     println!(
-        "dataset   {} ({}; {} samples, views {:?}, sha256 {}, {})",
-        d.name, d.source, d.n_samples, d.view_shapes, d.sha256, d.preprocess
+        "dataset   {} ({}; {} samples, views {:?}, sha256 {}, {scaling})",
+        d.name, d.source, d.n_samples, d.view_shapes, d.sha256
     );
     println!("device    {}", rec.device.as_deref().unwrap_or("–"));
     println!("epochs    {} of {}", rec.epochs_done, rec.config.mse_epochs + rec.config.con_epochs);

@@ -289,7 +289,7 @@ pub fn run_train(args: &TrainArgs) -> Result<(), String> {
             name: args.name.clone().unwrap_or_default(),
             tags: args.tags.clone(),
             front_end: if args.sweep_cell.is_some() { "sweep" } else { "cli" }.into(),
-            dataset: DatasetInfo::of(&ds, &args.data, args.preprocess.as_str()),
+            dataset: DatasetInfo::of(&ds, &args.data, args.preprocess.as_str()).with_scalings(&scalings),
             config: cfg.clone(),
             sweep_cell: args.sweep_cell.clone(),
         })
