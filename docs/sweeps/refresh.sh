@@ -2,7 +2,8 @@
 # Session 30's protocol (docs/RESULTS.md, "Session 30"): one pre-training per seed, then the
 # contrastive phase from it with each setting, one rayon thread a run, every run in one store.
 # Usage: BIN=path/to/mvc-workbench OUT=DIR SEEDS="1 3" PRE=auto bash docs/sweeps/refresh.sh handwritten
-# Settings are config files (TOML) named in CONFIGS; "base" is the defaults.
+# Settings are config files (TOML) named in CONFIGS; "base" is the defaults. PRE_ARGS / CON_ARGS add
+# flags to the pre-trainings / the contrastive phases (e.g. PRE_ARGS="--mse-epochs 5" for a quick try).
 # Read:  mvc-workbench runs export --group-by-seed --runs DIR/store
 set -u
 BIN=${BIN:-mvc-workbench}
@@ -18,7 +19,7 @@ for ds in "$@"; do
     pre=$OUT/$ds-pre-$s
     if ! { [ -s $pre.jsonl ] && grep -q '"done"' $pre.jsonl; }; then
       $BIN train $D/$ds.mat --seed $s --preprocess $PRE --con-epochs 0 --runs $OUT/pre-store \
-        --tag pre --json > $pre.jsonl 2> $pre.err || continue
+        ${PRE_ARGS:-} --tag pre --json > $pre.jsonl 2> $pre.err || continue
     fi
     ck=$(python3 -c "import json,sys; print([json.loads(l) for l in open('$pre.jsonl')][-1]['checkpoint'])")
     for c in $CONFIGS; do
@@ -26,7 +27,7 @@ for ds in "$@"; do
       [ -s $log.jsonl ] && grep -q '"done"' $log.jsonl && continue
       extra=""
       [ "$c" != base ] && extra="--config $c"
-      $BIN train $D/$ds.mat --seed $s --preprocess $PRE --init-from "$ck" --mse-epochs 0 $extra \
+      $BIN train $D/$ds.mat --seed $s --preprocess $PRE --init-from "$ck" --mse-epochs 0 $extra ${CON_ARGS:-} \
         --runs $OUT/store --tag refresh --json > $log.jsonl 2> $log.err
     done
   done

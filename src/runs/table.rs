@@ -31,6 +31,16 @@ fn flatten(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, Strin
         serde_json::Value::String(s) => {
             out.insert(prefix.to_owned(), s.clone());
         }
+        // An `f32` field arrives widened to f64 (0.01 as 0.009999999776482582): print the shortest
+        // form that reads back as the same f32 when the f64 form is longer than that.
+        serde_json::Value::Number(x) if x.is_f64() => {
+            let v = x.as_f64().unwrap_or_default();
+            let (wide, narrow) = (v.to_string(), (v as f32).to_string());
+            out.insert(
+                prefix.to_owned(),
+                if narrow.len() < wide.len() && f64::from(v as f32) == v { narrow } else { wide },
+            );
+        }
         other => {
             out.insert(prefix.to_owned(), other.to_string());
         }
@@ -313,4 +323,20 @@ fn tex_escape(s: &str) -> String {
             c => vec![c],
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float_settings_read_as_they_were_written() {
+        let cfg =
+            TrainConfig { pseudo_warm_margin: 0.01, threshold: 0.8, learning_rate: 0.00059, ..TrainConfig::default() };
+        let flat = flat_config(&cfg);
+        assert_eq!(flat["pseudo_warm_margin"], "0.01");
+        assert_eq!(flat["threshold"], "0.8");
+        assert_eq!(flat["learning_rate"], "0.00059");
+        assert_eq!(flat["batch_size"], "256");
+    }
 }

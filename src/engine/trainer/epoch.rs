@@ -52,6 +52,7 @@ impl Run<'_> {
     /// Refreshes the pseudo labels (k-means on the weighted fused features, the heads' own
     /// assignment, or the more balanced of the two: `source`) and, with
     /// `move_centres`, moves the DEC centres to the refreshed clusters (see `engine::adaptive`).
+    /// `untrained_heads` (the refresh that first places the centres): no k-means warm start.
     /// With `pseudo_refresh` = 0 only the centres are set (the phase's start) and no labels kept.
     pub(super) fn refresh_pseudo(
         &mut self,
@@ -60,6 +61,7 @@ impl Run<'_> {
         device: &Device,
         move_centres: bool,
         source: PseudoSource,
+        untrained_heads: bool,
     ) -> Result<Cvc, TrainError> {
         let started = std::time::Instant::now();
         let mut model = model;
@@ -78,7 +80,11 @@ impl Run<'_> {
             ),
             _ => None,
         };
-        let params = RefreshParams { source, ..RefreshParams::of(&self.cfg) };
+        let mut params = RefreshParams { source, ..RefreshParams::of(&self.cfg) };
+        if untrained_heads {
+            // Heads whose centres this refresh places have no partition worth starting k-means from.
+            params.warm_start = None;
+        }
         let fresh = adaptive::refresh(&eval, &weights, &eval.pred_mean, latents.as_deref(), &params, seed)
             .map_err(TrainError::evaluation)?;
         // The balanced rule moves the centres only with the k-means partition: the heads' own is

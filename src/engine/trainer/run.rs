@@ -262,7 +262,7 @@ impl<'a> Run<'a> {
         if init_centres || self.cfg.pseudo_refresh > 0 || (model.centring.is_some() && !centres_trained) {
             // Untrained heads have nothing to give: their first labels and centres come from k-means.
             let source = if init_centres { PseudoSource::Kmeans } else { self.cfg.pseudo_source };
-            model = self.refresh_pseudo(model, &ad, &device, init_centres, source)?;
+            model = self.refresh_pseudo(model, &ad, &device, init_centres, source, init_centres)?;
         }
         self.lr = self.cfg.learning_rate;
         if self.cfg.con_optimizer == OptimizerKind::Sgd {
@@ -273,7 +273,8 @@ impl<'a> Run<'a> {
             global_epoch += 1;
             let every = self.cfg.pseudo_refresh;
             if every > 0 && epoch > 1 && (epoch - 1).is_multiple_of(every) {
-                model = self.refresh_pseudo(model, &ad, &device, self.cfg.refresh_centres, self.cfg.pseudo_source)?;
+                model =
+                    self.refresh_pseudo(model, &ad, &device, self.cfg.refresh_centres, self.cfg.pseudo_source, false)?;
             }
             let every = self.cfg.target_refresh;
             if every > 0 && (epoch - 1).is_multiple_of(every) {
