@@ -794,7 +794,7 @@ fn pick(h: &mut Harness<'static, WorkbenchApp>, current: &str, option: &str) {
 /// pseudo-label source, the centre refresh and the view centring's scope reach the run's config.
 #[test]
 fn the_pseudo_label_source_and_the_centre_refresh_are_settable() {
-    use mvc_workbench::engine::config::{CentringScope, PseudoSource};
+    use mvc_workbench::engine::config::{CentringScope, ContrastPairing, PseudoSource};
     let runs = tempfile::tempdir().unwrap();
     let mut h = harness(Some("gauss3-noise"), runs.path());
     step_until(&mut h, 30, "the built-in set to load", |a| a.session.loaded.is_some());
@@ -831,6 +831,11 @@ fn the_pseudo_label_source_and_the_centre_refresh_are_settable() {
     pick(&mut h, "contrast", "all");
     let cfg = &h.state().state.config;
     assert_eq!((cfg.view_centring, cfg.centring_scope), (true, CentringScope::All), "the combo centres every h_v");
+    // What each view is contrasted with (session 31): every other view by default, the consensus
+    // from the combo.
+    assert_eq!(h.state().state.config.contrast_pairing, ContrastPairing::Pairs);
+    pick(&mut h, "pairs", "consensus");
+    assert_eq!(h.state().state.config.contrast_pairing, ContrastPairing::Consensus, "the combo chose the consensus");
 }
 
 /// A dataset whose file name the seed has settings for (`BDGP.mat`) gets a button for them, as

@@ -85,6 +85,28 @@ fn run_directories_are_accepted_wherever_a_checkpoint_is() {
     assert_eq!(deciles.len(), 10, "{stdout}");
     assert!(deciles.iter().all(|d| (0.0..=1.0).contains(&d["error_rate"].as_f64().unwrap())), "{stdout}");
     assert!(e["checkpoint"].as_str().is_some_and(|c| c.ends_with("checkpoint")), "{stdout}");
+    assert!(e["confusion"].is_null(), "no matrix unless asked: {stdout}");
+
+    // `--confusion READING`: the aligned matrix of that reading; its diagonal is the reading's ACC.
+    for (reading, key) in [("primary", "mean_q"), ("vcf", "vcf"), ("kmeans-z", "kmeans_z")] {
+        let args = ["eval", "--checkpoint", "run", "gauss3-noise", "--json", "--confusion", reading];
+        let (stdout, _) = ok(&headless(&args, dir.path()), "eval --confusion");
+        let e: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+        let c = &e["confusion"];
+        assert_eq!(c["reading"], reading, "{stdout}");
+        let counts: Vec<Vec<u64>> = serde_json::from_value(c["counts"].clone()).unwrap();
+        assert_eq!(counts.iter().flatten().sum::<u64>(), e["n_samples"].as_u64().unwrap(), "{stdout}");
+        assert_eq!(c["labels"].as_array().unwrap().len(), counts.len(), "{stdout}");
+        let acc = e[key]["acc"].as_f64().unwrap();
+        assert!((c["acc"].as_f64().unwrap() - acc).abs() < 1e-9, "{reading}: matrix ACC against {acc}: {stdout}");
+    }
+    let (stdout, _) = ok(
+        &headless(&["eval", "--checkpoint", "run", "gauss3-noise", "--confusion", "vcf"], dir.path()),
+        "eval --confusion (text)",
+    );
+    assert!(stdout.contains("confusion matrix of VCF head") && stdout.contains("\npurity "), "{stdout}");
+    let out = headless(&["eval", "--checkpoint", "run", "gauss3-noise", "--confusion", "best"], dir.path());
+    assert!(!out.status.success() && text(&out.stderr).contains("primary, vcf or kmeans-z"), "{}", text(&out.stderr));
 
     let (stdout, _) = train_tiny(
         dir.path(),

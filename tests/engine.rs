@@ -11,11 +11,17 @@ use burn::tensor::{Device, Tensor, TensorData};
 use mvc_workbench::data::{self, MultiViewDataset, Preprocess};
 use mvc_workbench::engine::TrainError;
 use mvc_workbench::engine::checkpoint::{self, CheckpointMeta};
-use mvc_workbench::engine::config::{CentringScope, DeviceChoice, LossWeights, TargetSource, Term, TrainConfig};
+use mvc_workbench::engine::config::{
+    CentringScope, ContrastPairing, DeviceChoice, LossWeights, TargetSource, Term, TrainConfig,
+};
 use mvc_workbench::engine::predict::{evaluate, predict_index};
 use mvc_workbench::engine::protocol::{Command, Event, LiveParams, Phase, RunSummary};
 use mvc_workbench::engine::trainer::{adam, spawn_trainer};
-use mvc_workbench::loss::{LabelTargets, LossParams, balance, kl_divergence, objective, target_distribution};
+use mvc_workbench::loss::{
+    LabelTargets, LossParams, balance, cluster_contrastive, contrast_chance, kl_divergence, local_contrast_with,
+    objective, target_distribution,
+};
+use mvc_workbench::model::l2_normalize;
 use mvc_workbench::model::{Cvc, ModelConfig};
 
 /// Runs the tests of this file one at a time: burn's random state is per backend and
@@ -89,6 +95,7 @@ fn loss_params(weights: LossWeights) -> LossParams {
         confidence: 0.9,
         target: TargetSource::Vcf,
         sinkhorn_iters: 0,
+        pairing: ContrastPairing::Pairs,
     }
 }
 
@@ -643,6 +650,52 @@ fn views_target_sharpens_the_mean_view_assignment() {
     // …and it differs from the VCF-target reading of the same batch.
     let vcf = host(objective(&xs, &fwd, &loss_params(only("kl")), &LabelTargets::Pseudo, None).parts)[3];
     assert!((vcf - got).abs() > 1e-6, "the two targets gave the same L_A ({got})");
+}
+
+/// `contrast_pairing = consensus`: each view's two contrastive terms take the views' weighted
+/// consensus (detached) as the partner, `V` terms instead of `V(V − 1)/2` pairs: the cluster term
+/// is `Σ_v C(q_v, Σ_u w_u q_u)`, the local term `Σ_v local(h_v, normalize(Σ_u w_u h_u), Q_v)`.
+#[test]
+fn consensus_pairing_contrasts_each_view_with_the_consensus() {
+    let _serial = serial();
+    let ds = gauss3();
+    let device = Device::flex();
+    device.seed(6);
+    let (_, model) = model_for(&ds, &device);
+    let rows: Vec<usize> = (0..64).collect();
+    let xs = batch(&ds, &rows, &device);
+    let fwd = model.forward(&xs);
+    let wt = [0.2f32, 0.3, 0.5];
+    let labels: Vec<Option<usize>> = rows.iter().map(|&r| Some(ds.label_ids().unwrap()[r] % 4)).collect();
+    let targets = LabelTargets::refreshed(&labels, 4, &device);
+    let mut params = loss_params(LossWeights::default());
+    params.pairing = ContrastPairing::Consensus;
+    let got = host(objective(&xs, &fwd, &params, &targets, Some(&wt)).parts);
+    let cq = fwd.q.iter().zip(wt).map(|(q, w)| q.clone().mul_scalar(w)).reduce(|a, b| a + b).unwrap().detach();
+    let ch =
+        l2_normalize(fwd.h_contrast.iter().zip(wt).map(|(h, w)| h.clone().mul_scalar(w)).reduce(|a, b| a + b).unwrap())
+            .detach();
+    let onehot: Vec<f32> =
+        labels.iter().flat_map(|l| (0..4).map(move |c| if *l == Some(c) { 1.0 } else { 0.0 })).collect();
+    let m = Tensor::<2>::from_data(TensorData::new(onehot, [64, 4]), &device);
+    let positives = m.clone().matmul(m.transpose());
+    let (mut cluster, mut local) = (0f32, 0f32);
+    for v in 0..3 {
+        cluster += host(cluster_contrastive(fwd.q[v].clone(), cq.clone(), params.temperature_l))[0];
+        local +=
+            host(local_contrast_with(fwd.h_contrast[v].clone(), ch.clone(), positives.clone(), params.temperature_f))
+                [0];
+    }
+    assert!((got[1] - cluster).abs() <= 1e-4 * cluster.abs().max(1.0), "cluster {} against {cluster}", got[1]);
+    assert!((got[2] - local).abs() <= 1e-4 * local.abs().max(1.0), "local {} against {local}", got[2]);
+    // Not the pairs' objective, and its chance values count three terms, not three pairs by luck:
+    // with four views the two counts differ (4 against 6).
+    let pairs = host(objective(&xs, &fwd, &loss_params(LossWeights::default()), &targets, Some(&wt)).parts);
+    assert!((pairs[1] - got[1]).abs() > 1e-4 && (pairs[2] - got[2]).abs() > 1e-4, "{pairs:?} against {got:?}");
+    let (c4, l4) = contrast_chance(4, 10, 256, ContrastPairing::Consensus);
+    assert!((c4 - 4.0 * 19f64.ln()).abs() < 1e-9 && (l4 - 4.0 * 256f64.ln()).abs() < 1e-9);
+    let (c4, _) = contrast_chance(4, 10, 256, ContrastPairing::Pairs);
+    assert!((c4 - 6.0 * 19f64.ln()).abs() < 1e-9);
 }
 
 /// `kl_warmup` ramps `L_A` and `L_Q` in linearly: in contrastive epoch e of a warm-up of W

@@ -36,12 +36,33 @@ impl Reading {
         if baseline { &Self::ALL[..2] } else { &Self::ALL }
     }
 
+    /// The reading's name on the command line (`eval --confusion`): `primary`, `vcf`, `kmeans-z`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Primary => "primary",
+            Self::Vcf => "vcf",
+            Self::KmeansZ => "kmeans-z",
+        }
+    }
+
     /// [`label`](Self::label) as a baseline's snapshot means it.
     pub fn label_in(self, baseline: bool) -> &'static str {
         match (baseline, self) {
             (true, Self::Primary | Self::KmeansZ) => "k-means on test embeddings",
             (true, Self::Vcf) => "kNN classifier (test)",
             (false, r) => r.label(),
+        }
+    }
+}
+
+impl std::str::FromStr for Reading {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "primary" | "heads" => Ok(Self::Primary),
+            "vcf" => Ok(Self::Vcf),
+            "kmeans-z" | "kmeans_z" | "k-means-z" => Ok(Self::KmeansZ),
+            other => Err(format!("unknown reading {other:?}; use primary, vcf or kmeans-z")),
         }
     }
 }
@@ -155,6 +176,54 @@ impl Confusion {
         if total == 0 { 0.0 } else { matched as f64 / total as f64 }
     }
 
+    /// The matrix as a plain-text table for a terminal: one row per label (its name), one column
+    /// per cluster (`c<id>`, in aligned order; a cell on the matched diagonal in brackets), then
+    /// each cluster's size and purity.
+    pub fn to_text(&self, label_name: impl Fn(usize) -> String) -> String {
+        let names: Vec<String> = (0..self.n_labels).map(&label_name).collect();
+        let first = names.iter().map(|n| n.chars().count()).chain(["purity".len()]).max().unwrap_or(6);
+        let headers: Vec<String> = self.columns.iter().map(|c| format!("c{c}")).collect();
+        let sizes = self.cluster_sizes();
+        let purities: Vec<String> =
+            self.purities().iter().map(|p| p.map_or_else(|| "-".to_owned(), |p| format!("{p:.3}"))).collect();
+        let cell = |l: usize, j: usize| {
+            let n = self.counts[l][j];
+            if self.column_label[j] == Some(l) { format!("[{n}]") } else { n.to_string() }
+        };
+        let width = (0..self.columns.len())
+            .map(|j| {
+                (0..self.n_labels)
+                    .map(|l| cell(l, j).len())
+                    .chain([headers[j].len(), sizes[j].to_string().len(), purities[j].len()])
+                    .max()
+                    .unwrap_or(1)
+            })
+            .collect::<Vec<_>>();
+        let mut out = format!("{:<first$}", "label");
+        for (h, w) in headers.iter().zip(&width) {
+            out.push_str(&format!(" {h:>w$}"));
+        }
+        out.push('\n');
+        for (l, name) in names.iter().enumerate() {
+            out.push_str(&format!("{name:<first$}"));
+            for (j, w) in width.iter().enumerate() {
+                out.push_str(&format!(" {:>w$}", cell(l, j)));
+            }
+            out.push('\n');
+        }
+        out.push_str(&format!("{:<first$}", "size"));
+        for (s, w) in sizes.iter().zip(&width) {
+            out.push_str(&format!(" {s:>w$}"));
+        }
+        out.push('\n');
+        out.push_str(&format!("{:<first$}", "purity"));
+        for (p, w) in purities.iter().zip(&width) {
+            out.push_str(&format!(" {p:>w$}"));
+        }
+        out.push('\n');
+        out
+    }
+
     /// The matrix as CSV: one row per label, one column per cluster (`cluster <id>`, in aligned
     /// order), then the cluster sizes and purities as two more rows.
     pub fn to_csv(&self, label_name: impl Fn(usize) -> String, normalised: bool) -> String {
@@ -230,6 +299,15 @@ mod tests {
     }
 
     #[test]
+    fn readings_parse_from_their_names() {
+        for r in Reading::ALL {
+            assert_eq!(r.as_str().parse::<Reading>(), Ok(r));
+        }
+        let e = "purity".parse::<Reading>().unwrap_err();
+        assert!(e.contains("primary, vcf or kmeans-z"), "{e}");
+    }
+
+    #[test]
     fn a_relabelled_perfect_clustering_is_diagonal() {
         let truth = [0, 0, 1, 1, 1, 2, 3, 3, 3, 3, 3, 3];
         let perm = [2, 0, 3, 1];
@@ -264,6 +342,14 @@ mod tests {
         assert_eq!(
             csv,
             "true_label,cluster 1,cluster 0\n\"a, x\",3,0\nb,1,2\ncluster_size,4,2\ncluster_purity,0.750000,1.000000\n"
+        );
+        assert_eq!(
+            m.to_text(|l| ["digit a", "b"][l].to_owned()),
+            "label      c1    c0\n\
+             digit a   [3]     0\n\
+             b           1   [2]\n\
+             size        4     2\n\
+             purity  0.750 1.000\n"
         );
         // Fewer clusters than labels: the two clusters take labels 0 and 2, in that order.
         let m = Confusion::new(&[1, 1, 0, 0, 0], &[0, 0, 1, 2, 2], 2, 3);

@@ -7,7 +7,7 @@
 use eframe::egui;
 use egui::RichText;
 
-use crate::engine::config::{CentringScope, ClusterSpace, PseudoSource};
+use crate::engine::config::{CentringScope, ClusterSpace, ContrastPairing, PseudoSource};
 use crate::engine::{CentroidInit, DeviceChoice, LiveParams, TargetSource, Term, TrainConfig, presets};
 
 use super::palette;
@@ -372,6 +372,15 @@ fn seed_options_ui(cfg: &mut TrainConfig, ui: &mut egui::Ui) {
     egui::ComboBox::from_id_salt("pseudo_source").selected_text(cfg.pseudo_source.as_str()).show_ui(ui, |ui| {
         for s in [PseudoSource::Kmeans, PseudoSource::Heads, PseudoSource::Balanced] {
             ui.selectable_value(&mut cfg.pseudo_source, s, s.as_str());
+        }
+    });
+    ui.end_row();
+    ui.label("Contrast with").on_hover_text(
+        "what each view's two contrastive terms compare it with: pairs, every other view (MFLVC, the seed); consensus, the views' weighted consensus, detached (GCFAggMVC, SCMVC) — a view that cannot tell two classes apart (rotation-invariant features and 6 / 9) then does not pull the other views toward merging them",
+    );
+    egui::ComboBox::from_id_salt("contrast_pairing").selected_text(cfg.contrast_pairing.as_str()).show_ui(ui, |ui| {
+        for s in [ContrastPairing::Pairs, ContrastPairing::Consensus] {
+            ui.selectable_value(&mut cfg.contrast_pairing, s, s.as_str());
         }
     });
     ui.end_row();

@@ -6,11 +6,12 @@ use clap::Args;
 use serde_json::json;
 
 use super::train::{load, scores_json, scores_line};
+use crate::analysis::{Confusion, Reading};
 use crate::data::{self, MultiViewDataset, NonFinite, Preprocess};
 use crate::engine::checkpoint::{self, Checkpoint};
 use crate::engine::config::DeviceChoice;
 use crate::engine::device::resolve;
-use crate::engine::predict::{evaluate_checkpoint, metrics_report, predict_index, truth_of, uncertainty_deciles};
+use crate::engine::predict::{evaluate_checkpoint, metrics_and_kmeans_z, predict_index, truth_of, uncertainty_deciles};
 
 /// What `eval` and `predict` both take: a checkpoint, the data to run it on, and how.
 #[derive(Debug, Args)]
@@ -39,6 +40,11 @@ pub struct CheckpointOnData {
 pub struct EvalArgs {
     #[command(flatten)]
     pub on: CheckpointOnData,
+    /// Also print the confusion matrix of one reading against the labels (primary, vcf or
+    /// kmeans-z), its clusters in the Hungarian matching's order, with each cluster's size and
+    /// purity (`--json`: a `confusion` object).
+    #[arg(long, value_name = "READING")]
+    pub confusion: Option<Reading>,
 }
 
 /// Arguments of `predict`.
@@ -114,15 +120,29 @@ pub fn run_eval(args: &EvalArgs) -> Result<(), String> {
     let Some(truth) = truth_of(&ds, &eval.rows) else {
         return Err(format!("{} has no labels, so there is nothing to score the clustering against", args.on.data));
     };
-    let m = metrics_report(&eval, &truth, ck.meta.global_epoch, ck.config.seed)?;
+    let (m, kmeans_z) = metrics_and_kmeans_z(&eval, &truth, ck.meta.global_epoch, ck.config.seed)?;
     let deciles = uncertainty_deciles(&eval, &truth);
+    let confusion = args.confusion.map(|reading| {
+        let pred: &[usize] = match reading {
+            Reading::Primary => &eval.pred_mean,
+            Reading::Vcf => &eval.pred_vcf,
+            Reading::KmeansZ => &kmeans_z,
+        };
+        let n_labels = ds.labels.as_ref().map_or(0, |l| l.n_clusters());
+        (reading, Confusion::new(pred, &truth, eval.k.max(pred.iter().max().map_or(0, |m| m + 1)), n_labels))
+    });
+    let label_name = |l: usize| ds.labels.as_ref().map_or_else(|| l.to_string(), |labels| labels.class_name(l));
     if args.on.json {
         println!(
             "{}",
             json!({"event": "eval", "checkpoint": ck.dir, "n_samples": ds.n_samples(), "acc": m.mean_q.acc, "nmi": m.mean_q.nmi,
                 "ari": m.mean_q.ari, "purity": m.mean_q.purity, "per_view_acc": m.per_view_acc, "mean_q": scores_json(&m.mean_q),
                 "vcf": scores_json(&m.vcf), "kmeans_z": scores_json(&m.kmeans_z), "view_weights": eval.view_weights,
-                "uncertainty_deciles": deciles})
+                "uncertainty_deciles": deciles,
+                "confusion": confusion.as_ref().map(|(reading, c)| json!({
+                    "reading": reading.as_str(), "labels": (0..c.n_labels).map(label_name).collect::<Vec<_>>(),
+                    "columns": c.columns, "column_label": c.column_label, "counts": c.counts,
+                    "cluster_sizes": c.cluster_sizes(), "purities": c.purities(), "acc": c.accuracy()}))})
         );
     } else {
         println!("{} samples, {} views, {} clusters ({})", ds.n_samples(), ds.n_views(), eval.k, dev.summary());
@@ -138,6 +158,13 @@ pub fn run_eval(args: &EvalArgs) -> Result<(), String> {
             "error rate by uncertainty decile (1 = most certain): {}",
             deciles.iter().map(|d| format!("{:.3}", d.error_rate)).collect::<Vec<_>>().join(", ")
         );
+        if let Some((reading, c)) = &confusion {
+            println!(
+                "\nconfusion matrix of {} (rows: labels; columns: clusters in the Hungarian matching's order, the matched cell in brackets):",
+                reading.label()
+            );
+            print!("{}", c.to_text(label_name));
+        }
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::loss::mining::{Mining, Positives};
-pub use crate::loss::{LossWeights, TargetSource, Term};
+pub use crate::loss::{ContrastPairing, LossWeights, TargetSource, Term};
 use crate::model::ModelConfig;
 pub use crate::model::triplet::{ImageShape, ModelFamily};
 
@@ -264,6 +264,10 @@ pub struct TrainConfig {
     pub kl_warmup: usize,
     /// Sinkhorn–Knopp rounds that balance the target `P`'s cluster marginal (0 = DEC's target).
     pub sinkhorn_iters: usize,
+    /// What each view is contrasted with in the two cross-view contrastive terms: every other view
+    /// (`pairs`, MFLVC's and the seed's) or the views' weighted consensus, detached (`consensus`,
+    /// GCFAggMVC / SCMVC).
+    pub contrast_pairing: ContrastPairing,
     /// Centre each view's latent before the shared projection (`ModelConfig::view_centring`),
     /// from the views' mean latents when the contrastive phase starts.
     pub view_centring: bool,
@@ -404,6 +408,7 @@ impl Default for TrainConfig {
             target_source: TargetSource::Views,
             kl_warmup: 0,
             sinkhorn_iters: 0,
+            contrast_pairing: ContrastPairing::Pairs,
             lr_cosine: false,
             con_optimizer: OptimizerKind::Adam,
             momentum: 0.9,

@@ -245,6 +245,17 @@ pub fn metrics_report(
     global_epoch: usize,
     seed: u64,
 ) -> Result<MetricsReport, String> {
+    metrics_and_kmeans_z(eval, truth, global_epoch, seed).map(|(m, _)| m)
+}
+
+/// [`metrics_report`] and the "k-means on `Z`" reading's labels it scored (cluster ids of
+/// `eval.rows`), for a confusion matrix of that reading.
+pub fn metrics_and_kmeans_z(
+    eval: &Evaluation,
+    truth: &[usize],
+    global_epoch: usize,
+    seed: u64,
+) -> Result<(MetricsReport, Vec<usize>), String> {
     let n = eval.rows.len();
     // Ten restarts, as scikit-learn's classic default and as SCMVC / GCFAggMVC report this reading
     // (three restarts let an unlucky seeding show as a worse model).
@@ -258,7 +269,7 @@ pub fn metrics_report(
         .map(|hv| kmeans(hv, n, eval.h_dim, &view_params).map(|km| to_scores(metrics::scores(&km.labels, truth))))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
-    Ok(MetricsReport {
+    let report = MetricsReport {
         global_epoch,
         mean_q: to_scores(metrics::scores(&eval.pred_mean, truth)),
         vcf: to_scores(metrics::scores(&eval.pred_vcf, truth)),
@@ -268,7 +279,8 @@ pub fn metrics_report(
         view_agreement: crate::analysis::agreement_matrix(&eval.pred_views),
         per_view_kmeans,
         triplet: None,
-    })
+    };
+    Ok((report, km.labels))
 }
 
 /// Label ids of the given rows, when the dataset is labelled.

@@ -8,6 +8,9 @@
 //!   similarity / `temperature_l`, positives are the same cluster in the other
 //!   view) plus the entropy term `log K + Σ p log p` of each view's cluster
 //!   marginal, which keeps clusters from collapsing.
+//!   With [`ContrastPairing::Consensus`] both contrastive terms pair each view with the views'
+//!   weighted consensus instead (detached: `Σ_u w_u q_u` for the cluster term,
+//!   `normalize(Σ_u w_u h_u)` for the local one), `V` terms instead of `V(V − 1)/2`.
 //! - `L_C,local`: for every view pair, `S = softmax_rows(h_v h_wᵀ / temperature_f)`,
 //!   pseudo matrix `Q = q_v q_wᵀ` with a unit diagonal, kept where `Q ≥ threshold`,
 //!   rows normalised; `−Σ Q log S` averaged over rows. `Q` is a target and is
@@ -39,7 +42,7 @@ use crate::model::{Forward, l2_normalize};
 pub mod mining;
 pub mod triplet;
 mod weights;
-pub use weights::{LossWeights, TargetSource, Term};
+pub use weights::{ContrastPairing, LossWeights, TargetSource, Term};
 
 /// Values of the live-tunable loss parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -53,6 +56,8 @@ pub struct LossParams {
     pub target: TargetSource,
     /// Sinkhorn–Knopp rounds that balance `P`'s cluster marginal after DEC's sharpening (0 = DEC's target).
     pub sinkhorn_iters: usize,
+    /// Every view pair, or each view against the consensus, in the two contrastive terms.
+    pub pairing: ContrastPairing,
 }
 
 /// Supervision of `L_Q` for one batch.
@@ -273,10 +278,11 @@ pub fn pseudo_positives(onehot: Tensor<2>, mask: Tensor<2>) -> Tensor<2> {
 
 /// The chance values of the two cross-view contrastive terms for `views` views, `k` clusters
 /// and batch size `b`: what they equal when the features carry no information (`(cluster, local)`).
-/// The cluster term is `pairs · ln(2K − 1)` (each column against the 2K − 1 others, the entropy
-/// term at its minimum 0), the local term `pairs · ln B` (uniform similarities).
-pub fn contrast_chance(views: usize, k: usize, b: usize) -> (f64, f64) {
-    let pairs = (views * views.saturating_sub(1) / 2) as f64;
+/// The cluster term is `terms · ln(2K − 1)` (each column against the 2K − 1 others, the entropy
+/// term at its minimum 0), the local term `terms · ln B` (uniform similarities); `terms` is the
+/// number of view pairs, or of views against the consensus ([`ContrastPairing::terms`]).
+pub fn contrast_chance(views: usize, k: usize, b: usize, pairing: ContrastPairing) -> (f64, f64) {
+    let pairs = pairing.terms(views) as f64;
     (pairs * ((2 * k).saturating_sub(1).max(1) as f64).ln(), pairs * (b.max(1) as f64).ln())
 }
 
@@ -409,7 +415,42 @@ pub fn objective_with(
     };
     let mut cluster = zero();
     let mut local = zero();
-    for v in 0..views {
+    // The partners of each view's contrast: every other view (pairs), or one detached consensus.
+    let consensus = (params.pairing == ContrastPairing::Consensus && views > 1).then(|| {
+        let wt: Vec<f32> = match view_target.filter(|wt| wt.len() == views) {
+            Some(wt) => wt.to_vec(),
+            None => vec![1.0 / views as f32; views],
+        };
+        let q = weighted_assignment(&fwd.q, &wt).map(Tensor::detach);
+        let h = fwd
+            .h_contrast
+            .iter()
+            .zip(&wt)
+            .map(|(h, &w)| h.clone().mul_scalar(w))
+            .reduce(|a, b| a + b)
+            .map(|h| l2_normalize(h).detach());
+        (q, h)
+    });
+    if let Some((Some(cq), Some(ch))) = consensus {
+        for v in 0..views {
+            if w.cluster.factor() > 0.0 {
+                cluster = cluster + cluster_contrastive_with(fwd.q[v].clone(), cq.clone(), temperature.clone());
+            }
+            if w.local.factor() > 0.0 {
+                let positives = match labels {
+                    LabelTargets::Refreshed(r) => pseudo_positives(r.onehot.clone(), r.mask.clone()),
+                    _ => {
+                        let q = fwd.q[v].clone().matmul(cq.clone().transpose()).detach();
+                        q.clone() * q.greater_equal_elem(params.threshold).float()
+                    }
+                };
+                local =
+                    local + local_contrast_with(fwd.h_contrast[v].clone(), ch.clone(), positives, params.temperature_f);
+            }
+        }
+    }
+    let pairs = if params.pairing == ContrastPairing::Pairs { views } else { 0 };
+    for v in 0..pairs {
         for u in v + 1..views {
             if w.cluster.factor() > 0.0 {
                 cluster = cluster + cluster_contrastive_with(fwd.q[v].clone(), fwd.q[u].clone(), temperature.clone());

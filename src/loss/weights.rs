@@ -26,6 +26,51 @@ impl Default for Term {
     }
 }
 
+/// What each view is contrasted with in the two cross-view contrastive terms (`contrast_pairing`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ContrastPairing {
+    /// Every view pair, both ways (MFLVC, DealMVC): `V(V − 1)/2` terms each. A view that cannot
+    /// tell two classes apart pulls every other view toward merging them.
+    #[default]
+    Pairs,
+    /// Each view against the views' weighted consensus, detached (GCFAggMVC's and SCMVC's
+    /// view-to-consensus contrast): the cluster contrast between `q_v`'s columns and those of
+    /// `Σ_u w_u q_u`, the instance contrast between `h_v` and `normalize(Σ_u w_u h_u)`; `V` terms
+    /// each. The consensus is a target, so a view that cannot separate two classes learns toward it
+    /// without pulling the others toward its merge.
+    Consensus,
+}
+
+impl std::str::FromStr for ContrastPairing {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "pairs" => Ok(Self::Pairs),
+            "consensus" => Ok(Self::Consensus),
+            other => Err(format!("unknown contrast pairing {other:?}; use pairs or consensus")),
+        }
+    }
+}
+
+impl ContrastPairing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pairs => "pairs",
+            Self::Consensus => "consensus",
+        }
+    }
+
+    /// How many contrastive terms of each kind `views` views give.
+    pub fn terms(self, views: usize) -> usize {
+        match self {
+            Self::Pairs => views * views.saturating_sub(1) / 2,
+            Self::Consensus if views > 1 => views,
+            Self::Consensus => 0,
+        }
+    }
+}
+
 /// The objective's terms: `L = rec·L_R + (cluster·L_C,cluster + local·L_C,local) + kl·L_A + label·L_Q`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct LossWeights {

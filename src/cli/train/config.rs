@@ -35,6 +35,7 @@ pub fn patch_of(args: &TrainArgs) -> Result<Patch, String> {
     put(&mut p, "fuzzifier", args.fuzzifier);
     put(&mut p, "cluster_space", args.cluster_space);
     put(&mut p, "pseudo_source", args.pseudo_source);
+    put(&mut p, "contrast_pairing", args.contrast_pairing);
     put(&mut p, "centring_scope", args.centring_scope);
     put(&mut p, "pcl_temperature", args.pcl_temperature);
     put(&mut p, "knn_targets", args.knn_targets);
@@ -92,7 +93,7 @@ mod tests {
 
     use crate::app::state::dataset_preset_config;
     use crate::cli::{Cli, Commands};
-    use crate::engine::config::{DeviceChoice, TrainConfig};
+    use crate::engine::config::{ContrastPairing, DeviceChoice, TrainConfig};
     use crate::engine::layers::{Patch, overlay};
     use crate::serve::api::TrainRequest;
     use crate::serve::jobs::train_config;
@@ -111,6 +112,7 @@ mod tests {
             "centring_scope" => ("--centring-scope", "centring_scope"),
             "pseudo_warm_start" => ("--pseudo-warm-start", "pseudo_warm_start"),
             "pseudo_warm_margin" => ("--pseudo-warm-margin", "pseudo_warm_margin"),
+            "contrast_pairing" => ("--contrast-pairing", "contrast_pairing"),
             other => panic!("no case for {other}"),
         }
     }
@@ -169,6 +171,7 @@ mod tests {
             (Some("MNIST-USPS"), vec![("pseudo_source", "\"balanced\"")]),
             (Some("BDGP"), vec![("centring_scope", "\"contrast\"")]),
             (None, vec![("pseudo_warm_start", "true"), ("pseudo_warm_margin", "0.01")]),
+            (Some("BDGP"), vec![("contrast_pairing", "\"consensus\"")]),
         ];
         for (preset, fields) in cases {
             let fields: Vec<(&str, &str)> = base.iter().copied().chain(fields).collect();
@@ -201,6 +204,9 @@ mod tests {
             assert_eq!(cli.preset.as_deref(), preset);
             if let Some((_, v)) = fields.iter().find(|(f, _)| *f == "pseudo_source") {
                 assert_eq!(cli.pseudo_source.as_str(), v.trim_matches('"'), "the field reached the config");
+            }
+            if fields.iter().any(|(f, _)| *f == "contrast_pairing") {
+                assert_eq!(cli.contrast_pairing, ContrastPairing::Consensus, "the field reached the config");
             }
             if fields.iter().any(|(f, _)| *f == "pseudo_warm_start") {
                 assert!(cli.pseudo_warm_start && cli.pseudo_warm_margin == 0.01, "the fields reached the config");

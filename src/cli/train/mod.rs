@@ -100,6 +100,10 @@ pub struct TrainArgs {
     /// two with the more even cluster sizes).
     #[arg(long, value_name = "SOURCE")]
     pub pseudo_source: Option<crate::engine::config::PseudoSource>,
+    /// What each view is contrasted with in the cross-view contrastive terms: pairs (every other
+    /// view, the default) or consensus (the views' weighted consensus, detached).
+    #[arg(long, value_name = "PAIRING")]
+    pub contrast_pairing: Option<crate::engine::config::ContrastPairing>,
     /// With the k-means source, also run k-means from the heads' current partition and keep the
     /// lower-inertia result (--pseudo-warm-start=false: the restarts alone, the default).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]

@@ -25,7 +25,7 @@ impl Run<'_> {
     /// The adaptive parts' state at the end of a contrastive epoch.
     pub(super) fn adaptive_report(&mut self, k: usize, positive_pairs: f64) -> AdaptiveReport {
         let b = self.cfg.batch_size.min(self.ds.n_samples());
-        let (cluster_chance, local_chance) = contrast_chance(self.ds.n_views(), k, b);
+        let (cluster_chance, local_chance) = contrast_chance(self.ds.n_views(), k, b, self.params.pairing);
         AdaptiveReport {
             view_target: self.current_view_target(),
             discrepancy: self.view_target.discrepancy().to_vec(),

@@ -94,6 +94,7 @@ impl<'a> Run<'a> {
             confidence: cfg.confidence,
             target: cfg.target_source,
             sinkhorn_iters: cfg.sinkhorn_iters,
+            pairing: cfg.contrast_pairing,
         };
         Run {
             lr: cfg.learning_rate,
