@@ -137,14 +137,19 @@ mod tests {
         }
         built.sort_by(|a, b| a.0.cmp(&b.0));
         let names: Vec<&str> = built.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["balanced.toml", "gauss3-small.toml", "handwritten-heads.toml"]);
+        assert_eq!(names, ["balanced.toml", "consensus-balanced.toml", "gauss3-small.toml", "handwritten-heads.toml"]);
         let balanced = &built[0].1;
         assert_eq!(
             (balanced.centring_scope, balanced.pseudo_source, balanced.lr_cosine, balanced.refresh_centres),
             (CentringScope::Contrast, PseudoSource::Balanced, true, true)
         );
-        assert_eq!((built[1].1.batch_size, built[1].1.mse_epochs), (50, 40));
-        let heads = &built[2].1;
+        let consensus = &built[1].1;
+        assert_eq!(
+            (consensus.contrast_pairing, consensus.pseudo_source, consensus.lr_cosine),
+            (crate::engine::config::ContrastPairing::Consensus, PseudoSource::Balanced, true)
+        );
+        assert_eq!((built[2].1.batch_size, built[2].1.mse_epochs), (50, 40));
+        let heads = &built[3].1;
         assert_eq!(
             (heads.centring_scope, heads.pseudo_source, heads.refresh_centres, heads.lr_cosine),
             (CentringScope::All, PseudoSource::Heads, false, true)
