@@ -696,6 +696,25 @@ fn consensus_pairing_contrasts_each_view_with_the_consensus() {
     assert!((c4 - 4.0 * 19f64.ln()).abs() < 1e-9 && (l4 - 4.0 * 256f64.ln()).abs() < 1e-9);
     let (c4, _) = contrast_chance(4, 10, 256, ContrastPairing::Pairs);
     assert!((c4 - 6.0 * 19f64.ln()).abs() < 1e-9);
+    // `others`: each view against the renormalised consensus of the other two.
+    params.pairing = ContrastPairing::Others;
+    let got = host(objective(&xs, &fwd, &params, &targets, Some(&wt)).parts);
+    let mut cluster = 0f32;
+    let mut local = 0f32;
+    for v in 0..3 {
+        let others: Vec<usize> = (0..3).filter(|&u| u != v).collect();
+        let total: f32 = others.iter().map(|&u| wt[u]).sum();
+        let cq = others.iter().map(|&u| fwd.q[u].clone().mul_scalar(wt[u] / total)).reduce(|a, b| a + b).unwrap();
+        let ch = l2_normalize(
+            others.iter().map(|&u| fwd.h_contrast[u].clone().mul_scalar(wt[u])).reduce(|a, b| a + b).unwrap(),
+        );
+        cluster += host(cluster_contrastive(fwd.q[v].clone(), cq.detach(), params.temperature_l))[0];
+        local +=
+            host(local_contrast_with(fwd.h_contrast[v].clone(), ch.detach(), positives.clone(), params.temperature_f))
+                [0];
+    }
+    assert!((got[1] - cluster).abs() <= 1e-4 * cluster.abs().max(1.0), "others: cluster {} against {cluster}", got[1]);
+    assert!((got[2] - local).abs() <= 1e-4 * local.abs().max(1.0), "others: local {} against {local}", got[2]);
 }
 
 /// `kl_warmup` ramps `L_A` and `L_Q` in linearly: in contrastive epoch e of a warm-up of W

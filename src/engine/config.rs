@@ -265,8 +265,8 @@ pub struct TrainConfig {
     /// Sinkhorn–Knopp rounds that balance the target `P`'s cluster marginal (0 = DEC's target).
     pub sinkhorn_iters: usize,
     /// What each view is contrasted with in the two cross-view contrastive terms: every other view
-    /// (`pairs`, MFLVC's and the seed's) or the views' weighted consensus, detached (`consensus`,
-    /// GCFAggMVC / SCMVC).
+    /// (`pairs`, MFLVC's and the seed's), the views' weighted consensus, detached (`consensus`,
+    /// GCFAggMVC / SCMVC), or the other views' consensus, detached (`others`).
     pub contrast_pairing: ContrastPairing,
     /// Centre each view's latent before the shared projection (`ModelConfig::view_centring`),
     /// from the views' mean latents when the contrastive phase starts.

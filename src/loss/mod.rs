@@ -10,7 +10,8 @@
 //!   marginal, which keeps clusters from collapsing.
 //!   With [`ContrastPairing::Consensus`] both contrastive terms pair each view with the views'
 //!   weighted consensus instead (detached: `Σ_u w_u q_u` for the cluster term,
-//!   `normalize(Σ_u w_u h_u)` for the local one), `V` terms instead of `V(V − 1)/2`.
+//!   `normalize(Σ_u w_u h_u)` for the local one), `V` terms instead of `V(V − 1)/2`; with
+//!   [`ContrastPairing::Others`] each view's partner is the consensus of the other views.
 //! - `L_C,local`: for every view pair, `S = softmax_rows(h_v h_wᵀ / temperature_f)`,
 //!   pseudo matrix `Q = q_v q_wᵀ` with a unit diagonal, kept where `Q ≥ threshold`,
 //!   rows normalised; `−Σ Q log S` averaged over rows. `Q` is a target and is
@@ -415,38 +416,42 @@ pub fn objective_with(
     };
     let mut cluster = zero();
     let mut local = zero();
-    // The partners of each view's contrast: every other view (pairs), or one detached consensus.
-    let consensus = (params.pairing == ContrastPairing::Consensus && views > 1).then(|| {
-        let wt: Vec<f32> = match view_target.filter(|wt| wt.len() == views) {
-            Some(wt) => wt.to_vec(),
-            None => vec![1.0 / views as f32; views],
-        };
-        let q = weighted_assignment(&fwd.q, &wt).map(Tensor::detach);
-        let h = fwd
-            .h_contrast
-            .iter()
-            .zip(&wt)
-            .map(|(h, &w)| h.clone().mul_scalar(w))
-            .reduce(|a, b| a + b)
-            .map(|h| l2_normalize(h).detach());
-        (q, h)
-    });
-    if let Some((Some(cq), Some(ch))) = consensus {
-        for v in 0..views {
-            if w.cluster.factor() > 0.0 {
-                cluster = cluster + cluster_contrastive_with(fwd.q[v].clone(), cq.clone(), temperature.clone());
-            }
-            if w.local.factor() > 0.0 {
-                let positives = match labels {
-                    LabelTargets::Refreshed(r) => pseudo_positives(r.onehot.clone(), r.mask.clone()),
-                    _ => {
-                        let q = fwd.q[v].clone().matmul(cq.clone().transpose()).detach();
-                        q.clone() * q.greater_equal_elem(params.threshold).float()
-                    }
-                };
-                local =
-                    local + local_contrast_with(fwd.h_contrast[v].clone(), ch.clone(), positives, params.temperature_f);
-            }
+    // The partners of each view's contrast: every other view (pairs), or a detached consensus of
+    // all the views or of the others (one `(q, h)` per view).
+    let wt: Vec<f32> = match view_target.filter(|wt| wt.len() == views) {
+        Some(wt) => wt.to_vec(),
+        None => vec![1.0 / views as f32; views],
+    };
+    let consensus_of = |members: &[usize]| {
+        let total: f32 = members.iter().map(|&u| wt[u]).sum::<f32>().max(f32::MIN_POSITIVE);
+        let q = members.iter().map(|&u| fwd.q[u].clone().mul_scalar(wt[u] / total)).reduce(|a, b| a + b)?;
+        let h = members.iter().map(|&u| fwd.h_contrast[u].clone().mul_scalar(wt[u])).reduce(|a, b| a + b)?;
+        Some((q.detach(), l2_normalize(h).detach()))
+    };
+    let partners: Vec<(Tensor<2>, Tensor<2>)> = match params.pairing {
+        _ if views < 2 => Vec::new(),
+        ContrastPairing::Pairs => Vec::new(),
+        ContrastPairing::Consensus => {
+            let all: Vec<usize> = (0..views).collect();
+            consensus_of(&all).map(|c| vec![c; views]).unwrap_or_default()
+        }
+        ContrastPairing::Others => {
+            (0..views).filter_map(|v| consensus_of(&(0..views).filter(|&u| u != v).collect::<Vec<_>>())).collect()
+        }
+    };
+    for (v, (cq, ch)) in partners.into_iter().enumerate() {
+        if w.cluster.factor() > 0.0 {
+            cluster = cluster + cluster_contrastive_with(fwd.q[v].clone(), cq.clone(), temperature.clone());
+        }
+        if w.local.factor() > 0.0 {
+            let positives = match labels {
+                LabelTargets::Refreshed(r) => pseudo_positives(r.onehot.clone(), r.mask.clone()),
+                _ => {
+                    let q = fwd.q[v].clone().matmul(cq.transpose()).detach();
+                    q.clone() * q.greater_equal_elem(params.threshold).float()
+                }
+            };
+            local = local + local_contrast_with(fwd.h_contrast[v].clone(), ch, positives, params.temperature_f);
         }
     }
     let pairs = if params.pairing == ContrastPairing::Pairs { views } else { 0 };

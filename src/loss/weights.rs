@@ -40,6 +40,10 @@ pub enum ContrastPairing {
     /// each. The consensus is a target, so a view that cannot separate two classes learns toward it
     /// without pulling the others toward its merge.
     Consensus,
+    /// Each view against the other views' weighted consensus, detached (`Σ_{u≠v} w_u q_u`,
+    /// renormalised, and `normalize(Σ_{u≠v} w_u h_u)`). With two views its gradient is the pairwise
+    /// contrast's; with more, a view that cannot separate two classes is one voice of `V − 1`.
+    Others,
 }
 
 impl std::str::FromStr for ContrastPairing {
@@ -48,7 +52,8 @@ impl std::str::FromStr for ContrastPairing {
         match s.to_ascii_lowercase().as_str() {
             "pairs" => Ok(Self::Pairs),
             "consensus" => Ok(Self::Consensus),
-            other => Err(format!("unknown contrast pairing {other:?}; use pairs or consensus")),
+            "others" => Ok(Self::Others),
+            other => Err(format!("unknown contrast pairing {other:?}; use pairs, consensus or others")),
         }
     }
 }
@@ -58,6 +63,7 @@ impl ContrastPairing {
         match self {
             Self::Pairs => "pairs",
             Self::Consensus => "consensus",
+            Self::Others => "others",
         }
     }
 
@@ -65,8 +71,8 @@ impl ContrastPairing {
     pub fn terms(self, views: usize) -> usize {
         match self {
             Self::Pairs => views * views.saturating_sub(1) / 2,
-            Self::Consensus if views > 1 => views,
-            Self::Consensus => 0,
+            Self::Consensus | Self::Others if views > 1 => views,
+            Self::Consensus | Self::Others => 0,
         }
     }
 }

@@ -47,8 +47,8 @@ pub struct TrainRequest {
     /// assignment) or `balanced` (at each refresh the one of the two with the more even cluster sizes).
     #[schema(value_type = Option<String>, example = "kmeans")]
     pub pseudo_source: Option<crate::engine::config::PseudoSource>,
-    /// What each view is contrasted with: `pairs` (every other view, default) or `consensus` (the
-    /// views' weighted consensus, detached).
+    /// What each view is contrasted with: `pairs` (every other view, default), `consensus` (the
+    /// views' weighted consensus, detached) or `others` (the other views' consensus, detached).
     #[schema(value_type = Option<String>, example = "consensus")]
     pub contrast_pairing: Option<crate::engine::config::ContrastPairing>,
     /// With the k-means source, also run k-means from the heads' current partition and keep the

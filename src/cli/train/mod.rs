@@ -101,7 +101,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "SOURCE")]
     pub pseudo_source: Option<crate::engine::config::PseudoSource>,
     /// What each view is contrasted with in the cross-view contrastive terms: pairs (every other
-    /// view, the default) or consensus (the views' weighted consensus, detached).
+    /// view, the default), consensus (the views' weighted consensus, detached) or others (the other
+    /// views' consensus, detached).
     #[arg(long, value_name = "PAIRING")]
     pub contrast_pairing: Option<crate::engine::config::ContrastPairing>,
     /// With the k-means source, also run k-means from the heads' current partition and keep the
