@@ -376,7 +376,7 @@ fn seed_options_ui(cfg: &mut TrainConfig, ui: &mut egui::Ui) {
     });
     ui.end_row();
     ui.label("Contrast with").on_hover_text(
-        "what each view's two contrastive terms compare it with: pairs, every other view (MFLVC, the seed); consensus, the views' weighted consensus, detached (GCFAggMVC, SCMVC) — a view that cannot tell two classes apart (rotation-invariant features and 6 / 9) then does not pull the other views toward merging them",
+        "what each view's two contrastive terms compare it with: pairs, every other view (MFLVC, the seed); consensus, the views' weighted consensus, detached (GCFAggMVC, SCMVC); others, the other views' weighted consensus, detached (with two views the same gradient as pairs) — a view that cannot tell two classes apart (rotation-invariant features and 6 / 9) then does not pull the other views toward merging them",
     );
     egui::ComboBox::from_id_salt("contrast_pairing").selected_text(cfg.contrast_pairing.as_str()).show_ui(ui, |ui| {
         for s in [ContrastPairing::Pairs, ContrastPairing::Consensus, ContrastPairing::Others] {
