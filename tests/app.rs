@@ -794,7 +794,7 @@ fn pick(h: &mut Harness<'static, WorkbenchApp>, current: &str, option: &str) {
 /// pseudo-label source, the centre refresh and the view centring's scope reach the run's config.
 #[test]
 fn the_pseudo_label_source_and_the_centre_refresh_are_settable() {
-    use mvc_workbench::engine::config::{CentringScope, ContrastPairing, PseudoSource};
+    use mvc_workbench::engine::config::{CentringScope, ContrastPairing, ContrastScale, PseudoSource};
     let runs = tempfile::tempdir().unwrap();
     let mut h = harness(Some("gauss3-noise"), runs.path());
     step_until(&mut h, 30, "the built-in set to load", |a| a.session.loaded.is_some());
@@ -836,6 +836,11 @@ fn the_pseudo_label_source_and_the_centre_refresh_are_settable() {
     assert_eq!(h.state().state.config.contrast_pairing, ContrastPairing::Pairs);
     pick(&mut h, "pairs", "consensus");
     assert_eq!(h.state().state.config.contrast_pairing, ContrastPairing::Consensus, "the combo chose the consensus");
+    // Its size (session 33): each term once by default; per-view from the combo, which the
+    // consensus pairing has enabled.
+    assert_eq!(h.state().state.config.contrast_scale, ContrastScale::Terms);
+    pick(&mut h, "terms", "per-view");
+    assert_eq!(h.state().state.config.contrast_scale, ContrastScale::PerView, "the combo scaled the terms per view");
 }
 
 /// A dataset whose file name the seed has settings for (`BDGP.mat`) gets a button for them, as

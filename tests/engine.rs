@@ -12,7 +12,7 @@ use mvc_workbench::data::{self, MultiViewDataset, Preprocess};
 use mvc_workbench::engine::TrainError;
 use mvc_workbench::engine::checkpoint::{self, CheckpointMeta};
 use mvc_workbench::engine::config::{
-    CentringScope, ContrastPairing, DeviceChoice, LossWeights, TargetSource, Term, TrainConfig,
+    CentringScope, ContrastPairing, ContrastScale, DeviceChoice, LossWeights, TargetSource, Term, TrainConfig,
 };
 use mvc_workbench::engine::predict::{evaluate, predict_index};
 use mvc_workbench::engine::protocol::{Command, Event, LiveParams, Phase, RunSummary};
@@ -96,6 +96,7 @@ fn loss_params(weights: LossWeights) -> LossParams {
         target: TargetSource::Vcf,
         sinkhorn_iters: 0,
         pairing: ContrastPairing::Pairs,
+        contrast_scale: ContrastScale::Terms,
     }
 }
 
@@ -715,6 +716,52 @@ fn consensus_pairing_contrasts_each_view_with_the_consensus() {
     }
     assert!((got[1] - cluster).abs() <= 1e-4 * cluster.abs().max(1.0), "others: cluster {} against {cluster}", got[1]);
     assert!((got[2] - local).abs() <= 1e-4 * local.abs().max(1.0), "others: local {} against {local}", got[2]);
+}
+
+/// `contrast_scale = per-view` multiplies the consensus pairings' contrastive terms by `V − 1` in
+/// the objective (the number of pairwise terms each view sits in): its total, and so its gradient,
+/// is the one that cluster and local weights of `V − 1` give; the streamed terms stay unscaled;
+/// `pairs` is unchanged by it.
+#[test]
+fn per_view_contrast_scale_sizes_the_consensus_terms_like_the_pairs() {
+    let _serial = serial();
+    let ds = gauss3();
+    let device = Device::flex();
+    device.seed(7);
+    let (_, model) = model_for(&ds, &device);
+    let rows: Vec<usize> = (0..64).collect();
+    let xs = batch(&ds, &rows, &device);
+    let fwd = model.forward(&xs);
+    let wt = [0.2f32, 0.3, 0.5];
+    let labels: Vec<Option<usize>> = rows.iter().map(|&r| Some(ds.label_ids().unwrap()[r] % 4)).collect();
+    let targets = LabelTargets::refreshed(&labels, 4, &device);
+    for pairing in [ContrastPairing::Consensus, ContrastPairing::Others] {
+        let mut terms = loss_params(LossWeights::default());
+        terms.pairing = pairing;
+        let scaled = LossParams { contrast_scale: ContrastScale::PerView, ..terms };
+        let mut doubled = terms;
+        doubled.weights.cluster.weight = 2.0;
+        doubled.weights.local.weight = 2.0;
+        let a = objective(&xs, &fwd, &terms, &targets, Some(&wt));
+        let b = objective(&xs, &fwd, &scaled, &targets, Some(&wt));
+        let c = objective(&xs, &fwd, &doubled, &targets, Some(&wt));
+        let (pa, pb, pc) = (host(a.parts), host(b.parts), host(c.parts));
+        assert_eq!(pa[..5], pb[..5], "{pairing:?}: the streamed terms stay unscaled");
+        let want = pa[0] + 2.0 * (pa[1] + pa[2]) + pa[3] + pa[4];
+        assert!((pb[5] - want).abs() <= 1e-4 * want.abs(), "{pairing:?}: total {} against {want}", pb[5]);
+        assert!((pb[5] - pc[5]).abs() <= 1e-5 * want.abs(), "{pairing:?}: {} against weights 2: {}", pb[5], pc[5]);
+        assert!((pa[5] - pb[5]).abs() > 1e-3, "{pairing:?}: the scale changed nothing ({})", pa[5]);
+    }
+    let pairs = loss_params(LossWeights::default());
+    let a = host(objective(&xs, &fwd, &pairs, &targets, Some(&wt)).parts);
+    let b = host(
+        objective(&xs, &fwd, &LossParams { contrast_scale: ContrastScale::PerView, ..pairs }, &targets, Some(&wt))
+            .parts,
+    );
+    assert_eq!(a, b, "pairs is already at its per-view size");
+    assert_eq!(ContrastScale::PerView.factor(ContrastPairing::Consensus, 6), 5.0);
+    assert_eq!(ContrastScale::PerView.factor(ContrastPairing::Others, 2), 1.0);
+    assert_eq!(ContrastScale::Terms.factor(ContrastPairing::Consensus, 6), 1.0);
 }
 
 /// `kl_warmup` ramps `L_A` and `L_Q` in linearly: in contrastive epoch e of a warm-up of W

@@ -7,7 +7,7 @@
 use eframe::egui;
 use egui::RichText;
 
-use crate::engine::config::{CentringScope, ClusterSpace, ContrastPairing, PseudoSource};
+use crate::engine::config::{CentringScope, ClusterSpace, ContrastPairing, ContrastScale, PseudoSource};
 use crate::engine::{CentroidInit, DeviceChoice, LiveParams, TargetSource, Term, TrainConfig, presets};
 
 use super::palette;
@@ -382,6 +382,17 @@ fn seed_options_ui(cfg: &mut TrainConfig, ui: &mut egui::Ui) {
         for s in [ContrastPairing::Pairs, ContrastPairing::Consensus, ContrastPairing::Others] {
             ui.selectable_value(&mut cfg.contrast_pairing, s, s.as_str());
         }
+    });
+    ui.end_row();
+    ui.label("Contrast size").on_hover_text(
+        "terms: each contrastive term once; per-view: with consensus or others, each view's term times V − 1, the number of pairwise terms a view sits in, so its contrast (and the entropy term that keeps clusters from emptying) keeps the size it has with pairs relative to the DEC and label losses. No effect on pairs or with two views",
+    );
+    ui.add_enabled_ui(cfg.contrast_pairing != ContrastPairing::Pairs, |ui| {
+        egui::ComboBox::from_id_salt("contrast_scale").selected_text(cfg.contrast_scale.as_str()).show_ui(ui, |ui| {
+            for s in [ContrastScale::Terms, ContrastScale::PerView] {
+                ui.selectable_value(&mut cfg.contrast_scale, s, s.as_str());
+            }
+        });
     });
     ui.end_row();
     ui.label("k-means warm start").on_hover_text(

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::loss::mining::{Mining, Positives};
-pub use crate::loss::{ContrastPairing, LossWeights, TargetSource, Term};
+pub use crate::loss::{ContrastPairing, ContrastScale, LossWeights, TargetSource, Term};
 use crate::model::ModelConfig;
 pub use crate::model::triplet::{ImageShape, ModelFamily};
 
@@ -268,6 +268,10 @@ pub struct TrainConfig {
     /// (`pairs`, MFLVC's and the seed's), the views' weighted consensus, detached (`consensus`,
     /// GCFAggMVC / SCMVC), or the other views' consensus, detached (`others`).
     pub contrast_pairing: ContrastPairing,
+    /// How the contrastive terms are summed: each once (`terms`, the default), or with `consensus`
+    /// and `others` each view's term at the size the pairwise sum gives it, `V − 1` (`per-view`;
+    /// see [`ContrastScale`]).
+    pub contrast_scale: ContrastScale,
     /// Centre each view's latent before the shared projection (`ModelConfig::view_centring`),
     /// from the views' mean latents when the contrastive phase starts.
     pub view_centring: bool,
@@ -409,6 +413,7 @@ impl Default for TrainConfig {
             kl_warmup: 0,
             sinkhorn_iters: 0,
             contrast_pairing: ContrastPairing::Pairs,
+            contrast_scale: ContrastScale::Terms,
             lr_cosine: false,
             con_optimizer: OptimizerKind::Adam,
             momentum: 0.9,

@@ -12,6 +12,8 @@
 //!   weighted consensus instead (detached: `Σ_u w_u q_u` for the cluster term,
 //!   `normalize(Σ_u w_u h_u)` for the local one), `V` terms instead of `V(V − 1)/2`; with
 //!   [`ContrastPairing::Others`] each view's partner is the consensus of the other views.
+//!   [`ContrastScale::PerView`] multiplies those `V` terms by `V − 1` in `L`, the number of
+//!   pairwise terms each view sits in, so a view's contrast keeps its pairwise size.
 //! - `L_C,local`: for every view pair, `S = softmax_rows(h_v h_wᵀ / temperature_f)`,
 //!   pseudo matrix `Q = q_v q_wᵀ` with a unit diagonal, kept where `Q ≥ threshold`,
 //!   rows normalised; `−Σ Q log S` averaged over rows. `Q` is a target and is
@@ -43,7 +45,7 @@ use crate::model::{Forward, l2_normalize};
 pub mod mining;
 pub mod triplet;
 mod weights;
-pub use weights::{ContrastPairing, LossWeights, TargetSource, Term};
+pub use weights::{ContrastPairing, ContrastScale, LossWeights, TargetSource, Term};
 
 /// Values of the live-tunable loss parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -59,6 +61,8 @@ pub struct LossParams {
     pub sinkhorn_iters: usize,
     /// Every view pair, or each view against the consensus, in the two contrastive terms.
     pub pairing: ContrastPairing,
+    /// Each contrastive term once, or the consensus terms at a view's pairwise size (`V − 1`).
+    pub contrast_scale: ContrastScale,
 }
 
 /// Supervision of `L_Q` for one batch.
@@ -545,9 +549,10 @@ pub fn objective_with(
             label = label + masked_ce(q.clone(), onehot.clone(), mask.clone());
         }
     }
+    let scale = params.contrast_scale.factor(params.pairing, views);
     let total = rec.clone().mul_scalar(w.rec.factor())
-        + cluster.clone().mul_scalar(w.cluster.factor())
-        + local.clone().mul_scalar(w.local.factor())
+        + cluster.clone().mul_scalar(w.cluster.factor() * scale)
+        + local.clone().mul_scalar(w.local.factor() * scale)
         + kl.clone().mul_scalar(w.kl.factor())
         + label.clone().mul_scalar(w.label.factor());
     let parts = Tensor::cat(vec![rec, cluster, local, kl, label, total.clone()], 0).detach();

@@ -77,6 +77,53 @@ impl ContrastPairing {
     }
 }
 
+/// How the cross-view contrastive terms are summed (`contrast_scale`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ContrastScale {
+    /// Each term once: `V(V − 1)/2` pairwise terms, or `V` view-to-consensus terms.
+    #[default]
+    Terms,
+    /// Each view's contrast at the size the pairwise sum gives it. In `pairs` a view sits in
+    /// `V − 1` terms, each of which trains it; against a detached consensus (`consensus`,
+    /// `others`) it sits in one. This multiplies the consensus terms by `V − 1`, so a view's
+    /// contrastive gradient — and the marginal-entropy regulariser that keeps clusters from
+    /// emptying — keeps its size relative to `L_A` and `L_Q` (measured: without it, consensus +
+    /// balanced pseudo labels empties clusters on Prokaryotic). No effect on `pairs`, nor with two
+    /// views. The streamed terms stay unscaled, comparable with their chance values.
+    PerView,
+}
+
+impl std::str::FromStr for ContrastScale {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "terms" => Ok(Self::Terms),
+            "per-view" | "per_view" | "perview" => Ok(Self::PerView),
+            other => Err(format!("unknown contrast scale {other:?}; use terms or per-view")),
+        }
+    }
+}
+
+impl ContrastScale {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Terms => "terms",
+            Self::PerView => "per-view",
+        }
+    }
+
+    /// The factor the contrastive terms of `pairing` with `views` views enter the objective with.
+    pub fn factor(self, pairing: ContrastPairing, views: usize) -> f32 {
+        match (self, pairing) {
+            (Self::PerView, ContrastPairing::Consensus | ContrastPairing::Others) => {
+                views.saturating_sub(1).max(1) as f32
+            }
+            _ => 1.0,
+        }
+    }
+}
+
 /// The objective's terms: `L = rec·L_R + (cluster·L_C,cluster + local·L_C,local) + kl·L_A + label·L_Q`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct LossWeights {

@@ -51,6 +51,10 @@ pub struct TrainRequest {
     /// views' weighted consensus, detached) or `others` (the other views' consensus, detached).
     #[schema(value_type = Option<String>, example = "consensus")]
     pub contrast_pairing: Option<crate::engine::config::ContrastPairing>,
+    /// How the contrastive terms are summed: `terms` (each once, default) or `per-view` (with
+    /// `consensus` and `others`, each view's term times `V − 1`, the pairs a view sits in).
+    #[schema(value_type = Option<String>, example = "per-view")]
+    pub contrast_scale: Option<crate::engine::config::ContrastScale>,
     /// With the k-means source, also run k-means from the heads' current partition and keep the
     /// lower-inertia result (default false).
     pub pseudo_warm_start: Option<bool>,

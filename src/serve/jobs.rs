@@ -60,6 +60,7 @@ pub(crate) fn train_config(req: &TrainRequest, name: &str, device: DeviceChoice)
     put(&mut user, "cluster_space", req.cluster_space);
     put(&mut user, "pseudo_source", req.pseudo_source);
     put(&mut user, "contrast_pairing", req.contrast_pairing);
+    put(&mut user, "contrast_scale", req.contrast_scale);
     put(&mut user, "centring_scope", req.centring_scope);
     put(&mut user, "lr_cosine", req.lr_cosine);
     put(&mut user, "pseudo_warm_start", req.pseudo_warm_start);

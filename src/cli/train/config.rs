@@ -36,6 +36,7 @@ pub fn patch_of(args: &TrainArgs) -> Result<Patch, String> {
     put(&mut p, "cluster_space", args.cluster_space);
     put(&mut p, "pseudo_source", args.pseudo_source);
     put(&mut p, "contrast_pairing", args.contrast_pairing);
+    put(&mut p, "contrast_scale", args.contrast_scale);
     put(&mut p, "centring_scope", args.centring_scope);
     put(&mut p, "pcl_temperature", args.pcl_temperature);
     put(&mut p, "knn_targets", args.knn_targets);
@@ -93,7 +94,7 @@ mod tests {
 
     use crate::app::state::dataset_preset_config;
     use crate::cli::{Cli, Commands};
-    use crate::engine::config::{ContrastPairing, DeviceChoice, TrainConfig};
+    use crate::engine::config::{ContrastPairing, ContrastScale, DeviceChoice, TrainConfig};
     use crate::engine::layers::{Patch, overlay};
     use crate::serve::api::TrainRequest;
     use crate::serve::jobs::train_config;
@@ -113,6 +114,7 @@ mod tests {
             "pseudo_warm_start" => ("--pseudo-warm-start", "pseudo_warm_start"),
             "pseudo_warm_margin" => ("--pseudo-warm-margin", "pseudo_warm_margin"),
             "contrast_pairing" => ("--contrast-pairing", "contrast_pairing"),
+            "contrast_scale" => ("--contrast-scale", "contrast_scale"),
             other => panic!("no case for {other}"),
         }
     }
@@ -177,6 +179,7 @@ mod tests {
             (Some("BDGP"), vec![("centring_scope", "\"contrast\"")]),
             (None, vec![("pseudo_warm_start", "true"), ("pseudo_warm_margin", "0.01")]),
             (Some("BDGP"), vec![("contrast_pairing", "\"consensus\"")]),
+            (None, vec![("contrast_pairing", "\"consensus\""), ("contrast_scale", "\"per-view\"")]),
         ];
         for (preset, fields) in cases {
             let fields: Vec<(&str, &str)> = base.iter().copied().chain(fields).collect();
@@ -212,6 +215,9 @@ mod tests {
             }
             if fields.iter().any(|(f, _)| *f == "contrast_pairing") {
                 assert_eq!(cli.contrast_pairing, ContrastPairing::Consensus, "the field reached the config");
+            }
+            if fields.iter().any(|(f, _)| *f == "contrast_scale") {
+                assert_eq!(cli.contrast_scale, ContrastScale::PerView, "the field reached the config");
             }
             if fields.iter().any(|(f, _)| *f == "pseudo_warm_start") {
                 assert!(cli.pseudo_warm_start && cli.pseudo_warm_margin == 0.01, "the fields reached the config");

@@ -105,6 +105,10 @@ pub struct TrainArgs {
     /// views' consensus, detached).
     #[arg(long, value_name = "PAIRING")]
     pub contrast_pairing: Option<crate::engine::config::ContrastPairing>,
+    /// How the contrastive terms are summed: terms (each once, the default) or per-view (with
+    /// consensus and others, each view's term times V − 1, the number of pairs a view sits in).
+    #[arg(long, value_name = "SCALE")]
+    pub contrast_scale: Option<crate::engine::config::ContrastScale>,
     /// With the k-means source, also run k-means from the heads' current partition and keep the
     /// lower-inertia result (--pseudo-warm-start=false: the restarts alone, the default).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]

@@ -95,6 +95,7 @@ impl<'a> Run<'a> {
             target: cfg.target_source,
             sinkhorn_iters: cfg.sinkhorn_iters,
             pairing: cfg.contrast_pairing,
+            contrast_scale: cfg.contrast_scale,
         };
         Run {
             lr: cfg.learning_rate,
