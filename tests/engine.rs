@@ -653,22 +653,31 @@ fn views_target_sharpens_the_mean_view_assignment() {
     assert!((vcf - got).abs() > 1e-6, "the two targets gave the same L_A ({got})");
 }
 
+/// A 64-row gauss3 batch through a fresh model (device seeded with `seed`), with four pseudo
+/// labels (true label mod 4) as refreshed targets: the consensus-contrast tests' input.
+fn gauss3_batch_with_pseudo_labels(
+    seed: u64,
+) -> (Device, Vec<Tensor<2>>, mvc_workbench::model::Forward, Vec<Option<usize>>, LabelTargets) {
+    let ds = gauss3();
+    let device = Device::flex();
+    device.seed(seed);
+    let (_, model) = model_for(&ds, &device);
+    let rows: Vec<usize> = (0..64).collect();
+    let xs = batch(&ds, &rows, &device);
+    let fwd = model.forward(&xs);
+    let labels: Vec<Option<usize>> = rows.iter().map(|&r| Some(ds.label_ids().unwrap()[r] % 4)).collect();
+    let targets = LabelTargets::refreshed(&labels, 4, &device);
+    (device, xs, fwd, labels, targets)
+}
+
 /// `contrast_pairing = consensus`: each view's two contrastive terms take the views' weighted
 /// consensus (detached) as the partner, `V` terms instead of `V(V − 1)/2` pairs: the cluster term
 /// is `Σ_v C(q_v, Σ_u w_u q_u)`, the local term `Σ_v local(h_v, normalize(Σ_u w_u h_u), Q_v)`.
 #[test]
 fn consensus_pairing_contrasts_each_view_with_the_consensus() {
     let _serial = serial();
-    let ds = gauss3();
-    let device = Device::flex();
-    device.seed(6);
-    let (_, model) = model_for(&ds, &device);
-    let rows: Vec<usize> = (0..64).collect();
-    let xs = batch(&ds, &rows, &device);
-    let fwd = model.forward(&xs);
+    let (device, xs, fwd, labels, targets) = gauss3_batch_with_pseudo_labels(6);
     let wt = [0.2f32, 0.3, 0.5];
-    let labels: Vec<Option<usize>> = rows.iter().map(|&r| Some(ds.label_ids().unwrap()[r] % 4)).collect();
-    let targets = LabelTargets::refreshed(&labels, 4, &device);
     let mut params = loss_params(LossWeights::default());
     params.pairing = ContrastPairing::Consensus;
     let got = host(objective(&xs, &fwd, &params, &targets, Some(&wt)).parts);
@@ -725,16 +734,8 @@ fn consensus_pairing_contrasts_each_view_with_the_consensus() {
 #[test]
 fn per_view_contrast_scale_sizes_the_consensus_terms_like_the_pairs() {
     let _serial = serial();
-    let ds = gauss3();
-    let device = Device::flex();
-    device.seed(7);
-    let (_, model) = model_for(&ds, &device);
-    let rows: Vec<usize> = (0..64).collect();
-    let xs = batch(&ds, &rows, &device);
-    let fwd = model.forward(&xs);
+    let (_, xs, fwd, _, targets) = gauss3_batch_with_pseudo_labels(7);
     let wt = [0.2f32, 0.3, 0.5];
-    let labels: Vec<Option<usize>> = rows.iter().map(|&r| Some(ds.label_ids().unwrap()[r] % 4)).collect();
-    let targets = LabelTargets::refreshed(&labels, 4, &device);
     for pairing in [ContrastPairing::Consensus, ContrastPairing::Others] {
         let mut terms = loss_params(LossWeights::default());
         terms.pairing = pairing;
