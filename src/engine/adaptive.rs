@@ -637,6 +637,21 @@ mod tests {
     }
 
     #[test]
+    fn discrepancies_under_the_floor_give_near_uniform_weights() {
+        // Prokaryotic's flat heads: D_v of 1e-7 – 1e-6, which dividing by their mean alone turned
+        // into weights of .85 / .07 / .08.
+        let mut t = ViewTarget::new(3);
+        t.observe(&[1.5e-7, 1.1e-6, 1.1e-6]);
+        let w = t.weights(0.5);
+        assert!(w.iter().all(|x| (x - 1.0 / 3.0).abs() < 1e-3), "{w:?}");
+        // Above the floor only the ratios count: scaling D leaves w* unchanged.
+        let big = crate::loss::view_target_weights(&[0.02, 0.02, 0.08], 0.5);
+        let bigger = crate::loss::view_target_weights(&[0.2, 0.2, 0.8], 0.5);
+        assert!(big.iter().zip(&bigger).all(|(a, b)| (a - b).abs() < 1e-6), "{big:?} vs {bigger:?}");
+        assert!(big[2] < 0.1, "{big:?}");
+    }
+
+    #[test]
     fn every_cluster_space_finds_the_three_clusters_and_the_extras_have_their_shapes() {
         let (eval, truth) = three_clusters();
         let n = truth.len();
