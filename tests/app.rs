@@ -799,7 +799,8 @@ fn the_pseudo_label_source_and_the_centre_refresh_are_settable() {
     let mut h = harness(Some("gauss3-noise"), runs.path());
     step_until(&mut h, 30, "the built-in set to load", |a| a.session.loaded.is_some());
     assert!(h.state().state.config.refresh_centres);
-    assert_eq!(h.state().state.config.pseudo_source, PseudoSource::Kmeans);
+    // The balanced rule is the default since session 34.
+    assert_eq!(h.state().state.config.pseudo_source, PseudoSource::Balanced);
     h.get_by_label("Architecture").click();
     h.step();
     h.step();
@@ -821,9 +822,9 @@ fn the_pseudo_label_source_and_the_centre_refresh_are_settable() {
     h.step();
     h.step();
     assert!(h.state().state.config.pseudo_warm_start, "the checkbox turned the warm start on");
-    pick(&mut h, "kmeans", "balanced");
-    assert_eq!(h.state().state.config.pseudo_source, PseudoSource::Balanced, "the combo chose the balanced rule");
-    pick(&mut h, "balanced", "heads");
+    pick(&mut h, "balanced", "kmeans");
+    assert_eq!(h.state().state.config.pseudo_source, PseudoSource::Kmeans, "the combo chose k-means");
+    pick(&mut h, "kmeans", "heads");
     assert_eq!(h.state().state.config.pseudo_source, PseudoSource::Heads, "the combo chose the heads");
     // The view centring's scope (session 21): "contrast" by default since session 24, "all" from
     // the combo.
@@ -831,16 +832,16 @@ fn the_pseudo_label_source_and_the_centre_refresh_are_settable() {
     pick(&mut h, "contrast", "all");
     let cfg = &h.state().state.config;
     assert_eq!((cfg.view_centring, cfg.centring_scope), (true, CentringScope::All), "the combo centres every h_v");
-    // What each view is contrasted with (session 31): every other view by default, the consensus
-    // from the combo.
-    assert_eq!(h.state().state.config.contrast_pairing, ContrastPairing::Pairs);
-    pick(&mut h, "pairs", "consensus");
+    // What each view is contrasted with (session 31): the other views' consensus by default since
+    // session 34, the whole consensus from the combo.
+    assert_eq!(h.state().state.config.contrast_pairing, ContrastPairing::Others);
+    pick(&mut h, "others", "consensus");
     assert_eq!(h.state().state.config.contrast_pairing, ContrastPairing::Consensus, "the combo chose the consensus");
-    // Its size (session 33): each term once by default; per-view from the combo, which the
-    // consensus pairing has enabled.
-    assert_eq!(h.state().state.config.contrast_scale, ContrastScale::Terms);
-    pick(&mut h, "terms", "per-view");
-    assert_eq!(h.state().state.config.contrast_scale, ContrastScale::PerView, "the combo scaled the terms per view");
+    // Its size (session 33): per view by default since session 34; each term once from the combo,
+    // which the consensus pairing keeps enabled.
+    assert_eq!(h.state().state.config.contrast_scale, ContrastScale::PerView);
+    pick(&mut h, "per-view", "terms");
+    assert_eq!(h.state().state.config.contrast_scale, ContrastScale::Terms, "the combo summed each term once");
 }
 
 /// A dataset whose file name the seed has settings for (`BDGP.mat`) gets a button for them, as

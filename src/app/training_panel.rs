@@ -489,7 +489,7 @@ fn live_ui(cfg: &mut TrainConfig, ui: &mut egui::Ui) {
             ui.add(egui::Slider::new(&mut cfg.temperature_l, 0.001..=2.0).logarithmic(true).fixed_decimals(3));
             ui.end_row();
             ui.label("View weights γ").on_hover_text(
-                "w* = softmax(−(D_v / mean D) / γ), D_v = KL(P || q_v), P the unweighted consensus: smaller γ down-weights a view that disagrees with it more sharply",
+                "w* = softmax(−(D_v / max(mean D, 0.001)) / γ), D_v = KL(P || q_v), P the unweighted consensus: smaller γ down-weights a view that disagrees with it more sharply",
             );
             ui.add_enabled(
                 cfg.adaptive_weights,

@@ -73,7 +73,7 @@ impl ViewWeightsPanel {
             let d: Vec<String> = names.iter().zip(&a.discrepancy).map(|(n, d)| format!("{n} {d:.3}")).collect();
             ui.label(
                 egui::RichText::new(format!(
-                    "solid: AFW weights w · pale: target w* = softmax(−(D_v / mean D) / γ) · D_v = KL(P || q_v), P the unweighted consensus: {}",
+                    "solid: AFW weights w · pale: target w* = softmax(−(D_v / max(mean D, 0.001)) / γ) · D_v = KL(P || q_v), P the unweighted consensus: {}",
                     d.join(", ")
                 ))
                 .small()

@@ -3,7 +3,7 @@
 //! - **view centring**: each view's mean projection, which `Cvc::with_centring` subtracts before
 //!   the L2 normalisation ([`projection_means`]);
 //! - **view weights `w*`**: each view's discrepancy `D_v = KL(P̄ ‖ q_v)` from the unweighted consensus,
-//!   smoothed over batches, and the closed-form weights `softmax(−(D_v / mean D) / γ)`
+//!   smoothed over batches, and the closed-form weights `softmax(−(D_v / max(mean D, 10⁻³)) / γ)`
 //!   ([`ViewTarget`], `loss::view_target_weights`);
 //! - **pseudo labels**: k-means (10 restarts) on the weighted fused features `Z = [w_v h_v]`,
 //!   matched one to one to the heads' current clusters by the Hungarian method (so a refresh

@@ -70,6 +70,22 @@ impl std::str::FromStr for CentringScope {
     }
 }
 
+/// What a stored config without `contrast_pairing` ran with (the fields below changed their
+/// defaults in session 34; a config stored before each existed ran the behaviour it replaced).
+fn before_the_pairing_option() -> ContrastPairing {
+    ContrastPairing::Pairs
+}
+
+/// What a stored config without `contrast_scale` ran with.
+fn before_the_scale_option() -> ContrastScale {
+    ContrastScale::Terms
+}
+
+/// What a stored config without `pseudo_source` ran with.
+fn before_the_source_option() -> PseudoSource {
+    PseudoSource::Kmeans
+}
+
 impl CentringScope {
     /// What a stored config without `centring_scope` ran with.
     fn before_the_option() -> Self {
@@ -192,7 +208,13 @@ impl std::str::FromStr for DeviceChoice {
 ///   them (`refresh_centres`);
 /// - since session 24, the view centring for the instance contrast only (`centring_scope =
 ///   contrast`; measured on the five shared datasets and held-out ones, docs/RESULTS.md,
-///   sessions 21–24).
+///   sessions 21–24);
+/// - since session 34, each view contrasted with the other views' consensus at its pairwise size
+///   (`contrast_pairing = others`, `contrast_scale = per-view`; with two views the pairwise
+///   contrast's gradient), pseudo labels from the more even of k-means and the heads
+///   (`pseudo_source = balanced`) and the contrastive learning rate along a half cosine
+///   (`lr_cosine`): handwritten's six views no longer merge 6 and 9 (docs/RESULTS.md, sessions
+///   30–34).
 ///
 /// - `temperature_l`, the cluster-level contrast's temperature, is 0.1 (the seed's `temperature_c`:
 ///   0.01; its presets set their own). Measured on gauss3-noise with the adaptive parts on: at
@@ -266,11 +288,14 @@ pub struct TrainConfig {
     pub sinkhorn_iters: usize,
     /// What each view is contrasted with in the two cross-view contrastive terms: every other view
     /// (`pairs`, MFLVC's and the seed's), the views' weighted consensus, detached (`consensus`,
-    /// GCFAggMVC / SCMVC), or the other views' consensus, detached (`others`).
+    /// GCFAggMVC / SCMVC), or the other views' consensus, detached (`others`, the default since
+    /// session 34). A stored config without the field is from before the option: `pairs`.
+    #[serde(default = "before_the_pairing_option")]
     pub contrast_pairing: ContrastPairing,
-    /// How the contrastive terms are summed: each once (`terms`, the default), or with `consensus`
-    /// and `others` each view's term at the size the pairwise sum gives it, `V − 1` (`per-view`;
-    /// see [`ContrastScale`]).
+    /// How the contrastive terms are summed: each once (`terms`), or with `consensus` and `others`
+    /// each view's term at the size the pairwise sum gives it, `V − 1` (`per-view`, the default
+    /// since session 34; see [`ContrastScale`]). A stored config without the field: `terms`.
+    #[serde(default = "before_the_scale_option")]
     pub contrast_scale: ContrastScale,
     /// Centre each view's latent before the shared projection (`ModelConfig::view_centring`),
     /// from the views' mean latents when the contrastive phase starts.
@@ -285,7 +310,7 @@ pub struct TrainConfig {
     /// and use them in the consensus target `P`, with the AFW trained toward them (false: `P` is
     /// the plain mean of the views' `q`, and the AFW gets no target).
     pub adaptive_weights: bool,
-    /// γ of `w* = softmax(−(D_v / mean D) / γ)`: smaller is sharper (live).
+    /// γ of `w* = softmax(−(D_v / max(mean D, 10⁻³)) / γ)`: smaller is sharper (live).
     pub weight_temperature: f32,
     /// Contrastive epochs between refreshes of the pseudo labels (k-means with 10 restarts on
     /// `Z`, matched to the heads' clusters); 0 = no refresh (`L_Q` then uses `max P ≥ confidence`).
@@ -301,9 +326,10 @@ pub struct TrainConfig {
     /// At each pseudo-label refresh, also move the DEC centres to the (renormalised) means of the
     /// refreshed clusters, keeping each centre's identity.
     pub refresh_centres: bool,
-    /// Where the refreshed pseudo labels come from: k-means in the cluster space (`kmeans`, the
-    /// default), the heads' own assignment (`heads`), or whichever of the two has the more even
-    /// cluster sizes (`balanced`).
+    /// Where the refreshed pseudo labels come from: k-means in the cluster space (`kmeans`), the
+    /// heads' own assignment (`heads`), or whichever of the two has the more even cluster sizes
+    /// (`balanced`, the default since session 34). A stored config without the field: `kmeans`.
+    #[serde(default = "before_the_source_option")]
     pub pseudo_source: PseudoSource,
     /// With the k-means source: beside k-means' 10 seeded restarts, one Lloyd run that starts from
     /// the heads' current partition (its clusters' means in the cluster space); the lower inertia
@@ -331,7 +357,9 @@ pub struct TrainConfig {
     /// The weight of the neighbours' assignment in `P` (with `knn_targets` > 0).
     pub knn_weight: f32,
     /// Decay the learning rate along a half cosine over the contrastive phase, from
-    /// `learning_rate` at its first batch to 0 at its last (false = constant, as the seed).
+    /// `learning_rate` at its first batch to 0 at its last (false = constant, as the seed; true is
+    /// the default since session 34). A stored config without the field: false.
+    #[serde(default)]
     pub lr_cosine: bool,
     /// The clustering (contrastive) phase's optimiser: Adam, or SGD with `momentum` (seed 004's
     /// DEC). Pre-training always uses Adam, as every seed does.
@@ -412,9 +440,9 @@ impl Default for TrainConfig {
             target_source: TargetSource::Views,
             kl_warmup: 0,
             sinkhorn_iters: 0,
-            contrast_pairing: ContrastPairing::Pairs,
-            contrast_scale: ContrastScale::Terms,
-            lr_cosine: false,
+            contrast_pairing: ContrastPairing::Others,
+            contrast_scale: ContrastScale::PerView,
+            lr_cosine: true,
             con_optimizer: OptimizerKind::Adam,
             momentum: 0.9,
             pretrain_learning_rate: None,
@@ -430,7 +458,7 @@ impl Default for TrainConfig {
             pseudo_refresh: 5,
             pseudo_fraction: 0.5,
             refresh_centres: true,
-            pseudo_source: PseudoSource::Kmeans,
+            pseudo_source: PseudoSource::Balanced,
             pseudo_warm_start: false,
             pseudo_warm_margin: 0.0,
             uncertainty_weighting: false,
@@ -620,5 +648,25 @@ mod tests {
         assert_eq!(today.centring_scope, CentringScope::Contrast);
         let again: TrainConfig = serde_json::from_value(serde_json::to_value(&today).unwrap()).unwrap();
         assert_eq!(again, today);
+    }
+
+    /// The four fields whose defaults changed in session 34: a config stored before each existed
+    /// reads back as what it ran (`pairs`, `terms`, `kmeans`, no decay), not as today's defaults.
+    #[test]
+    fn a_stored_config_without_the_session_34_fields_reads_as_it_ran() {
+        let today = TrainConfig::default();
+        assert_eq!(
+            (today.contrast_pairing, today.contrast_scale, today.pseudo_source, today.lr_cosine),
+            (ContrastPairing::Others, ContrastScale::PerView, PseudoSource::Balanced, true)
+        );
+        let mut stored = serde_json::to_value(&today).unwrap();
+        for field in ["contrast_pairing", "contrast_scale", "pseudo_source", "lr_cosine"] {
+            assert!(stored.as_object_mut().unwrap().remove(field).is_some(), "{field}");
+        }
+        let old: TrainConfig = serde_json::from_value(stored).unwrap();
+        assert_eq!(
+            (old.contrast_pairing, old.contrast_scale, old.pseudo_source, old.lr_cosine),
+            (ContrastPairing::Pairs, ContrastScale::Terms, PseudoSource::Kmeans, false)
+        );
     }
 }

@@ -132,7 +132,7 @@ pub fn baseline_defaults(cfg: &mut TrainConfig, explicit: &[&str]) {
 /// `d-512-256-64-10` (the seed's dims `[768, 512, 256, 64, 10]`; its 10-d code is what the
 /// decoder reconstructs from) and the head's L2-normalised 10-d feature `h = normalize(W z)`
 /// that the Student-t kernel (κ 1, the seed's α) reads, 100 epochs of Adam pre-training at 1e-3, then up to 2,000 epochs
-/// of `KL(P ‖ q)` alone with SGD (lr 0.01, momentum 0.9, halved every 500 epochs), the target `P`
+/// of `KL(P ‖ q)` alone with SGD (lr 0.01, momentum 0.9, halved every 500 epochs, no cosine decay), the target `P`
 /// fixed over all samples and recomputed every 100 epochs, stopping when fewer than 0.1% of the
 /// samples change cluster between two targets. None of CVC-AFWM's adaptive parts (they need
 /// views to compare). Metrics every 20 epochs.
@@ -142,7 +142,7 @@ pub fn dec_defaults(cfg: &mut TrainConfig, explicit: &[&str]) {
     cfg.model = ModelFamily::Dec;
     let off = Term { enabled: false, weight: 0.0 };
     type Set<'a> = &'a dyn Fn(&mut TrainConfig);
-    let settings: [(&str, Set); 20] = [
+    let settings: [(&str, Set); 21] = [
         ("encoder_hidden", &|c| c.encoder_hidden = vec![512, 256, 64]),
         ("feature_dim", &|c| c.feature_dim = 10),
         ("high_feature_dim", &|c| c.high_feature_dim = 10),
@@ -155,6 +155,8 @@ pub fn dec_defaults(cfg: &mut TrainConfig, explicit: &[&str]) {
         ("momentum", &|c| c.momentum = 0.9),
         ("lr_step_epochs", &|c| c.lr_step_epochs = 500),
         ("lr_step_gamma", &|c| c.lr_step_gamma = 0.5),
+        // StepLR alone, as the seed (CVC-AFWM's default cosine decay is not seed 004's schedule).
+        ("lr_cosine", &|c| c.lr_cosine = false),
         ("target_refresh", &|c| c.target_refresh = 100),
         ("stop_tolerance", &|c| c.stop_tolerance = 0.001),
         ("view_centring", &|c| c.view_centring = false),

@@ -214,7 +214,7 @@ pub struct EpochReport {
 /// and the chance values the contrastive terms are measured against.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdaptiveReport {
-    /// The closed-form view weights `w*_v = softmax(−(D_v / mean D) / γ)` at the epoch's end
+    /// The closed-form view weights `w*_v = softmax(−(D_v / max(mean D, 10⁻³)) / γ)` at the epoch's end
     /// (uniform when `adaptive_weights` is off).
     pub view_target: Vec<f32>,
     /// The smoothed discrepancy `D_v = KL(P̄ ‖ q_v)` of each view from the unweighted consensus (`loss::view_discrepancy`).

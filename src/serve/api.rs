@@ -65,7 +65,7 @@ pub struct TrainRequest {
     /// or `all`.
     #[schema(value_type = Option<String>, example = "contrast")]
     pub centring_scope: Option<crate::engine::config::CentringScope>,
-    /// Decay the contrastive learning rate along a half cosine to 0 (default false: constant).
+    /// Decay the contrastive learning rate along a half cosine to 0 (default true since session 34; false: constant, as the seed).
     pub lr_cosine: Option<bool>,
     /// Per-cluster temperatures of the cluster-level contrast with this mean (PCL, seed 002; off when absent).
     pub pcl_temperature: Option<f32>,

@@ -95,18 +95,19 @@ pub struct TrainArgs {
     /// The space the pseudo-label k-means clusters in: h, zh (low + high level, seed 003) or z-fused.
     #[arg(long, value_name = "SPACE")]
     pub cluster_space: Option<crate::engine::config::ClusterSpace>,
-    /// Where the refreshed pseudo labels come from: kmeans (in --cluster-space, the default), heads
-    /// (the heads' own assignment, DEC's self-training) or balanced (at each refresh the one of the
-    /// two with the more even cluster sizes).
+    /// Where the refreshed pseudo labels come from: kmeans (in --cluster-space), heads (the heads'
+    /// own assignment, DEC's self-training) or balanced (at each refresh the one of the two with the
+    /// more even cluster sizes; the default since session 34).
     #[arg(long, value_name = "SOURCE")]
     pub pseudo_source: Option<crate::engine::config::PseudoSource>,
     /// What each view is contrasted with in the cross-view contrastive terms: pairs (every other
-    /// view, the default), consensus (the views' weighted consensus, detached) or others (the other
-    /// views' consensus, detached).
+    /// view, the seed's), consensus (the views' weighted consensus, detached) or others (the other
+    /// views' consensus, detached; the default since session 34).
     #[arg(long, value_name = "PAIRING")]
     pub contrast_pairing: Option<crate::engine::config::ContrastPairing>,
-    /// How the contrastive terms are summed: terms (each once, the default) or per-view (with
-    /// consensus and others, each view's term times V − 1, the number of pairs a view sits in).
+    /// How the contrastive terms are summed: terms (each once) or per-view (with
+    /// consensus and others, each view's term times V − 1, the number of pairs a view sits in; the
+    /// default since session 34).
     #[arg(long, value_name = "SCALE")]
     pub contrast_scale: Option<crate::engine::config::ContrastScale>,
     /// With the k-means source, also run k-means from the heads' current partition and keep the
@@ -132,7 +133,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "W")]
     pub knn_weight: Option<f32>,
     /// Decay the learning rate along a half cosine over the contrastive phase, to 0 at its end
-    /// (--lr-cosine=false: constant, the default and the seed's).
+    /// (the default since session 34; --lr-cosine=false: constant, as the seed).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub lr_cosine: Option<bool>,
     /// Hidden sizes of each view's encoder, comma-separated (default 500,500,2000; DEC 512,256,64).
