@@ -296,7 +296,7 @@ pub fn contrast_chance(views: usize, k: usize, b: usize, pairing: ContrastPairin
 /// (preset learning rate 1e-5) the heads stay flat (`L_Q` at its chance value all run) and the
 /// smoothed `D_v` sit at 1e-7 – 1e-6, which dividing by their mean turned into weights such as
 /// .85 / .07 / .08 that swung from epoch to epoch; every other shared set measured starts at
-/// 2e-4 – 1e-2 and reaches 4e-2 – 2e-1 within its first half.
+/// 1.8e-4 – 1e-2 and reaches 4e-2 – 2e-1 within its first half.
 pub const DISCREPANCY_FLOOR: f64 = 1e-3;
 
 /// The closed-form view weights `w*_v = softmax_v(−(D_v / max(mean_u D_u, D₀)) / γ)` of the
