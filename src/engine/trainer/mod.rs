@@ -9,7 +9,8 @@
 
 //!
 //! `mod.rs` holds the thread and its handle; `run.rs` a run's state, its phases and its end;
-//! `epoch.rs` one epoch's batch loop and the contrastive phase's adaptive steps.
+//! `epoch.rs` one epoch's batch loop and the contrastive phase's adaptive steps; `adam.rs` the
+//! optimiser's fused CPU step.
 
 use std::panic::AssertUnwindSafe;
 use std::thread::JoinHandle;
@@ -17,13 +18,14 @@ use std::time::{Duration, Instant};
 
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
+use burn::optim::{ModuleOptimizer, SgdConfig};
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::engine::config::TrainConfig;
 use crate::engine::error::TrainError;
 use crate::engine::protocol::{COMMAND_CAPACITY, Command, EVENT_CAPACITY, Event};
 
+mod adam;
 mod epoch;
 mod run;
 
@@ -158,10 +160,11 @@ pub fn warmup_factor(epoch: usize, warmup: usize) -> f32 {
     if warmup == 0 { 1.0 } else { (epoch as f32 / warmup as f32).min(1.0) }
 }
 
-/// Adam as the seed configures it (PyTorch's epsilon, optional weight decay).
+/// Adam as the seed configures it (PyTorch's epsilon, optional weight decay), in one fused pass
+/// per parameter on `flex` ([`adam::FusedAdam`]; burn's own Adam on other devices).
 pub fn adam(cfg: &TrainConfig) -> ModuleOptimizer {
-    let decay = (cfg.weight_decay > 0.0).then(|| WeightDecayConfig::new(cfg.weight_decay as f32));
-    AdamConfig::new().with_epsilon(1e-8).with_weight_decay(decay).init()
+    let decay = (cfg.weight_decay > 0.0).then_some(cfg.weight_decay as f32);
+    ModuleOptimizer::from(adam::FusedAdam::new(1e-8, decay))
 }
 
 /// SGD with momentum as PyTorch's `optim.SGD(lr, momentum)` (no dampening, no Nesterov):
