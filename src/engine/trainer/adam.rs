@@ -11,8 +11,8 @@
 //! Other devices (wgpu) keep burn's `Adam`: reading a GPU tensor to the host would cost more than
 //! it saves. The state is burn's [`AdamState`], so nothing else changes.
 
-use burn::optim::{AdamConfig, AdamState, AdaptiveMomentumState, LearningRate, Optimizer};
 use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, AdamState, AdaptiveMomentumState, LearningRate, Optimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use rayon::prelude::*;
 
@@ -133,9 +133,9 @@ impl Coefficients {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::optim::GradientsParams;
     use burn::module::Module;
     use burn::nn::{Linear, LinearConfig};
+    use burn::optim::GradientsParams;
 
     fn loss_grads(model: &Linear, x: &Tensor<2>) -> GradientsParams {
         let y = model.forward(x.clone());
@@ -158,7 +158,8 @@ mod tests {
             let mut ours = base.clone();
             let mut theirs = base;
             let mut fused: burn::optim::ModuleOptimizer = FusedAdam::new(1e-8, decay).into();
-            let mut plain = AdamConfig::new().with_epsilon(1e-8).with_weight_decay(decay.map(WeightDecayConfig::new)).init();
+            let mut plain =
+                AdamConfig::new().with_epsilon(1e-8).with_weight_decay(decay.map(WeightDecayConfig::new)).init();
             for _ in 0..5 {
                 let g = loss_grads(&ours, &x);
                 ours = fused.step(1e-2, ours, g);
