@@ -133,7 +133,6 @@ impl Coefficients {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::module::Module;
     use burn::nn::{Linear, LinearConfig};
     use burn::optim::GradientsParams;
 
@@ -153,7 +152,7 @@ mod tests {
         for decay in [None, Some(1e-2f32)] {
             // 75,000 weights: more than one rayon task's chunk, so a seam is covered.
             let base = LinearConfig::new(250, 300).init(&device);
-            let start = base.weight.val().into_data().to_vec::<f32>().unwrap();
+            let start = base.weight.val().into_data().try_to_vec::<f32>().unwrap();
             let x = Tensor::<2>::random([16, 250], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
             let mut ours = base.clone();
             let mut theirs = base;
@@ -166,8 +165,8 @@ mod tests {
                 let g = loss_grads(&theirs, &x);
                 theirs = plain.step(1e-2, theirs, g);
             }
-            let a = ours.weight.val().into_data().to_vec::<f32>().unwrap();
-            let b = theirs.weight.val().into_data().to_vec::<f32>().unwrap();
+            let a = ours.weight.val().into_data().try_to_vec::<f32>().unwrap();
+            let b = theirs.weight.val().into_data().try_to_vec::<f32>().unwrap();
             let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
             assert!(worst < 1e-6, "decay {decay:?}: the fused and burn's weights differ by up to {worst}");
             let moved = a.iter().zip(&start).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
