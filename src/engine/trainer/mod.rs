@@ -161,7 +161,7 @@ pub fn warmup_factor(epoch: usize, warmup: usize) -> f32 {
 }
 
 /// Adam as the seed configures it (PyTorch's epsilon, optional weight decay), in one fused pass
-/// per parameter on `flex` ([`adam::FusedAdam`]; burn's own Adam on other devices).
+/// per parameter on `flex` (`adam::FusedAdam`; burn's own Adam on other devices).
 pub fn adam(cfg: &TrainConfig) -> ModuleOptimizer {
     let decay = (cfg.weight_decay > 0.0).then_some(cfg.weight_decay as f32);
     ModuleOptimizer::from(adam::FusedAdam::new(1e-8, decay))
