@@ -2,11 +2,11 @@
 //!
 //! burn's `Adam` updates a parameter with thirteen whole-tensor operations (two moments, their
 //! bias corrections, the square root, the division, the step), each reading one or two tensors
-//! and writing a fresh one. With the seed's 15.7 M parameters that is about 2 GB of memory traffic
-//! and a dozen large allocations per step: a sixth of a pre-training step's CPU time on a 2-core
-//! VM (`perf`, docs/BENCHMARKS.md). [`FusedAdam`] does the same arithmetic, element by element in
+//! and writing a fresh one, on one thread. With the seed's 15.7 M parameters that is about 2 GB of
+//! memory traffic and a dozen large allocations per step: a sixth of the CPU samples of a `bench`
+//! run on a 2-core VM (`perf`, docs/BENCHMARKS.md, session 35). [`FusedAdam`] does the same arithmetic, element by element in
 //! the same order, in one pass that reads the parameter, its gradient and both moments and writes
-//! them back in place (split over the rayon threads), the way PyTorch's fused CPU Adam does.
+//! them back in place (split over the rayon threads), as PyTorch's `Adam(fused=True)` does.
 //!
 //! Other devices (wgpu) keep burn's `Adam`: reading a GPU tensor to the host would cost more than
 //! it saves. The state is burn's [`AdamState`], so nothing else changes.
