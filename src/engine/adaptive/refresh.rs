@@ -457,6 +457,19 @@ pub fn refresh(
 mod tests {
     use super::*;
 
+    /// Pseudo labels on `Z`, half of each cluster confident, no extras, from `source`.
+    fn plain(source: PseudoSource) -> RefreshParams {
+        RefreshParams {
+            fraction: 0.5,
+            space: ClusterSpace::ZFused,
+            fuzzifier: 2.0,
+            pcl_temperature: None,
+            knn: 0,
+            source,
+            warm_start: None,
+        }
+    }
+
     #[test]
     fn matching_is_a_permutation_that_undoes_a_relabelling() {
         let reference = vec![0, 0, 1, 1, 2, 2, 2];
@@ -520,15 +533,7 @@ mod tests {
             let reference: Vec<usize> = truth.iter().map(|&c| perm[c]).collect();
             // Different k-means seeds number their clusters differently; the labels follow the heads.
             for seed in [1, 2, 3] {
-                let params = RefreshParams {
-                    fraction: 0.5,
-                    space: ClusterSpace::ZFused,
-                    fuzzifier: 2.0,
-                    pcl_temperature: None,
-                    knn: 0,
-                    source: PseudoSource::Kmeans,
-                    warm_start: None,
-                };
+                let params = plain(PseudoSource::Kmeans);
                 let r = refresh(&eval, &[0.5, 0.5], &reference, None, &params, seed).unwrap();
                 assert_eq!(r.pseudo.labels, reference, "permutation {perm:?}, seed {seed}");
                 assert!((r.pseudo.confident_fraction() - 0.5).abs() < 0.05);
@@ -550,15 +555,7 @@ mod tests {
         let n = truth.len();
         let latents = vec![eval.h[0].clone(), eval.h[1].clone()];
         for space in [ClusterSpace::ZFused, ClusterSpace::H, ClusterSpace::Zh] {
-            let params = RefreshParams {
-                fraction: 0.5,
-                space,
-                fuzzifier: 2.0,
-                pcl_temperature: Some(0.3),
-                knn: 4,
-                source: PseudoSource::Kmeans,
-                warm_start: None,
-            };
+            let params = RefreshParams { space, pcl_temperature: Some(0.3), knn: 4, ..plain(PseudoSource::Kmeans) };
             let r = refresh(&eval, &[0.5, 0.5], &truth, Some(&latents), &params, 7).unwrap();
             assert_eq!(r.pseudo.labels, truth, "{space:?}");
             assert!(r.pseudo.uncertainty.iter().all(|u| (0.0..=0.2).contains(u)), "tight clusters: {space:?}");
@@ -566,16 +563,8 @@ mod tests {
             assert!((t.iter().sum::<f32>() / 3.0 - 0.3).abs() < 1e-5, "{t:?}");
             assert_eq!(r.pseudo.neighbours.as_ref().map(Vec::len), Some(n * 3));
         }
-        let plain = RefreshParams {
-            fraction: 0.5,
-            space: ClusterSpace::Zh,
-            fuzzifier: 2.0,
-            pcl_temperature: None,
-            knn: 0,
-            source: PseudoSource::Kmeans,
-            warm_start: None,
-        };
-        assert!(refresh(&eval, &[0.5, 0.5], &truth, None, &plain, 7).is_err(), "zh needs the latents");
+        let zh = RefreshParams { space: ClusterSpace::Zh, ..plain(PseudoSource::Kmeans) };
+        assert!(refresh(&eval, &[0.5, 0.5], &truth, None, &zh, 7).is_err(), "zh needs the latents");
     }
 
     #[test]
@@ -587,18 +576,9 @@ mod tests {
         for &i in &moved {
             heads[i] = 1;
         }
-        let params = |source| RefreshParams {
-            fraction: 0.5,
-            space: ClusterSpace::ZFused,
-            fuzzifier: 2.0,
-            pcl_temperature: None,
-            knn: 0,
-            source,
-            warm_start: None,
-        };
-        let kmeans = refresh(&eval, &[0.5, 0.5], &heads, None, &params(PseudoSource::Kmeans), 3).unwrap();
+        let kmeans = refresh(&eval, &[0.5, 0.5], &heads, None, &plain(PseudoSource::Kmeans), 3).unwrap();
         assert_eq!(kmeans.pseudo.labels, truth);
-        let own = refresh(&eval, &[0.5, 0.5], &heads, None, &params(PseudoSource::Heads), 3).unwrap();
+        let own = refresh(&eval, &[0.5, 0.5], &heads, None, &plain(PseudoSource::Heads), 3).unwrap();
         assert_eq!(own.pseudo.labels, heads);
         // The moved samples are far from their (heads') cluster's mean: not confident.
         assert!(moved.iter().all(|&i| !own.pseudo.confident[i]), "{:?}", own.pseudo.confident);
@@ -616,15 +596,7 @@ mod tests {
         for i in (0..truth.len()).filter(|&i| truth[i] == 0).take(2) {
             heads[i] = 2;
         }
-        let params = RefreshParams {
-            fraction: 0.5,
-            space: ClusterSpace::ZFused,
-            fuzzifier: 2.0,
-            pcl_temperature: None,
-            knn: 0,
-            source: PseudoSource::Kmeans,
-            warm_start: Some(0.0),
-        };
+        let params = RefreshParams { warm_start: Some(0.0), ..plain(PseudoSource::Kmeans) };
         let r = refresh(&eval, &[0.5, 0.5], &heads, None, &params, 3).unwrap();
         let w = r.warm_start.expect("a warm start was asked for");
         assert_eq!(w.kept_warm, w.warm_inertia < w.restarts_inertia);
@@ -649,22 +621,13 @@ mod tests {
 
     #[test]
     fn the_balanced_source_keeps_the_partition_with_the_more_even_sizes() {
-        let params = |source| RefreshParams {
-            fraction: 0.5,
-            space: ClusterSpace::ZFused,
-            fuzzifier: 2.0,
-            pcl_temperature: None,
-            knn: 0,
-            source,
-            warm_start: None,
-        };
         // The heads moved two samples of cluster 0 (sizes 18/22/20): k-means' 20/20/20 is more even.
         let (eval, truth) = three_clusters();
         let mut heads = truth.clone();
         for i in (0..truth.len()).filter(|&i| truth[i] == 0).take(2) {
             heads[i] = 1;
         }
-        let r = refresh(&eval, &[0.5, 0.5], &heads, None, &params(PseudoSource::Balanced), 3).unwrap();
+        let r = refresh(&eval, &[0.5, 0.5], &heads, None, &plain(PseudoSource::Balanced), 3).unwrap();
         assert_eq!((r.pseudo.labels.as_slice(), r.source), (truth.as_slice(), PseudoSource::Kmeans));
         // Classes 0 and 1 lie almost on top of each other and class 2 in two far groups: k-means
         // merges 0 and 1 and splits 2 (40/10/10); the heads' 20/20/20 is more even, and kept.
@@ -684,9 +647,9 @@ mod tests {
             })
             .collect();
         let eval = evaluation_of(&points, 3);
-        let kmeans = refresh(&eval, &[0.5, 0.5], &truth, None, &params(PseudoSource::Kmeans), 3).unwrap();
+        let kmeans = refresh(&eval, &[0.5, 0.5], &truth, None, &plain(PseudoSource::Kmeans), 3).unwrap();
         assert!(size_entropy(&kmeans.pseudo.labels, 3) < size_entropy(&truth, 3) - 0.1);
-        let r = refresh(&eval, &[0.5, 0.5], &truth, None, &params(PseudoSource::Balanced), 3).unwrap();
+        let r = refresh(&eval, &[0.5, 0.5], &truth, None, &plain(PseudoSource::Balanced), 3).unwrap();
         assert_eq!((r.pseudo.labels.as_slice(), r.source), (truth.as_slice(), PseudoSource::Heads));
     }
 }
