@@ -14,6 +14,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::{KMeansParams, kmeans};
@@ -46,7 +47,7 @@ pub struct Evaluation {
     /// The primary assignment, row-major `rows × k`: the DEC head on `normalize(Σ_v w_v h_v)` (the
     /// mean of the `q_v` for networks from before issue 13).
     pub q_mean: Vec<f32>,
-    /// VCF output, row-major `rows × k`.
+    /// VCF output, row-major `rows × k` (empty with [`Readings::WithoutVcf`]).
     pub t: Vec<f32>,
     /// Fused feature, row-major `rows × z_dim`.
     pub z: Vec<f32>,
@@ -57,7 +58,7 @@ pub struct Evaluation {
     pub pred_mean: Vec<usize>,
     /// argmax of each `q_v`.
     pub pred_views: Vec<Vec<usize>>,
-    /// argmax of `t`.
+    /// argmax of `t` (empty with [`Readings::WithoutVcf`]).
     pub pred_vcf: Vec<usize>,
     /// max of `q_mean`.
     pub confidence: Vec<f32>,
@@ -87,6 +88,17 @@ pub fn gather(ds: &MultiViewDataset, rows: &[usize], device: &Device) -> Vec<Ten
         .collect()
 }
 
+/// Which readings an evaluation computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readings {
+    /// Every reading.
+    All,
+    /// All but the VCF head's: [`Evaluation::t`] and [`Evaluation::pred_vcf`] are left empty. A
+    /// pseudo-label refresh reads nothing of the VCF head, and running it over every sample costs
+    /// as much as the encoders (docs/BENCHMARKS.md, session 36).
+    WithoutVcf,
+}
+
 /// Evaluates `model` (a `valid()` copy on the plain `device`) over `rows` of `ds`.
 pub fn evaluate_rows(
     model: &Cvc,
@@ -95,6 +107,21 @@ pub fn evaluate_rows(
     device: &Device,
     batch: usize,
 ) -> Result<Evaluation, String> {
+    let projected = projections(model, ds, rows, device, batch)?;
+    evaluate_projected(model, rows, &projected, device, batch, Readings::All)
+}
+
+/// Each view's projection `W z_v + b` of `rows` of `ds` (before centring and normalisation),
+/// row-major `rows × H` per view, from a `valid()` network on the plain `device`. Per batch of
+/// `batch` rows the views run in parallel, as in training (one view's matrix products of a
+/// 256-row batch split poorly across cores).
+pub fn projections(
+    model: &Cvc,
+    ds: &MultiViewDataset,
+    rows: &[usize],
+    device: &Device,
+    batch: usize,
+) -> Result<Vec<Vec<f32>>, String> {
     let v = model.n_views();
     if ds.n_views() != v {
         return Err(format!("the model has {v} views but the dataset has {}", ds.n_views()));
@@ -105,15 +132,54 @@ pub fn evaluate_rows(
     if let Some(&bad) = rows.iter().find(|&&r| r >= ds.n_samples()) {
         return Err(format!("sample index {bad} is out of range: the dataset has {} samples", ds.n_samples()));
     }
+    let h_dim = model.projection.weight.val().dims()[1];
+    let mut projected: Vec<Vec<f32>> = vec![Vec::with_capacity(rows.len() * h_dim); v];
+    for chunk in rows.chunks(batch.max(1)) {
+        let per_view: Vec<Result<Vec<f32>, String>> = model
+            .views
+            .par_iter()
+            .zip(gather(ds, chunk, device).into_par_iter())
+            .map(|(ae, x)| to_host(model.projection.forward(ae.encode(x))))
+            .collect();
+        for (p, values) in projected.iter_mut().zip(per_view) {
+            p.extend(values?);
+        }
+    }
+    Ok(projected)
+}
+
+/// Evaluates `model` (a `valid()` copy on the plain `device`) over `rows` from their views'
+/// projections ([`projections`], which the same network's encoders and projection gave; the
+/// centring and everything after it are read from `model`).
+pub fn evaluate_projected(
+    model: &Cvc,
+    rows: &[usize],
+    projected: &[Vec<f32>],
+    device: &Device,
+    batch: usize,
+    readings: Readings,
+) -> Result<Evaluation, String> {
+    let v = model.n_views();
     let batch = batch.max(1);
     let n = rows.len();
     let k = model.dec.centers.val().dims()[0];
     let h_dim = model.projection.weight.val().dims()[1];
+    if n == 0 {
+        return Err("there are no samples to evaluate".into());
+    }
+    if projected.len() != v || projected.iter().any(|p| p.len() != n * h_dim) {
+        return Err(format!("the projections do not match {n} rows of {v} views of {h_dim} features"));
+    }
     let mut h: Vec<Vec<f32>> = vec![Vec::with_capacity(n * h_dim); v];
     let mut q_views: Vec<Vec<f32>> = vec![Vec::with_capacity(n * k); v];
-    for chunk in rows.chunks(batch) {
-        let xs = gather(ds, chunk, device);
-        for (i, hv) in model.features(&xs).into_iter().enumerate() {
+    for start in (0..n).step_by(batch) {
+        let end = (start + batch).min(n);
+        for (i, p) in projected.iter().enumerate() {
+            let p = Tensor::from_data(
+                TensorData::new(p[start * h_dim..end * h_dim].to_vec(), [end - start, h_dim]),
+                device,
+            );
+            let hv = model.features_from_projection(i, p);
             q_views[i].extend(to_host(model.dec.forward(hv.clone()))?);
             h[i].extend(to_host(hv)?);
         }
@@ -145,7 +211,9 @@ pub fn evaluate_rows(
             })
             .collect();
         let fused = Cvc::fuse(&hs, &weights_t);
-        t.extend(to_host(model.vcf.forward(fused.clone()))?);
+        if readings == Readings::All {
+            t.extend(to_host(model.vcf.forward(fused.clone()))?);
+        }
         z.extend(to_host(fused)?);
     }
     let centres = to_host(model.dec.centers.val())?;

@@ -143,7 +143,12 @@ impl Cvc {
     /// `h_v` of view `v` from its latent `z_v`, what the heads read: `normalize(W z_v + b − c_v)`,
     /// or `normalize(W z_v + b)` where only the contrast is centred (`centre_heads` false).
     pub fn project(&self, v: usize, z: Tensor<2>) -> Tensor<2> {
-        let p = self.projection.forward(z);
+        self.features_from_projection(v, self.projection.forward(z))
+    }
+
+    /// The heads' feature `h_v` of view `v` from its projection `W z_v + b` (`[B, H]`): centred
+    /// and L2-normalised, or normalised alone, as [`Cvc::project`] does.
+    pub fn features_from_projection(&self, v: usize, p: Tensor<2>) -> Tensor<2> {
         if self.centre_heads { self.centred(v, p) } else { l2_normalize(p) }
     }
 

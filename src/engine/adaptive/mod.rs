@@ -15,44 +15,28 @@ mod refresh;
 
 pub use refresh::*;
 
-use burn::tensor::Device;
-
-use crate::data::MultiViewDataset;
-use crate::engine::predict::{gather, to_host};
 use crate::loss::view_target_weights;
-use crate::model::Cvc;
 
 /// Weight of the newest batch in the smoothed discrepancies.
 const DISCREPANCY_SMOOTHING: f64 = 0.1;
 
-/// The mean projection `W z_v + b` of each view over the dataset (`V` rows of `H` values), from a
-/// `valid()` network on the plain `device`: the centres `Cvc::with_centring` takes.
-pub fn projection_means(
-    model: &Cvc,
-    ds: &MultiViewDataset,
-    device: &Device,
-    batch: usize,
-) -> Result<Vec<Vec<f32>>, String> {
-    let n = ds.n_samples();
-    let mut sums: Vec<Vec<f64>> = Vec::new();
-    let rows: Vec<usize> = (0..n).collect();
-    for chunk in rows.chunks(batch.max(1)) {
-        let xs = gather(ds, chunk, device);
-        for (v, z) in model.latents(&xs).into_iter().enumerate() {
-            let z = model.projection.forward(z);
-            let f = z.dims()[1];
-            let values = to_host(z)?;
-            if sums.len() <= v {
-                sums.push(vec![0.0; f]);
-            }
-            for row in values.chunks_exact(f) {
-                for (s, x) in sums[v].iter_mut().zip(row) {
+/// The mean projection `W z_v + b` of each view (`V` rows of `H` values) from the projections of
+/// every row (`predict::projections`, row-major `rows × dim` per view): the centres
+/// `Cvc::with_centring` takes. Summed in `f64`, in row order.
+pub fn projection_means(projections: &[Vec<f32>], dim: usize) -> Vec<Vec<f32>> {
+    projections
+        .iter()
+        .map(|p| {
+            let n = p.len() / dim.max(1);
+            let mut sums = vec![0f64; dim];
+            for row in p.chunks_exact(dim.max(1)) {
+                for (s, x) in sums.iter_mut().zip(row) {
                     *s += *x as f64;
                 }
             }
-        }
-    }
-    Ok(sums.into_iter().map(|s| s.into_iter().map(|x| (x / n.max(1) as f64) as f32).collect()).collect())
+            sums.into_iter().map(|x| (x / n.max(1) as f64) as f32).collect()
+        })
+        .collect()
 }
 
 /// The smoothed discrepancies `D_v` and the weights `w*` they give.

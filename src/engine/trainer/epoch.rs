@@ -15,7 +15,7 @@ use super::{cosine_factor, step_factor, warmup_factor};
 use crate::engine::adaptive::{self, PseudoLabels, RefreshParams};
 use crate::engine::config::{ClusterSpace, PseudoSource};
 use crate::engine::error::TrainError;
-use crate::engine::predict::{evaluate, to_host};
+use crate::engine::predict::{Readings, evaluate_projected, projections, to_host};
 use crate::engine::protocol::{AdaptiveReport, Event, LossTerm, Losses, Phase, Progress};
 use crate::engine::step::{BatchGradients, StepKind, batch_gradients};
 use crate::loss::{LabelTargets, LossParams, contrast_chance};
@@ -65,12 +65,17 @@ impl Run<'_> {
     ) -> Result<Cvc, TrainError> {
         let started = std::time::Instant::now();
         let mut model = model;
+        // One pass of the encoders serves the centring's means and the evaluation.
+        let rows: Vec<usize> = (0..self.ds.n_samples()).collect();
+        let projected = projections(&model.valid(), &self.ds, &rows, device, self.cfg.batch_size)
+            .map_err(TrainError::evaluation)?;
         if model.centring.is_some() {
-            let means = adaptive::projection_means(&model.valid(), &self.ds, device, self.cfg.batch_size)
-                .map_err(TrainError::evaluation)?;
+            let means = adaptive::projection_means(&projected, model.projection.weight.val().dims()[1]);
             model = model.with_centring(&means, ad);
         }
-        let eval = evaluate(&model.valid(), &self.ds, device, self.cfg.batch_size).map_err(TrainError::evaluation)?;
+        let eval =
+            evaluate_projected(&model.valid(), &rows, &projected, device, self.cfg.batch_size, Readings::WithoutVcf)
+                .map_err(TrainError::evaluation)?;
         let weights = self.current_view_target();
         let seed = self.cfg.seed ^ (self.epochs.len() as u64).wrapping_mul(0x9e37_79b9);
         let latents = match self.cfg.cluster_space {
@@ -118,7 +123,10 @@ impl Run<'_> {
     /// (`target_refresh`; seed 004's `update_interval`) and records the fraction of samples whose
     /// cluster changed since the previous one in `pseudo_changed`.
     pub(super) fn refresh_fixed_target(&mut self, model: &Cvc, device: &Device) -> Result<(), TrainError> {
-        let eval = evaluate(&model.valid(), &self.ds, device, self.cfg.batch_size).map_err(TrainError::evaluation)?;
+        let (valid, rows): (Cvc, Vec<usize>) = (model.valid(), (0..self.ds.n_samples()).collect());
+        let eval = projections(&valid, &self.ds, &rows, device, self.cfg.batch_size)
+            .and_then(|p| evaluate_projected(&valid, &rows, &p, device, self.cfg.batch_size, Readings::WithoutVcf))
+            .map_err(TrainError::evaluation)?;
         let (n, k) = (self.ds.n_samples(), eval.k);
         let weights = self.current_view_target();
         let mut consensus = vec![0f64; n * k];
