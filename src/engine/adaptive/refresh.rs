@@ -5,6 +5,7 @@
 //! ([`cluster_features`], [`latents`]).
 
 use burn::tensor::Device;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::{KMeansParams, kmeans};
@@ -299,7 +300,7 @@ fn pseudo_kmeans(
 
 /// Each row's squared distance to each centre; a missing centre (an empty cluster) is infinitely far.
 fn squared_distances(z: &[f32], dim: usize, centres: &[Option<Vec<f32>>]) -> Vec<Vec<f32>> {
-    z.chunks_exact(dim.max(1))
+    z.par_chunks_exact(dim.max(1))
         .map(|row| {
             centres
                 .iter()
@@ -405,7 +406,7 @@ pub fn refresh(
         }
     };
     let uncertainty: Vec<f32> = sq
-        .iter()
+        .par_iter()
         .map(|d| {
             let finite: Vec<f32> = d.iter().copied().filter(|x| x.is_finite()).collect();
             crate::pseudo::fuzzy_uncertainty(&finite, params.fuzzifier)
