@@ -224,13 +224,10 @@ fn one_run(
     d: usize,
     p: &KMeansParams,
     tol: f64,
-    start: Start<'_>,
+    start: &[f32],
 ) -> Result<KMeansResult, KMeansError> {
     let (n, k) = (norms.len(), p.k);
-    let mut centroids = match start {
-        Start::PlusPlus(rng) => plus_plus(data, x, norms, d, k, rng)?,
-        Start::Given(c) => c.to_vec(),
-    };
+    let mut centroids = start.to_vec();
     let mut labels = vec![0usize; n];
     let mut dists = vec![0f32; n];
     let mut inertia = assign(data, x, d, &centroids, &mut labels, &mut dists)?;
@@ -266,12 +263,6 @@ fn one_run(
         }
     }
     Ok(KMeansResult { centroids, labels, inertia, iterations })
-}
-
-/// Where a Lloyd run starts: k-means++ seeding, or given centres.
-enum Start<'a> {
-    PlusPlus(&'a mut ChaCha8Rng),
-    Given(&'a [f32]),
 }
 
 /// What every run on one data set shares: the stopping tolerance, the rows' norms and the data
@@ -327,10 +318,19 @@ fn best_of_restarts(
     params: &KMeansParams,
     prep: &Prepared,
 ) -> Result<KMeansResult, KMeansError> {
+    // The seedings draw from one generator in turn (the Lloyd runs draw nothing), then the Lloyd
+    // runs, independent of each other, share the pool: their centre updates are serial loops.
+    // The same restarts and the same winner as one after another.
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+    let starts = (0..params.n_init.max(1))
+        .map(|_| plus_plus(data, &prep.x, &prep.norms, d, params.k, &mut rng))
+        .collect::<Result<Vec<_>, _>>()?;
+    let runs = starts
+        .par_iter()
+        .map(|start| one_run(data, &prep.x, &prep.norms, d, params, prep.tol, start))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut best: Option<KMeansResult> = None;
-    for _ in 0..params.n_init.max(1) {
-        let r = one_run(data, &prep.x, &prep.norms, d, params, prep.tol, Start::PlusPlus(&mut rng))?;
+    for r in runs {
         if best.as_ref().is_none_or(|b| r.inertia < b.inertia) {
             best = Some(r);
         }
@@ -362,7 +362,7 @@ pub fn kmeans_with_start(
         return Err(KMeansError::NonFinite);
     }
     let restarts = best_of_restarts(data, d, params, &prep)?;
-    let warm = one_run(data, &prep.x, &prep.norms, d, params, prep.tol, Start::Given(start))?;
+    let warm = one_run(data, &prep.x, &prep.norms, d, params, prep.tol, start)?;
     Ok((restarts, warm))
 }
 
