@@ -107,8 +107,20 @@ pub fn evaluate_rows(
     device: &Device,
     batch: usize,
 ) -> Result<Evaluation, String> {
+    evaluate_rows_with(model, ds, rows, device, batch, Readings::All)
+}
+
+/// [`evaluate_rows`] with only the given readings.
+pub fn evaluate_rows_with(
+    model: &Cvc,
+    ds: &MultiViewDataset,
+    rows: &[usize],
+    device: &Device,
+    batch: usize,
+    readings: Readings,
+) -> Result<Evaluation, String> {
     let projected = projections(model, ds, rows, device, batch)?;
-    evaluate_projected(model, rows, &projected, device, batch, Readings::All)
+    evaluate_projected(model, rows, &projected, device, batch, readings)
 }
 
 /// Each view's projection `W z_v + b` of `rows` of `ds` (before centring and normalisation),

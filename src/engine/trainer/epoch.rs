@@ -15,7 +15,7 @@ use super::{cosine_factor, step_factor, warmup_factor};
 use crate::engine::adaptive::{self, PseudoLabels, RefreshParams};
 use crate::engine::config::{ClusterSpace, PseudoSource};
 use crate::engine::error::TrainError;
-use crate::engine::predict::{Readings, evaluate_projected, projections, to_host};
+use crate::engine::predict::{Readings, evaluate_projected, evaluate_rows_with, projections, to_host};
 use crate::engine::protocol::{AdaptiveReport, Event, LossTerm, Losses, Phase, Progress};
 use crate::engine::step::{BatchGradients, StepKind, batch_gradients};
 use crate::loss::{LabelTargets, LossParams, contrast_chance};
@@ -123,10 +123,10 @@ impl Run<'_> {
     /// (`target_refresh`; seed 004's `update_interval`) and records the fraction of samples whose
     /// cluster changed since the previous one in `pseudo_changed`.
     pub(super) fn refresh_fixed_target(&mut self, model: &Cvc, device: &Device) -> Result<(), TrainError> {
-        let (valid, rows): (Cvc, Vec<usize>) = (model.valid(), (0..self.ds.n_samples()).collect());
-        let eval = projections(&valid, &self.ds, &rows, device, self.cfg.batch_size)
-            .and_then(|p| evaluate_projected(&valid, &rows, &p, device, self.cfg.batch_size, Readings::WithoutVcf))
-            .map_err(TrainError::evaluation)?;
+        let rows: Vec<usize> = (0..self.ds.n_samples()).collect();
+        let eval =
+            evaluate_rows_with(&model.valid(), &self.ds, &rows, device, self.cfg.batch_size, Readings::WithoutVcf)
+                .map_err(TrainError::evaluation)?;
         let (n, k) = (self.ds.n_samples(), eval.k);
         let weights = self.current_view_target();
         let mut consensus = vec![0f64; n * k];
