@@ -152,7 +152,10 @@ pub fn schedule(n: usize, iterations: usize, learning_rate: Option<f32>, warm: b
 
 /// Runs the phases one after another on one `tSNE` value, each from the previous layout:
 /// `fit` runs bhtsne's Barnes–Hut or FFT loop; only the first fit builds the affinities, the
-/// others reuse them. Returns the last layout. (bhtsne resets the gains between fits.)
+/// others reuse them. Returns the last layout. As in openTSNE, the phases are one optimisation:
+/// the momentum and the adaptive gains carry over from one phase to the next, and the gains have
+/// no cap (`vendor/bhtsne`'s two settings; the crate's defaults, fresh state and a cap at 2, cost
+/// ~.0004 trustworthiness on MNIST-USPS, docs/BENCHMARKS.md).
 pub fn run_phases<const D: usize>(
     tsne: &mut bhtsne::tSNE<'_, Real, &[f32], D>,
     phases: &[Phase],
@@ -160,6 +163,7 @@ pub fn run_phases<const D: usize>(
     mut fit: impl FnMut(&mut bhtsne::tSNE<'_, Real, &[f32], D>),
 ) -> Vec<f32> {
     let mut layout: Vec<Real> = init.into_iter().map(Real::from).collect();
+    tsne.max_gain(Real::INFINITY).keep_optimizer_state(true);
     for phase in phases {
         let exaggerated = phase.exaggeration > 1.0;
         tsne.epochs(phase.iterations)
@@ -291,6 +295,34 @@ mod tests {
         let short = schedule(100, 60, Some(10.0), false);
         assert_eq!(short.iter().map(|p| (p.iterations, p.learning_rate)).collect::<Vec<_>>(), [(30, 10.0), (30, 10.0)]);
         assert_eq!(schedule(100, 750, None, false)[0].learning_rate, 50.0, "floored at 50");
+    }
+
+    /// Two phases with the same settings are one optimisation split in two: the second continues
+    /// with the first's momentum and gains (the crate's default, a fresh start, lands elsewhere).
+    #[test]
+    fn phases_continue_one_optimisation() {
+        let x = blobs(120, 6);
+        let samples: Vec<&[f32]> = x.chunks(6).collect();
+        let neighbours = affinity_neighbours(&x, 6, 10.0).unwrap();
+        let init = cold_start(&pca(&x, 6, 2, 1), 2, 1);
+        let phase = |iterations| Phase { iterations, exaggeration: 1.0, learning_rate: 50.0, momentum: 0.8 };
+        let fit = |phases: &[Phase], keep: bool| {
+            let mut t: bhtsne::tSNE<'_, Real, &[f32], 2> = bhtsne::tSNE::new(&samples);
+            t.perplexity(10.0);
+            run_phases(&mut t, phases, init.clone(), |t| {
+                // bhtsne's default: each fit ends by dropping its velocity and gains.
+                t.keep_optimizer_state(keep);
+                t.barnes_hut_with_neighbors(0.5, &neighbours);
+            })
+        };
+        let whole = fit(&[phase(80)], true);
+        let split = fit(&[phase(30), phase(50)], true);
+        let scale = whole.iter().map(|v| v.abs()).fold(0.0f32, f32::max);
+        let gap = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+        assert!(scale > 1.0, "the layout unfolded ({scale})");
+        assert!(gap(&whole, &split) <= 1e-4 * scale, "split differs by {}", gap(&whole, &split));
+        let restarted = fit(&[phase(30), phase(50)], false);
+        assert!(gap(&whole, &restarted) > 1e-2 * scale, "a fresh second fit differs by {}", gap(&whole, &restarted));
     }
 
     #[test]
