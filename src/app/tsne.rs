@@ -32,7 +32,7 @@ use rand_chacha::ChaCha8Rng;
 
 pub use super::tsne_params::{TsneError, TsneMethod, TsneParams, pca_2d, stratified_subsample, validate};
 use super::worker::{Poll, Worker, injected_crash, panic_message};
-use crate::analysis::embed::{Real, affinity_neighbours, cold_start, run_phases, schedule};
+use crate::analysis::embed::{Real, affinity_neighbours, bhtsne_theta, cold_start, run_phases, schedule};
 
 /// One t-SNE request.
 #[derive(Debug, Clone)]
@@ -311,7 +311,7 @@ fn run_job(
         let mut phase = 0;
         run_phases(&mut tsne, &phases, init, |t| {
             match params.method {
-                TsneMethod::BarnesHut => t.barnes_hut_with_neighbors(Real::from(params.theta), &neighbours),
+                TsneMethod::BarnesHut => t.barnes_hut_with_neighbors(bhtsne_theta(params.theta), &neighbours),
                 TsneMethod::Fft => t.fit_sne_with_neighbors(&neighbours),
             };
             done_before.set(done_before.get() + phases[phase].iterations);

@@ -33,7 +33,8 @@ pub struct TsneParams {
     pub perplexity: f32,
     pub iterations: usize,
     pub method: TsneMethod,
-    /// Barnes–Hut accuracy (0 < theta; 0.5 is the usual choice).
+    /// Barnes–Hut accuracy (0 < theta; 0.5 is the usual choice), in scikit-learn's and openTSNE's
+    /// sense (a cell's full width over its distance; `analysis::embed::bhtsne_theta`).
     pub theta: f32,
     /// Cap on the points embedded (a stratified subsample beyond it).
     pub max_points: usize,

@@ -47,7 +47,8 @@ pub struct TsneArgs {
     pub perplexity: f32,
     #[arg(long, default_value_t = 750)]
     pub iterations: usize,
-    /// Barnes-Hut accuracy.
+    /// Barnes-Hut accuracy: a cell is summarised when its width over its distance is below theta
+    /// (scikit-learn's and openTSNE's convention; smaller is more exact and slower).
     #[arg(long, default_value_t = 0.5)]
     pub theta: f32,
     /// FFT interpolation (FIt-SNE) instead of Barnes-Hut (2-D only).
