@@ -226,11 +226,18 @@ impl EmbeddingPanel {
                     .on_hover_text("Recompute automatically when a snapshot is at least this many epochs newer (0: only on demand)");
                 ui.end_row();
                 ui.label("Method");
-                egui::ComboBox::from_id_salt("tsne_method").selected_text(settings.tsne.method.label()).show_ui(ui, |ui| {
-                    for m in [TsneMethod::BarnesHut, TsneMethod::Fft] {
-                        ui.selectable_value(&mut settings.tsne.method, m, m.label());
-                    }
-                });
+                egui::ComboBox::from_id_salt("tsne_method")
+                    .selected_text(settings.tsne.method.label())
+                    .show_ui(ui, |ui| {
+                        for m in [TsneMethod::BarnesHut, TsneMethod::Fft] {
+                            ui.selectable_value(&mut settings.tsne.method, m, m.label());
+                        }
+                    })
+                    .response
+                    .on_hover_text(
+                        "Barnes-Hut is the faster at these sizes: FFT interpolation's grid grows with the layout's \
+                         spread (3,000 points of MNIST-USPS: FFT 4-10x slower here, equal trustworthiness)",
+                    );
                 ui.label("Seed");
                 ui.add(egui::DragValue::new(&mut settings.tsne.seed));
                 ui.end_row();

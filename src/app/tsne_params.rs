@@ -13,7 +13,9 @@ pub enum TsneMethod {
     /// Barnes–Hut tree (`theta` sets the accuracy).
     #[default]
     BarnesHut,
-    /// FFT-accelerated interpolation (FIt-SNE), faster for many points.
+    /// FFT-accelerated interpolation (FIt-SNE). Linear in the points, but its grid grows with the
+    /// layout's spread: at the app's sizes bhtsne's FFT is several times slower than Barnes–Hut
+    /// (docs/BENCHMARKS.md, t-SNE, session 37).
     Fft,
 }
 
