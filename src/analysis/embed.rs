@@ -355,6 +355,19 @@ mod tests {
         assert_ne!(ours, direct(0.5));
     }
 
+    /// A seeded layout (Barnes–Hut and FFT) is the same every run, also where rayon splits the work
+    /// (bhtsne's parallel sums of `P`, of the mean and of FFT's `Z` were split-dependent;
+    /// `vendor/bhtsne` sums in fixed blocks).
+    #[test]
+    fn a_seeded_layout_repeats_exactly() {
+        let x = blobs(6000, 8);
+        for theta in [Some(0.5), None] {
+            let s = TsneSettings { perplexity: 10.0, iterations: 300, seed: 3, theta, ..TsneSettings::default() };
+            let first = tsne(&x, 8, 2, &s).unwrap();
+            assert_eq!(tsne(&x, 8, 2, &s).unwrap(), first, "theta {theta:?}");
+        }
+    }
+
     #[test]
     fn tsne_in_two_and_three_dimensions_keeps_neighbourhoods() {
         let x = blobs(150, 6);

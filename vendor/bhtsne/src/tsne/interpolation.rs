@@ -311,7 +311,7 @@ where
         let two = T::from(2.0).unwrap();
         let (negative_forces_chunks, _) = negative_forces.as_chunks_mut::<D>();
         let (y_chunks, _) = y.as_chunks::<D>();
-        let z_sum: T = negative_forces_chunks
+        let z_terms: Vec<T> = negative_forces_chunks
             .par_iter_mut()
             .zip(y_chunks.par_iter())
             .zip(self.potentials.par_chunks(Self::TERMS))
@@ -330,7 +330,9 @@ where
 
                 (T::one() + norm_sq) * density - two * cross + squared_norm_potential
             })
-            .sum();
+            .collect::<Vec<T>>();
+        // Added in fixed blocks, in order: the same Z every run (a parallel `sum` is split-dependent).
+        let z_sum = super::ordered_sum(&z_terms);
 
         // Remove the N analytic self-interactions (`B_ii (1 + 0) = 1` each).
         *z = z_sum - T::from(n_samples).unwrap();

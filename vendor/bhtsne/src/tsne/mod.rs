@@ -294,7 +294,7 @@ pub(super) fn normalize_p_values<T: Float + Send + Sync + MulAssign + Sum>(
     p_values: &mut [T],
     early_exaggeration: T,
 ) {
-    let p_values_sum: T = p_values.par_iter().copied().sum::<T>();
+    let p_values_sum: T = ordered_sum(p_values);
     // Fold the normalization and the early-exaggeration factor into one reciprocal, so the hot pass
     // is a single multiply per value rather than a divide and a multiply.
     let scale = early_exaggeration / (p_values_sum + T::epsilon());
@@ -550,32 +550,47 @@ pub(super) fn stop_lying<T: Float + Send + Sync + MulAssign>(
     p_values.par_iter_mut().for_each(|p| *p *= scale);
 }
 
-/// Recenters `y` to zero mean. The per-dimension sums and the subtraction are both parallel passes.
+/// Values per block of [`ordered_sum`] and [`zero_mean`]'s partial sums.
+const SUM_BLOCK: usize = 1024;
+
+/// Sums `values` in fixed blocks (in parallel), then the blocks' sums in order: the result does not
+/// depend on how rayon happens to split the work, as a `par_iter().sum()` does, so a seeded fit gives
+/// the same numbers every run.
+pub(super) fn ordered_sum<T: Float + Send + Sync>(values: &[T]) -> T {
+    values
+        .par_chunks(SUM_BLOCK)
+        .map(|block| block.iter().fold(T::zero(), |total, &v| total + v))
+        .collect::<Vec<T>>()
+        .into_iter()
+        .fold(T::zero(), |total, partial| total + partial)
+}
+
+/// Recenters `y` to zero mean. The per-dimension sums (in fixed blocks, added in order, so every
+/// run gives the same mean) and the subtraction are both parallel passes.
 pub(super) fn zero_mean<T, const D: usize>(y: &mut [T], n_samples: usize)
 where
     T: Float + Send + Sync + Copy + AddAssign + DivAssign + SubAssign,
 {
     let mut means = y
-        .par_chunks_exact(D)
-        .fold(
-            || [T::zero(); D],
-            |mut totals, sample| {
+        .par_chunks(SUM_BLOCK * D)
+        .map(|block| {
+            let mut totals = [T::zero(); D];
+            for sample in block.chunks_exact(D) {
                 totals
                     .iter_mut()
                     .zip(sample.iter())
                     .for_each(|(total, el)| *total += *el);
-                totals
-            },
-        )
-        .reduce(
-            || [T::zero(); D],
-            |mut left, right| {
-                left.iter_mut()
-                    .zip(right.iter())
-                    .for_each(|(total, partial)| *total += *partial);
-                left
-            },
-        );
+            }
+            totals
+        })
+        .collect::<Vec<[T; D]>>()
+        .into_iter()
+        .fold([T::zero(); D], |mut left, right| {
+            left.iter_mut()
+                .zip(right.iter())
+                .for_each(|(total, partial)| *total += *partial);
+            left
+        });
     let n_samples = T::from(n_samples).unwrap();
     means.iter_mut().for_each(|mean| *mean /= n_samples);
 
