@@ -367,7 +367,7 @@ where
         self
     }
 
-    /// Sets the cap on each coordinate's adaptive gain (`2.0` by default, as in earlier releases).
+    /// Sets the cap on each coordinate's adaptive gain (`2.0` by default, the published crate's constant).
     /// openTSNE has no cap; pass `T::infinity()` for its behaviour.
     ///
     /// # Arguments
