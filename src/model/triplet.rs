@@ -407,4 +407,167 @@ mod tests {
         assert!("28by28".parse::<ImageShape>().unwrap_err().contains("HEIGHTxWIDTH"));
         assert_eq!("28x28".parse::<ImageShape>().unwrap(), ImageShape { height: 28, width: 28 });
     }
+
+    /// `conv2d`'s output and three gradients on the autodiff device (burn-flex's forward and backward,
+    /// patched in `vendor/burn-flex`) against sums written out from the definition, over strides,
+    /// padding (some asymmetric), dilation and groups.
+    #[test]
+    fn convolutions_and_their_gradients_equal_the_direct_sums() {
+        use burn::tensor::TensorData;
+        use burn::tensor::module::conv2d;
+        use burn::tensor::ops::ConvOptions;
+
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut values = |n: usize| -> Vec<f32> {
+            (0..n)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+                })
+                .collect()
+        };
+        // (batch, c_in, h, w, c_out, kernel, stride, padding begin/end, dilation, groups)
+        type Case = (usize, usize, usize, usize, usize, [usize; 2], [usize; 2], [(usize, usize); 2], [usize; 2], usize);
+        // Small channel counts take burn-flex's published forward; the others its patched one.
+        let cases: [Case; 9] = [
+            (3, 2, 7, 6, 4, [3, 3], [1, 1], [(1, 1), (1, 1)], [1, 1], 1),
+            (2, 3, 9, 9, 5, [3, 3], [2, 2], [(1, 1), (1, 1)], [1, 1], 1),
+            (2, 4, 8, 7, 6, [3, 2], [2, 1], [(0, 0), (2, 2)], [2, 1], 2),
+            (20, 1, 5, 5, 2, [3, 3], [1, 1], [(1, 1), (1, 1)], [1, 1], 1),
+            (2, 2, 6, 5, 3, [2, 3], [1, 2], [(0, 1), (2, 0)], [1, 1], 1),
+            (3, 8, 7, 6, 5, [3, 3], [1, 1], [(1, 1), (1, 1)], [1, 1], 1),
+            (2, 6, 9, 8, 20, [3, 3], [2, 2], [(1, 0), (0, 2)], [1, 2], 1),
+            (2, 5, 70, 20, 3, [3, 1], [1, 1], [(2, 2), (0, 0)], [1, 1], 1),
+            (2, 6, 9, 8, 7, [3, 3], [1, 1], [(2, 0), (0, 2)], [2, 1], 1),
+        ];
+        let device = Device::flex().autodiff();
+        for (n, ci, h, w, co, [kh, kw], [sh, sw], pad, [dh, dw], groups) in cases {
+            let options = ConvOptions::new_with_padding([sh, sw], pad, [dh, dw], groups);
+            let cig = ci / groups;
+            let (xv, wv, bv) = (values(n * ci * h * w), values(co * cig * kh * kw), values(co));
+            let x = Tensor::<4>::from_data(TensorData::new(xv.clone(), [n, ci, h, w]), &device).require_grad();
+            let wt = Tensor::<4>::from_data(TensorData::new(wv.clone(), [co, cig, kh, kw]), &device).require_grad();
+            let b = Tensor::<1>::from_data(TensorData::new(bv.clone(), [co]), &device).require_grad();
+            let y = conv2d(x.clone(), wt.clone(), Some(b.clone()), options);
+            let [_, _, ho, wo] = y.dims();
+            let yv = y.clone().into_data().try_to_vec::<f32>().unwrap();
+            let rv = values(n * co * ho * wo);
+            let r = Tensor::<4>::from_data(TensorData::new(rv.clone(), [n, co, ho, wo]), &device);
+            let grads = (y * r).sum().backward();
+            let read = |t: Option<Tensor<4>>| t.expect("a gradient").into_data().try_to_vec::<f32>().unwrap();
+            let (gx, gw) = (read(x.grad(&grads)), read(wt.grad(&grads)));
+            let gb = b.grad(&grads).expect("a bias gradient").into_data().try_to_vec::<f32>().unwrap();
+
+            // The direct sums: y[b,o,p,q] = Σ w[o,c,i,j] x[b, g·cig + c, p·sh + i·dh − pad, q·sw + j·dw − pad].
+            let (mut ex, mut ew, mut eb) = (vec![0f64; gx.len()], vec![0f64; gw.len()], vec![0f64; co]);
+            let mut ey: Vec<f64> = (0..yv.len()).map(|k| bv[(k / (ho * wo)) % co] as f64).collect();
+            for bi in 0..n {
+                for o in 0..co {
+                    let g = o / (co / groups);
+                    for p in 0..ho {
+                        for q in 0..wo {
+                            let rr = rv[((bi * co + o) * ho + p) * wo + q] as f64;
+                            eb[o] += rr;
+                            for c in 0..cig {
+                                for i in 0..kh {
+                                    for j in 0..kw {
+                                        let ih = (p * sh + i * dh) as isize - pad[0].0 as isize;
+                                        let iw = (q * sw + j * dw) as isize - pad[1].0 as isize;
+                                        if ih < 0 || iw < 0 || ih >= h as isize || iw >= w as isize {
+                                            continue;
+                                        }
+                                        let xi = ((bi * ci + g * cig + c) * h + ih as usize) * w + iw as usize;
+                                        let wi = ((o * cig + c) * kh + i) * kw + j;
+                                        ey[((bi * co + o) * ho + p) * wo + q] += wv[wi] as f64 * xv[xi] as f64;
+                                        ex[xi] += rr * wv[wi] as f64;
+                                        ew[wi] += rr * xv[xi] as f64;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for (name, got, want) in
+                [("output", &yv, &ey), ("input", &gx, &ex), ("weight", &gw, &ew), ("bias", &gb, &eb)]
+            {
+                assert_eq!(got.len(), want.len(), "{name}'s size, case {n}x{ci}x{h}x{w}");
+                for (k, (a, e)) in got.iter().zip(want.iter()).enumerate() {
+                    assert!(
+                        (*a as f64 - e).abs() < 1e-4 * (1.0 + e.abs()),
+                        "{name} [{k}]: {a} vs {e}, case {n}x{ci}x{h}x{w} → {co}, groups {groups}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Training-mode batch norm's output, statistics and gradients on the autodiff device (burn-flex's
+    /// fused loops, patched in `vendor/burn-flex`) against the definitions written out in f64.
+    #[test]
+    fn batch_norm_and_its_gradients_equal_the_definitions() {
+        use burn::tensor::TensorData;
+        use burn::tensor::module::batch_norm_train;
+
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut values = |n: usize, scale: f32, shift: f32| -> Vec<f32> {
+            (0..n)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * scale + shift
+                })
+                .collect()
+        };
+        let device = Device::flex().autodiff();
+        let eps = 1e-5;
+        for (n, c, s) in [(5, 3, 7), (2, 4, 1), (33, 2, 12)] {
+            let (xv, gv, bv, rv) =
+                (values(n * c * s, 4.0, 1.5), values(c, 1.0, 1.0), values(c, 1.0, 0.0), values(n * c * s, 2.0, 0.0));
+            let x = Tensor::<3>::from_data(TensorData::new(xv.clone(), [n, c, s]), &device).require_grad();
+            let gamma = Tensor::<1>::from_data(TensorData::new(gv.clone(), [c]), &device).require_grad();
+            let beta = Tensor::<1>::from_data(TensorData::new(bv.clone(), [c]), &device).require_grad();
+            let out = batch_norm_train(x.clone(), gamma.clone(), beta.clone(), eps);
+            let r = Tensor::<3>::from_data(TensorData::new(rv.clone(), [n, c, s]), &device);
+            let vec = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap();
+            let (mean, var) = (vec(out.mean.clone()), vec(out.variance.clone()));
+            let y = out.output.clone().into_data().try_to_vec::<f32>().unwrap();
+            let grads = (out.output * r).sum().backward();
+            let gx = x.grad(&grads).expect("x's gradient").into_data().try_to_vec::<f32>().unwrap();
+            let (gg, gb) =
+                (vec(gamma.grad(&grads).expect("γ's gradient")), vec(beta.grad(&grads).expect("β's gradient")));
+
+            let at = |b: usize, ch: usize, k: usize| (b * c + ch) * s + k;
+            let m = (n * s) as f64;
+            for ch in 0..c {
+                let xs: Vec<(usize, f64)> =
+                    (0..n).flat_map(|b| (0..s).map(move |k| at(b, ch, k))).map(|i| (i, xv[i] as f64)).collect();
+                let mu = xs.iter().map(|p| p.1).sum::<f64>() / m;
+                let sigma2 = xs.iter().map(|p| (p.1 - mu).powi(2)).sum::<f64>() / m;
+                let inv = 1.0 / (sigma2 + eps).sqrt();
+                let close = |what: &str, a: f32, e: f64| {
+                    assert!(
+                        (a as f64 - e).abs() < 2e-4 * (1.0 + e.abs()),
+                        "{what}, channel {ch} of {n}x{c}x{s}: {a} vs {e}"
+                    )
+                };
+                close("mean", mean[ch], mu);
+                close("variance", var[ch], sigma2);
+                let (sum_r, sum_rxh) = xs
+                    .iter()
+                    .fold((0.0, 0.0), |(a, b), &(i, xi)| (a + rv[i] as f64, b + rv[i] as f64 * (xi - mu) * inv));
+                close("β's gradient", gb[ch], sum_r);
+                close("γ's gradient", gg[ch], sum_rxh);
+                for &(i, xi) in &xs {
+                    let xh = (xi - mu) * inv;
+                    close("output", y[i], xh * gv[ch] as f64 + bv[ch] as f64);
+                    let want = gv[ch] as f64 * inv * (rv[i] as f64 - sum_r / m - xh * sum_rxh / m);
+                    close("x's gradient", gx[i], want);
+                }
+            }
+        }
+    }
 }
