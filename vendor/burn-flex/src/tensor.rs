@@ -233,7 +233,17 @@ impl FlexTensor {
     pub fn empty(shape: Shape, dtype: DType) -> Self {
         let num_elements = shape.num_elements();
         let elem_size = dtype_size(dtype);
-        let bytes = Bytes::from_bytes_vec(alloc::vec![0u8; num_elements * elem_size]);
+        // Zeroed storage typed by the element's width, which `Bytes` adopts as it is. A `Vec<u8>`
+        // (alignment 1) would be copied by `Bytes::from_bytes_vec` into a fresh 16-byte-aligned
+        // allocation: a second zeroing pass and a copy for every matmul output (PATCHES.md).
+        let bytes = match elem_size {
+            1 => Bytes::from_elems(alloc::vec![0u8; num_elements]),
+            2 => Bytes::from_elems(alloc::vec![0u16; num_elements]),
+            4 => Bytes::from_elems(alloc::vec![0u32; num_elements]),
+            8 => Bytes::from_elems(alloc::vec![0u64; num_elements]),
+            16 => Bytes::from_elems(alloc::vec![0u128; num_elements]),
+            _ => Bytes::from_bytes_vec(alloc::vec![0u8; num_elements * elem_size]),
+        };
         let layout = Layout::contiguous(shape);
         Self {
             data: Arc::new(bytes),
