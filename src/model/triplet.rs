@@ -408,6 +408,13 @@ mod tests {
         assert_eq!("28x28".parse::<ImageShape>().unwrap(), ImageShape { height: 28, width: 28 });
     }
 
+    /// `values(n, scale, shift)`: `n` draws uniform on `[shift − scale/2, shift + scale/2)`, seeded.
+    fn uniform_values(seed: u64) -> impl FnMut(usize, f32, f32) -> Vec<f32> {
+        use rand::{Rng as _, SeedableRng as _};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        move |n, scale, shift| (0..n).map(|_| (rng.random::<f32>() - 0.5) * scale + shift).collect()
+    }
+
     /// `conv2d`'s output and three gradients on the autodiff device (burn-flex's forward and backward,
     /// patched in `vendor/burn-flex`) against sums written out from the definition, over strides,
     /// padding (some asymmetric), dilation and groups.
@@ -417,17 +424,8 @@ mod tests {
         use burn::tensor::module::conv2d;
         use burn::tensor::ops::ConvOptions;
 
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut values = |n: usize| -> Vec<f32> {
-            (0..n)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-                })
-                .collect()
-        };
+        let mut values = uniform_values(1);
+        let mut values = |n: usize| values(n, 1.0, 0.0);
         // (batch, c_in, h, w, c_out, kernel, stride, padding begin/end, dilation, groups)
         type Case = (usize, usize, usize, usize, usize, [usize; 2], [usize; 2], [(usize, usize); 2], [usize; 2], usize);
         // Small channel counts take burn-flex's published forward; the others its patched one.
@@ -511,17 +509,7 @@ mod tests {
         use burn::tensor::TensorData;
         use burn::tensor::module::batch_norm_train;
 
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut values = |n: usize, scale: f32, shift: f32| -> Vec<f32> {
-            (0..n)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * scale + shift
-                })
-                .collect()
-        };
+        let mut values = uniform_values(2);
         let device = Device::flex().autodiff();
         let eps = 1e-5;
         for (n, c, s) in [(5, 3, 7), (2, 4, 1), (33, 2, 12)] {

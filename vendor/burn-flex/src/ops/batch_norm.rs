@@ -75,13 +75,8 @@ fn channel_vector<T: Real>(t: &FlexTensor) -> Vec<f64> {
         .collect()
 }
 
-/// For each channel `c`, `f(plane, c)` summed over its `batch` planes, in order.
-fn per_channel(
-    batch: usize,
-    channels: usize,
-    f: impl Fn(usize, usize) -> f64 + Send + Sync,
-) -> Vec<f64> {
-    let channel = |c: usize| (0..batch).map(|b| f(b * channels + c, c)).sum::<f64>();
+/// `channel(c)` for every channel, the channels in parallel.
+fn map_channels<R: Send>(channels: usize, channel: impl Fn(usize) -> R + Send + Sync) -> Vec<R> {
     #[cfg(feature = "rayon")]
     {
         use rayon::prelude::*;
@@ -91,6 +86,15 @@ fn per_channel(
     {
         (0..channels).map(channel).collect()
     }
+}
+
+/// For each channel `c`, `f(plane, c)` summed over its `batch` planes, in order.
+fn per_channel(
+    batch: usize,
+    channels: usize,
+    f: impl Fn(usize, usize) -> f64 + Send + Sync,
+) -> Vec<f64> {
+    map_channels(channels, |c| (0..batch).map(|b| f(b * channels + c, c)).sum::<f64>())
 }
 
 /// Writes `out[plane]` for every `(plane, channel)` of a `[batch, channels, spatial]` tensor.
@@ -225,21 +229,12 @@ fn backward_typed<T: Real>(
             }
             (sg, sgx * inv_std[c])
         };
-        let channel = |c: usize| {
+        map_channels(channels, |c| {
             (0..batch).fold((0.0, 0.0), |(a, b), bi| {
                 let (sg, sgx) = both(bi * channels + c, c);
                 (a + sg, b + sgx)
             })
-        };
-        #[cfg(feature = "rayon")]
-        {
-            use rayon::prelude::*;
-            (0..channels).into_par_iter().map(channel).collect()
-        }
-        #[cfg(not(feature = "rayon"))]
-        {
-            (0..channels).map(channel).collect()
-        }
+        })
     };
 
     // dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy · x̂))

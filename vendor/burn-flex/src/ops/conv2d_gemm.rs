@@ -318,6 +318,33 @@ fn tiles(geo: &Geometry) -> impl Iterator<Item = (usize, usize)> + '_ {
         .map(move |oh| (oh, (oh + step).min(geo.h_out)))
 }
 
+/// Calls `sample(scratch, (b, out_b))` for each sample's `sample_len` elements of `out`, the samples
+/// in parallel, each thread with its own zeroed scratch of `scratch_len` elements.
+fn per_sample<T: Scalar>(
+    out: &mut [T],
+    sample_len: usize,
+    scratch_len: usize,
+    sample: impl Fn(&mut Vec<T>, (usize, &mut [T])) + Send + Sync,
+) {
+    if sample_len == 0 {
+        return;
+    }
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        out.par_chunks_mut(sample_len)
+            .enumerate()
+            .for_each_init(|| vec![T::ZERO; scratch_len], sample);
+    }
+    #[cfg(not(feature = "rayon"))]
+    {
+        let mut scratch = vec![T::ZERO; scratch_len];
+        out.chunks_mut(sample_len)
+            .enumerate()
+            .for_each(|item| sample(&mut scratch, item));
+    }
+}
+
 /// A contiguous tensor's elements (from its start offset).
 fn elements<T: Scalar>(t: &FlexTensor) -> &[T] {
     let (start, end) = t
@@ -429,22 +456,7 @@ fn forward_typed<T: Scalar>(
             }
         }
     };
-    if sample_out > 0 {
-        #[cfg(feature = "rayon")]
-        {
-            use rayon::prelude::*;
-            y.par_chunks_mut(sample_out)
-                .enumerate()
-                .for_each_init(|| vec![T::ZERO; col_len], sample);
-        }
-        #[cfg(not(feature = "rayon"))]
-        {
-            let mut col = vec![T::ZERO; col_len];
-            y.chunks_mut(sample_out)
-                .enumerate()
-                .for_each(|item| sample(&mut col, item));
-        }
-    }
+    per_sample(&mut y, sample_out, col_len, sample);
     FlexTensor::new(Bytes::from_elems(y), Layout::contiguous(out_shape), dtype)
 }
 
@@ -608,22 +620,7 @@ fn input_grad_typed<T: Scalar>(
             col2im_add(&geo, dcol, range, dx_b);
         }
     };
-    if sample_in > 0 {
-        #[cfg(feature = "rayon")]
-        {
-            use rayon::prelude::*;
-            dx.par_chunks_mut(sample_in)
-                .enumerate()
-                .for_each_init(|| vec![T::ZERO; col_len], sample);
-        }
-        #[cfg(not(feature = "rayon"))]
-        {
-            let mut dcol = vec![T::ZERO; col_len];
-            dx.chunks_mut(sample_in)
-                .enumerate()
-                .for_each(|item| sample(&mut dcol, item));
-        }
-    }
+    per_sample(&mut dx, sample_in, col_len, sample);
     FlexTensor::new(Bytes::from_elems(dx), Layout::contiguous(x_shape), dtype)
 }
 
