@@ -7,7 +7,8 @@ timed and scored side by side on the same machine:
 
 - data: one view (`--view X1|X2`, default X1, 784 features = one 28x28 grey image, row-major)
   of `MNIST_USPS.mat`, each feature scaled min-max to [0, 1] over the whole dataset (a constant
-  feature becomes 0), as `--preprocess minmax`;
+  feature becomes 0), as `--preprocess minmax`; `--scaling seed` instead maps the stored pixels
+  (0..1) to [-1, 1] as the seed's `Normalize([0.5], [0.5])` does (one map for every feature);
 - a stratified 80/20 train/test split (sklearn `train_test_split(stratify=Y, random_state=seed)`;
   the Rust split draws its own rows, so the rows differ, the class counts do not);
 - the seed's networks, Adam (lr 7e-4), batch 256, shuffled each epoch; the seed's sampler: for
@@ -130,7 +131,7 @@ def triplet_loss(anchor, positive, negative, margin=MARGIN):
 # ---------------------------------------------------------------------------------------------
 # Data.
 # ---------------------------------------------------------------------------------------------
-def load_view(path, view):
+def load_view(path, view, scaling="minmax"):
     mat = scipy.io.loadmat(path)
     x = np.asarray(mat[view], dtype=np.float64)
     y = np.asarray(mat["Y"]).reshape(-1).astype(np.int64)
@@ -138,6 +139,9 @@ def load_view(path, view):
         x = x.T
     if x.shape[1] != 28 * 28:
         sys.exit(f"{view} has {x.shape[1]} features; the conv encoders read 28x28 (784) images")
+    if scaling == "seed":
+        # The seed's transform: ToTensor (pixels to 0..1, as stored here), Normalize(0.5, 0.5).
+        return np.ascontiguousarray((x - 0.5) / 0.5, dtype=np.float32), y
     # Min-max per feature over the whole dataset; a constant feature becomes 0.
     lo, hi = x.min(axis=0), x.max(axis=0)
     span = hi - lo
@@ -223,6 +227,8 @@ def main():
     ap.add_argument("--model", choices=sorted(MODELS), default="siamese-conv")
     ap.add_argument("--view", choices=["X1", "X2"], default="X1")
     ap.add_argument("--mat", default=DEFAULT_MAT, help="MNIST_USPS.mat (default: %(default)s)")
+    ap.add_argument("--scaling", choices=["minmax", "seed"], default="minmax",
+                    help="per-feature min-max (the engine's default) or the seed's (x - 0.5) / 0.5")
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (and sklearn's pools)")
     ap.add_argument("--seed", type=int, default=0)
@@ -235,7 +241,7 @@ def main():
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
 
-    x, y = load_view(args.mat, args.view)
+    x, y = load_view(args.mat, args.view, args.scaling)
     idx = np.arange(len(y))
     tr, te = train_test_split(idx, test_size=0.2, stratify=y, random_state=args.seed)
     images = torch.from_numpy(x).reshape(-1, 1, 28, 28)  # row-major 28x28
@@ -292,6 +298,7 @@ def main():
             "model": args.model,
             "epochs": args.epochs,
             "threads": args.threads,
+            "scaling": args.scaling,
             "secs_per_epoch": secs,
             "median_secs_per_epoch": median,
             "knn_acc": final["knn_acc"],
