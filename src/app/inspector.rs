@@ -18,6 +18,8 @@ use super::widgets::{empty_hint_ui, export_menu_ui};
 #[derive(Debug, Default)]
 pub struct InspectorPanel {
     goto_row: usize,
+    /// The selection the number field last followed.
+    followed: Option<usize>,
     images: super::sample_image::SampleImages,
 }
 
@@ -58,8 +60,20 @@ fn argmax(v: &[f32]) -> Option<(usize, f32)> {
 }
 
 impl InspectorPanel {
+    /// Moves the number field to a selection made elsewhere (a click in the embedding, a marked
+    /// cell, `--select`), once per change, so a number being typed is not overwritten.
+    fn follow_selection(&mut self, selected: Option<usize>) {
+        if selected != self.followed {
+            if let Some(row) = selected {
+                self.goto_row = row;
+            }
+            self.followed = selected;
+        }
+    }
+
     pub fn ui(&mut self, _state: &mut AppState, ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui) {
-        let Self { goto_row, images } = self;
+        self.follow_selection(ctx.session.selected);
+        let Self { goto_row, images, .. } = self;
         let session = ctx.session;
         ui.horizontal(|ui| {
             ui.label("Sample #");
@@ -291,4 +305,25 @@ fn views_ui(
             ui.end_row();
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InspectorPanel;
+
+    #[test]
+    fn the_number_field_follows_a_new_selection_but_not_every_frame() {
+        let mut panel = InspectorPanel::default();
+        panel.follow_selection(Some(20));
+        assert_eq!(panel.goto_row, 20, "a selection made elsewhere shows in the field");
+        // The user types another number; the unchanged selection must not overwrite it.
+        panel.goto_row = 7;
+        panel.follow_selection(Some(20));
+        assert_eq!(panel.goto_row, 7);
+        // Clearing keeps the typed number; the next selection moves the field again.
+        panel.follow_selection(None);
+        assert_eq!(panel.goto_row, 7);
+        panel.follow_selection(Some(42));
+        assert_eq!(panel.goto_row, 42);
+    }
 }
