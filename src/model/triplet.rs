@@ -428,8 +428,9 @@ mod tests {
         let mut values = |n: usize| values(n, 1.0, 0.0);
         // (batch, c_in, h, w, c_out, kernel, stride, padding begin/end, dilation, groups)
         type Case = (usize, usize, usize, usize, usize, [usize; 2], [usize; 2], [(usize, usize); 2], [usize; 2], usize);
-        // Small channel counts take burn-flex's published forward; the others its patched one.
-        let cases: [Case; 9] = [
+        // Small channel counts with stride 1 take burn-flex's published forward; the others its
+        // patched one (the last case: strided, dilated, over two tiles of output rows).
+        let cases: [Case; 10] = [
             (3, 2, 7, 6, 4, [3, 3], [1, 1], [(1, 1), (1, 1)], [1, 1], 1),
             (2, 3, 9, 9, 5, [3, 3], [2, 2], [(1, 1), (1, 1)], [1, 1], 1),
             (2, 4, 8, 7, 6, [3, 2], [2, 1], [(0, 0), (2, 2)], [2, 1], 2),
@@ -439,6 +440,7 @@ mod tests {
             (2, 6, 9, 8, 20, [3, 3], [2, 2], [(1, 0), (0, 2)], [1, 2], 1),
             (2, 5, 70, 20, 3, [3, 1], [1, 1], [(2, 2), (0, 0)], [1, 1], 1),
             (2, 6, 9, 8, 7, [3, 3], [1, 1], [(2, 0), (0, 2)], [2, 1], 1),
+            (1, 2, 130, 40, 3, [3, 3], [2, 2], [(2, 1), (1, 0)], [2, 1], 1),
         ];
         let device = Device::flex().autodiff();
         for (n, ci, h, w, co, [kh, kw], [sh, sw], pad, [dh, dw], groups) in cases {
