@@ -229,6 +229,10 @@ def main():
     ap.add_argument("--mat", default=DEFAULT_MAT, help="MNIST_USPS.mat (default: %(default)s)")
     ap.add_argument("--scaling", choices=["minmax", "seed"], default="minmax",
                     help="per-feature min-max (the engine's default) or the seed's (x - 0.5) / 0.5")
+    ap.add_argument("--forward", choices=["joint", "separate"], default="joint",
+                    help="anchors, positives and negatives through the network as one batch of 3B rows "
+                    "(the engine's default) or as three forward passes, as the seed does (batch norm "
+                    "then normalises each role's batch by its own statistics)")
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (and sklearn's pools)")
     ap.add_argument("--seed", type=int, default=0)
@@ -269,9 +273,11 @@ def main():
             a = order[s : s + BATCH_SIZE]
             p, ng = sampler(a)
             b = len(a)
-            batch = x_train[np.concatenate([a, p, ng])]
-            e = model(batch)  # one forward of 3B rows
-            loss = triplet_loss(e[:b], e[b : 2 * b], e[2 * b :])
+            if args.forward == "joint":
+                e = model(x_train[np.concatenate([a, p, ng])])  # one forward of 3B rows
+                loss = triplet_loss(e[:b], e[b : 2 * b], e[2 * b :])
+            else:  # the seed's pred1 = model(x1); pred2 = model(x2); pred3 = model(x3)
+                loss = triplet_loss(model(x_train[a]), model(x_train[p]), model(x_train[ng]))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -299,6 +305,7 @@ def main():
             "epochs": args.epochs,
             "threads": args.threads,
             "scaling": args.scaling,
+            "forward": args.forward,
             "secs_per_epoch": secs,
             "median_secs_per_epoch": median,
             "knn_acc": final["knn_acc"],

@@ -1,0 +1,74 @@
+//! The CPU backend's matrix products against sums written out from the definition, for the
+//! operand layouts training produces: plain row-major products (forward passes), a transposed
+//! right operand (`dY · Wᵀ`, `Q · Kᵀ`) and a transposed left one (`Xᵀ · dY`).
+//!
+//! `vendor/gemm-common` patches how `gemm` packs its left operand (through an L1-resident tile
+//! when the rows are contiguous along the inner dimension; the prepacked operand split over the
+//! threads). The shapes below cover full and partial 64-row panels, inner dimensions that are and
+//! are not a multiple of the tile's width, row strides of 4 KiB, and products large enough to be
+//! split over threads.
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+fn values(seed: u64, n: usize) -> Vec<f32> {
+    // A small LCG: reproducible, no dependency on the crate's random state.
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        })
+        .collect()
+}
+
+/// `a` is `[m × k]`, `b` is `[k × n]`, both row-major.
+fn direct(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f64> {
+    let mut out = vec![0f64; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            out[i * n + j] = (0..k).map(|p| a[i * k + p] as f64 * b[p * n + j] as f64).sum();
+        }
+    }
+    out
+}
+
+fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0f32; x.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            t[c * rows + r] = x[r * cols + c];
+        }
+    }
+    t
+}
+
+fn assert_close(got: Tensor<2>, want: &[f64], k: usize, what: &str) {
+    let got: Vec<f32> = got.into_data().try_to_vec::<f32>().expect("f32 output");
+    assert_eq!(got.len(), want.len(), "{what}: size");
+    let tol = 1e-5 * (k as f64).sqrt() * 4.0;
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((*g as f64 - w).abs() <= tol, "{what}: element {i} is {g}, the direct sum {w}");
+    }
+}
+
+#[test]
+fn products_equal_the_direct_sums_for_every_operand_layout() {
+    let device = Device::flex();
+    // (m, k, n): full panels; partial panels; k not a multiple of 16; 1024-wide rows (4 KiB apart);
+    // large enough for the threads; a thin product.
+    let shapes = [(64, 48, 40), (70, 37, 65), (256, 1024, 96), (130, 300, 1024), (300, 129, 257), (3, 1024, 200)];
+    for (s, &(m, k, n)) in shapes.iter().enumerate() {
+        let a = values(2 * s as u64 + 1, m * k);
+        let b = values(2 * s as u64 + 2, k * n);
+        let want = direct(&a, &b, m, k, n);
+        let ta = Tensor::<2>::from_data(TensorData::new(a.clone(), [m, k]), &device);
+        let tb = Tensor::<2>::from_data(TensorData::new(b.clone(), [k, n]), &device);
+        assert_close(ta.clone().matmul(tb.clone()), &want, k, &format!("A·B {m}×{k}×{n}"));
+        // B stored as [n × k] and transposed: a strided view, as `dY · Wᵀ` in a backward pass.
+        let bt = Tensor::<2>::from_data(TensorData::new(transpose(&b, k, n), [n, k]), &device);
+        assert_close(ta.matmul(bt.transpose()), &want, k, &format!("A·(Bᵀ)ᵀ {m}×{k}×{n}"));
+        // A stored as [k × m] and transposed, as `Xᵀ · dY`.
+        let at = Tensor::<2>::from_data(TensorData::new(transpose(&a, m, k), [k, m]), &device);
+        assert_close(at.transpose().matmul(tb), &want, k, &format!("(Aᵀ)ᵀ·B {m}×{k}×{n}"));
+    }
+}
