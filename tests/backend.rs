@@ -4,21 +4,19 @@
 //!
 //! `vendor/gemm-common` patches how `gemm` packs its left operand (through an L1-resident tile
 //! when the rows are contiguous along the inner dimension; the prepacked operand split over the
-//! threads). The shapes below cover full and partial 64-row panels, inner dimensions that are and
-//! are not a multiple of the tile's width, row strides of 4 KiB, and products large enough to be
-//! split over threads.
+//! threads). The shapes below cover full and partial panels (16 rows with AVX2's kernel, more with
+//! AVX-512's), inner dimensions that are and are not a multiple of the tile's width, row strides of
+//! 4 KiB, and products large enough to be split over threads.
 
 use burn::tensor::{Device, Tensor, TensorData};
+use rand::{Rng as _, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
+/// `n` values in [−0.5, 0.5), reproducible from `seed` (the project's generator, not burn's
+/// process-wide random state).
 fn values(seed: u64, n: usize) -> Vec<f32> {
-    // A small LCG: reproducible, no dependency on the crate's random state.
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-        })
-        .collect()
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n).map(|_| rng.random::<f32>() - 0.5).collect()
 }
 
 /// `a` is `[m × k]`, `b` is `[k × n]`, both row-major.
