@@ -5,7 +5,8 @@
 # backward, Adam) of each phase on the MNIST-USPS shapes (2 × 784 features, batch 256): the engine's
 # median of EPOCHS epochs (÷ steps per epoch), PyTorch's median of 6 steps; "+ ref." adds the
 # engine's pseudo-label refreshes (one every `pseudo_refresh` epochs) to its contrastive epoch.
-# Give several engine binaries to compare builds in the same run (their order swaps every round).
+# Give several engine binaries to compare builds in the same run (their order rotates every round;
+# a binary may be a script that sets environment variables and execs one).
 #   scripts/step_speed.sh ROUNDS EPOCHS BIN [BIN...]
 # env: PY (default ~/.cache/mvc-ref-venv/bin/python, made by ../shared/ref/setup.sh),
 #      REF (default ../shared/ref).
@@ -40,10 +41,11 @@ r = json.load(open(sys.argv[1]))["rows"][0]
 print("pre %.4f con %.4f" % (r["pretrain_median"], r["contrastive_median"]))' "$TMP/py.json"
 }
 for r in $(seq 1 "$ROUNDS"); do
-  bins=("$@")
-  if [ $((r % 2)) = 0 ]; then
-    mapfile -t bins < <(printf '%s\n' "$@" | tac)
-  fi
+  # rotate the order: round r starts with binary (r - 1) mod n, so over n rounds each binary runs
+  # once in every position (with two binaries: swapped every round)
+  all=("$@") n=$#
+  bins=()
+  for i in $(seq 0 $((n - 1))); do bins+=("${all[$(( (r - 1 + i) % n ))]}"); done
   for b in "${bins[@]}"; do echo "round $r engine $b: $(engine "$b")"; done
   echo "round $r pytorch: $(torch)"
 done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Seed 001's networks, the engine beside the PyTorch peer (scripts/triplet_bench.py) on this
 # machine, alternated round by round: seconds per training epoch (median of the run's epochs, and
-# every epoch), 2 threads each. Give one or more engine binaries to compare builds in the same run.
+# every epoch), 2 threads each. Give one or more engine binaries to compare builds in the same run
+# (their order rotates every round; a binary may be a script that sets environment variables).
 #   scripts/triplet_speed.sh ROUNDS ae-conv|siamese-conv EPOCHS BIN [BIN...]
 # env: DATA (default ../shared/datasets/MNIST_USPS.mat), PY (default ~/.cache/mvc-ref-venv/bin/python,
 # made by `VENV=~/.cache/mvc-ref-venv bash ../shared/ref/setup.sh`).
@@ -40,11 +41,11 @@ x = json.load(open(sys.argv[1]))["secs_per_epoch"]
 print("median %.3f" % st.median(x), [round(v, 3) for v in x])' "$TMP/py.json"
 }
 for r in $(seq 1 "$ROUNDS"); do
-  bins=("$@")
-  # Swap the binaries' order every other round.
-  if [ $((r % 2)) = 0 ]; then
-    mapfile -t bins < <(printf '%s\n' "$@" | tac)
-  fi
+  # rotate the order: round r starts with binary (r - 1) mod n, so over n rounds each binary runs
+  # once in every position (with two binaries: swapped every round)
+  all=("$@") n=$#
+  bins=()
+  for i in $(seq 0 $((n - 1))); do bins+=("${all[$(( (r - 1 + i) % n ))]}"); done
   for b in "${bins[@]}"; do echo "round $r engine $b $MODEL: $(engine "$b")"; done
   echo "round $r pytorch $MODEL: $(torch)"
 done

@@ -6,7 +6,10 @@
 //! when the rows are contiguous along the inner dimension; the prepacked operand split over the
 //! threads). The shapes below cover full and partial panels (16 rows with AVX2's kernel, more with
 //! AVX-512's), inner dimensions that are and are not a multiple of the tile's width, row strides of
-//! 4 KiB, and products large enough to be split over threads.
+//! 4 KiB, and products large enough to be split over threads. The patched paths are taken by
+//! default only for panels of 32 rows or more (AVX-512); the test runs the products once with the
+//! default rule and once more in a child process with both paths forced on (`MVC_GEMM_TILE=1`,
+//! `MVC_GEMM_SPLIT=1`, read once per process), so AVX2 machines check them too.
 
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng as _, SeedableRng};
@@ -49,8 +52,30 @@ fn assert_close(got: Tensor<2>, want: &[f64], k: usize, what: &str) {
     }
 }
 
+const NAME: &str = "products_equal_the_direct_sums_for_every_operand_layout";
+
 #[test]
 fn products_equal_the_direct_sums_for_every_operand_layout() {
+    check_products();
+    if std::env::var_os("MVC_GEMM_TILE").is_some() {
+        return; // the child run below, or a run the caller configured
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let out = std::process::Command::new(&exe)
+        .args(["--exact", NAME, "--test-threads", "1"])
+        .env("MVC_GEMM_TILE", "1")
+        .env("MVC_GEMM_SPLIT", "1")
+        .output()
+        .expect("run the test binary again with the patched packing forced on");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "with MVC_GEMM_TILE=1 MVC_GEMM_SPLIT=1 the products differ from the direct sums:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn check_products() {
     let device = Device::flex();
     // (m, k, n): full panels; partial panels; k not a multiple of 16; 1024-wide rows (4 KiB apart);
     // large enough for the threads; a thin product.

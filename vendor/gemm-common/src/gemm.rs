@@ -644,7 +644,10 @@ pub unsafe fn gemm_basic_generic<
                         );
                     }
                 };
-                if n_threads <= 1 || n_panels < 2 {
+                static SPLIT_SWITCH: core::sync::atomic::AtomicU8 =
+                    core::sync::atomic::AtomicU8::new(0);
+                let split = crate::pack_operands::patch_enabled(&SPLIT_SWITCH, "MVC_GEMM_SPLIT", MR);
+                if n_threads <= 1 || n_panels < 2 || !split {
                     pack_panels(0, n_panels);
                 } else {
                     #[cfg(feature = "rayon")]

@@ -150,6 +150,45 @@ unsafe fn quick_copy<T: Copy>(dst: *mut T, src: *const T, n: usize) {
 /// Elements in the transposing tile of [`pack_rows_through_tile`] (4 KiB of `f32`).
 const TILE_ELEMS: usize = 1024;
 
+/// Left-operand panels at least this tall take the two patched paths (the tile below, and the
+/// prepack split over threads in `gemm.rs`). Measured per instruction set (PATCHES.md): both paid
+/// on AVX-512 (f32 panels of 48+ rows), and both cost time on AVX2's 16-row panels, which keep the
+/// published loops.
+pub(crate) const PATCHED_MIN_PANEL: usize = 32;
+
+/// A measurement switch read once from the environment: `0` turns a patched path off, `1` takes it
+/// for every panel height, anything else (or unset) leaves the default rule
+/// ([`PATCHED_MIN_PANEL`]). `MVC_GEMM_TILE` for the tile, `MVC_GEMM_SPLIT` for the prepack split;
+/// `scripts/step_speed.sh` compares the settings in one run.
+pub(crate) fn patch_enabled(cache: &core::sync::atomic::AtomicU8, name: &str, panel: usize) -> bool {
+    use core::sync::atomic::Ordering::Relaxed;
+    let mode = match cache.load(Relaxed) {
+        0 => {
+            #[cfg(feature = "std")]
+            let v = match std::env::var(name).as_deref() {
+                Ok("0") => 1,
+                Ok("1") => 2,
+                _ => 3,
+            };
+            #[cfg(not(feature = "std"))]
+            let v = {
+                let _ = name;
+                3
+            };
+            cache.store(v, Relaxed);
+            v
+        }
+        v => v,
+    };
+    match mode {
+        1 => false,
+        2 => true,
+        _ => panel >= PATCHED_MIN_PANEL,
+    }
+}
+
+static TILE_SWITCH: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+
 /// Packs one full panel of `DST_WIDTH` rows whose elements are contiguous along `k`
 /// (`dst[kk * DST_WIDTH + j] = src[j * src_rs + kk]`), through a small tile.
 ///
@@ -200,7 +239,12 @@ unsafe fn pack_generic_inner_loop<T: Copy, const N: usize, const DST_WIDTH: usiz
     src_width: usize,
     k: usize,
 ) {
-    if src_width == DST_WIDTH && src_rs != 1 && src_cs == 1 && DST_WIDTH >= 16 && DST_WIDTH <= TILE_ELEMS / 4 {
+    if src_width == DST_WIDTH
+        && src_rs != 1
+        && src_cs == 1
+        && DST_WIDTH <= TILE_ELEMS / 4
+        && patch_enabled(&TILE_SWITCH, "MVC_GEMM_TILE", DST_WIDTH)
+    {
         // Patched (see PATCHES.md): a full panel read from rows that are contiguous along k.
         pack_rows_through_tile::<T, DST_WIDTH>(dst, src, src_rs, k);
     } else if src_width == DST_WIDTH {
