@@ -6,7 +6,8 @@
 //! memory traffic and a dozen large allocations per step: a sixth of the CPU samples of a `bench`
 //! run on a 2-core VM (`perf`, docs/BENCHMARKS.md, session 35). [`FusedAdam`] does the same arithmetic, element by element in
 //! the same order, in one pass that reads the parameter, its gradient and both moments and writes
-//! them back in place (split over the rayon threads), as PyTorch's `Adam(fused=True)` does.
+//! them back in place (split over the rayon threads), as PyTorch's `Adam(fused=True)` does, with
+//! the widest vector instructions the CPU has ([`AdamIsa`]; `benches/adam.rs` times each).
 //!
 //! Other devices (wgpu) keep burn's `Adam`: reading a GPU tensor to the host would cost more than
 //! it saves. The state is burn's [`AdamState`], so nothing else changes.
@@ -78,11 +79,12 @@ impl Optimizer for FusedAdam {
             return self.fallback.step(lr, t(p), t(g), state);
         };
         let c = Coefficients::new(time, lr, self.epsilon, self.weight_decay.unwrap_or(0.0));
+        let isa = AdamIsa::widest();
         ps.par_chunks_mut(CHUNK)
             .zip(gs.par_chunks(CHUNK))
             .zip(m1s.par_chunks_mut(CHUNK))
             .zip(m2s.par_chunks_mut(CHUNK))
-            .for_each(|(((p, g), m1), m2)| c.update(p, g, m1, m2));
+            .for_each(|(((p, g), m1), m2)| c.update(isa, p, g, m1, m2));
         let t = |d: TensorData| Tensor::<D>::from_data(d, &device);
         let state = AdamState::new(AdaptiveMomentumState::new(time, t(m1), t(m2)));
         (t(p), Some(state))
@@ -95,7 +97,7 @@ impl Optimizer for FusedAdam {
 }
 
 /// One step's scalars, as burn's `AdaptiveMomentum` computes them.
-struct Coefficients {
+pub struct Coefficients {
     lr: f32,
     /// `√(1 − β₂ᵗ) / (1 − β₁ᵗ)`.
     combined: f32,
@@ -104,8 +106,70 @@ struct Coefficients {
     decay: f32,
 }
 
+/// The instruction set the update loop is compiled for (through `pulp`'s safe runtime dispatch).
+/// Training takes [`AdamIsa::widest`]; the others are there for `benches/adam.rs`, which times
+/// them side by side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdamIsa {
+    /// The crate's baseline target (x86-64: SSE2, four lanes).
+    Baseline,
+    /// AVX2 + FMA (`pulp`'s x86-64-v3; eight lanes).
+    Avx2,
+    /// AVX-512 (`pulp`'s x86-64-v4; sixteen lanes).
+    Avx512,
+}
+
+impl AdamIsa {
+    /// The widest this CPU runs.
+    pub fn widest() -> Self {
+        [Self::Avx512, Self::Avx2].into_iter().find(|i| i.available()).unwrap_or(Self::Baseline)
+    }
+
+    /// Whether this CPU runs it.
+    pub fn available(self) -> bool {
+        match self {
+            Self::Baseline => true,
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2 => pulp::x86::V3::try_new().is_some(),
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512 => pulp::x86::V4::try_new().is_some(),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+}
+
+/// One update, as `pulp` runs it: the loop below, inlined into a function compiled with the
+/// instruction set's target features, so the compiler vectorises it that wide.
+struct Update<'a> {
+    c: &'a Coefficients,
+    p: &'a mut [f32],
+    g: &'a [f32],
+    m1: &'a mut [f32],
+    m2: &'a mut [f32],
+}
+
+impl pulp::WithSimd for Update<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let Update { c, p, g, m1, m2 } = self;
+        let (f1, f2) = (1.0 - BETA_1, 1.0 - BETA_2);
+        for (((p, &g), m1), m2) in p.iter_mut().zip(g).zip(m1.iter_mut()).zip(m2.iter_mut()) {
+            let g = if c.decay != 0.0 { *p * c.decay + g } else { g };
+            *m1 = *m1 * BETA_1 + g * f1;
+            *m2 = *m2 * BETA_2 + (g * g) * f2;
+            let step = (*m1 * c.combined) / (m2.sqrt() + c.epsilon);
+            *p -= step * c.lr;
+        }
+    }
+}
+
 impl Coefficients {
-    fn new(time: usize, lr: LearningRate, epsilon: f32, decay: f32) -> Self {
+    /// The scalars of step `time` (1 for the first) at learning rate `lr`, with PyTorch's L2 weight
+    /// decay `decay` (0 for none).
+    pub fn new(time: usize, lr: LearningRate, epsilon: f32, decay: f32) -> Self {
         let t = time as i32;
         let bias_correction2_sqrt = (1.0 - BETA_2.powi(t)).sqrt();
         Self {
@@ -116,17 +180,33 @@ impl Coefficients {
         }
     }
 
-    /// `g ← g + λp; m₁ ← β₁m₁ + (1 − β₁)g; m₂ ← β₂m₂ + (1 − β₂)g²; p ← p − lr · c m₁ / (√m₂ + ε')`.
-    #[inline]
-    fn update(&self, p: &mut [f32], g: &[f32], m1: &mut [f32], m2: &mut [f32]) {
-        let (f1, f2) = (1.0 - BETA_1, 1.0 - BETA_2);
-        for (((p, &g), m1), m2) in p.iter_mut().zip(g).zip(m1.iter_mut()).zip(m2.iter_mut()) {
-            let g = if self.decay != 0.0 { *p * self.decay + g } else { g };
-            *m1 = *m1 * BETA_1 + g * f1;
-            *m2 = *m2 * BETA_2 + (g * g) * f2;
-            let step = (*m1 * self.combined) / (m2.sqrt() + self.epsilon);
-            *p -= step * self.lr;
+    /// `g ← g + λp; m₁ ← β₁m₁ + (1 − β₁)g; m₂ ← β₂m₂ + (1 − β₂)g²; p ← p − lr · c m₁ / (√m₂ + ε')`,
+    /// element by element, compiled for `isa` (one the CPU lacks runs the baseline). The loop is
+    /// bound by its division and square root (`perf`: half its samples wait on `divps`), which the
+    /// wider sets do more lanes at a time; both are exactly rounded and Rust never fuses a multiply
+    /// and an add, so every width gives the same bits.
+    pub fn update(&self, isa: AdamIsa, p: &mut [f32], g: &[f32], m1: &mut [f32], m2: &mut [f32]) {
+        assert!(
+            p.len() == g.len() && p.len() == m1.len() && p.len() == m2.len(),
+            "Adam: a parameter, its gradient and its moments differ in length"
+        );
+        let op = Update { c: self, p, g, m1, m2 };
+        #[cfg(target_arch = "x86_64")]
+        match isa {
+            AdamIsa::Avx512 => {
+                if let Some(simd) = pulp::x86::V4::try_new() {
+                    return pulp::Simd::vectorize(simd, op);
+                }
+            }
+            AdamIsa::Avx2 => {
+                if let Some(simd) = pulp::x86::V3::try_new() {
+                    return pulp::Simd::vectorize(simd, op);
+                }
+            }
+            AdamIsa::Baseline => {}
         }
+        let _ = isa;
+        pulp::Simd::vectorize(pulp::Scalar, op)
     }
 }
 
@@ -140,6 +220,37 @@ mod tests {
         let y = model.forward(x.clone());
         let loss = (y.clone() * y).sum();
         GradientsParams::from_grads(loss.backward(), model)
+    }
+
+    /// Every instruction set this CPU has gives the baseline's bits, with and without decay, on
+    /// lengths that leave a remainder after every vector width.
+    #[test]
+    fn every_instruction_set_takes_the_same_step() {
+        use rand::{Rng as _, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let n = 1_000 + 13;
+        let mut draw = |scale: f32| (0..n).map(|_| (rng.random::<f32>() - 0.5) * scale).collect::<Vec<f32>>();
+        let (p0, g, m10, m20) =
+            (draw(2.0), draw(0.2), draw(0.02), draw(0.001).into_iter().map(f32::abs).collect::<Vec<_>>());
+        for decay in [0.0, 1e-2] {
+            for time in [1, 7] {
+                let c = Coefficients::new(time, 3e-4, 1e-8, decay);
+                let run = |isa| {
+                    let (mut p, mut m1, mut m2) = (p0.clone(), m10.clone(), m20.clone());
+                    c.update(isa, &mut p, &g, &mut m1, &mut m2);
+                    (p, m1, m2)
+                };
+                let base = run(AdamIsa::Baseline);
+                assert_ne!(base.0, p0, "the step moved nothing");
+                for isa in [AdamIsa::Avx2, AdamIsa::Avx512].into_iter().filter(|i| i.available()) {
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    let got = run(isa);
+                    assert_eq!(bits(&got.0), bits(&base.0), "{isa:?}, decay {decay}, step {time}: parameters");
+                    assert_eq!(bits(&got.1), bits(&base.1), "{isa:?}: first moment");
+                    assert_eq!(bits(&got.2), bits(&base.2), "{isa:?}: second moment");
+                }
+            }
+        }
     }
 
     /// Five steps of the fused Adam and of burn's, with and without weight decay, from the same

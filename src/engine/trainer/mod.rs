@@ -25,7 +25,7 @@ use crate::engine::config::TrainConfig;
 use crate::engine::error::TrainError;
 use crate::engine::protocol::{COMMAND_CAPACITY, Command, EVENT_CAPACITY, Event};
 
-mod adam;
+pub mod adam;
 mod epoch;
 mod run;
 
