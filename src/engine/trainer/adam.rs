@@ -79,12 +79,7 @@ impl Optimizer for FusedAdam {
             return self.fallback.step(lr, t(p), t(g), state);
         };
         let c = Coefficients::new(time, lr, self.epsilon, self.weight_decay.unwrap_or(0.0));
-        let isa = AdamIsa::widest();
-        ps.par_chunks_mut(CHUNK)
-            .zip(gs.par_chunks(CHUNK))
-            .zip(m1s.par_chunks_mut(CHUNK))
-            .zip(m2s.par_chunks_mut(CHUNK))
-            .for_each(|(((p, g), m1), m2)| c.update(isa, p, g, m1, m2));
+        c.update_all(AdamIsa::widest(), ps, gs, m1s, m2s);
         let t = |d: TensorData| Tensor::<D>::from_data(d, &device);
         let state = AdamState::new(AdaptiveMomentumState::new(time, t(m1), t(m2)));
         (t(p), Some(state))
@@ -180,16 +175,27 @@ impl Coefficients {
         }
     }
 
+    /// One step over a whole parameter: the element-wise update below on chunks of it, split over
+    /// the rayon threads (what training runs, and what `benches/adam.rs` times).
+    pub fn update_all(&self, isa: AdamIsa, p: &mut [f32], g: &[f32], m1: &mut [f32], m2: &mut [f32]) {
+        assert!(
+            p.len() == g.len() && p.len() == m1.len() && p.len() == m2.len(),
+            "Adam: a parameter, its gradient and its moments differ in length"
+        );
+        p.par_chunks_mut(CHUNK)
+            .zip(g.par_chunks(CHUNK))
+            .zip(m1.par_chunks_mut(CHUNK))
+            .zip(m2.par_chunks_mut(CHUNK))
+            .for_each(|(((p, g), m1), m2)| self.update(isa, p, g, m1, m2));
+    }
+
     /// `g ← g + λp; m₁ ← β₁m₁ + (1 − β₁)g; m₂ ← β₂m₂ + (1 − β₂)g²; p ← p − lr · c m₁ / (√m₂ + ε')`,
     /// element by element, compiled for `isa` (one the CPU lacks runs the baseline). The loop is
     /// bound by its division and square root (`perf`: half its samples wait on `divps`), which the
     /// wider sets do more lanes at a time; both are exactly rounded and Rust never fuses a multiply
     /// and an add, so every width gives the same bits.
-    pub fn update(&self, isa: AdamIsa, p: &mut [f32], g: &[f32], m1: &mut [f32], m2: &mut [f32]) {
-        assert!(
-            p.len() == g.len() && p.len() == m1.len() && p.len() == m2.len(),
-            "Adam: a parameter, its gradient and its moments differ in length"
-        );
+    /// The caller ([`Self::update_all`], the tests) gives slices of one length.
+    fn update(&self, isa: AdamIsa, p: &mut [f32], g: &[f32], m1: &mut [f32], m2: &mut [f32]) {
         let op = Update { c: self, p, g, m1, m2 };
         #[cfg(target_arch = "x86_64")]
         match isa {
