@@ -877,6 +877,40 @@ fn a_dataset_the_seed_has_a_preset_for_offers_it() {
     assert!(h.query_by_label_contains("Use the seed's").is_none(), "no preset for gauss3-noise");
 }
 
+/// The seed's Prokaryotic preset carries its dataset's scaling (as stored, as the seed's lineage
+/// loads it): its button sets the scaling menu to "none" and reloads the file with it; the menu
+/// can still change it after.
+#[test]
+fn the_prokaryotic_preset_loads_its_data_as_stored() {
+    use common::{num, var};
+    use mvc_workbench::data::Preprocess;
+    use mvc_workbench::data::mat::writer::write_mat_v5;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("Prokaryotic.mat");
+    let vars = [
+        var("X1", num(40, 3, |r, c| ((r % 2) * 5 + c) as f64 - 2.0)),
+        var("X2", num(40, 3, |r, c| ((r % 2) * 3 + c * r) as f64)),
+        var("Y", num(40, 1, |r, _| (r % 2) as f64)),
+    ];
+    write_mat_v5(&path, &vars, false).unwrap();
+    let runs = tempfile::tempdir().unwrap();
+    let mut h = harness(Some(path.to_str().unwrap()), runs.path());
+    step_until(&mut h, 30, "the file to load", |a| a.session.loaded.is_some());
+    assert_eq!(h.state().session.loaded.as_ref().unwrap().preprocess, Preprocess::MinMax, "min-max by default");
+    h.step();
+    h.get_by_label_contains("Use the seed's Prokaryotic preset").click();
+    h.step();
+    assert_eq!(h.state().state.config.preset.as_deref(), Some("Prokaryotic"));
+    assert_eq!(h.state().state.preprocess, Preprocess::None);
+    step_until(&mut h, 30, "the file to load again, as stored", |a| {
+        a.session.loaded.as_ref().is_some_and(|l| l.preprocess == Preprocess::None)
+    });
+    assert_eq!(h.state().session.loaded.as_ref().unwrap().scalings, vec![Preprocess::None; 2]);
+    pick(&mut h, "none (as stored)", "min-max per feature");
+    assert_eq!(h.state().state.preprocess, Preprocess::MinMax, "the menu still decides after the preset");
+    assert_eq!(h.state().state.config.preset.as_deref(), Some("Prokaryotic"));
+}
+
 /// The dataset panel's "auto" scaling z-scores the dense view and min-maxes the sparse one of a
 /// loaded file, and lists what each view got.
 #[test]

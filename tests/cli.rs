@@ -339,3 +339,30 @@ fn eval_on_other_data_uses_the_runs_recorded_scaling() {
     );
     assert!(!stderr.contains("scaled with"), "an explicit choice needs no note: {stderr}");
 }
+
+/// A preset that names its dataset's scaling (Prokaryotic: as stored, the way the seed's lineage
+/// loads it) scales the data that way unless `--preprocess` says otherwise, and the run records
+/// the scaling it got.
+#[test]
+fn a_presets_scaling_applies_unless_the_user_chose_one() {
+    let recorded = |extra: &[&str]| -> (String, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = vec!["--preset", "Prokaryotic", "--mse-epochs", "1", "--con-epochs", "1"];
+        args.extend_from_slice(extra);
+        let (_, stderr) = train_tiny(dir.path(), "run", &args);
+        let run = std::fs::read_dir(dir.path().join("runs"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path().join("run.json"))
+            .find(|p| p.is_file())
+            .expect("the run is recorded");
+        let rec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run).unwrap()).unwrap();
+        (rec["dataset"]["preprocess"].as_str().expect("the run records its scaling").to_owned(), stderr)
+    };
+    let (scaling, stderr) = recorded(&[]);
+    assert_eq!(scaling, "none");
+    assert!(stderr.contains("scaling: none (the Prokaryotic preset's"), "{stderr}");
+    let (scaling, stderr) = recorded(&["--preprocess", "minmax"]);
+    assert_eq!(scaling, "minmax");
+    assert!(!stderr.contains("preset's"), "an explicit choice needs no note: {stderr}");
+}

@@ -734,3 +734,33 @@ fn train_with_z_score_preprocessing_through_the_api() {
     let body = r#"{"dataset_name": "gauss3-noise", "preprocess": "whiten", "mse_epochs": 1, "con_epochs": 1}"#;
     assert_error(addr, "POST", "/train", body, 400, &["whiten"]);
 }
+
+/// A dataset whose name has a preset that carries a scaling (`Prokaryotic`: as stored) is
+/// scaled that way by `/train` unless the request names a scaling.
+#[test]
+fn the_prokaryotic_preset_scales_as_stored_unless_the_request_says() {
+    let served = tempfile::tempdir().unwrap();
+    let ds = data::builtin::generate("gauss3-noise").unwrap();
+    data::save_dataset(&ds, &served.path().join("Prokaryotic.mat")).unwrap();
+    let (server, runs) = start_with(Some(served.path().to_path_buf()), Limits::default());
+    let addr = server.addr;
+    // The recorded runs' scalings, sorted.
+    let scalings = || -> Vec<String> {
+        let mut got: Vec<String> = std::fs::read_dir(runs.path())
+            .unwrap()
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("run.json")).ok())
+            .map(|r| json(&r)["dataset"]["preprocess"].as_str().unwrap_or("?").to_owned())
+            .collect();
+        got.sort();
+        got
+    };
+    let body = r#"{"dataset_name": "Prokaryotic", "mse_epochs": 1, "con_epochs": 1, "batch_size": 100, "seed": 3}"#;
+    let (status, text) = http(addr, "POST", "/train", body);
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(scalings(), ["none"]);
+    let body = r#"{"dataset_name": "Prokaryotic", "preprocess": "minmax", "mse_epochs": 1, "con_epochs": 1,
+                   "batch_size": 100, "seed": 3}"#;
+    let (status, text) = http(addr, "POST", "/train", body);
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(scalings(), ["minmax", "none"]);
+}

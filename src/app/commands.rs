@@ -269,6 +269,18 @@ impl WorkbenchApp {
             }
         };
         self.state.config = TrainConfig { device, ..cfg };
+        // A preset that names its dataset's scaling (Prokaryotic: none, as the seed's lineage
+        // loads it) sets the scaling menu as `train --preset` does without `--preprocess`, and
+        // the data reloads with it; the menu can change it afterwards. Other presets leave it.
+        if let Some(scaling) = crate::engine::presets::find(name).ok().and_then(|p| p.preprocess)
+            && scaling != self.state.preprocess
+        {
+            self.state.preprocess = scaling;
+            self.session.notify(format!("scaling: {} (the {name} preset's)", scaling.as_str()));
+            if let Some(src) = self.session.loaded.as_ref().map(|l| l.source.clone()) {
+                self.load(src, true);
+            }
+        }
     }
 
     fn export(&mut self, target: ExportTarget) {

@@ -107,7 +107,13 @@ impl TrainingPanel {
                     .unwrap_or_default();
                 if ui
                     .button(format!("Use the seed's {} preset{cost}", p.name))
-                    .on_hover_text("the seed's learning rate, epochs, seed and τ_L for this dataset")
+                    .on_hover_text(match p.preprocess {
+                        Some(scaling) => format!(
+                            "the seed's learning rate, epochs, seed and τ_L for this dataset, and its scaling ({}), as the seed's lineage loads it",
+                            scaling.as_str()
+                        ),
+                        None => "the seed's learning rate, epochs, seed and τ_L for this dataset".to_owned(),
+                    })
                     .clicked()
                 {
                     ctx.commands.send(AppCommand::ApplyPreset(p.name.to_owned()));

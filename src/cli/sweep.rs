@@ -121,8 +121,7 @@ impl SweepSpec {
         if self.datasets.is_empty() {
             return Err("the sweep names no datasets".into());
         }
-        let preprocess = self.preprocess.clone().unwrap_or_else(|| "minmax".into());
-        preprocess.parse::<crate::data::Preprocess>()?;
+        let chosen = self.preprocess.as_deref().map(str::parse::<crate::data::Preprocess>).transpose()?;
         let mut out = Vec::new();
         for ds in &self.datasets {
             let dataset = resolve_dataset(ds, spec_dir);
@@ -139,8 +138,11 @@ impl SweepSpec {
                         ..Layers::default()
                     };
                     let config = layers.build().map_err(|e| e.to_string())?;
+                    // The sweep's scaling, else the cell's preset's, else min-max.
+                    let preprocess =
+                        crate::engine::presets::scaling(config.preset.as_deref(), chosen).as_str().to_owned();
                     let key = cell_key(&dataset, &preprocess, &config);
-                    out.push(Cell { dataset: dataset.clone(), config, preprocess: preprocess.clone(), key });
+                    out.push(Cell { dataset: dataset.clone(), config, preprocess, key });
                 }
             }
         }
@@ -337,5 +339,30 @@ fn run_cell(exe: &Path, runs_dir: &Path, tmp: &Path, cell: &Cell, threads: usize
     } else {
         let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").to_owned();
         Err(format!("{status}: {last}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cells(spec: &str) -> Vec<Cell> {
+        toml::from_str::<SweepSpec>(spec).unwrap().cells(Path::new(".")).unwrap()
+    }
+
+    #[test]
+    fn each_cell_is_scaled_by_the_sweep_else_by_its_preset() {
+        let per_dataset = "datasets = [\"gauss3-noise\", \"Prokaryotic.mat\"]\n\
+                           [presets]\n\"Prokaryotic.mat\" = \"Prokaryotic\"\n";
+        let got: Vec<(String, String)> = cells(per_dataset).into_iter().map(|c| (c.dataset, c.preprocess)).collect();
+        assert_eq!(
+            got,
+            [("gauss3-noise".to_owned(), "minmax".to_owned()), ("Prokaryotic.mat".to_owned(), "none".to_owned())]
+        );
+        let chosen = format!("preprocess = \"zscore\"\n{per_dataset}");
+        assert!(cells(&chosen).iter().all(|c| c.preprocess == "zscore"));
+        let bad = format!("preprocess = \"rows\"\n{per_dataset}");
+        let err = toml::from_str::<SweepSpec>(&bad).unwrap().cells(Path::new(".")).unwrap_err();
+        assert!(err.contains("unknown preprocessing"), "{err}");
     }
 }

@@ -24,8 +24,9 @@ pub struct TrainRequest {
     /// Number of views the client expects; the dataset's own views are used, and a warning is
     /// returned when they differ.
     pub views: Option<usize>,
-    /// Per-feature scaling of every view before training: `minmax` (default), `zscore`, `auto`
-    /// (z-score the views whose entries are mostly non-zero, min-max the others) or `none`.
+    /// Per-feature scaling of every view before training: `minmax`, `zscore`, `auto` (z-score the
+    /// views whose entries are mostly non-zero, min-max the others) or `none`. Default: the
+    /// dataset's preset's where it has one (Prokaryotic: `none`), else `minmax`.
     #[schema(value_type = Option<String>, example = "minmax")]
     pub preprocess: Option<crate::data::Preprocess>,
     /// Epochs of reconstruction pre-training, at most 100000 (default 200).

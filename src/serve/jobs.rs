@@ -156,7 +156,9 @@ pub(super) async fn train(state: &ServeState, body: &Bytes) -> Result<TrainRespo
         inner.insert_record(id, RunRecord { status, log: RunLog::default(), started: Instant::now(), finished: None });
         (id, rx)
     };
-    let job = Job { shared, id, name, source, cfg, views: req.views, preprocess: req.preprocess.unwrap_or_default() };
+    // The request's scaling, else the preset's (picked by the dataset's name), else min-max.
+    let preprocess = presets::scaling(cfg.preset.as_deref(), req.preprocess);
+    let job = Job { shared, id, name, source, cfg, views: req.views, preprocess };
     tokio::spawn(job.run());
     match rx.await {
         Ok(outcome) => outcome,

@@ -194,9 +194,10 @@ pub struct TrainArgs {
     #[arg(long)]
     pub device: Option<DeviceChoice>,
     /// Feature scaling before training: minmax, zscore, auto (z-score the views whose entries
-    /// are mostly non-zero, min-max the sparse ones) or none.
-    #[arg(long, default_value = "minmax")]
-    pub preprocess: Preprocess,
+    /// are mostly non-zero, min-max the sparse ones) or none. Default: the preset's where it has
+    /// one (Prokaryotic: none, as the seed's lineage loads it), else minmax.
+    #[arg(long)]
+    pub preprocess: Option<Preprocess>,
     /// NaN/Inf handling when loading: error, zero or mean.
     #[arg(long, default_value = "error")]
     pub non_finite: NonFinite,
@@ -273,8 +274,16 @@ pub fn run_train(args: &TrainArgs) -> Result<(), String> {
         // The appended noise view is one of the run's views.
         views.push(noise.source.clone());
     }
-    let scalings = data::preprocess::apply(&mut ds, args.preprocess);
-    if args.preprocess == Preprocess::Auto {
+    let preprocess = crate::engine::presets::scaling(cfg.preset.as_deref(), args.preprocess);
+    if args.preprocess.is_none() && preprocess != Preprocess::default() {
+        eprintln!(
+            "scaling: {} (the {} preset's; --preprocess sets another)",
+            preprocess.as_str(),
+            cfg.preset.as_deref().unwrap_or_default()
+        );
+    }
+    let scalings = data::preprocess::apply(&mut ds, preprocess);
+    if preprocess == Preprocess::Auto {
         let each: Vec<String> =
             ds.views.iter().zip(&scalings).map(|(v, p)| format!("{} {}", v.name, p.as_str())).collect();
         eprintln!("auto scaling (z-score where at least half the entries are non-zero): {}", each.join(", "));
@@ -285,9 +294,11 @@ pub fn run_train(args: &TrainArgs) -> Result<(), String> {
     {
         // serve and seed's train.py pick the preset by the dataset's name; `train` asks for it.
         eprintln!(
-            "note: the seed has a preset for {} (its learning rate, epochs, seed and τ_L); this run uses the \
+            "note: the seed has a preset for {} (its learning rate, epochs, seed and τ_L{}); this run uses the \
              defaults and your settings. Add --preset {} to start from it.",
-            p.name, p.name
+            p.name,
+            p.preprocess.map(|s| format!(", scaling {}", s.as_str())).unwrap_or_default(),
+            p.name
         );
     }
     if let Some(classes) = &cfg.classes {
@@ -299,7 +310,7 @@ pub fn run_train(args: &TrainArgs) -> Result<(), String> {
             name: args.name.clone().unwrap_or_default(),
             tags: args.tags.clone(),
             front_end: if args.sweep_cell.is_some() { "sweep" } else { "cli" }.into(),
-            dataset: DatasetInfo::of(&ds, &args.data, args.preprocess.as_str()).with_scalings(&scalings),
+            dataset: DatasetInfo::of(&ds, &args.data, preprocess.as_str()).with_scalings(&scalings),
             config: cfg.clone(),
             sweep_cell: args.sweep_cell.clone(),
         })
