@@ -844,21 +844,27 @@ fn the_pseudo_label_source_and_the_centre_refresh_are_settable() {
     assert_eq!(h.state().state.config.contrast_scale, ContrastScale::Terms, "the combo summed each term once");
 }
 
-/// A dataset whose file name the seed has settings for (`BDGP.mat`) gets a button for them, as
-/// serve and the seed's `train.py` pick them by name; a click applies the preset, and the button
-/// goes. A dataset without a preset gets none.
-#[test]
-fn a_dataset_the_seed_has_a_preset_for_offers_it() {
+/// A small two-view, two-class `.mat` file named `name` in `dir` (the name picks a preset).
+fn two_class_file(dir: &Path, name: &str) -> PathBuf {
     use common::{num, var};
     use mvc_workbench::data::mat::writer::write_mat_v5;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("BDGP.mat");
+    let path = dir.join(name);
     let vars = [
         var("X1", num(40, 3, |r, c| ((r % 2) * 5 + c) as f64)),
         var("X2", num(40, 3, |r, c| ((r % 2) * 3 + c * r) as f64)),
         var("Y", num(40, 1, |r, _| (r % 2) as f64)),
     ];
     write_mat_v5(&path, &vars, false).unwrap();
+    path
+}
+
+/// A dataset whose file name the seed has settings for (`BDGP.mat`) gets a button for them, as
+/// serve and the seed's `train.py` pick them by name; a click applies the preset, and the button
+/// goes. A dataset without a preset gets none.
+#[test]
+fn a_dataset_the_seed_has_a_preset_for_offers_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = two_class_file(dir.path(), "BDGP.mat");
     let runs = tempfile::tempdir().unwrap();
     let mut h = harness(Some(path.to_str().unwrap()), runs.path());
     step_until(&mut h, 30, "the file to load", |a| a.session.loaded.is_some());
@@ -882,17 +888,9 @@ fn a_dataset_the_seed_has_a_preset_for_offers_it() {
 /// can still change it after.
 #[test]
 fn the_prokaryotic_preset_loads_its_data_as_stored() {
-    use common::{num, var};
     use mvc_workbench::data::Preprocess;
-    use mvc_workbench::data::mat::writer::write_mat_v5;
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("Prokaryotic.mat");
-    let vars = [
-        var("X1", num(40, 3, |r, c| ((r % 2) * 5 + c) as f64 - 2.0)),
-        var("X2", num(40, 3, |r, c| ((r % 2) * 3 + c * r) as f64)),
-        var("Y", num(40, 1, |r, _| (r % 2) as f64)),
-    ];
-    write_mat_v5(&path, &vars, false).unwrap();
+    let path = two_class_file(dir.path(), "Prokaryotic.mat");
     let runs = tempfile::tempdir().unwrap();
     let mut h = harness(Some(path.to_str().unwrap()), runs.path());
     step_until(&mut h, 30, "the file to load", |a| a.session.loaded.is_some());
