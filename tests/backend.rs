@@ -95,3 +95,40 @@ fn check_products() {
         assert_close(at.transpose().matmul(tb), &want, k, &format!("(Aᵀ)ᵀ·B {m}×{k}×{n}"));
     }
 }
+
+/// Matrix products write their outputs into storage that is not zeroed first
+/// (`vendor/burn-flex`: `FlexTensor::for_overwrite`), so every element must come from the
+/// product. Each product here runs right after a block of the output's size was filled with NaN
+/// and freed, which the allocator hands back for the output: an element gemm skipped would read
+/// NaN. Covers gemm's special paths too: an empty inner dimension (the output is zeros), matrix ×
+/// vector, vector × matrix, a product small enough for the horizontal kernel, and batched products.
+#[test]
+fn product_outputs_are_written_in_full_over_reused_memory() {
+    let device = Device::flex();
+    let poison = |len: usize| drop(std::hint::black_box(vec![f32::NAN; len]));
+    // (m, k, n)
+    let shapes = [(64, 48, 40), (16, 0, 24), (70, 37, 1), (1, 37, 70), (12, 9, 16), (130, 300, 257)];
+    for (s, &(m, k, n)) in shapes.iter().enumerate() {
+        let a = values(100 + 2 * s as u64, m * k);
+        let b = values(101 + 2 * s as u64, k * n);
+        let want = direct(&a, &b, m, k, n);
+        let ta = Tensor::<2>::from_data(TensorData::new(a.clone(), [m, k]), &device);
+        let tb = Tensor::<2>::from_data(TensorData::new(b.clone(), [k, n]), &device);
+        poison(m * n);
+        assert_close(ta.matmul(tb), &want, k.max(1), &format!("A·B {m}×{k}×{n} over reused memory"));
+    }
+    // Batched: three products in one call, each written into its own part of one output.
+    let (batch, m, k, n) = (3, 20, 33, 18);
+    let a = values(200, batch * m * k);
+    let b = values(201, batch * k * n);
+    let ta = Tensor::<3>::from_data(TensorData::new(a.clone(), [batch, m, k]), &device);
+    let tb = Tensor::<3>::from_data(TensorData::new(b.clone(), [batch, k, n]), &device);
+    poison(batch * m * n);
+    let got: Vec<f32> = ta.matmul(tb).into_data().try_to_vec::<f32>().expect("f32 output");
+    for i in 0..batch {
+        let want = direct(&a[i * m * k..(i + 1) * m * k], &b[i * k * n..(i + 1) * k * n], m, k, n);
+        for (j, (g, w)) in got[i * m * n..(i + 1) * m * n].iter().zip(&want).enumerate() {
+            assert!((*g as f64 - w).abs() <= 1e-4, "batched product {i}: element {j} is {g}, the direct sum {w}");
+        }
+    }
+}

@@ -252,6 +252,40 @@ impl FlexTensor {
         }
     }
 
+    /// A contiguous tensor whose storage is allocated but not zeroed, for outputs that a kernel
+    /// writes in full before anything reads them (every matrix product's output: gemm, called
+    /// with `read_dst = false`, stores every element, zeros included when `k = 0`). Zeroing them
+    /// first was a `memset` over every product's output, 2 % of a CVC-AFWM training step on two
+    /// cores (PATCHES.md).
+    ///
+    /// # Safety
+    ///
+    /// The caller writes every element before the tensor is read or handed on.
+    pub(crate) unsafe fn for_overwrite(shape: Shape, dtype: DType) -> Self {
+        fn uninit<E: bytemuck::Pod + Send + Sync>(n: usize) -> Bytes {
+            let mut v: Vec<core::mem::MaybeUninit<E>> = Vec::with_capacity(n);
+            // SAFETY: `MaybeUninit` needs no initialisation; the capacity is `n`.
+            unsafe { v.set_len(n) };
+            let mut v = core::mem::ManuallyDrop::new(v);
+            // SAFETY: same allocation, layout, length and capacity; the caller initialises every
+            // element before any is read.
+            let v = unsafe { Vec::from_raw_parts(v.as_mut_ptr().cast::<E>(), v.len(), v.capacity()) };
+            Bytes::from_elems(v)
+        }
+        let n = shape.num_elements();
+        let bytes = match dtype_size(dtype) {
+            2 => uninit::<u16>(n),
+            4 => uninit::<u32>(n),
+            8 => uninit::<u64>(n),
+            _ => return Self::empty(shape, dtype),
+        };
+        Self {
+            data: Arc::new(bytes),
+            layout: Layout::contiguous(shape),
+            dtype,
+        }
+    }
+
     /// Create a tensor filled with zeros.
     pub fn zeros(shape: Shape, dtype: DType) -> Self {
         Self::empty(shape, dtype)

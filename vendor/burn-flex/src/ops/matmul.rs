@@ -261,7 +261,8 @@ fn matmul_2d_strided<T: GemmScalar>(lhs: FlexTensor, rhs: FlexTensor) -> FlexTen
     let rhs_ptr = unsafe { rhs_data.as_ptr().add(rhs.layout().start_offset()) };
 
     let out_shape = Shape::from(vec![m, n]);
-    let mut output = FlexTensor::empty(out_shape, T::dtype());
+    // SAFETY: gemm (`read_dst = false`) writes every element of each output matrix below.
+    let mut output = unsafe { FlexTensor::for_overwrite(out_shape, T::dtype()) };
     let out_data: &mut [T] = output.storage_mut();
 
     let parallelism = get_parallelism(m, n, k);
@@ -364,7 +365,8 @@ fn matmul_batched_gemm<T: GemmScalar>(lhs: FlexTensor, rhs: FlexTensor) -> FlexT
     out_dims.push(n);
     let out_shape = Shape::from(out_dims);
 
-    let mut output = FlexTensor::empty(out_shape, T::dtype());
+    // SAFETY: gemm (`read_dst = false`) writes every element of each output matrix below.
+    let mut output = unsafe { FlexTensor::for_overwrite(out_shape, T::dtype()) };
 
     let lhs_data: &[T] = lhs.storage();
     let rhs_data: &[T] = rhs.storage();
