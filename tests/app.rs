@@ -771,6 +771,40 @@ fn a_dec_run_trains_on_the_chosen_view_and_is_inspected() {
     assert_eq!(insp.snapshot.as_ref().unwrap().indices.len(), 600, "every sample, read on the chosen view");
 }
 
+/// The label-free stop (session 47) is a setting of the training panel, and a run it ends says
+/// so under the progress bar: where the phase ended and why.
+#[test]
+fn a_run_that_settles_says_where_it_ended() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut h = harness(Some("gauss3-noise"), runs.path());
+    step_until(&mut h, 30, "the built-in dataset to load", |a| a.session.loaded.is_some());
+    assert_eq!(h.state().state.config.stop_tolerance, 0.001, "DEC's tol by default");
+    h.get_by_label("Architecture").click();
+    h.step();
+    h.step();
+    h.get_all_by_label("Stop when settled (share)").next().expect("the stop is a setting of the training panel");
+    {
+        let app = h.state_mut();
+        // A share the first comparison of two refreshes is sure to pass: the run ends early.
+        app.state.config = TrainConfig { con_epochs: 30, pseudo_refresh: 2, stop_tolerance: 0.95, ..tiny_config() };
+    }
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Start").click();
+    h.step();
+    step_until(&mut h, 120, "the run to finish", |a| {
+        matches!(a.session.run.status, RunStatus::Finished { .. } | RunStatus::Failed(_))
+    });
+    let run = &h.state().session.run;
+    assert_eq!(run.status, RunStatus::Finished { stopped: false }, "run ended: {:?}", run.status);
+    let c = run.summary.as_ref().and_then(|s| s.converged).expect("the clusters settled before epoch 30");
+    let trained = run.epochs.iter().filter(|e| e.phase == mvc_workbench::engine::Phase::Contrastive).count();
+    assert_eq!(trained, c.epoch - 1, "{c:?}");
+    for _ in 0..3 {
+        h.step();
+    }
+    let said = format!("so the phase ended after {} of 30 epochs", c.epoch - 1);
+    h.get_all_by_label_contains(&said).next().unwrap_or_else(|| panic!("the panel says: {said}"));
+}
+
 /// Opens the combo box showing `current` (below the fold: scrolled to, then clicked through
 /// AccessKit, as a screen reader would) and chooses `option`.
 fn pick(h: &mut Harness<'static, WorkbenchApp>, current: &str, option: &str) {

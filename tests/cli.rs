@@ -225,6 +225,11 @@ fn dec_trains_on_one_view_and_its_checkpoint_reads_that_view() {
         .expect("a done event");
     let epoch = done["converged"]["epoch"].as_u64().expect("the clusters settle before epoch 40");
     assert!(epoch < 40 && epoch % 4 == 1, "{done}");
+    // The text output says the same in a sentence.
+    assert_eq!(&args[args.len() - 3..], ["--out", "dec", "--json"]);
+    let (stdout, _) = ok(&headless(&args[..args.len() - 3], dir.path()), "train --model dec (text)");
+    let said = format!("phase ended after {} of 40 epochs", epoch - 1);
+    assert!(stdout.contains("stopped early: the clusters settled") && stdout.contains(&said), "{stdout}");
     assert_eq!(done["metrics"]["per_view_acc"].as_array().map(Vec::len), Some(1), "{done}");
 
     let (stdout, _) = ok(&headless(&["eval", "--checkpoint", "dec", "gauss3-noise", "--json"], dir.path()), "eval");

@@ -15,7 +15,7 @@ use mvc_workbench::engine::config::{
     CentringScope, ContrastPairing, ContrastScale, DeviceChoice, LossWeights, TargetSource, Term, TrainConfig,
 };
 use mvc_workbench::engine::predict::{evaluate, predict_index};
-use mvc_workbench::engine::protocol::{Command, Event, LiveParams, Phase, RunSummary};
+use mvc_workbench::engine::protocol::{Command, EpochReport, Event, LiveParams, Phase, RunSummary};
 use mvc_workbench::engine::trainer::{adam, spawn_trainer};
 use mvc_workbench::loss::{
     LabelTargets, LossParams, balance, cluster_contrastive, contrast_chance, kl_divergence, local_contrast_with,
@@ -211,6 +211,9 @@ fn adaptive_parts_do_their_work_on_gauss3_noise() {
     cfg.batch_size = 100;
     cfg.eval_every = 10;
     cfg.pseudo_refresh = 5;
+    // Every epoch of the budget: what the adaptive parts do over 30 contrastive epochs (the
+    // default stop ends this run at 15, once the pseudo labels have settled).
+    cfg.stop_tolerance = 0.0;
     let (summary, _) = run(ds, cfg, None);
     let summary = summary.unwrap();
     let con: Vec<_> = summary.epochs.iter().filter(|e| e.phase == Phase::Contrastive).collect();
@@ -434,6 +437,8 @@ fn trains_to_high_accuracy_and_down_weights_the_noise_view() {
         // The whole objective, L_Q on the refreshed pseudo labels included (issue 13; with the
         // old rule, max P ≥ 0.9, it self-trained t into merged clusters on this budget).
         cfg.target_source = TargetSource::Views;
+        // Every epoch of the budget, whose end the test reads (the pseudo labels settle before it).
+        cfg.stop_tolerance = 0.0;
         cfg
     };
     // The DEC target comes from the views' consensus (`TargetSource::Views`): with the VCF target
@@ -940,6 +945,50 @@ fn each_pseudo_label_refresh_is_timed() {
     let summary = summary.unwrap();
     assert_eq!(summary.refresh_secs.len(), 2, "the phase's start and epoch 6: {:?}", summary.refresh_secs);
     assert!(summary.refresh_secs.iter().all(|&s| s > 0.0 && s.is_finite()), "{:?}", summary.refresh_secs);
+}
+
+/// The default run ends its contrastive phase at a pseudo-label refresh where fewer than
+/// `stop_tolerance` (DEC's 0.001) of the samples changed pseudo label, and fewer changed cluster in
+/// the heads' own assignment, since the previous refresh (each reported per refresh), with
+/// the network the last epoch left: its final reading is that epoch's, and the epochs before
+/// the stop are the ones a run without the stop trains.
+#[test]
+fn a_run_ends_when_its_pseudo_labels_settle() {
+    let _serial = serial();
+    assert_eq!(TrainConfig::default().stop_tolerance, 0.001, "DEC's tol is the default");
+    let mut cfg = small(2, 40);
+    cfg.pseudo_refresh = 2;
+    cfg.eval_every = 2;
+    let s = run(gauss3(), cfg.clone(), None).0.unwrap();
+    let c = s.converged.expect("gauss3-noise's pseudo labels settle within 40 epochs");
+    assert!(c.epoch > 1 && (c.epoch - 1).is_multiple_of(2), "checked at a refresh after the phase's start: {c:?}");
+    assert!(c.changed < 0.001, "{c:?}");
+    let con: Vec<&EpochReport> = s.epochs.iter().filter(|e| e.phase == Phase::Contrastive).collect();
+    assert_eq!(con.len(), c.epoch - 1, "the refresh's epoch does not train");
+    for e in &con {
+        let a = e.adaptive.as_ref().expect("a contrastive epoch reports its adaptive parts");
+        let refresh = e.epoch > 1 && (e.epoch - 1).is_multiple_of(2);
+        assert_eq!(a.pseudo_changed.is_some(), refresh, "epoch {}: {a:?}", e.epoch);
+        assert_eq!(a.heads_changed.is_some(), refresh, "epoch {}: {a:?}", e.epoch);
+        if let (Some(p), Some(h)) = (a.pseudo_changed, a.heads_changed) {
+            assert!(p.max(h) >= 0.001, "an earlier refresh under the tolerance would have ended the phase: {a:?}");
+        }
+    }
+    let last = s.final_metrics.as_ref().expect("gauss3-noise has labels");
+    assert_eq!(last.global_epoch, 2 + c.epoch - 1, "the final reading is the last trained epoch's");
+    let finals = s.metrics.iter().filter(|m| m.global_epoch == last.global_epoch).count();
+    assert_eq!(finals, 1, "the evaluation right before the stop serves as the final one");
+    assert!(c.sentence(cfg.stop_tolerance, cfg.con_epochs).contains(&format!("after {} of 40 epochs", c.epoch - 1)));
+
+    let mut full = cfg;
+    full.stop_tolerance = 0.0;
+    let all = run(gauss3(), full, None).0.unwrap();
+    assert!(all.converged.is_none());
+    let all_con: Vec<&EpochReport> = all.epochs.iter().filter(|e| e.phase == Phase::Contrastive).collect();
+    assert_eq!(all_con.len(), 40, "0 trains every epoch");
+    for (a, b) in con.iter().zip(&all_con) {
+        assert_eq!(a.losses.total, b.losses.total, "epoch {}: the stop does not change the epochs before it", a.epoch);
+    }
 }
 
 /// Seed 004's schedule: SGD in the clustering phase, its rate stepped down (StepLR), DEC's target

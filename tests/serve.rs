@@ -702,6 +702,34 @@ fn train_dec_on_one_view_through_the_api() {
     assert!(text.contains("the DEC model trains on one view"), "{text}");
 }
 
+/// A run whose clusters settle (`stop_tolerance`) says where its clustering phase ended: the
+/// response's `converged` names the refresh's epoch, and the run record keeps it.
+#[test]
+fn a_run_that_settles_says_so_through_the_api() {
+    let (server, runs) = start();
+    let addr = server.addr;
+    // Fewer than 90 % of the samples changing cluster between the targets of epochs 1 and 3.
+    let body = r#"{"dataset_name": "gauss3-noise", "model": "dec", "view_names": ["signal-b"], "mse_epochs": 2,
+                   "con_epochs": 6, "target_refresh": 2, "stop_tolerance": 0.9, "batch_size": 100, "seed": 3}"#;
+    let (status, text) = http(addr, "POST", "/train", body);
+    assert_eq!(status, 200, "{text}");
+    let v = json(&text);
+    assert_eq!(v["converged"]["epoch"], 3, "{v}");
+    assert!(v["converged"]["changed"].as_f64().is_some_and(|c| c < 0.9), "{v}");
+    let message = v["converged"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("after 2 of 6 epochs"), "{message}");
+    assert_eq!(v["epochs"], 4, "two pre-training and two clustering epochs: {v}");
+    let store = mvc_workbench::runs::RunStore::open(runs.path()).unwrap();
+    let records = store.list().runs;
+    let results = records.iter().find_map(|r| r.results.as_ref()).expect("the run is recorded");
+    assert_eq!(results.converged.map(|c| c.epoch), Some(3), "{results:?}");
+    // 0 trains every epoch and reports nothing.
+    let body = body.replace(r#""stop_tolerance": 0.9"#, r#""stop_tolerance": 0"#);
+    let v = json(&http(addr, "POST", "/train", &body).1);
+    assert!(v.get("converged").is_none(), "{v}");
+    assert_eq!(v["epochs"], 8, "{v}");
+}
+
 /// `/train`'s `preprocess` (`zscore`, `auto`) scales the data as asked and the run record says
 /// so; an unknown scaling is refused with its name.
 #[test]

@@ -59,6 +59,8 @@ fn config(scope: CentringScope) -> TrainConfig {
         contrast_scale: ContrastScale::Terms,
         pseudo_source: PseudoSource::Kmeans,
         lr_cosine: false,
+        // ... and before session 47's label-free stop: the parent trains all 20 epochs.
+        stop_tolerance: 0.0,
         ..TrainConfig::default()
     }
 }

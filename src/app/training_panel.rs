@@ -213,6 +213,11 @@ impl TrainingPanel {
                 ui.label("Pseudo-label confidence");
                 ui.add(egui::Slider::new(&mut cfg.confidence, 0.0..=1.0).fixed_decimals(2));
                 ui.end_row();
+                ui.label("Stop when settled (share)").on_hover_text(
+                    "end the contrastive phase at a pseudo-label refresh where fewer than this share of the samples changed cluster since the previous one (DEC's tol, 0.001; label-free); 0 = train every epoch",
+                );
+                ui.add(egui::DragValue::new(&mut cfg.stop_tolerance).speed(1e-4).range(0.0..=1.0).max_decimals(4));
+                ui.end_row();
                 ui.label("Centroid init");
                 egui::ComboBox::from_id_salt("centroid_init")
                     .selected_text(match cfg.centroid_init {
@@ -347,6 +352,9 @@ fn run_controls_ui(state: &AppState, ctx: &mut ViewCtx<'_>, ui: &mut egui::Ui) {
         ui.add(egui::ProgressBar::new(frac).text(text));
     } else if run.status.is_active() {
         ui.add(egui::ProgressBar::new(0.0).text("waiting for the first batch"));
+    }
+    if let Some(line) = run.convergence_line() {
+        ui.label(RichText::new(format!("Ended early: {line}")).small());
     }
     if let Some(d) = &run.device {
         ui.label(RichText::new(format!("Device in use: {d}")).small());

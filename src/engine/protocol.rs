@@ -228,6 +228,11 @@ pub struct AdaptiveReport {
     /// Fraction of samples whose pseudo label changed at this epoch's refresh (`None`: no refresh
     /// this epoch).
     pub pseudo_changed: Option<f64>,
+    /// Fraction of samples whose cluster in the heads' own assignment (the primary reading)
+    /// changed since the previous pseudo-label refresh (`None`: no refresh this epoch, or the
+    /// first). With `pseudo_changed`, what the label-free stop (`stop_tolerance`) reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heads_changed: Option<f64>,
     /// Where this epoch's refreshed labels came from, k-means or the heads (`None`: no refresh this
     /// epoch; with `pseudo_source = balanced` the one it picked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -384,8 +389,9 @@ pub struct RunSummary {
     pub config: TrainConfig,
     pub dataset_fingerprint: String,
     /// The contrastive epoch at which the clustering phase ended early because fewer than
-    /// `stop_tolerance` of the samples changed cluster between two refreshes of the fixed target
-    /// (seed 004's `tol`), and that fraction; `None`: it ran all `con_epochs` (or was stopped).
+    /// `stop_tolerance` of the samples changed cluster between two refreshes (of the pseudo
+    /// labels or the fixed target; seed 004's `tol`), and that fraction; `None`: it ran all
+    /// `con_epochs` (or was stopped).
     #[serde(default)]
     pub converged: Option<Convergence>,
     /// Seconds of each pseudo-label refresh (evaluation of every sample, k-means on `Z`, the
@@ -395,13 +401,32 @@ pub struct RunSummary {
     pub refresh_secs: Vec<f64>,
 }
 
-/// An early end of the clustering phase ([`RunSummary::converged`]).
+/// An early end of the clustering phase ([`RunSummary::converged`]): a refresh of the pseudo
+/// labels or of the fixed target found fewer than `stop_tolerance` of the samples in another
+/// cluster than the previous one.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Convergence {
-    /// The contrastive epoch (1-based) whose refresh found the clusters settled.
+    /// The contrastive epoch (1-based) whose refresh found the clusters settled; it did not train,
+    /// so the run's final readings are of the epoch before.
     pub epoch: usize,
-    /// The fraction of samples that changed cluster since the previous refresh.
+    /// The fraction of samples that changed cluster since the previous refresh: the larger of
+    /// the pseudo labels' and the heads' own assignment's shares (the fixed target's, for DEC).
     pub changed: f64,
+}
+
+impl Convergence {
+    /// One sentence for a front end: where the phase ended, of how many epochs, and why.
+    pub fn sentence(&self, tolerance: f64, con_epochs: usize) -> String {
+        format!(
+            "the clusters settled: {:.2} % of the samples changed cluster between the refreshes before \
+             contrastive epoch {} (at most; the stop tolerance is {:.2} %), so the phase ended after {} of {} epochs",
+            100.0 * self.changed,
+            self.epoch,
+            100.0 * tolerance,
+            self.epoch.saturating_sub(1),
+            con_epochs
+        )
+    }
 }
 
 /// What the trainer reports.

@@ -233,9 +233,18 @@ impl RunLog {
                     self.checkpoint.clone_from(&summary.checkpoint);
                 }
                 self.wall = self.started_at.map(|t| t.elapsed());
-                let s = if summary.stopped { "stopped; results so far kept" } else { "finished" };
+                let s = match (summary.stopped, summary.converged) {
+                    (true, _) => "stopped; results so far kept".to_string(),
+                    (false, Some(c)) => {
+                        format!(
+                            "finished early: {}",
+                            c.sentence(summary.config.stop_tolerance, summary.config.con_epochs)
+                        )
+                    }
+                    (false, None) => "finished".to_string(),
+                };
                 self.summary = Some(summary);
-                s.into()
+                s
             }
             Event::Failed { error, last_checkpoint } => {
                 let reason = error.to_string();
@@ -258,6 +267,13 @@ impl RunLog {
     pub fn readings(&self) -> Readings {
         let final_metrics = self.summary.as_ref().and_then(|s| s.final_metrics.as_ref());
         Readings::from_metrics(&self.metrics, final_metrics)
+    }
+
+    /// Why the clustering phase ended before its last epoch, when the clusters settled
+    /// (`stop_tolerance`).
+    pub fn convergence_line(&self) -> Option<String> {
+        let s = self.summary.as_ref()?;
+        s.converged.map(|c| c.sentence(s.config.stop_tolerance, s.config.con_epochs))
     }
 
     /// The failure, when the run failed.

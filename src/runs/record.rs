@@ -153,6 +153,10 @@ pub struct Results {
     /// margin) at the last evaluated epoch; its `final_epoch` is k-means on the test embeddings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triplet: Option<TripletScores>,
+    /// Set when the clustering phase ended early because the clusters settled
+    /// (`stop_tolerance`); `final_epoch` is then the epoch before `converged.epoch`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converged: Option<crate::engine::protocol::Convergence>,
 }
 
 impl Results {

@@ -205,6 +205,7 @@ impl RunWriter {
         let mut results = Results::from_readings(&readings, self.written_epochs.len());
         results.secs_per_epoch_pretrain = summary.secs_per_epoch_pretrain;
         results.secs_per_epoch_contrastive = summary.secs_per_epoch_contrastive;
+        results.converged = summary.converged;
         let status = if summary.stopped { Status::Stopped } else { Status::Finished };
         self.end(status, None, Some(results))
     }

@@ -88,7 +88,8 @@ pub struct TrainRequest {
     /// (0 = per batch, the default; `dec`: 100).
     pub target_refresh: Option<usize>,
     /// End the clustering phase when fewer than this fraction of the samples change cluster
-    /// between two target refreshes (`dec`: 0.001; 0 = never).
+    /// between two refreshes of the pseudo labels (or of DEC's fixed target); default 0.001
+    /// (DEC's `tol`); 0 = run every epoch.
     pub stop_tolerance: Option<f64>,
     /// A conv baseline's image shape, `HEIGHTxWIDTH` (default: 28x28 for 784 features, 16x16 for 256).
     #[schema(value_type = Option<String>, example = "28x28")]
@@ -169,6 +170,21 @@ pub struct TrainResponse {
     pub checkpoint: Option<String>,
     /// Things the client should know (e.g. `views` differs from the dataset).
     pub warnings: Vec<String>,
+    /// Set when the clustering phase ended early because the clusters settled
+    /// (`stop_tolerance`): the refresh's contrastive epoch and the share of samples that changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converged: Option<ApiConvergence>,
+}
+
+/// An early end of the clustering phase ([`TrainResponse::converged`]).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApiConvergence {
+    /// The contrastive epoch whose refresh found the clusters settled (it did not train).
+    pub epoch: usize,
+    /// The share of samples that changed cluster since the previous refresh.
+    pub changed: f64,
+    /// The same in a sentence.
+    pub message: String,
 }
 
 /// `POST /predict`.

@@ -42,7 +42,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use api::{
-    ApiLosses, ApiMetrics, PredictRequest, PredictResponse, RunStatus, StopResponse, TrainRequest, TrainResponse,
+    ApiConvergence, ApiLosses, ApiMetrics, PredictRequest, PredictResponse, RunStatus, StopResponse, TrainRequest,
+    TrainResponse,
 };
 pub use error::{ErrorBody, ServeError};
 pub use limits::{Limits, MAX_BATCH_SIZE, MAX_EPOCHS};

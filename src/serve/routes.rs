@@ -14,8 +14,8 @@ use burn::tensor::{Tensor, TensorData};
 use utoipa::OpenApi;
 
 use super::api::{
-    ApiLosses, ApiMetrics, PredictRequest, PredictResponse, RunStatus, StopResponse, TrainRequest, TrainResponse,
-    UpdateRequest,
+    ApiConvergence, ApiLosses, ApiMetrics, PredictRequest, PredictResponse, RunStatus, StopResponse, TrainRequest,
+    TrainResponse, UpdateRequest,
 };
 use super::error::{ErrorBody, ServeError, json_response, parse_body};
 use super::jobs;
@@ -209,6 +209,7 @@ async fn stop_run(State(state): State<ServeState>, UrlPath(raw): UrlPath<String>
     components(schemas(
         TrainRequest,
         TrainResponse,
+        ApiConvergence,
         UpdateRequest,
         ApiMetrics,
         PredictRequest,

@@ -343,6 +343,11 @@ fn finish_run(shared: &Shared, ending: Ending) {
                         seconds: status.as_ref().map_or(0.0, |s| s.elapsed_secs),
                         checkpoint: summary.checkpoint.as_ref().map(|p| p.display().to_string()),
                         warnings: status.map(|s| s.warnings).unwrap_or_default(),
+                        converged: summary.converged.map(|c| crate::serve::api::ApiConvergence {
+                            epoch: c.epoch,
+                            changed: c.changed,
+                            message: c.sentence(summary.config.stop_tolerance, summary.config.con_epochs),
+                        }),
                     })
                 }
                 Err(why) => Err(ServeError::Internal(why)),

@@ -163,7 +163,7 @@ pub struct TrainArgs {
     /// Hold DEC's target P fixed over all samples, recomputed every N contrastive epochs (0 = per batch, the default; DEC 100).
     #[arg(long, value_name = "N")]
     pub target_refresh: Option<usize>,
-    /// End the clustering phase when fewer than this fraction of samples change cluster between two target refreshes (DEC 0.001; 0 = never).
+    /// End the clustering phase when fewer than this fraction of samples change cluster between two refreshes of the pseudo labels (or of DEC's target); default 0.001 (DEC's tol); 0 = run every epoch.
     #[arg(long, value_name = "FRACTION")]
     pub tol: Option<f64>,
     /// Start from the weights of this run directory's checkpoint (or of a checkpoint directory;
@@ -343,12 +343,7 @@ pub fn run_train(args: &TrainArgs) -> Result<(), String> {
             println!("{} (epoch {}, label-selected)", scores_line("best epoch", &best.scores), best.global_epoch);
         }
         if let Some(c) = summary.converged {
-            println!(
-                "converged at clustering epoch {}: {:.2}% of the samples changed cluster since the last target (tolerance {:.2}%)",
-                c.epoch,
-                100.0 * c.changed,
-                100.0 * summary.config.stop_tolerance
-            );
+            println!("stopped early: {}", c.sentence(summary.config.stop_tolerance, summary.config.con_epochs));
         }
         println!(
             "seconds per epoch: pre-training {:.2}, contrastive {:.2}",

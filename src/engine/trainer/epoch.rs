@@ -32,6 +32,7 @@ impl Run<'_> {
             pseudo_fraction: self.pseudo.as_ref().map_or(0.0, PseudoLabels::confident_fraction),
             positive_pairs,
             pseudo_changed: self.pseudo_changed.take(),
+            heads_changed: self.heads_changed.take(),
             pseudo_source: self.pseudo_source_used.take(),
             warm_start: self.warm_start_used.take(),
             cluster_chance,
@@ -107,10 +108,18 @@ impl Run<'_> {
             model.dec = model.dec.with_centers(centres, k, d, ad);
         }
         if self.cfg.pseudo_refresh > 0 {
-            self.pseudo_changed = self.pseudo.as_ref().map(|old| {
-                let changed = old.labels.iter().zip(&fresh.pseudo.labels).filter(|(a, b)| a != b).count();
-                changed as f64 / old.labels.len().max(1) as f64
+            let share = |old: &[usize], new: &[usize]| {
+                old.iter().zip(new).filter(|(a, b)| a != b).count() as f64 / old.len().max(1) as f64
+            };
+            self.pseudo_changed = self.pseudo.as_ref().map(|old| share(&old.labels, &fresh.pseudo.labels));
+            // The heads as the last epoch left them (before this refresh moves their centres);
+            // centres keep their identities across refreshes, so the ids compare directly.
+            let heads = eval.rows.iter().zip(&eval.pred_mean).fold(vec![0; eval.rows.len()], |mut h, (&r, &p)| {
+                h[r] = p;
+                h
             });
+            self.heads_changed = self.heads_labels.as_deref().map(|old| share(old, &heads));
+            self.heads_labels = Some(heads);
             self.pseudo = Some(fresh.pseudo);
             self.pseudo_source_used = Some(fresh.source);
             self.warm_start_used = fresh.warm_start;

@@ -51,6 +51,10 @@ pub(super) struct Run<'a> {
     pub(super) pseudo: Option<PseudoLabels>,
     /// Fraction of pseudo labels the last refresh changed, until the epoch reports it.
     pub(super) pseudo_changed: Option<f64>,
+    /// The share of samples whose heads' assignment changed at the last pseudo-label refresh,
+    /// and that assignment (in sample order) for the next one to compare with.
+    pub(super) heads_changed: Option<f64>,
+    pub(super) heads_labels: Option<Vec<usize>>,
     /// The source of the last refresh's labels, until the epoch's report takes it.
     pub(super) pseudo_source_used: Option<PseudoSource>,
     /// The warm-started k-means of the last refresh (`pseudo_warm_start`), reported with the epoch.
@@ -113,6 +117,8 @@ impl<'a> Run<'a> {
             view_target: ViewTarget::new(0),
             pseudo: None,
             pseudo_changed: None,
+            heads_changed: None,
+            heads_labels: None,
             pseudo_source_used: None,
             warm_start_used: None,
             fixed_target: None,
@@ -274,20 +280,43 @@ impl<'a> Run<'a> {
         for epoch in 1..=self.cfg.con_epochs {
             global_epoch += 1;
             let every = self.cfg.pseudo_refresh;
+            // The network as the last epoch left it: a stop below ends the run with it, not with the
+            // centres a pseudo-label refresh has just moved (the readings every `eval_every` epochs
+            // are taken before the refreshes too, so the final one continues their series).
+            let mut trained = None;
             if every > 0 && epoch > 1 && (epoch - 1).is_multiple_of(every) {
+                if self.cfg.stop_tolerance > 0.0 {
+                    trained = Some(model.clone());
+                }
                 model =
                     self.refresh_pseudo(model, &ad, &device, self.cfg.refresh_centres, self.cfg.pseudo_source, false)?;
             }
+            let mut refreshed = trained.is_some();
             let every = self.cfg.target_refresh;
             if every > 0 && (epoch - 1).is_multiple_of(every) {
                 self.refresh_fixed_target(&model, &device)?;
-                if let Some(changed) = self.pseudo_changed.filter(|_| epoch > 1)
-                    && changed < self.cfg.stop_tolerance
-                {
-                    self.pseudo_changed = None;
-                    self.converged = Some(Convergence { epoch, changed });
-                    return self.finish(&model, &device, &model_cfg, global_epoch - 1, last_weights, false);
-                }
+                refreshed = epoch > 1;
+            }
+            // A refresh (of the pseudo labels, or of the fixed target, which speaks last) that found
+            // fewer than `stop_tolerance` of the samples in another cluster than the previous one
+            // ends the phase before this epoch trains: DEC's (and seed 004's) `tol`, label-free.
+            // After a pseudo-label refresh both the pseudo labels and the heads' own assignment
+            // must have settled (on an easy set the k-means labels hold from the start while the
+            // heads still catch up with them).
+            let changed = match (self.pseudo_changed, self.heads_changed) {
+                (Some(p), Some(h)) if trained.is_some() => Some(p.max(h)),
+                (p, _) if self.cfg.target_refresh > 0 => p,
+                _ => None,
+            };
+            if refreshed
+                && let Some(changed) = changed
+                && changed < self.cfg.stop_tolerance
+            {
+                self.pseudo_changed = None;
+                self.heads_changed = None;
+                self.converged = Some(Convergence { epoch, changed });
+                let model = trained.unwrap_or(model);
+                return self.finish(&model, &device, &model_cfg, global_epoch - 1, last_weights, false);
             }
             let (trained, end) = self.epoch(
                 model,
@@ -516,6 +545,14 @@ impl<'a> Run<'a> {
         // A stopped run keeps the results so far and skips the (possibly long) final evaluation.
         let final_metrics = if stopped {
             self.metrics.last().cloned()
+        } else if let Some(last) = self.metrics.last().filter(|m| m.global_epoch == global_epoch) {
+            // An early end right after an evaluation (the clusters settled at a refresh): that
+            // evaluation is of this very network.
+            let m = Some(last.clone());
+            if self.cfg.snapshot_every > 0 || self.ctl.snapshot_requested {
+                self.send_snapshot(model, device, global_epoch);
+            }
+            m
         } else {
             let m = self.evaluate_metrics(model, device, global_epoch)?;
             if let Some(m) = &m {
