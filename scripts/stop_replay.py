@@ -60,7 +60,7 @@ def replay(run_dir, tol):
     return {
         "rule": "pseudo labels and heads" if heads_recorded else "pseudo labels only (recorded before heads_changed)",
         "weights": (weights[max(weights)], weights[end]),
-        "dataset": record["dataset"]["name"],
+        "dataset": "%s (%d views)" % (record["dataset"]["name"], len(record["dataset"]["view_shapes"])),
         "seed": cfg["seed"],
         "con_epochs": cfg["con_epochs"],
         "full": pick(readings[last]),
@@ -84,10 +84,8 @@ def main(argv):
     by_set = defaultdict(list)
     print("| dataset | seed | full length: primary / `Z` [view weights w] | stop at (contrastive epoch) | with the stop: primary / `Z` [w] |")
     print("|---|---|---|---|---|")
-    for d in runs_of(argv):
-        r = replay(d, tol)
-        if r is None:
-            continue
+    replayed = [r for r in (replay(d, tol) for d in runs_of(argv)) if r is not None]
+    for r in sorted(replayed, key=lambda r: (r["dataset"].lower(), r["seed"])):
         by_set[r["dataset"]].append(r)
         at = "%d of %d" % (r["stop"], r["con_epochs"]) if r["stop"] else "— (ran all %d)" % r["con_epochs"]
         if not r["rule"].startswith("pseudo labels and"):
@@ -99,7 +97,7 @@ def main(argv):
     print()
     print("| dataset | seeds | full length | with the stop | `Z` full | `Z` with the stop |")
     print("|---|---|---|---|---|---|")
-    for name, rs in sorted(by_set.items()):
+    for name, rs in sorted(by_set.items(), key=lambda kv: kv[0].lower()):
         seeds = ",".join(str(r["seed"]) for r in sorted(rs, key=lambda r: r["seed"]))
         col = lambda key, i: fmt([r[key][i] for r in rs])
         print(f"| {name} | {seeds} | {col('full', 0)} | {col('stopped', 0)} | {col('full', 1)} | {col('stopped', 1)} |")
