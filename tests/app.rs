@@ -46,6 +46,16 @@ fn step_until(h: &mut Harness<'static, WorkbenchApp>, secs: u64, what: &str, don
     h.step();
 }
 
+/// Clicks Start and steps frames until the run ends (or panics after `secs`); it must have
+/// finished, not stopped or failed.
+fn train_to_the_end(h: &mut Harness<'static, WorkbenchApp>, secs: u64, what: &str) {
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Start").click();
+    h.step();
+    step_until(h, secs, what, |a| matches!(a.session.run.status, RunStatus::Finished { .. } | RunStatus::Failed(_)));
+    let status = &h.state().session.run.status;
+    assert_eq!(*status, RunStatus::Finished { stopped: false }, "{what}: the run ended {status:?}");
+}
+
 /// A run small enough for a test: seconds on a CPU.
 fn tiny_config() -> TrainConfig {
     TrainConfig {
@@ -678,13 +688,8 @@ fn a_triplet_baseline_trains_and_is_inspected_in_the_app() {
         c.feature_dim = 16;
         c.device = DeviceChoice::Flex;
     }
-    h.get_by_role_and_label(egui::accesskit::Role::Button, "Start").click();
-    h.step();
-    step_until(&mut h, 120, "the baseline to finish", |a| {
-        matches!(a.session.run.status, RunStatus::Finished { .. } | RunStatus::Failed(_))
-    });
+    train_to_the_end(&mut h, 120, "the baseline to finish");
     let run = &h.state().session.run;
-    assert_eq!(run.status, RunStatus::Finished { stopped: false }, "run ended: {:?}", run.status);
     assert_eq!(run.epochs.len(), 3);
     assert!(run.epochs.iter().all(|e| e.losses.triplet > 0.0));
     assert!(run.metrics.last().and_then(|m| m.triplet).is_some(), "the test split's readings arrived");
@@ -752,13 +757,8 @@ fn a_dec_run_trains_on_the_chosen_view_and_is_inspected() {
         app.state.layout.mode = mvc_workbench::app::state::LayoutMode::Tabs;
         app.state.layout.active_tab = Tile::Inspector;
     }
-    h.get_by_role_and_label(egui::accesskit::Role::Button, "Start").click();
-    h.step();
-    step_until(&mut h, 120, "the DEC run to finish", |a| {
-        matches!(a.session.run.status, RunStatus::Finished { .. } | RunStatus::Failed(_))
-    });
+    train_to_the_end(&mut h, 120, "the DEC run to finish");
     let run = &h.state().session.run;
-    assert_eq!(run.status, RunStatus::Finished { stopped: false }, "run ended: {:?}", run.status);
     assert!(
         run.epochs.iter().filter(|e| e.phase == mvc_workbench::engine::Phase::Contrastive).all(|e| e.losses.kl > 0.0)
     );
@@ -788,13 +788,8 @@ fn a_run_that_settles_says_where_it_ended() {
         // A share the first comparison of two refreshes is sure to pass: the run ends early.
         app.state.config = TrainConfig { con_epochs: 30, pseudo_refresh: 2, stop_tolerance: 0.95, ..tiny_config() };
     }
-    h.get_by_role_and_label(egui::accesskit::Role::Button, "Start").click();
-    h.step();
-    step_until(&mut h, 120, "the run to finish", |a| {
-        matches!(a.session.run.status, RunStatus::Finished { .. } | RunStatus::Failed(_))
-    });
+    train_to_the_end(&mut h, 120, "the run to finish");
     let run = &h.state().session.run;
-    assert_eq!(run.status, RunStatus::Finished { stopped: false }, "run ended: {:?}", run.status);
     let c = run.summary.as_ref().and_then(|s| s.converged).expect("the clusters settled before epoch 30");
     let trained = run.epochs.iter().filter(|e| e.phase == mvc_workbench::engine::Phase::Contrastive).count();
     assert_eq!(trained, c.epoch - 1, "{c:?}");

@@ -34,11 +34,13 @@ impl LossesPanel {
                 }
             } else if let Some(a) = &last.adaptive {
                 let below = |v: f64, chance: f64| if chance > 0.0 { 100.0 * (1.0 - v / chance) } else { 0.0 };
-                let refresh =
-                    run.epochs.iter().rev().find_map(|e| e.adaptive.as_ref().filter(|a| a.pseudo_changed.is_some()));
-                let changed = refresh.map_or_else(String::new, |a| {
-                    let heads = a.heads_changed.map_or_else(String::new, |h| format!(", the heads' {:.1}%", 100.0 * h));
-                    format!(", {:.1}% relabelled at the last refresh{heads}", 100.0 * a.pseudo_changed.unwrap_or(0.0))
+                let refresh = run.epochs.iter().rev().find_map(|e| {
+                    let a = e.adaptive.as_ref()?;
+                    Some((a.pseudo_changed?, a.heads_changed))
+                });
+                let changed = refresh.map_or_else(String::new, |(p, h)| {
+                    let heads = h.map_or_else(String::new, |h| format!(", the heads' {:.1}%", 100.0 * h));
+                    format!(", {:.1}% relabelled at the last refresh{heads}", 100.0 * p)
                 });
                 let source = run
                     .epochs

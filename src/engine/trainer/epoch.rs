@@ -114,10 +114,10 @@ impl Run<'_> {
             self.pseudo_changed = self.pseudo.as_ref().map(|old| share(&old.labels, &fresh.pseudo.labels));
             // The heads as the last epoch left them (before this refresh moves their centres);
             // centres keep their identities across refreshes, so the ids compare directly.
-            let heads = eval.rows.iter().zip(&eval.pred_mean).fold(vec![0; eval.rows.len()], |mut h, (&r, &p)| {
-                h[r] = p;
-                h
-            });
+            let mut heads = vec![0; eval.rows.len()];
+            for (&row, &cluster) in eval.rows.iter().zip(&eval.pred_mean) {
+                heads[row] = cluster;
+            }
             self.heads_changed = self.heads_labels.as_deref().map(|old| share(old, &heads));
             self.heads_labels = Some(heads);
             self.pseudo = Some(fresh.pseudo);

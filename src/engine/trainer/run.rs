@@ -284,32 +284,26 @@ impl<'a> Run<'a> {
             // centres a pseudo-label refresh has just moved (the readings every `eval_every` epochs
             // are taken before the refreshes too, so the final one continues their series).
             let mut trained = None;
+            // The share of samples a refresh at this epoch found in another cluster than the
+            // previous refresh did: DEC's (and seed 004's) `tol` reads it, label-free.
+            let mut changed = None;
             if every > 0 && epoch > 1 && (epoch - 1).is_multiple_of(every) {
                 if self.cfg.stop_tolerance > 0.0 {
                     trained = Some(model.clone());
                 }
                 model =
                     self.refresh_pseudo(model, &ad, &device, self.cfg.refresh_centres, self.cfg.pseudo_source, false)?;
+                // Both the pseudo labels and the heads' own assignment must have settled (on an
+                // easy set the k-means labels hold from the start while the heads still catch up).
+                changed = self.pseudo_changed.zip(self.heads_changed).map(|(p, h)| p.max(h));
             }
-            let mut refreshed = trained.is_some();
             let every = self.cfg.target_refresh;
             if every > 0 && (epoch - 1).is_multiple_of(every) {
                 self.refresh_fixed_target(&model, &device)?;
-                refreshed = epoch > 1;
+                changed = self.pseudo_changed.filter(|_| epoch > 1);
             }
-            // A refresh (of the pseudo labels, or of the fixed target, which speaks last) that found
-            // fewer than `stop_tolerance` of the samples in another cluster than the previous one
-            // ends the phase before this epoch trains: DEC's (and seed 004's) `tol`, label-free.
-            // After a pseudo-label refresh both the pseudo labels and the heads' own assignment
-            // must have settled (on an easy set the k-means labels hold from the start while the
-            // heads still catch up with them).
-            let changed = match (self.pseudo_changed, self.heads_changed) {
-                (Some(p), Some(h)) if trained.is_some() => Some(p.max(h)),
-                (p, _) if self.cfg.target_refresh > 0 => p,
-                _ => None,
-            };
-            if refreshed
-                && let Some(changed) = changed
+            // The phase ends before this epoch trains.
+            if let Some(changed) = changed
                 && changed < self.cfg.stop_tolerance
             {
                 self.pseudo_changed = None;
