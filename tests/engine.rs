@@ -934,6 +934,31 @@ fn cosine_schedule_decays_the_contrastive_learning_rate() {
     );
 }
 
+/// `fresh_optimizer` starts the contrastive phase with a new Adam: the pre-training (one Adam,
+/// its moments estimated on the reconstruction loss) is untouched, the contrastive phase trains
+/// differently from a run that carries those moments into the new objective (the seed's single
+/// optimiser), and a stored config without the field reads as the carried optimiser it ran with.
+#[test]
+fn a_fresh_optimizer_starts_the_contrastive_phase_without_the_pretrainings_moments() {
+    let _serial = serial();
+    let carried = TrainConfig { fresh_optimizer: false, stop_tolerance: 0.0, ..small(3, 3) };
+    let (plain, _) = run(gauss3(), carried.clone(), None);
+    let (fresh, _) = run(gauss3(), TrainConfig { fresh_optimizer: true, ..carried }, None);
+    let (plain, fresh) = (plain.unwrap(), fresh.unwrap());
+    let losses = |s: &RunSummary, phase: Phase| {
+        s.epochs.iter().filter(|e| e.phase == phase).map(|e| e.losses.total).collect::<Vec<_>>()
+    };
+    assert_eq!(losses(&plain, Phase::Pretrain), losses(&fresh, Phase::Pretrain), "pre-training is the same");
+    let (a, b) = (losses(&plain, Phase::Contrastive), losses(&fresh, Phase::Contrastive));
+    assert_eq!((a.len(), b.len()), (3, 3));
+    assert_ne!(a[2], b[2], "the contrastive phase steps with other moments: {a:?} vs {b:?}");
+
+    let mut stored = serde_json::to_value(TrainConfig { fresh_optimizer: true, ..TrainConfig::default() }).unwrap();
+    assert!(stored.as_object_mut().unwrap().remove("fresh_optimizer").is_some());
+    let old: TrainConfig = serde_json::from_value(stored).unwrap();
+    assert!(!old.fresh_optimizer, "a config stored before the field ran with one optimiser");
+}
+
 /// Every pseudo-label refresh is timed (the phase's start and every `pseudo_refresh` epochs), so
 /// `bench` can count them in a contrastive epoch's cost.
 #[test]

@@ -262,6 +262,12 @@ impl TrainingPanel {
                 );
                 ui.checkbox(&mut cfg.lr_cosine, "in the contrastive phase");
                 ui.end_row();
+                ui.label("Fresh optimiser").on_hover_text(
+                    "the contrastive phase starts with a new Adam: the pre-training's moments, estimated on the \
+                     reconstruction loss, are not carried into the new objective (off: one optimiser, as the seed)",
+                );
+                ui.checkbox(&mut cfg.fresh_optimizer, "at the contrastive phase");
+                ui.end_row();
                 ui.label("Device");
                 egui::ComboBox::from_id_salt("device").selected_text(device_label(cfg.device)).show_ui(ui, |ui| {
                     for d in [DeviceChoice::Auto, DeviceChoice::Flex, DeviceChoice::Wgpu, DeviceChoice::WgpuSoftware] {

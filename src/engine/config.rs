@@ -364,6 +364,14 @@ pub struct TrainConfig {
     /// The clustering (contrastive) phase's optimiser: Adam, or SGD with `momentum` (seed 004's
     /// DEC). Pre-training always uses Adam, as every seed does.
     pub con_optimizer: OptimizerKind,
+    /// Start the contrastive phase with a fresh optimiser: Adam's moments from the reconstruction
+    /// objective are dropped at the phase change instead of carried into the new objective (the
+    /// seed keeps one optimiser for both phases, whose second moments, sized by the small
+    /// reconstruction gradients, let the first contrastive epochs step several times the set
+    /// rate). True is the default since session 48 (docs/RESULTS.md); a stored config without the
+    /// field: false. A run continued from a checkpoint (`init_from`) always starts a fresh one.
+    #[serde(default)]
+    pub fresh_optimizer: bool,
     /// SGD's momentum (PyTorch's form, no dampening; with `con_optimizer = sgd`).
     pub momentum: f64,
     /// The pre-training's Adam learning rate; `None`: `learning_rate` (seed 004 pre-trains with
@@ -447,6 +455,7 @@ impl Default for TrainConfig {
             contrast_scale: ContrastScale::PerView,
             lr_cosine: true,
             con_optimizer: OptimizerKind::Adam,
+            fresh_optimizer: true,
             momentum: 0.9,
             pretrain_learning_rate: None,
             lr_step_epochs: 0,

@@ -275,6 +275,8 @@ impl<'a> Run<'a> {
         self.lr = self.cfg.learning_rate;
         if self.cfg.con_optimizer == OptimizerKind::Sgd {
             optim = sgd(&self.cfg);
+        } else if self.cfg.fresh_optimizer {
+            optim = adam(&self.cfg);
         }
         self.send(Event::Phase(Phase::Contrastive));
         for epoch in 1..=self.cfg.con_epochs {
