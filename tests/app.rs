@@ -851,15 +851,15 @@ fn the_pseudo_label_source_and_the_centre_refresh_are_settable() {
     h.step();
     h.step();
     assert!(h.state().state.config.pseudo_warm_start, "the checkbox turned the warm start on");
-    // A fresh optimiser at the contrastive phase (session 48), on by default.
-    assert!(h.state().state.config.fresh_optimizer);
+    // A fresh optimiser at the contrastive phase (session 48), off by default (the seed's one Adam).
+    assert!(!h.state().state.config.fresh_optimizer);
     h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "at the contrastive phase").scroll_to_me();
     h.step();
     h.step();
     h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "at the contrastive phase").click_accesskit();
     h.step();
     h.step();
-    assert!(!h.state().state.config.fresh_optimizer, "the checkbox carried the pre-training's optimiser over");
+    assert!(h.state().state.config.fresh_optimizer, "the checkbox asked for a fresh optimiser");
     pick(&mut h, "balanced", "kmeans");
     assert_eq!(h.state().state.config.pseudo_source, PseudoSource::Kmeans, "the combo chose k-means");
     pick(&mut h, "kmeans", "heads");

@@ -68,7 +68,7 @@ pub struct TrainRequest {
     pub centring_scope: Option<crate::engine::config::CentringScope>,
     /// Decay the contrastive learning rate along a half cosine to 0 (default true since session 34; false: constant, as the seed).
     pub lr_cosine: Option<bool>,
-    /// Start the contrastive phase with a fresh Adam instead of the pre-training's moments (false: one optimiser for both phases, as the seed).
+    /// Start the contrastive phase with a fresh Adam instead of the pre-training's moments (default false: one optimiser for both phases, as the seed).
     pub fresh_optimizer: Option<bool>,
     /// Per-cluster temperatures of the cluster-level contrast with this mean (PCL, seed 002; off when absent).
     pub pcl_temperature: Option<f32>,

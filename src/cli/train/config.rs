@@ -180,7 +180,7 @@ mod tests {
             (Some("MNIST-USPS"), vec![("pseudo_source", "\"balanced\"")]),
             (Some("BDGP"), vec![("centring_scope", "\"contrast\"")]),
             (None, vec![("pseudo_warm_start", "true"), ("pseudo_warm_margin", "0.01")]),
-            (Some("MNIST-USPS"), vec![("fresh_optimizer", "false")]),
+            (Some("MNIST-USPS"), vec![("fresh_optimizer", "true")]),
             (Some("BDGP"), vec![("contrast_pairing", "\"consensus\"")]),
             (None, vec![("contrast_pairing", "\"consensus\""), ("contrast_scale", "\"per-view\"")]),
         ];

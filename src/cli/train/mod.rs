@@ -137,7 +137,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub lr_cosine: Option<bool>,
     /// Start the contrastive phase with a fresh Adam instead of the pre-training's moments
-    /// (--fresh-optimizer=false: one optimiser for both phases, as the seed).
+    /// (off by default: one optimiser for both phases, as the seed).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub fresh_optimizer: Option<bool>,
     /// Hidden sizes of each view's encoder, comma-separated (default 500,500,2000; DEC 512,256,64).
