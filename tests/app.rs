@@ -800,6 +800,17 @@ fn a_run_that_settles_says_where_it_ended() {
     h.get_all_by_label_contains(&said).next().unwrap_or_else(|| panic!("the panel says: {said}"));
 }
 
+/// Clicks the checkbox labelled `label` (below the fold: scrolled to, then clicked through
+/// AccessKit, as a screen reader would).
+fn click_checkbox(h: &mut Harness<'static, WorkbenchApp>, label: &str) {
+    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, label).scroll_to_me();
+    h.step();
+    h.step();
+    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, label).click_accesskit();
+    h.step();
+    h.step();
+}
+
 /// Opens the combo box showing `current` (below the fold: scrolled to, then clicked through
 /// AccessKit, as a screen reader would) and chooses `option`.
 fn pick(h: &mut Harness<'static, WorkbenchApp>, current: &str, option: &str) {
@@ -835,30 +846,15 @@ fn the_pseudo_label_source_and_the_centre_refresh_are_settable() {
     h.step();
     // The section is below the window's fold: scroll to each control, then click it through
     // AccessKit (as a screen reader would).
-    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "move the centres at each refresh").scroll_to_me();
-    h.step();
-    h.step();
-    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "move the centres at each refresh").click_accesskit();
-    h.step();
-    h.step();
+    click_checkbox(&mut h, "move the centres at each refresh");
     assert!(!h.state().state.config.refresh_centres, "the checkbox turned the centre refresh off");
     // The k-means warm start (session 30), off by default.
     assert!(!h.state().state.config.pseudo_warm_start);
-    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "start k-means from the heads too").scroll_to_me();
-    h.step();
-    h.step();
-    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "start k-means from the heads too").click_accesskit();
-    h.step();
-    h.step();
+    click_checkbox(&mut h, "start k-means from the heads too");
     assert!(h.state().state.config.pseudo_warm_start, "the checkbox turned the warm start on");
     // A fresh optimiser at the contrastive phase (session 48), off by default (the seed's one Adam).
     assert!(!h.state().state.config.fresh_optimizer);
-    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "at the contrastive phase").scroll_to_me();
-    h.step();
-    h.step();
-    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "at the contrastive phase").click_accesskit();
-    h.step();
-    h.step();
+    click_checkbox(&mut h, "at the contrastive phase");
     assert!(h.state().state.config.fresh_optimizer, "the checkbox asked for a fresh optimiser");
     pick(&mut h, "balanced", "kmeans");
     assert_eq!(h.state().state.config.pseudo_source, PseudoSource::Kmeans, "the combo chose k-means");
