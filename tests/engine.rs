@@ -959,6 +959,42 @@ fn a_fresh_optimizer_starts_the_contrastive_phase_without_the_pretrainings_momen
     assert!(!old.fresh_optimizer, "a config stored before the field ran with one optimiser");
 }
 
+/// `lr_warmup_epochs` ramps the contrastive learning rate linearly per batch: the factor is
+/// `1/steps` at the first batch and 1 from the last warm-up batch on; each warm-up epoch reports
+/// a mean rate below the set one, rising, and the epochs after it the set rate; pre-training is
+/// untouched, and a stored config without the field reads as no warm-up.
+#[test]
+fn a_learning_rate_warm_up_ramps_the_contrastive_rate_in() {
+    use mvc_workbench::engine::trainer::lr_warmup_factor;
+    assert_eq!(lr_warmup_factor(0, 0), 1.0);
+    assert_eq!(lr_warmup_factor(0, 4), 0.25);
+    assert_eq!(lr_warmup_factor(3, 4), 1.0);
+    assert_eq!(lr_warmup_factor(9, 4), 1.0);
+
+    let _serial = serial();
+    let plain = TrainConfig { lr_cosine: false, stop_tolerance: 0.0, ..small(2, 4) };
+    let (before, _) = run(gauss3(), plain.clone(), None);
+    let (warm, _) = run(gauss3(), TrainConfig { lr_warmup_epochs: 2, ..plain }, None);
+    let (before, warm) = (before.unwrap(), warm.unwrap());
+    let pick = |s: &RunSummary, phase: Phase, f: fn(&EpochReport) -> f64| {
+        s.epochs.iter().filter(|e| e.phase == phase).map(f).collect::<Vec<_>>()
+    };
+    let total = |e: &EpochReport| e.losses.total;
+    let lr = |e: &EpochReport| e.lr;
+    assert_eq!(pick(&before, Phase::Pretrain, total), pick(&warm, Phase::Pretrain, total), "pre-training is the same");
+    let base = warm.config.learning_rate;
+    let rates = pick(&warm, Phase::Contrastive, lr);
+    assert_eq!(rates.len(), 4);
+    assert!(rates[0] < rates[1] && rates[1] < base, "the warm-up epochs rise toward the set rate: {rates:?}");
+    assert!(rates[2..].iter().all(|&r| (r - base).abs() < 1e-15), "then the set rate: {rates:?}");
+    assert_ne!(pick(&before, Phase::Contrastive, total), pick(&warm, Phase::Contrastive, total));
+
+    let mut stored = serde_json::to_value(TrainConfig { lr_warmup_epochs: 5, ..TrainConfig::default() }).unwrap();
+    assert!(stored.as_object_mut().unwrap().remove("lr_warmup_epochs").is_some());
+    let old: TrainConfig = serde_json::from_value(stored).unwrap();
+    assert_eq!(old.lr_warmup_epochs, 0, "a config stored before the field ran without a warm-up");
+}
+
 /// Every pseudo-label refresh is timed (the phase's start and every `pseudo_refresh` epochs), so
 /// `bench` can count them in a contrastive epoch's cost.
 #[test]

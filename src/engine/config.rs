@@ -373,6 +373,11 @@ pub struct TrainConfig {
     /// A run continued from a checkpoint (`init_from`) always starts a fresh one.
     #[serde(default)]
     pub fresh_optimizer: bool,
+    /// Contrastive epochs over which the learning rate rises linearly (per batch) from
+    /// `1/steps` of the set rate to the set rate, multiplying the cosine decay; 0 = at once, as the
+    /// seed and as a stored config without the field ran.
+    #[serde(default)]
+    pub lr_warmup_epochs: usize,
     /// SGD's momentum (PyTorch's form, no dampening; with `con_optimizer = sgd`).
     pub momentum: f64,
     /// The pre-training's Adam learning rate; `None`: `learning_rate` (seed 004 pre-trains with
@@ -457,6 +462,7 @@ impl Default for TrainConfig {
             lr_cosine: true,
             con_optimizer: OptimizerKind::Adam,
             fresh_optimizer: false,
+            lr_warmup_epochs: 0,
             momentum: 0.9,
             pretrain_learning_rate: None,
             lr_step_epochs: 0,

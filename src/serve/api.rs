@@ -70,6 +70,8 @@ pub struct TrainRequest {
     pub lr_cosine: Option<bool>,
     /// Start the contrastive phase with a fresh Adam instead of the pre-training's moments (default false: one optimiser for both phases, as the seed).
     pub fresh_optimizer: Option<bool>,
+    /// Contrastive epochs over which the learning rate rises linearly to its set value (0 = at once, as the seed).
+    pub lr_warmup_epochs: Option<usize>,
     /// Per-cluster temperatures of the cluster-level contrast with this mean (PCL, seed 002; off when absent).
     pub pcl_temperature: Option<f32>,
     /// Neighbours whose mean assignment is mixed into `P` (TSD, seed 002; 0 = off, the default).

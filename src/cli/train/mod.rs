@@ -140,6 +140,9 @@ pub struct TrainArgs {
     /// (off by default: one optimiser for both phases, as the seed).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub fresh_optimizer: Option<bool>,
+    /// Contrastive epochs over which the learning rate rises linearly to its set value (0 = at once, as the seed).
+    #[arg(long, value_name = "EPOCHS")]
+    pub lr_warmup_epochs: Option<usize>,
     /// Hidden sizes of each view's encoder, comma-separated (default 500,500,2000; DEC 512,256,64).
     #[arg(long, value_delimiter = ',', value_name = "SIZES")]
     pub encoder_hidden: Option<Vec<usize>>,

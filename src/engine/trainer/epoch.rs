@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::run::FixedTarget;
 use super::run::{EpochEnd, PROGRESS_EVERY, Run};
-use super::{cosine_factor, step_factor, warmup_factor};
+use super::{cosine_factor, lr_warmup_factor, step_factor, warmup_factor};
 use crate::engine::adaptive::{self, PseudoLabels, RefreshParams};
 use crate::engine::config::{ClusterSpace, PseudoSource};
 use crate::engine::error::TrainError;
@@ -279,12 +279,11 @@ impl Run<'_> {
             let lr = match phase {
                 Phase::Contrastive => {
                     let per_epoch = n_batches.max(1);
-                    let cosine = if self.cfg.lr_cosine {
-                        cosine_factor((epoch - 1) * per_epoch + bi, self.cfg.con_epochs * per_epoch)
-                    } else {
-                        1.0
-                    };
-                    self.lr * cosine * step_factor(epoch, self.cfg.lr_step_epochs, self.cfg.lr_step_gamma)
+                    let step = (epoch - 1) * per_epoch + bi;
+                    let cosine =
+                        if self.cfg.lr_cosine { cosine_factor(step, self.cfg.con_epochs * per_epoch) } else { 1.0 };
+                    let warm = lr_warmup_factor(step, self.cfg.lr_warmup_epochs * per_epoch);
+                    self.lr * cosine * warm * step_factor(epoch, self.cfg.lr_step_epochs, self.cfg.lr_step_gamma)
                 }
                 Phase::Pretrain => self.lr,
             };

@@ -155,6 +155,12 @@ pub fn cosine_factor(step: usize, total: usize) -> f64 {
     0.5 * (1.0 + (std::f64::consts::PI * x).cos())
 }
 
+/// The linear learning-rate warm-up factor of step `step` (0-based) over `warmup` steps:
+/// `min(1, (step + 1) / warmup)`, 1 when `warmup` is 0.
+pub fn lr_warmup_factor(step: usize, warmup: usize) -> f64 {
+    if warmup == 0 { 1.0 } else { ((step + 1) as f64 / warmup as f64).min(1.0) }
+}
+
 /// `min(1, epoch / warmup)` for the 1-based contrastive `epoch` (1 when `warmup` is 0).
 pub fn warmup_factor(epoch: usize, warmup: usize) -> f32 {
     if warmup == 0 { 1.0 } else { (epoch as f32 / warmup as f32).min(1.0) }
