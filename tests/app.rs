@@ -856,6 +856,16 @@ fn the_pseudo_label_source_and_the_centre_refresh_are_settable() {
     assert!(!h.state().state.config.fresh_optimizer);
     click_checkbox(&mut h, "at the contrastive phase");
     assert!(h.state().state.config.fresh_optimizer, "the checkbox asked for a fresh optimiser");
+    // The contrastive rate's warm-up (session 49), 0 (off) by default; set through AccessKit.
+    assert_eq!(h.state().state.config.lr_warmup_epochs, 0);
+    let warm_up = "Learning-rate warm-up (epochs)";
+    h.get_by_role_and_label(egui::accesskit::Role::SpinButton, warm_up).scroll_to_me();
+    h.step();
+    h.step();
+    h.get_by_role_and_label(egui::accesskit::Role::SpinButton, warm_up).set_value_accesskit(10.0);
+    h.step();
+    h.step();
+    assert_eq!(h.state().state.config.lr_warmup_epochs, 10, "the field set a 10-epoch warm-up");
     pick(&mut h, "balanced", "kmeans");
     assert_eq!(h.state().state.config.pseudo_source, PseudoSource::Kmeans, "the combo chose k-means");
     pick(&mut h, "kmeans", "heads");

@@ -268,10 +268,10 @@ impl TrainingPanel {
                 );
                 ui.checkbox(&mut cfg.fresh_optimizer, "at the contrastive phase");
                 ui.end_row();
-                ui.label("Learning-rate warm-up (epochs)").on_hover_text(
+                let warm_up = ui.label("Learning-rate warm-up (epochs)").on_hover_text(
                     "contrastive epochs over which the learning rate rises linearly to its set value; 0 = at once, as the seed",
                 );
-                ui.add(egui::DragValue::new(&mut cfg.lr_warmup_epochs).range(0..=10_000));
+                ui.add(egui::DragValue::new(&mut cfg.lr_warmup_epochs).range(0..=10_000)).labelled_by(warm_up.id);
                 ui.end_row();
                 ui.label("Device");
                 egui::ComboBox::from_id_salt("device").selected_text(device_label(cfg.device)).show_ui(ui, |ui| {
