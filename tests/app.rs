@@ -866,6 +866,17 @@ fn the_pseudo_label_source_and_the_centre_refresh_are_settable() {
     h.step();
     h.step();
     assert_eq!(h.state().state.config.lr_warmup_epochs, 10, "the field set a 10-epoch warm-up");
+    // The pseudo-label delay (session 50), the engine's default until set through AccessKit.
+    let default_delay = TrainConfig::default().pseudo_delay;
+    assert_eq!(h.state().state.config.pseudo_delay, default_delay);
+    let delay = "Pseudo-label delay (epochs)";
+    h.get_by_role_and_label(egui::accesskit::Role::SpinButton, delay).scroll_to_me();
+    h.step();
+    h.step();
+    h.get_by_role_and_label(egui::accesskit::Role::SpinButton, delay).set_value_accesskit(7.0);
+    h.step();
+    h.step();
+    assert_eq!(h.state().state.config.pseudo_delay, 7, "the field set a 7-epoch delay");
     pick(&mut h, "balanced", "kmeans");
     assert_eq!(h.state().state.config.pseudo_source, PseudoSource::Kmeans, "the combo chose k-means");
     pick(&mut h, "kmeans", "heads");

@@ -995,6 +995,45 @@ fn a_learning_rate_warm_up_ramps_the_contrastive_rate_in() {
     assert_eq!(old.lr_warmup_epochs, 0, "a config stored before the field ran without a warm-up");
 }
 
+/// `pseudo_delay` holds the refreshed labels back for its first contrastive epochs: with a refresh
+/// every epoch and a delay of 2, epochs 1–2 train without labels (no confident share, no
+/// relabelled share for the stop to read) and epoch 3 on with them; without the delay epoch 1 has
+/// them already. Pre-training is untouched, and a stored config without the field reads 0.
+#[test]
+fn a_pseudo_label_delay_keeps_the_first_labels_out_of_the_loss() {
+    let _serial = serial();
+    let plain = TrainConfig { pseudo_refresh: 1, stop_tolerance: 0.0, ..small(2, 4) };
+    let (now, _) = run(gauss3(), plain.clone(), None);
+    let (held, _) = run(gauss3(), TrainConfig { pseudo_delay: 2, ..plain }, None);
+    let (now, held) = (now.unwrap(), held.unwrap());
+    let pick = |s: &RunSummary, phase: Phase, f: fn(&EpochReport) -> f64| {
+        s.epochs.iter().filter(|e| e.phase == phase).map(f).collect::<Vec<_>>()
+    };
+    let total = |e: &EpochReport| e.losses.total;
+    let confident = |e: &EpochReport| e.adaptive.as_ref().map_or(-1.0, |a| a.pseudo_fraction);
+    assert_eq!(pick(&now, Phase::Pretrain, total), pick(&held, Phase::Pretrain, total), "pre-training is the same");
+    let (a, b) = (pick(&now, Phase::Contrastive, confident), pick(&held, Phase::Contrastive, confident));
+    assert_eq!((a.len(), b.len()), (4, 4));
+    assert!(a.iter().all(|&f| f > 0.0), "without a delay every epoch trains with labels: {a:?}");
+    assert_eq!(&b[..2], &[0.0, 0.0], "the delay's epochs train without labels: {b:?}");
+    assert!(b[2..].iter().all(|&f| f > 0.0), "then the labels enter: {b:?}");
+    let relabelled = |s: &RunSummary| {
+        s.epochs
+            .iter()
+            .filter(|e| e.phase == Phase::Contrastive)
+            .map(|e| e.adaptive.as_ref().and_then(|a| a.pseudo_changed))
+            .collect::<Vec<_>>()
+    };
+    let changed = relabelled(&held);
+    assert!(changed[..3].iter().all(Option::is_none), "nothing to compare before the second kept refresh: {changed:?}");
+    assert!(changed[3].is_some(), "the refresh after the first kept one compares: {changed:?}");
+
+    let mut stored = serde_json::to_value(TrainConfig { pseudo_delay: 5, ..TrainConfig::default() }).unwrap();
+    assert!(stored.as_object_mut().unwrap().remove("pseudo_delay").is_some());
+    let old: TrainConfig = serde_json::from_value(stored).unwrap();
+    assert_eq!(old.pseudo_delay, 0, "a config stored before the field took its labels from the start");
+}
+
 /// Every pseudo-label refresh is timed (the phase's start and every `pseudo_refresh` epochs), so
 /// `bench` can count them in a contrastive epoch's cost.
 #[test]

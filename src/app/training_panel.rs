@@ -400,6 +400,11 @@ fn seed_options_ui(cfg: &mut TrainConfig, ui: &mut egui::Ui) {
         }
     });
     ui.end_row();
+    let delay = ui.label("Pseudo-label delay (epochs)").on_hover_text(
+        "contrastive epochs before the refreshed pseudo labels enter L_Q and the local contrast: the labels then come from features the contrast has trained, not from the pre-trained ones (k-means at the phase's start); 0 = from the start",
+    );
+    ui.add(egui::DragValue::new(&mut cfg.pseudo_delay).range(0..=10_000)).labelled_by(delay.id);
+    ui.end_row();
     ui.label("Contrast with").on_hover_text(
         "what each view's two contrastive terms compare it with: pairs, every other view (MFLVC, the seed); consensus, the views' weighted consensus, detached (GCFAggMVC, SCMVC); others, the other views' weighted consensus, detached (with two views the same gradient as pairs) — a view that cannot tell two classes apart (rotation-invariant features and 6 / 9) then does not pull the other views toward merging them",
     );

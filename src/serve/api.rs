@@ -72,6 +72,8 @@ pub struct TrainRequest {
     pub fresh_optimizer: Option<bool>,
     /// Contrastive epochs over which the learning rate rises linearly to its set value (0 = at once, as the seed).
     pub lr_warmup_epochs: Option<usize>,
+    /// Contrastive epochs before the pseudo labels are used (0 = from the phase's start: k-means on the pre-trained features).
+    pub pseudo_delay: Option<usize>,
     /// Per-cluster temperatures of the cluster-level contrast with this mean (PCL, seed 002; off when absent).
     pub pcl_temperature: Option<f32>,
     /// Neighbours whose mean assignment is mixed into `P` (TSD, seed 002; 0 = off, the default).

@@ -143,6 +143,9 @@ pub struct TrainArgs {
     /// Contrastive epochs over which the learning rate rises linearly to its set value (0 = at once, as the seed).
     #[arg(long, value_name = "EPOCHS")]
     pub lr_warmup_epochs: Option<usize>,
+    /// Contrastive epochs before the pseudo labels are used (0 = from the phase's start, k-means on pre-trained features).
+    #[arg(long, value_name = "EPOCHS")]
+    pub pseudo_delay: Option<usize>,
     /// Hidden sizes of each view's encoder, comma-separated (default 500,500,2000; DEC 512,256,64).
     #[arg(long, value_delimiter = ',', value_name = "SIZES")]
     pub encoder_hidden: Option<Vec<usize>>,

@@ -128,6 +128,17 @@ impl Run<'_> {
         Ok(model)
     }
 
+    /// Drops the labels a refresh before contrastive epoch `epoch` has just taken while the phase
+    /// is still inside its `pseudo_delay`: features that have trained for fewer epochs give no
+    /// labels. The refresh itself stands (centres, readings); the next refresh after the delay
+    /// keeps its labels, and the stop compares labels from there on.
+    pub(super) fn hold_pseudo_labels(&mut self, epoch: usize) {
+        if epoch - 1 < self.cfg.pseudo_delay {
+            self.pseudo = None;
+            self.pseudo_changed = None;
+        }
+    }
+
     /// Recomputes DEC's fixed target `P` over every sample from the views' consensus `q`
     /// (`target_refresh`; seed 004's `update_interval`) and records the fraction of samples whose
     /// cluster changed since the previous one in `pseudo_changed`.

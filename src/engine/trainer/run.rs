@@ -271,6 +271,7 @@ impl<'a> Run<'a> {
             // Untrained heads have nothing to give: their first labels and centres come from k-means.
             let source = if init_centres { PseudoSource::Kmeans } else { self.cfg.pseudo_source };
             model = self.refresh_pseudo(model, &ad, &device, init_centres, source, init_centres)?;
+            self.hold_pseudo_labels(1);
         }
         self.lr = self.cfg.learning_rate;
         if self.cfg.con_optimizer == OptimizerKind::Sgd {
@@ -295,6 +296,7 @@ impl<'a> Run<'a> {
                 }
                 model =
                     self.refresh_pseudo(model, &ad, &device, self.cfg.refresh_centres, self.cfg.pseudo_source, false)?;
+                self.hold_pseudo_labels(epoch);
                 // Both the pseudo labels and the heads' own assignment must have settled (on an
                 // easy set the k-means labels hold from the start while the heads still catch up).
                 changed = self.pseudo_changed.zip(self.heads_changed).map(|(p, h)| p.max(h));
