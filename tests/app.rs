@@ -811,6 +811,17 @@ fn click_checkbox(h: &mut Harness<'static, WorkbenchApp>, label: &str) {
     h.step();
 }
 
+/// Scrolls to the number field labelled `label` and sets it to `value` through AccessKit, as a
+/// screen reader would.
+fn set_spin_button(h: &mut Harness<'static, WorkbenchApp>, label: &str, value: f64) {
+    h.get_by_role_and_label(egui::accesskit::Role::SpinButton, label).scroll_to_me();
+    h.step();
+    h.step();
+    h.get_by_role_and_label(egui::accesskit::Role::SpinButton, label).set_value_accesskit(value);
+    h.step();
+    h.step();
+}
+
 /// Opens the combo box showing `current` (below the fold: scrolled to, then clicked through
 /// AccessKit, as a screen reader would) and chooses `option`.
 fn pick(h: &mut Harness<'static, WorkbenchApp>, current: &str, option: &str) {
@@ -858,24 +869,11 @@ fn the_pseudo_label_source_and_the_centre_refresh_are_settable() {
     assert!(h.state().state.config.fresh_optimizer, "the checkbox asked for a fresh optimiser");
     // The contrastive rate's warm-up (session 49), 0 (off) by default; set through AccessKit.
     assert_eq!(h.state().state.config.lr_warmup_epochs, 0);
-    let warm_up = "Learning-rate warm-up (epochs)";
-    h.get_by_role_and_label(egui::accesskit::Role::SpinButton, warm_up).scroll_to_me();
-    h.step();
-    h.step();
-    h.get_by_role_and_label(egui::accesskit::Role::SpinButton, warm_up).set_value_accesskit(10.0);
-    h.step();
-    h.step();
+    set_spin_button(&mut h, "Learning-rate warm-up (epochs)", 10.0);
     assert_eq!(h.state().state.config.lr_warmup_epochs, 10, "the field set a 10-epoch warm-up");
     // The pseudo-label delay (session 50), the engine's default until set through AccessKit.
-    let default_delay = TrainConfig::default().pseudo_delay;
-    assert_eq!(h.state().state.config.pseudo_delay, default_delay);
-    let delay = "Pseudo-label delay (epochs)";
-    h.get_by_role_and_label(egui::accesskit::Role::SpinButton, delay).scroll_to_me();
-    h.step();
-    h.step();
-    h.get_by_role_and_label(egui::accesskit::Role::SpinButton, delay).set_value_accesskit(7.0);
-    h.step();
-    h.step();
+    assert_eq!(h.state().state.config.pseudo_delay, TrainConfig::default().pseudo_delay);
+    set_spin_button(&mut h, "Pseudo-label delay (epochs)", 7.0);
     assert_eq!(h.state().state.config.pseudo_delay, 7, "the field set a 7-epoch delay");
     pick(&mut h, "balanced", "kmeans");
     assert_eq!(h.state().state.config.pseudo_source, PseudoSource::Kmeans, "the combo chose k-means");

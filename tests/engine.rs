@@ -934,6 +934,19 @@ fn cosine_schedule_decays_the_contrastive_learning_rate() {
     );
 }
 
+/// One reading per epoch of `phase`, in order.
+fn per_epoch<T>(s: &RunSummary, phase: Phase, f: impl Fn(&EpochReport) -> T) -> Vec<T> {
+    s.epochs.iter().filter(|e| e.phase == phase).map(f).collect()
+}
+
+/// `cfg` as a config stored before `field` existed reads it back: serialised, the field removed,
+/// deserialised.
+fn stored_without(cfg: TrainConfig, field: &str) -> TrainConfig {
+    let mut stored = serde_json::to_value(cfg).unwrap();
+    assert!(stored.as_object_mut().unwrap().remove(field).is_some(), "{field} is a stored field");
+    serde_json::from_value(stored).unwrap()
+}
+
 /// `fresh_optimizer` starts the contrastive phase with a new Adam: the pre-training (one Adam,
 /// its moments estimated on the reconstruction loss) is untouched, the contrastive phase trains
 /// differently from a run that carries those moments into the new objective (the seed's single
@@ -945,17 +958,13 @@ fn a_fresh_optimizer_starts_the_contrastive_phase_without_the_pretrainings_momen
     let (plain, _) = run(gauss3(), carried.clone(), None);
     let (fresh, _) = run(gauss3(), TrainConfig { fresh_optimizer: true, ..carried }, None);
     let (plain, fresh) = (plain.unwrap(), fresh.unwrap());
-    let losses = |s: &RunSummary, phase: Phase| {
-        s.epochs.iter().filter(|e| e.phase == phase).map(|e| e.losses.total).collect::<Vec<_>>()
-    };
+    let losses = |s: &RunSummary, phase: Phase| per_epoch(s, phase, |e| e.losses.total);
     assert_eq!(losses(&plain, Phase::Pretrain), losses(&fresh, Phase::Pretrain), "pre-training is the same");
     let (a, b) = (losses(&plain, Phase::Contrastive), losses(&fresh, Phase::Contrastive));
     assert_eq!((a.len(), b.len()), (3, 3));
     assert_ne!(a[2], b[2], "the contrastive phase steps with other moments: {a:?} vs {b:?}");
 
-    let mut stored = serde_json::to_value(TrainConfig { fresh_optimizer: true, ..TrainConfig::default() }).unwrap();
-    assert!(stored.as_object_mut().unwrap().remove("fresh_optimizer").is_some());
-    let old: TrainConfig = serde_json::from_value(stored).unwrap();
+    let old = stored_without(TrainConfig { fresh_optimizer: true, ..TrainConfig::default() }, "fresh_optimizer");
     assert!(!old.fresh_optimizer, "a config stored before the field ran with one optimiser");
 }
 
@@ -976,22 +985,20 @@ fn a_learning_rate_warm_up_ramps_the_contrastive_rate_in() {
     let (before, _) = run(gauss3(), plain.clone(), None);
     let (warm, _) = run(gauss3(), TrainConfig { lr_warmup_epochs: 2, ..plain }, None);
     let (before, warm) = (before.unwrap(), warm.unwrap());
-    let pick = |s: &RunSummary, phase: Phase, f: fn(&EpochReport) -> f64| {
-        s.epochs.iter().filter(|e| e.phase == phase).map(f).collect::<Vec<_>>()
-    };
     let total = |e: &EpochReport| e.losses.total;
-    let lr = |e: &EpochReport| e.lr;
-    assert_eq!(pick(&before, Phase::Pretrain, total), pick(&warm, Phase::Pretrain, total), "pre-training is the same");
+    assert_eq!(
+        per_epoch(&before, Phase::Pretrain, total),
+        per_epoch(&warm, Phase::Pretrain, total),
+        "pre-training is the same"
+    );
     let base = warm.config.learning_rate;
-    let rates = pick(&warm, Phase::Contrastive, lr);
+    let rates = per_epoch(&warm, Phase::Contrastive, |e| e.lr);
     assert_eq!(rates.len(), 4);
     assert!(rates[0] < rates[1] && rates[1] < base, "the warm-up epochs rise toward the set rate: {rates:?}");
     assert!(rates[2..].iter().all(|&r| (r - base).abs() < 1e-15), "then the set rate: {rates:?}");
-    assert_ne!(pick(&before, Phase::Contrastive, total), pick(&warm, Phase::Contrastive, total));
+    assert_ne!(per_epoch(&before, Phase::Contrastive, total), per_epoch(&warm, Phase::Contrastive, total));
 
-    let mut stored = serde_json::to_value(TrainConfig { lr_warmup_epochs: 5, ..TrainConfig::default() }).unwrap();
-    assert!(stored.as_object_mut().unwrap().remove("lr_warmup_epochs").is_some());
-    let old: TrainConfig = serde_json::from_value(stored).unwrap();
+    let old = stored_without(TrainConfig { lr_warmup_epochs: 5, ..TrainConfig::default() }, "lr_warmup_epochs");
     assert_eq!(old.lr_warmup_epochs, 0, "a config stored before the field ran without a warm-up");
 }
 
@@ -1006,31 +1013,30 @@ fn a_pseudo_label_delay_keeps_the_first_labels_out_of_the_loss() {
     let (now, _) = run(gauss3(), plain.clone(), None);
     let (held, _) = run(gauss3(), TrainConfig { pseudo_delay: 2, ..plain }, None);
     let (now, held) = (now.unwrap(), held.unwrap());
-    let pick = |s: &RunSummary, phase: Phase, f: fn(&EpochReport) -> f64| {
-        s.epochs.iter().filter(|e| e.phase == phase).map(f).collect::<Vec<_>>()
-    };
     let total = |e: &EpochReport| e.losses.total;
     let confident = |e: &EpochReport| e.adaptive.as_ref().map_or(-1.0, |a| a.pseudo_fraction);
-    assert_eq!(pick(&now, Phase::Pretrain, total), pick(&held, Phase::Pretrain, total), "pre-training is the same");
-    let (a, b) = (pick(&now, Phase::Contrastive, confident), pick(&held, Phase::Contrastive, confident));
+    assert_eq!(
+        per_epoch(&now, Phase::Pretrain, total),
+        per_epoch(&held, Phase::Pretrain, total),
+        "pre-training is the same"
+    );
+    let (a, b) = (per_epoch(&now, Phase::Contrastive, confident), per_epoch(&held, Phase::Contrastive, confident));
     assert_eq!((a.len(), b.len()), (4, 4));
     assert!(a.iter().all(|&f| f > 0.0), "without a delay every epoch trains with labels: {a:?}");
     assert_eq!(&b[..2], &[0.0, 0.0], "the delay's epochs train without labels: {b:?}");
     assert!(b[2..].iter().all(|&f| f > 0.0), "then the labels enter: {b:?}");
-    let relabelled = |s: &RunSummary| {
-        s.epochs
-            .iter()
-            .filter(|e| e.phase == Phase::Contrastive)
-            .map(|e| e.adaptive.as_ref().and_then(|a| a.pseudo_changed))
-            .collect::<Vec<_>>()
-    };
-    let changed = relabelled(&held);
+    let changed = per_epoch(&held, Phase::Contrastive, |e| e.adaptive.as_ref().and_then(|a| a.pseudo_changed));
     assert!(changed[..3].iter().all(Option::is_none), "nothing to compare before the second kept refresh: {changed:?}");
     assert!(changed[3].is_some(), "the refresh after the first kept one compares: {changed:?}");
 
-    let mut stored = serde_json::to_value(TrainConfig { pseudo_delay: 5, ..TrainConfig::default() }).unwrap();
-    assert!(stored.as_object_mut().unwrap().remove("pseudo_delay").is_some());
-    let old: TrainConfig = serde_json::from_value(stored).unwrap();
+    // A delay with nothing to hold, or one the phase never gets past, is refused with the fix.
+    let no_refresh = TrainConfig { pseudo_delay: 2, pseudo_refresh: 0, ..small(2, 4) }.validate().unwrap_err();
+    assert!(no_refresh.contains("pseudo_refresh above 0"), "{no_refresh}");
+    let too_long = TrainConfig { pseudo_delay: 4, ..small(2, 4) }.validate().unwrap_err();
+    assert!(too_long.contains("pseudo_delay (4) must be below con_epochs (4)"), "{too_long}");
+    TrainConfig { pseudo_delay: 3, ..small(2, 4) }.validate().unwrap();
+
+    let old = stored_without(TrainConfig { pseudo_delay: 5, ..TrainConfig::default() }, "pseudo_delay");
     assert_eq!(old.pseudo_delay, 0, "a config stored before the field took its labels from the start");
 }
 

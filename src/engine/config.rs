@@ -608,6 +608,18 @@ impl TrainConfig {
                         set pseudo_refresh above 0"
                 .into());
         }
+        if self.pseudo_delay > 0 && self.pseudo_refresh == 0 {
+            return Err("pseudo_delay holds back the refreshed pseudo labels, and pseudo_refresh = 0 takes none; \
+                        set pseudo_refresh above 0 or pseudo_delay to 0"
+                .into());
+        }
+        if self.pseudo_delay > 0 && self.pseudo_delay >= self.con_epochs {
+            return Err(format!(
+                "pseudo_delay ({}) must be below con_epochs ({}): no refresh after it would train with its labels; \
+                 set pseudo_refresh = 0 to train without pseudo labels",
+                self.pseudo_delay, self.con_epochs
+            ));
+        }
         if !(self.pseudo_warm_margin >= 0.0 && self.pseudo_warm_margin < 1.0) {
             return Err(format!("pseudo_warm_margin must lie in [0, 1), got {}", self.pseudo_warm_margin));
         }
