@@ -875,6 +875,10 @@ fn the_pseudo_label_source_and_the_centre_refresh_are_settable() {
     assert_eq!(h.state().state.config.pseudo_delay, TrainConfig::default().pseudo_delay);
     set_spin_button(&mut h, "Pseudo-label delay (epochs)", 7.0);
     assert_eq!(h.state().state.config.pseudo_delay, 7, "the field set a 7-epoch delay");
+    // The re-seeding of near-empty clusters (session 51), off (0) until set through AccessKit.
+    assert_eq!(h.state().state.config.min_cluster_share, 0.0);
+    set_spin_button(&mut h, "Re-seed clusters under (share of N/K)", 0.15);
+    assert!((h.state().state.config.min_cluster_share - 0.15).abs() < 1e-6, "the field set a share of .15");
     pick(&mut h, "balanced", "kmeans");
     assert_eq!(h.state().state.config.pseudo_source, PseudoSource::Kmeans, "the combo chose k-means");
     pick(&mut h, "kmeans", "heads");

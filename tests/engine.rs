@@ -1040,6 +1040,34 @@ fn a_pseudo_label_delay_keeps_the_first_labels_out_of_the_loss() {
     assert_eq!(old.pseudo_delay, 0, "a config stored before the field took its labels from the start");
 }
 
+/// `min_cluster_share` reports, at every refresh, how many near-empty clusters it re-seeded (none
+/// on gauss3-noise's three well-separated clusters, so the run is the one without it, loss for
+/// loss); off, nothing is reported. A share outside [0, 1), or one with no refresh to act at, is
+/// refused with the fix, and a stored config without the field reads 0 (off).
+#[test]
+fn the_cluster_reseeding_reports_at_each_refresh_and_changes_nothing_without_a_small_cluster() {
+    let _serial = serial();
+    let plain = TrainConfig { pseudo_refresh: 2, stop_tolerance: 0.0, ..small(2, 4) };
+    let (off, _) = run(gauss3(), plain.clone(), None);
+    let (on, _) = run(gauss3(), TrainConfig { min_cluster_share: 0.2, ..plain }, None);
+    let (off, on) = (off.unwrap(), on.unwrap());
+    let reseeded = |e: &EpochReport| e.adaptive.as_ref().and_then(|a| a.clusters_reseeded);
+    assert!(per_epoch(&off, Phase::Contrastive, reseeded).iter().all(Option::is_none));
+    // The refreshes at the phase's start (which places the centres) and before contrastive epoch 3.
+    assert_eq!(per_epoch(&on, Phase::Contrastive, reseeded), vec![Some(0), None, Some(0), None]);
+    let total = |e: &EpochReport| e.losses.total;
+    assert_eq!(per_epoch(&off, Phase::Contrastive, total), per_epoch(&on, Phase::Contrastive, total));
+
+    for bad in [-0.1, 1.0, f32::NAN] {
+        let e = TrainConfig { min_cluster_share: bad, ..small(2, 4) }.validate().unwrap_err();
+        assert!(e.contains("min_cluster_share must lie in [0, 1)"), "{e}");
+    }
+    let e = TrainConfig { min_cluster_share: 0.2, pseudo_refresh: 0, ..small(2, 4) }.validate().unwrap_err();
+    assert!(e.contains("set pseudo_refresh above 0 or min_cluster_share to 0"), "{e}");
+    let old = stored_without(TrainConfig { min_cluster_share: 0.2, ..TrainConfig::default() }, "min_cluster_share");
+    assert_eq!(old.min_cluster_share, 0.0, "a config stored before the field never re-seeded");
+}
+
 /// Every pseudo-label refresh is timed (the phase's start and every `pseudo_refresh` epochs), so
 /// `bench` can count them in a contrastive epoch's cost.
 #[test]

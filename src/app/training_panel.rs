@@ -405,6 +405,11 @@ fn seed_options_ui(cfg: &mut TrainConfig, ui: &mut egui::Ui) {
     );
     ui.add(egui::DragValue::new(&mut cfg.pseudo_delay).range(0..=10_000)).labelled_by(delay.id);
     ui.end_row();
+    let share = ui.label("Re-seed clusters under (share of N/K)").on_hover_text(
+        "at each refresh, a pseudo cluster holding fewer than this share of an even cluster's size gives its samples to their nearest cluster and takes the smaller half of the largest cluster instead (a few outliers then cannot hold a cluster while two classes share one); 0 = never",
+    );
+    ui.add(egui::DragValue::new(&mut cfg.min_cluster_share).range(0.0..=0.95).speed(0.01)).labelled_by(share.id);
+    ui.end_row();
     ui.label("Contrast with").on_hover_text(
         "what each view's two contrastive terms compare it with: pairs, every other view (MFLVC, the seed); consensus, the views' weighted consensus, detached (GCFAggMVC, SCMVC); others, the other views' weighted consensus, detached (with two views the same gradient as pairs) — a view that cannot tell two classes apart (rotation-invariant features and 6 / 9) then does not pull the other views toward merging them",
     );

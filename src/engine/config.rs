@@ -329,6 +329,15 @@ pub struct TrainConfig {
     /// (.994 → .996, seeds 1–5) and takes handwritten from .955 to .922 (docs/RESULTS.md).
     #[serde(default)]
     pub pseudo_delay: usize,
+    /// At each pseudo-label refresh, a cluster holding fewer than this share of an even cluster's
+    /// `N / K` samples is re-seeded: its samples go to their nearest other cluster and it takes the
+    /// smaller half of a two-means split of the largest cluster; the DEC centres then move to the
+    /// re-seeded partition (`engine::adaptive::reseed_small_clusters`; DeepCluster does this for
+    /// empty clusters). 0 = never (the default, and what a stored config without the field ran).
+    /// On handwritten a few outlying samples took a cluster of their own while two digits merged
+    /// (docs/RESULTS.md, session 51).
+    #[serde(default)]
+    pub min_cluster_share: f32,
     /// Fraction ρ of each pseudo cluster, the samples nearest its k-means centre, that counts as
     /// confident (enters `L_Q` and the local contrast's positives).
     pub pseudo_fraction: f32,
@@ -485,6 +494,7 @@ impl Default for TrainConfig {
             weight_temperature: 0.5,
             pseudo_refresh: 5,
             pseudo_delay: 0,
+            min_cluster_share: 0.0,
             pseudo_fraction: 0.5,
             refresh_centres: true,
             pseudo_source: PseudoSource::Balanced,
@@ -619,6 +629,17 @@ impl TrainConfig {
                  set pseudo_refresh = 0 to train without pseudo labels",
                 self.pseudo_delay, self.con_epochs
             ));
+        }
+        if !(self.min_cluster_share >= 0.0 && self.min_cluster_share < 1.0) {
+            return Err(format!(
+                "min_cluster_share must lie in [0, 1) (a share of an even cluster's size; 0 = off), got {}",
+                self.min_cluster_share
+            ));
+        }
+        if self.min_cluster_share > 0.0 && self.pseudo_refresh == 0 {
+            return Err("min_cluster_share re-seeds clusters at the pseudo-label refresh, and pseudo_refresh = 0 \
+                        has none; set pseudo_refresh above 0 or min_cluster_share to 0"
+                .into());
         }
         if !(self.pseudo_warm_margin >= 0.0 && self.pseudo_warm_margin < 1.0) {
             return Err(format!("pseudo_warm_margin must lie in [0, 1), got {}", self.pseudo_warm_margin));

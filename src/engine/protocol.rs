@@ -241,6 +241,10 @@ pub struct AdaptiveReport {
     /// run from the heads' partition, and which was kept (`None`: no refresh, or no warm start).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warm_start: Option<crate::engine::adaptive::WarmStart>,
+    /// With `min_cluster_share`, how many near-empty clusters this epoch's refresh re-seeded
+    /// (`None`: no refresh this epoch, or the re-seeding off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clusters_reseeded: Option<usize>,
     /// `L_C,cluster` at chance: `pairs · ln(2K − 1)`.
     pub cluster_chance: f64,
     /// `L_C,local` at chance: `pairs · ln B`.

@@ -74,6 +74,8 @@ pub struct TrainRequest {
     pub lr_warmup_epochs: Option<usize>,
     /// Contrastive epochs before the pseudo labels are used (0 = from the phase's start: k-means on the pre-trained features).
     pub pseudo_delay: Option<usize>,
+    /// At each pseudo-label refresh, re-seed a cluster holding fewer than this share of N/K samples (0 = never, the default).
+    pub min_cluster_share: Option<f32>,
     /// Per-cluster temperatures of the cluster-level contrast with this mean (PCL, seed 002; off when absent).
     pub pcl_temperature: Option<f32>,
     /// Neighbours whose mean assignment is mixed into `P` (TSD, seed 002; 0 = off, the default).

@@ -66,6 +66,7 @@ pub(crate) fn train_config(req: &TrainRequest, name: &str, device: DeviceChoice)
     put(&mut user, "fresh_optimizer", req.fresh_optimizer);
     put(&mut user, "lr_warmup_epochs", req.lr_warmup_epochs);
     put(&mut user, "pseudo_delay", req.pseudo_delay);
+    put(&mut user, "min_cluster_share", req.min_cluster_share);
     put(&mut user, "pseudo_warm_start", req.pseudo_warm_start);
     put(&mut user, "pseudo_warm_margin", req.pseudo_warm_margin);
     put(&mut user, "pcl_temperature", req.pcl_temperature);

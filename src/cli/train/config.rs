@@ -45,6 +45,7 @@ pub fn patch_of(args: &TrainArgs) -> Result<Patch, String> {
     put(&mut p, "fresh_optimizer", args.fresh_optimizer);
     put(&mut p, "lr_warmup_epochs", args.lr_warmup_epochs);
     put(&mut p, "pseudo_delay", args.pseudo_delay);
+    put(&mut p, "min_cluster_share", args.min_cluster_share);
     put(&mut p, "pseudo_warm_start", args.pseudo_warm_start);
     put(&mut p, "pseudo_warm_margin", args.pseudo_warm_margin);
     put(&mut p, "encoder_hidden", args.encoder_hidden.as_ref());
@@ -119,6 +120,7 @@ mod tests {
             "fresh_optimizer" => ("--fresh-optimizer", "fresh_optimizer"),
             "lr_warmup_epochs" => ("--lr-warmup-epochs", "lr_warmup_epochs"),
             "pseudo_delay" => ("--pseudo-delay", "pseudo_delay"),
+            "min_cluster_share" => ("--min-cluster-share", "min_cluster_share"),
             "contrast_pairing" => ("--contrast-pairing", "contrast_pairing"),
             "contrast_scale" => ("--contrast-scale", "contrast_scale"),
             other => panic!("no case for {other}"),
@@ -187,6 +189,7 @@ mod tests {
             (Some("MNIST-USPS"), vec![("fresh_optimizer", "true")]),
             (Some("MNIST-USPS"), vec![("lr_warmup_epochs", "10")]),
             (None, vec![("pseudo_delay", "5")]),
+            (Some("MNIST-USPS"), vec![("min_cluster_share", "0.1")]),
             (Some("BDGP"), vec![("contrast_pairing", "\"consensus\"")]),
             (None, vec![("contrast_pairing", "\"consensus\""), ("contrast_scale", "\"per-view\"")]),
         ];

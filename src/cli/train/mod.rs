@@ -146,6 +146,9 @@ pub struct TrainArgs {
     /// Contrastive epochs before the pseudo labels are used (0 = from the phase's start, k-means on pre-trained features).
     #[arg(long, value_name = "EPOCHS")]
     pub pseudo_delay: Option<usize>,
+    /// At each pseudo-label refresh, re-seed a cluster holding fewer than this share of N/K samples from the largest cluster (0 = never, the default).
+    #[arg(long, value_name = "SHARE")]
+    pub min_cluster_share: Option<f32>,
     /// Hidden sizes of each view's encoder, comma-separated (default 500,500,2000; DEC 512,256,64).
     #[arg(long, value_delimiter = ',', value_name = "SIZES")]
     pub encoder_hidden: Option<Vec<usize>>,

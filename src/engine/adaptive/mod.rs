@@ -12,8 +12,10 @@
 //!   `refresh.rs`).
 
 mod refresh;
+mod reseed;
 
 pub use refresh::*;
+pub use reseed::reseed_small_clusters;
 
 use crate::loss::view_target_weights;
 

@@ -16,6 +16,8 @@ use crate::loss::LabelTargets;
 use crate::metrics::hungarian_min;
 use crate::model::Cvc;
 
+use super::reseed::reseed_small_clusters;
+
 /// Restarts of the pseudo-label k-means.
 pub const PSEUDO_KMEANS_RESTARTS: usize = 10;
 /// Most rows the pseudo-label k-means is fitted on (every row is then assigned).
@@ -100,6 +102,8 @@ pub struct Refresh {
     pub source: PseudoSource,
     /// With a warm start: the two k-means runs' inertias and which was kept.
     pub warm_start: Option<WarmStart>,
+    /// How many near-empty clusters the refresh re-seeded (`min_cluster_share`).
+    pub reseeded: usize,
 }
 
 /// The pseudo-label k-means with a warm start (`pseudo_warm_start`): the inertia (sum of squared
@@ -130,6 +134,9 @@ pub struct RefreshParams {
     /// k-means also runs from the heads' partition (`pseudo_warm_start`), kept unless the restarts'
     /// inertia is lower by more than this fraction of it (`pseudo_warm_margin`; 0: the lower wins).
     pub warm_start: Option<f32>,
+    /// A cluster of the chosen partition with fewer than this share of `N / K` samples is re-seeded
+    /// from the largest ([`reseed_small_clusters`]; 0: never, `min_cluster_share`).
+    pub min_cluster_share: f32,
 }
 
 impl RefreshParams {
@@ -143,6 +150,7 @@ impl RefreshParams {
             knn: cfg.knn_targets,
             source: cfg.pseudo_source,
             warm_start: cfg.pseudo_warm_start.then_some(cfg.pseudo_warm_margin),
+            min_cluster_share: cfg.min_cluster_share,
         }
     }
 }
@@ -349,6 +357,7 @@ pub fn size_entropy(labels: &[usize], k: usize) -> f64 {
 /// - in each cluster the `fraction` of samples nearest its centre are confident;
 /// - each sample's uncertainty from its distances to every k-means centre; with `pcl_temperature`
 ///   each cluster's temperature, with `knn` each sample's neighbours' mean assignment (`q_mean`);
+/// - with `min_cluster_share`, each near-empty cluster re-seeded ([`reseed_small_clusters`]);
 /// - each cluster's centre for the DEC head: `normalize(Σ_{i ∈ C_j} Σ_v w_v h_{v,i})`.
 pub fn refresh(
     eval: &Evaluation,
@@ -416,7 +425,15 @@ pub fn refresh(
         PseudoSource::Heads => (0..k).collect(),
         _ => match_to(&raw, reference, k),
     };
-    let labels: Vec<usize> = raw.iter().map(|&c| mapping[c]).collect();
+    let mut labels: Vec<usize> = raw.iter().map(|&c| mapping[c]).collect();
+    let reseeded = reseed_small_clusters(&mut labels, &z, z_dim, k, params.min_cluster_share, seed);
+    // A re-seeded partition ranks its confident samples by the distance to their new cluster's mean.
+    let dist = if reseeded > 0 {
+        let sq = squared_distances(&z, z_dim, &cluster_means(&z, z_dim, &labels, k));
+        labels.iter().zip(&sq).map(|(&j, d)| d[j]).collect()
+    } else {
+        dist
+    };
     let mut confident = vec![false; n];
     let mut centres = vec![None; k];
     for (j, centre) in centres.iter_mut().enumerate() {
@@ -451,7 +468,7 @@ pub fn refresh(
         crate::pseudo::neighbour_targets(&graph, &eval.q_mean, k)
     });
     let pseudo = PseudoLabels { labels, confident, uncertainty, k, cluster_temperature, neighbours };
-    Ok(Refresh { pseudo, centres, source, warm_start })
+    Ok(Refresh { pseudo, centres, source, warm_start, reseeded })
 }
 
 #[cfg(test)]
@@ -468,6 +485,7 @@ mod tests {
             knn: 0,
             source,
             warm_start: None,
+            min_cluster_share: 0.0,
         }
     }
 
@@ -652,5 +670,26 @@ mod tests {
         assert!(size_entropy(&kmeans.pseudo.labels, 3) < size_entropy(&truth, 3) - 0.1);
         let r = refresh(&eval, &[0.5, 0.5], &truth, None, &plain(PseudoSource::Balanced), 3).unwrap();
         assert_eq!((r.pseudo.labels.as_slice(), r.source), (truth.as_slice(), PseudoSource::Heads));
+    }
+    #[test]
+    fn a_near_empty_head_cluster_is_reseeded_from_the_merged_one_and_the_centres_follow() {
+        // The heads merged classes 0 and 1 (40 samples) and gave two samples of class 2 a cluster
+        // of their own: with a share of .25 (clusters under 5 of 60) that cluster is re-seeded.
+        let (eval, truth) = three_clusters();
+        let mut heads: Vec<usize> = truth.iter().map(|&c| if c == 1 { 0 } else { c }).collect();
+        for i in (0..truth.len()).filter(|&i| truth[i] == 2).take(2) {
+            heads[i] = 1;
+        }
+        let params = RefreshParams { min_cluster_share: 0.25, ..plain(PseudoSource::Heads) };
+        let r = refresh(&eval, &[0.5, 0.5], &heads, None, &params, 3).unwrap();
+        assert_eq!(r.reseeded, 1);
+        let swapped: Vec<usize> = truth.iter().map(|&c| [1, 0, 2][c]).collect();
+        assert!(r.pseudo.labels == truth || r.pseudo.labels == swapped, "{:?}", r.pseudo.labels);
+        assert!(r.centres.iter().all(Option::is_some), "every cluster has a centre again");
+        // Off (0), or with every cluster above the share, the partition is the heads' own.
+        let off = refresh(&eval, &[0.5, 0.5], &heads, None, &plain(PseudoSource::Heads), 3).unwrap();
+        assert_eq!((off.reseeded, off.pseudo.labels), (0, heads));
+        let even = refresh(&eval, &[0.5, 0.5], &truth, None, &params, 3).unwrap();
+        assert_eq!((even.reseeded, even.pseudo.labels), (0, truth));
     }
 }

@@ -35,6 +35,7 @@ impl Run<'_> {
             heads_changed: self.heads_changed.take(),
             pseudo_source: self.pseudo_source_used.take(),
             warm_start: self.warm_start_used.take(),
+            clusters_reseeded: self.reseeded.take(),
             cluster_chance,
             local_chance,
         }
@@ -96,7 +97,9 @@ impl Run<'_> {
         // The balanced rule moves the centres only with the k-means partition: the heads' own is
         // the centres' already, and moving them to its means is a Lloyd step on the heads, which
         // merged two of handwritten's digits where k-means alone did not (docs/RESULTS.md, session 23).
-        let own_partition = source == PseudoSource::Balanced && fresh.source == PseudoSource::Heads;
+        // A partition with re-seeded clusters is no longer the heads' own, and moves them.
+        let own_partition =
+            source == PseudoSource::Balanced && fresh.source == PseudoSource::Heads && fresh.reseeded == 0;
         if move_centres && !own_partition {
             let (k, d) = (eval.k, eval.h_dim);
             let mut centres = to_host(model.dec.centers.val()).map_err(TrainError::device)?;
@@ -123,6 +126,7 @@ impl Run<'_> {
             self.pseudo = Some(fresh.pseudo);
             self.pseudo_source_used = Some(fresh.source);
             self.warm_start_used = fresh.warm_start;
+            self.reseeded = (self.cfg.min_cluster_share > 0.0).then_some(fresh.reseeded);
         }
         self.refresh_secs.push(started.elapsed().as_secs_f64());
         Ok(model)

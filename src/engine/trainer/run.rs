@@ -59,6 +59,8 @@ pub(super) struct Run<'a> {
     pub(super) pseudo_source_used: Option<PseudoSource>,
     /// The warm-started k-means of the last refresh (`pseudo_warm_start`), reported with the epoch.
     pub(super) warm_start_used: Option<crate::engine::adaptive::WarmStart>,
+    /// Clusters the last refresh re-seeded (`min_cluster_share`), for the epoch's report.
+    pub(super) reseeded: Option<usize>,
     /// DEC's target `P` held fixed between refreshes (`target_refresh` > 0).
     pub(super) fixed_target: Option<FixedTarget>,
     /// Set when the fixed target's refresh found the clusters settled (`stop_tolerance`).
@@ -121,6 +123,7 @@ impl<'a> Run<'a> {
             heads_labels: None,
             pseudo_source_used: None,
             warm_start_used: None,
+            reseeded: None,
             fixed_target: None,
             converged: None,
             refresh_secs: Vec::new(),
