@@ -100,7 +100,8 @@ fn load_train_inspect_and_export() {
 
     {
         let app = h.state_mut();
-        app.state.config = tiny_config();
+        // The re-seeding of near-empty clusters on, so that the losses tile reports it.
+        app.state.config = TrainConfig { min_cluster_share: 0.1, ..tiny_config() };
         app.state.embedding.tsne.iterations = 150;
         app.state.embedding.tsne.perplexity = 15.0;
         app.state.embedding.every_epochs = 100;
@@ -128,6 +129,7 @@ fn load_train_inspect_and_export() {
     h.get_all_by_label_contains("epoch 7 · total").next().unwrap();
     // Its line names where the last refresh's pseudo labels came from (the phase's start: k-means).
     h.get_all_by_label_contains("(labels from k-means)").next().unwrap();
+    h.get_all_by_label_contains("near-empty clusters re-seeded: ").next().unwrap();
     h.get_all_by_label("primary (heads)").next().unwrap();
     // That line stays inside the tile: a header row as wide as the line used to push the plot and
     // the tile's Export button past the tile's edge, under the Metrics tile (session 30).

@@ -59,9 +59,17 @@ impl LossesPanel {
                         )
                     },
                 );
+                // With the re-seeding on (`min_cluster_share`), how many near-empty clusters it has
+                // re-seeded over the run so far.
+                let reseeded = run
+                    .epochs
+                    .iter()
+                    .filter_map(|e| e.adaptive.as_ref()?.clusters_reseeded)
+                    .reduce(|a, b| a + b)
+                    .map_or_else(String::new, |n| format!("; near-empty clusters re-seeded: {n}"));
                 detail = Some((
                     format!(
-                        "L_C cluster {:.0}% and local {:.0}% below chance · pseudo labels: {:.0}% confident, {:.1}% positive pairs{changed}{source}{warm}",
+                        "L_C cluster {:.0}% and local {:.0}% below chance · pseudo labels: {:.0}% confident, {:.1}% positive pairs{changed}{source}{warm}{reseeded}",
                         below(last.losses.cluster, a.cluster_chance),
                         below(last.losses.local, a.local_chance),
                         100.0 * a.pseudo_fraction,
