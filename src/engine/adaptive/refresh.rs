@@ -253,7 +253,7 @@ pub fn match_to(new: &[usize], reference: &[usize], k: usize) -> Vec<usize> {
 }
 
 /// The mean of each cluster's rows of `z` (row-major, `dim` wide); `None` for an empty cluster.
-fn cluster_means(z: &[f32], dim: usize, labels: &[usize], k: usize) -> Vec<Option<Vec<f32>>> {
+pub(super) fn cluster_means(z: &[f32], dim: usize, labels: &[usize], k: usize) -> Vec<Option<Vec<f32>>> {
     let mut sums = vec![vec![0f64; dim]; k];
     let mut counts = vec![0usize; k];
     for (i, &j) in labels.iter().enumerate() {
@@ -307,7 +307,7 @@ fn pseudo_kmeans(
 }
 
 /// Each row's squared distance to each centre; a missing centre (an empty cluster) is infinitely far.
-fn squared_distances(z: &[f32], dim: usize, centres: &[Option<Vec<f32>>]) -> Vec<Vec<f32>> {
+pub(super) fn squared_distances(z: &[f32], dim: usize, centres: &[Option<Vec<f32>>]) -> Vec<Vec<f32>> {
     z.par_chunks_exact(dim.max(1))
         .map(|row| {
             centres
@@ -322,19 +322,25 @@ fn squared_distances(z: &[f32], dim: usize, centres: &[Option<Vec<f32>>]) -> Vec
 }
 
 /// The nearest centre and its squared distance.
-fn nearest(sq: &[f32]) -> (usize, f32) {
+pub(super) fn nearest(sq: &[f32]) -> (usize, f32) {
     sq.iter().copied().enumerate().fold((0, f32::INFINITY), |best, (j, s)| if s < best.1 { (j, s) } else { best })
 }
 
-/// The entropy (nats) of a partition's cluster sizes: `ln k` when every cluster has the same size,
-/// lower as clusters merge or one grows at the others' expense.
-pub fn size_entropy(labels: &[usize], k: usize) -> f64 {
+/// How many of `labels` fall in each of the `k` clusters (ids `>= k` counted nowhere).
+pub(super) fn cluster_sizes(labels: &[usize], k: usize) -> Vec<usize> {
     let mut counts = vec![0usize; k];
     for &j in labels {
         if j < k {
             counts[j] += 1;
         }
     }
+    counts
+}
+
+/// The entropy (nats) of a partition's cluster sizes: `ln k` when every cluster has the same size,
+/// lower as clusters merge or one grows at the others' expense.
+pub fn size_entropy(labels: &[usize], k: usize) -> f64 {
+    let counts = cluster_sizes(labels, k);
     let n: usize = counts.iter().sum();
     counts
         .iter()

@@ -7,6 +7,8 @@
 
 use crate::cluster::{KMeansParams, kmeans};
 
+use super::refresh::{cluster_means, cluster_sizes, nearest, squared_distances};
+
 /// Restarts of the two-means split.
 const SPLIT_RESTARTS: usize = 3;
 
@@ -32,7 +34,7 @@ pub fn reseed_small_clusters(
     // alone (at most k passes).
     let mut done = vec![false; k];
     for pass in 0..k {
-        let sizes = sizes(labels, k);
+        let sizes = cluster_sizes(labels, k);
         let Some(small) = (0..k).filter(|&j| !done[j] && sizes[j] < min_size).min_by_key(|&j| sizes[j]) else {
             break;
         };
@@ -43,18 +45,14 @@ pub fn reseed_small_clusters(
         // The largest cluster's own members, before the hand-over below: the split must not be
         // offered the samples that made the small cluster (it would give them their own part again).
         let members: Vec<usize> = (0..n).filter(|&i| labels[i] == largest).collect();
-        // The small cluster's samples go to their nearest other cluster's mean.
-        let means = means(labels, z, dim, k);
-        for i in 0..n {
-            if labels[i] == small {
-                let row = &z[i * dim..(i + 1) * dim];
-                let nearest = (0..k)
-                    .filter(|&j| j != small)
-                    .filter_map(|j| means[j].as_ref().map(|m| (j, sq(row, m))))
-                    .min_by(|a, b| a.1.total_cmp(&b.1));
-                if let Some((j, _)) = nearest {
-                    labels[i] = j;
-                }
+        // The small cluster's samples go to their nearest other cluster's mean (the small one's own
+        // mean left out: a missing centre is infinitely far).
+        let mut means = cluster_means(z, dim, labels, k);
+        means[small] = None;
+        let sq = squared_distances(z, dim, &means);
+        for (label, d) in labels.iter_mut().zip(&sq) {
+            if *label == small {
+                *label = nearest(d).0;
             }
         }
         // The largest cluster splits in two; its smaller part becomes `small`.
@@ -74,37 +72,6 @@ pub fn reseed_small_clusters(
         reseeded += 1;
     }
     reseeded
-}
-
-fn sizes(labels: &[usize], k: usize) -> Vec<usize> {
-    let mut s = vec![0; k];
-    for &l in labels {
-        if l < k {
-            s[l] += 1;
-        }
-    }
-    s
-}
-
-fn means(labels: &[usize], z: &[f32], dim: usize, k: usize) -> Vec<Option<Vec<f32>>> {
-    let mut sums = vec![vec![0f64; dim]; k];
-    let mut counts = vec![0usize; k];
-    for (i, &l) in labels.iter().enumerate() {
-        if l < k {
-            counts[l] += 1;
-            for (s, &x) in sums[l].iter_mut().zip(&z[i * dim..(i + 1) * dim]) {
-                *s += x as f64;
-            }
-        }
-    }
-    sums.into_iter()
-        .zip(counts)
-        .map(|(s, c)| (c > 0).then(|| s.into_iter().map(|x| (x / c as f64) as f32).collect()))
-        .collect()
-}
-
-fn sq(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
 #[cfg(test)]
@@ -143,8 +110,8 @@ mod tests {
         assert!(labels[80..].iter().all(|&l| l == 2), "{labels:?}");
         assert!(labels[40..60].iter().all(|&l| l == at_20) && labels[60..80].iter().all(|&l| l == at_21));
         assert!(labels[..20].iter().all(|&l| l == 0) && labels[20..40].iter().all(|&l| l == 1));
-        assert_eq!(sizes(&labels, 4).iter().sum::<usize>(), n);
-        assert!(sizes(&labels, 4).iter().all(|&s| s >= 20), "{:?}", sizes(&labels, 4));
+        assert_eq!(cluster_sizes(&labels, 4).iter().sum::<usize>(), n);
+        assert!(cluster_sizes(&labels, 4).iter().all(|&s| s >= 20), "{:?}", cluster_sizes(&labels, 4));
         assert!([at_20, at_21].contains(&2) && [at_20, at_21].contains(&3));
     }
 
@@ -164,6 +131,6 @@ mod tests {
         let (z, mut labels) = merged_with_outliers();
         // Five clusters asked for, four used: the empty fifth takes part of the largest.
         assert_eq!(reseed_small_clusters(&mut labels, &z, 1, 5, 0.1, 7), 1);
-        assert!(sizes(&labels, 5).iter().all(|&s| s > 0), "{:?}", sizes(&labels, 5));
+        assert!(cluster_sizes(&labels, 5).iter().all(|&s| s > 0), "{:?}", cluster_sizes(&labels, 5));
     }
 }
