@@ -334,8 +334,9 @@ pub struct TrainConfig {
     /// smaller half of a two-means split of the largest cluster; the DEC centres then move to the
     /// re-seeded partition (`engine::adaptive::reseed_small_clusters`; DeepCluster does this for
     /// empty clusters). 0 = never (the default, and what a stored config without the field ran).
-    /// On handwritten a few outlying samples took a cluster of their own while two digits merged
-    /// (docs/RESULTS.md, session 51).
+    /// Measured on handwritten, where a few samples end in a cluster of their own while 6 and 9
+    /// share one: it fires only once that has happened and does not undo it (.871 against .8745;
+    /// docs/RESULTS.md, session 51).
     #[serde(default)]
     pub min_cluster_share: f32,
     /// Fraction ρ of each pseudo cluster, the samples nearest its k-means centre, that counts as
